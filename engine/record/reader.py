@@ -1,0 +1,355 @@
+"""Read recordings back: pyxdf wrapper, forward chunk scan, and torn-tail repair.
+
+:func:`load_recording` opens a file with ``pyxdf.load_xdf`` and returns streams by name.
+:func:`scan_chunks` walks the chunk structure forward without trusting anything after the
+first chunk that is incomplete or does not parse (a process killed mid-write leaves such a
+torn tail). :func:`repair` keeps a byte-exact backup, truncates to the last whole chunk and
+appends the StreamFooters the crashed writer never wrote, so any XDF reader opens the file
+with every whole chunk's samples.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, NamedTuple
+
+import numpy as np
+
+from engine.errors import RecordingError
+from engine.record import xdf
+
+__all__ = [
+    "ChunkScan",
+    "RecordedStream",
+    "Recording",
+    "StreamScan",
+    "load_recording",
+    "repair",
+    "scan_chunks",
+]
+
+_READ_DTYPES: dict[str, np.dtype[Any] | None] = {
+    "int8": np.dtype("<i1"),
+    "int16": np.dtype("<i2"),
+    "int32": np.dtype("<i4"),
+    "int64": np.dtype("<i8"),
+    "float32": np.dtype("<f4"),
+    "double64": np.dtype("<f8"),
+    "string": None,
+}
+
+
+class RecordedStream(NamedTuple):
+    """One stream as pyxdf reads it.
+
+    ``time_series`` is ``(n, channels)`` numeric or ``n`` lists of strings;
+    ``time_stamps`` is ``(n,)`` seconds; ``info`` is pyxdf's header dict (values are lists
+    of strings, ``info["desc"]`` holds channel metadata).
+    """
+
+    time_series: Any
+    time_stamps: np.ndarray
+    info: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A loaded recording.
+
+    Attributes
+    ----------
+    path
+        The file.
+    streams
+        Stream name -> :class:`RecordedStream`; a repeated name gets ``"#<stream id>"``
+        appended from its second occurrence on.
+    file_header
+        pyxdf's FileHeader dict (``{"info": {...}}``), ``None`` when the file has none.
+    raw
+        pyxdf's list of stream dicts, for anything else (footers, clock offsets).
+    """
+
+    path: Path
+    streams: dict[str, RecordedStream]
+    file_header: dict[str, Any] | None
+    raw: list[dict[str, Any]]
+
+
+def _check_magic(path: Path) -> None:
+    if not path.is_file():
+        raise RecordingError(f"{path}: no such recording file")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if not magic:
+        raise RecordingError(f"{path} is empty (0 bytes): not an XDF recording")
+    if magic != xdf.MAGIC:
+        raise RecordingError(
+            f"{path} is not an XDF file: it starts with {magic!r}, expected {xdf.MAGIC!r}"
+        )
+
+
+def load_recording(
+    path: str | os.PathLike[str],
+    *,
+    synchronize_clocks: bool = True,
+    dejitter_timestamps: bool = False,
+) -> Recording:
+    """Load an XDF recording with ``pyxdf.load_xdf``.
+
+    Parameters
+    ----------
+    path
+        The ``.xdf`` file.
+    synchronize_clocks
+        Apply ClockOffset chunks (pyxdf's default). Offsets written by
+        :class:`~engine.record.XdfRecorder` are 0, which leaves timestamps exact.
+    dejitter_timestamps
+        pyxdf's linear dejittering of regular streams; off by default so recorded
+        timestamps come back exactly as pushed.
+
+    Raises
+    ------
+    RecordingError
+        When the file is missing, empty, not XDF, or pyxdf cannot parse it.
+    """
+    p = Path(path)
+    _check_magic(p)
+    import pyxdf
+
+    try:
+        raw, header = pyxdf.load_xdf(
+            str(p),
+            synchronize_clocks=synchronize_clocks,
+            dejitter_timestamps=dejitter_timestamps,
+        )
+    except Exception as exc:
+        raise RecordingError(
+            f"{p}: pyxdf could not read it ({exc!r}); if the recording was cut off, "
+            f"`vrtherapy verify --repair` can recover its whole chunks"
+        ) from exc
+    streams: dict[str, RecordedStream] = {}
+    for s in raw:
+        name = str(s["info"]["name"][0])
+        if name in streams:
+            name = f"{name}#{s['info']['stream_id']}"
+        streams[name] = RecordedStream(s["time_series"], s["time_stamps"], s["info"])
+    return Recording(path=p, streams=streams, file_header=header, raw=raw)
+
+
+@dataclass
+class StreamScan:
+    """What a forward scan found about one stream."""
+
+    stream_id: int
+    name: str
+    channel_format: str
+    channel_count: int
+    nominal_srate: float
+    sample_count: int = 0
+    first_timestamp: float | None = None
+    last_timestamp: float | None = None
+    clock_offsets: list[tuple[float, float]] = field(default_factory=list)
+    has_footer: bool = False
+
+
+@dataclass(frozen=True)
+class ChunkScan:
+    """Result of :func:`scan_chunks`.
+
+    Attributes
+    ----------
+    path, file_size
+        The file and its size in bytes.
+    valid_end
+        Byte offset just past the last whole, well-formed chunk.
+    chunk_count
+        Number of whole chunks before ``valid_end``.
+    streams
+        Stream id -> :class:`StreamScan` (samples counted in whole chunks only).
+    problem
+        Why scanning stopped before the end of the file, ``None`` if it did not.
+    """
+
+    path: Path
+    file_size: int
+    valid_end: int
+    chunk_count: int
+    streams: dict[int, StreamScan]
+    problem: str | None
+
+    @property
+    def torn(self) -> bool:
+        """Whether bytes follow the last whole chunk (a torn or corrupt tail)."""
+        return self.valid_end < self.file_size
+
+    @property
+    def missing_footers(self) -> list[str]:
+        """Names of streams without a StreamFooter (the writer did not close)."""
+        return [s.name for s in self.streams.values() if not s.has_footer]
+
+    @property
+    def needs_repair(self) -> bool:
+        """Torn tail or missing footers."""
+        return self.torn or bool(self.missing_footers)
+
+
+def _xml_root(content: bytes, what: str) -> ET.Element:
+    try:
+        return ET.fromstring(content)
+    except ET.ParseError as exc:
+        raise RecordingError(f"{what} XML does not parse ({exc})") from exc
+
+
+def _stream_id(content: bytes, streams: dict[int, StreamScan], known: bool) -> int:
+    if len(content) < 4:
+        raise RecordingError("chunk too short for a stream id")
+    (sid,) = struct.unpack_from("<I", content)
+    if known and sid not in streams:
+        raise RecordingError(f"stream id {sid} has no StreamHeader before it")
+    return int(sid)
+
+
+def _header_scan(content: bytes, streams: dict[int, StreamScan]) -> None:
+    sid = _stream_id(content, streams, known=False)
+    root = _xml_root(content[4:], "StreamHeader")
+    fmt = (root.findtext("channel_format") or "").strip()
+    if fmt not in _READ_DTYPES:
+        raise RecordingError(f"stream {sid}: unknown channel_format {fmt!r}")
+    try:
+        count = int(root.findtext("channel_count") or "")
+        srate = float(root.findtext("nominal_srate") or "")
+    except ValueError as exc:
+        raise RecordingError(f"stream {sid}: bad channel_count/nominal_srate ({exc})") from exc
+    streams[sid] = StreamScan(sid, root.findtext("name") or "", fmt, count, srate)
+
+
+def _samples_scan(content: bytes, streams: dict[int, StreamScan]) -> None:
+    s = streams[_stream_id(content, streams, known=True)]
+    tdiff = 1.0 / s.nominal_srate if s.nominal_srate > 0 else 0.0
+    last = s.last_timestamp if s.last_timestamp is not None else 0.0
+    stamps = xdf.parse_sample_timestamps(
+        content[4:], _READ_DTYPES[s.channel_format], s.channel_count, tdiff, last
+    )
+    if len(stamps):
+        if s.first_timestamp is None:
+            s.first_timestamp = float(stamps[0])
+        s.last_timestamp = float(stamps[-1])
+        s.sample_count += len(stamps)
+
+
+def _apply_chunk(tag: int, content: bytes, streams: dict[int, StreamScan]) -> None:
+    if tag == xdf.ChunkTag.FILE_HEADER:
+        _xml_root(content, "FileHeader")
+    elif tag == xdf.ChunkTag.STREAM_HEADER:
+        _header_scan(content, streams)
+    elif tag == xdf.ChunkTag.SAMPLES:
+        _samples_scan(content, streams)
+    elif tag == xdf.ChunkTag.CLOCK_OFFSET:
+        if len(content) != 20:
+            raise RecordingError(f"ClockOffset chunk has {len(content)} bytes, expected 20")
+        sid = _stream_id(content, streams, known=True)
+        _, t, value = struct.unpack("<Idd", content)
+        streams[sid].clock_offsets.append((t, value))
+    elif tag == xdf.ChunkTag.BOUNDARY:
+        if content != xdf.BOUNDARY_UUID:
+            raise RecordingError("Boundary chunk does not hold the XDF boundary UUID")
+    elif tag == xdf.ChunkTag.STREAM_FOOTER:
+        sid = _stream_id(content, streams, known=True)
+        _xml_root(content[4:], "StreamFooter")
+        streams[sid].has_footer = True
+    else:
+        raise RecordingError(f"unknown chunk tag {tag}")
+
+
+def _next_chunk(f: BinaryIO, pos: int, size: int) -> tuple[int, bytes]:
+    """Read the chunk at ``pos``: return ``(tag, content)`` or raise RecordingError."""
+    f.seek(pos)
+    head = f.read(9)
+    length, body = xdf.decode_varlen(head, 0)
+    if length < 2:
+        raise RecordingError(f"declares length {length} (< 2)")
+    if pos + body + length > size:
+        raise RecordingError(
+            f"declares {length} bytes but only {size - pos - body} remain (torn tail)"
+        )
+    f.seek(pos + body)
+    data = f.read(length)
+    return struct.unpack_from("<H", data)[0], data[2:]
+
+
+def scan_chunks(path: str | os.PathLike[str]) -> ChunkScan:
+    """Walk an XDF file's chunks forward, stopping at the first incomplete/malformed one.
+
+    Raises
+    ------
+    RecordingError
+        When the file is missing, empty or not XDF.
+    """
+    p = Path(path)
+    _check_magic(p)
+    size = p.stat().st_size
+    streams: dict[int, StreamScan] = {}
+    pos, count, problem = len(xdf.MAGIC), 0, None
+    with open(p, "rb") as f:
+        while pos < size:
+            try:
+                tag, content = _next_chunk(f, pos, size)
+                _apply_chunk(tag, content, streams)
+            except (RecordingError, struct.error, ValueError) as exc:
+                problem = f"chunk {count} at byte {pos}: {exc}"
+                break
+            pos = f.tell()
+            count += 1
+    return ChunkScan(p, size, pos, count, streams, problem)
+
+
+def repair(path: str | os.PathLike[str]) -> Path:
+    """Make a torn or unclosed recording readable; return the path of the backup.
+
+    The original bytes are first copied to ``<path>.orig`` (never overwriting an existing
+    backup) and ``fsync``-ed; then the file is truncated to its last whole chunk (see
+    :func:`scan_chunks`; a corrupt chunk in the middle truncates there, and the backup
+    keeps the rest) and StreamFooters computed from the scanned samples are appended for
+    the streams that lack one.
+
+    Raises
+    ------
+    RecordingError
+        When the file is intact (nothing to repair), the backup exists, or IO fails.
+    """
+    p = Path(path)
+    scan = scan_chunks(p)
+    if not scan.needs_repair:
+        raise RecordingError(f"{p} is intact (all chunks whole, all footers present)")
+    backup = Path(str(p) + ".orig")
+    try:
+        with open(p, "rb") as src, open(backup, "xb") as dst:
+            shutil.copyfileobj(src, dst)
+            dst.flush()
+            os.fsync(dst.fileno())
+    except FileExistsError as exc:
+        raise RecordingError(f"backup {backup} exists already; move it away first") from exc
+    except OSError as exc:
+        raise RecordingError(f"cannot back up {p} to {backup}: {exc}") from exc
+    footers = b"".join(
+        xdf.stream_footer_chunk(
+            s.stream_id, s.first_timestamp, s.last_timestamp, s.sample_count, s.clock_offsets
+        )
+        for s in scan.streams.values()
+        if not s.has_footer
+    )
+    try:
+        with open(p, "r+b") as f:
+            f.truncate(scan.valid_end)
+            f.seek(scan.valid_end)
+            f.write(footers)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:
+        raise RecordingError(f"cannot repair {p} (original kept in {backup}): {exc}") from exc
+    return backup
