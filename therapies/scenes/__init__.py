@@ -1,0 +1,49 @@
+"""Scenes: closed registry of what the patient can be shown.
+
+A scene is pure numpy (see :mod:`therapies.scenes.base`): it turns an intensity into a
+:class:`~therapies.scenes.base.DrawList`; :mod:`engine.render` draws it.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Final
+
+from therapies.scenes.base import MESHES, Batch, DrawList, Scene, trs_matrices
+from therapies.scenes.heights import HeightsScene
+
+__all__ = [
+    "MESHES",
+    "SCENES",
+    "Batch",
+    "DrawList",
+    "HeightsScene",
+    "Scene",
+    "create_scene",
+    "scene_names",
+    "trs_matrices",
+]
+
+SCENES: Final = MappingProxyType({"heights": HeightsScene})
+"""Closed registry: scene name -> class taking ``seed``. Read-only."""
+
+
+def scene_names() -> tuple[str, ...]:
+    """Names :func:`create_scene` accepts, sorted."""
+    return tuple(sorted(SCENES))
+
+
+def create_scene(name: str, seed: int = 0) -> Scene:
+    """Build the scene registered as ``name``.
+
+    Raises
+    ------
+    ValueError
+        ``name`` is not registered; the message lists the allowed names.
+    """
+    try:
+        cls = SCENES[name]
+    except KeyError:
+        raise ValueError(f"scene {name!r} is not one of {', '.join(scene_names())}") from None
+    scene: Scene = cls(seed=seed)
+    return scene
