@@ -6,6 +6,7 @@ and advance it themselves, so a 40-minute session runs in well under a second.
 
 from __future__ import annotations
 
+import threading
 from typing import Protocol, runtime_checkable
 
 
@@ -17,6 +18,10 @@ class Clock(Protocol):
         """Current time in seconds."""
         ...
 
+    def wait_until(self, t: float) -> None:
+        """Return once the clock reads ``t`` or later (pacing for displays without vsync)."""
+        ...
+
 
 class LslClock:
     """The LSL clock (``pylsl.local_clock``): the time base of every stream and event."""
@@ -25,10 +30,21 @@ class LslClock:
         from biosignals.lsl import import_pylsl
 
         self._local_clock = import_pylsl().local_clock
+        self._waiter = threading.Event()
 
     def now(self) -> float:
         """Current LSL time in seconds."""
         return float(self._local_clock())
+
+    def wait_until(self, t: float) -> None:
+        """Block until LSL time ``t``.
+
+        Only used to pace displays that have no vsync of their own (offscreen, null in a
+        live session); a windowed or OpenXR display paces the loop itself.
+        """
+        remaining = t - self.now()
+        if remaining > 0:
+            self._waiter.wait(remaining)
 
 
 class ManualClock:
@@ -53,6 +69,11 @@ class ManualClock:
             raise ValueError(f"ManualClock cannot go back in time (advance by {seconds})")
         self._now += seconds
         return self._now
+
+    def wait_until(self, t: float) -> None:
+        """Jump straight to ``t`` (a dry-run never waits)."""
+        if t > self._now:
+            self._now = float(t)
 
     def set(self, t: float) -> None:
         """Jump to time ``t``, which must not be earlier than now."""

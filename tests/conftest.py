@@ -8,6 +8,6 @@ os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
-from biosignals import lsl  # noqa: E402
+from biosignals import lsl
 
 lsl.configure()

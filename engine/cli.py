@@ -1,0 +1,299 @@
+"""The ``vrtherapy`` command.
+
+Exit codes: 0 ok, 1 session aborted (safety, stop key, interrupted), 2 bad input (the
+message says what and where). Library code raises; only this module prints and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from biosignals.errors import VrTherapyError
+from biosignals.units import format_duration, parse_duration
+
+if TYPE_CHECKING:
+    from engine.live import RunOptions, SessionResult
+    from engine.protocol import Protocol
+
+EXIT_OK, EXIT_ABORTED, EXIT_BAD_INPUT = 0, 1, 2
+LATER = {
+    "replay": "re-publishing a recording on LSL",
+    "report": "the clinician HTML report",
+    "export": "EDF+/CSV export",
+    "verify": "integrity and audit-chain checks",
+    "bench": "benchmarks",
+}
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _display_options(p: argparse.ArgumentParser, default_help: str) -> None:
+    p.add_argument(
+        "--display",
+        choices=("window", "offscreen", "null"),
+        help=f"where to show the scene (default: {default_help})",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("sessions"),
+        help="folder for session recordings (default: ./sessions)",
+    )
+    p.add_argument(
+        "--participant",
+        default="demo",
+        help="pseudonymous participant ID, e.g. P-0042 (never a real name)",
+    )
+    p.add_argument("--screenshot", type=Path, metavar="PNG", help="save the last frame as PNG")
+    p.add_argument(
+        "--duration",
+        type=_duration,
+        metavar="TIME",
+        help="override the protocol's duration, e.g. 90s, 2min",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and docs)."""
+    from engine import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="vrtherapy",
+        description="VR exposure therapy and pain distraction with closed-loop biofeedback "
+        "over Lab Streaming Layer.",
+        epilog="LSL discovery stays on this machine unless --lsl-config names another liblsl "
+        "config (see README, 'Using a clinic network').",
+    )
+    parser.add_argument("--version", action="version", version=f"vrtherapy {__version__}")
+    parser.add_argument(
+        "--lsl-config",
+        type=Path,
+        metavar="CFG",
+        help="liblsl config file to use instead of the machine-local default",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = sub.add_parser(
+        "demo",
+        help="run a short session against a simulated patient on LSL",
+        description="A simulated patient publishes ECG and EDA on LSL "
+        "loopback; the heights demo protocol adapts to it; the "
+        "session is recorded.",
+    )
+    _display_options(demo, "window if a display is present, else offscreen")
+    demo.add_argument(
+        "--protocol",
+        default="heights-demo",
+        help="protocol file or shipped name (default: heights-demo)",
+    )
+    demo.add_argument(
+        "--patient",
+        default="typical",
+        help="patient-twin profile file or shipped name (default: typical)",
+    )
+
+    run = sub.add_parser(
+        "run",
+        help="run a protocol against live LSL streams",
+        description="Resolve the protocol's LSL streams, run and record it.",
+    )
+    run.add_argument("protocol", help="protocol YAML file (or shipped name)")
+    _display_options(run, "window if a display is present, else offscreen")
+
+    sim = sub.add_parser(
+        "simulate",
+        help="dry-run a protocol against a simulated patient",
+        description="Runs the whole engine in-process on a manual clock "
+        "(no LSL, no waiting) and records it like a live session.",
+    )
+    sim.add_argument("protocol", help="protocol YAML file (or shipped name)")
+    sim.add_argument("--patient", default="typical", help="patient-twin profile (file or name)")
+    _display_options(sim, "null")
+
+    val = sub.add_parser("validate", help="check protocol files; errors name file:line:field")
+    val.add_argument("files", nargs="+", type=Path, metavar="PROTOCOL")
+
+    twin = sub.add_parser(
+        "twin",
+        help="publish a simulated patient's ECG and EDA on LSL",
+        description="Publishes until Ctrl-C (or --duration) so another LSL "
+        "tool or engine can use it; follows a 'Intensity' stream.",
+    )
+    twin.add_argument("--patient", default="typical", help="patient-twin profile (file or name)")
+    twin.add_argument("--duration", type=_duration, metavar="TIME", help="stop after this long")
+    twin.add_argument("--seed", type=int, default=0)
+
+    for name, what in LATER.items():
+        sub.add_parser(name, help=f"({what}: not available yet)", add_help=True)
+    return parser
+
+
+def _print_progress(p: object) -> None:
+    from engine.session import Progress
+
+    assert isinstance(p, Progress)
+    step = f"step {p.step + 1}" if p.step is not None else ""
+    print(
+        f"[{format_duration(p.elapsed):>9} / {format_duration(p.total)}] {p.state.value:<8} "
+        f"{step:<7} intensity {p.intensity:.2f}  {p.features.describe()}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _print_event(text: str) -> None:
+    print(f"  * {text}", file=sys.stderr, flush=True)
+
+
+def _options(args: argparse.Namespace, default_display: str) -> RunOptions:
+    from engine.display import default_display_name
+    from engine.live import RunOptions
+
+    display = args.display or (default_display_name() if default_display == "auto" else "null")
+    size = (1280, 720) if display == "window" else (960, 540)
+    rate = 60.0 if display == "window" else 30.0
+    if args.screenshot is not None and display == "null":
+        raise VrTherapyError(
+            "--screenshot needs a rendering display (offscreen or window), not null"
+        )
+    return RunOptions(
+        out=args.out,
+        participant=args.participant,
+        display=display,
+        size=size,
+        frame_rate=rate,
+        screenshot=args.screenshot,
+        on_event=_print_event,
+        on_progress=_print_progress,
+    )
+
+
+def _finish(result: SessionResult, protocol: Protocol) -> int:
+    from engine.session import SessionState
+
+    s = result.summary
+    steps = len(protocol.controller.levels())
+    print(
+        f"session {s.state.value}: {s.reason}; {format_duration(s.duration)}, {s.frames} frames, "
+        f"{len(s.decisions)} intensity decisions, highest step {s.max_step + 1}/{steps}",
+        file=sys.stderr,
+    )
+    print(f"recording: {result.recording}")
+    return EXIT_OK if s.state is SessionState.FINISHED else EXIT_ABORTED
+
+
+def _cmd_session(args: argparse.Namespace) -> int:
+    from engine.live import run_live, run_simulated, with_duration
+    from engine.protocol import load_protocol, resolve_seed
+    from engine.sessiondir import check_participant
+    from engine.twin_profiles import load_patient
+
+    check_participant(args.participant)
+    name = "heights-demo" if args.command == "demo" and args.protocol is None else args.protocol
+    protocol = with_duration(load_protocol(resolve_seed("protocols", name)), args.duration)
+    patient = load_patient(args.patient) if args.command in ("demo", "simulate") else None
+    opts = _options(args, "null" if args.command == "simulate" else "auto")
+    print(
+        f"{args.command}: protocol {protocol.protocol} ({protocol.scene}), "
+        f"{format_duration(protocol.duration)}, display {opts.display}",
+        file=sys.stderr,
+    )
+    if args.command == "simulate":
+        assert patient is not None
+        opts.progress_every = 60.0
+        result = run_simulated(protocol, opts, patient)
+    else:
+        result = run_live(protocol, opts, twin=patient)
+    return _finish(result, protocol)
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from engine.protocol import load_protocol
+
+    bad = 0
+    for path in args.files:
+        try:
+            p = load_protocol(path)
+        except VrTherapyError as exc:
+            print(exc, file=sys.stderr)
+            bad += 1
+        else:
+            print(
+                f"{path}: ok ({p.protocol}: {p.scene}, {format_duration(p.duration)}, "
+                f"{len(p.controller.levels())} steps)"
+            )
+    return EXIT_BAD_INPUT if bad else EXIT_OK
+
+
+def _cmd_twin(args: argparse.Namespace) -> int:
+    from biosignals.twin import TwinOutlets, TwinPhysiology, TwinRunner
+    from engine.clock import LslClock
+    from engine.twin_profiles import load_patient
+
+    profile = load_patient(args.patient)
+    clock = LslClock()
+    start = clock.now()
+    outlets = TwinOutlets(TwinPhysiology(profile, start_time=start, seed=args.seed))
+    runner = TwinRunner(outlets)
+    runner.start()
+    print(
+        f"twin '{profile.name}' publishing ECG (500 Hz) and EDA (32 Hz) on LSL; Ctrl-C stops",
+        file=sys.stderr,
+    )
+    try:
+        while args.duration is None or clock.now() - start < args.duration:
+            clock.wait_until(clock.now() + 5.0)
+            phys = outlets.physiology
+            print(
+                f"[{format_duration(clock.now() - start):>9}] "
+                f"true HR {phys.true_heart_rate:.0f} bpm"
+                f"  SCL {phys.true_scl:.2f} uS  arousal {phys.arousal:.2f}",
+                file=sys.stderr,
+            )
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runner.stop()
+        outlets.close()
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``vrtherapy`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        from biosignals import lsl
+
+        lsl.configure(args.lsl_config)
+        if args.command in LATER:
+            print(
+                f"vrtherapy {args.command}: {LATER[args.command]} is not available yet in this "
+                "version.",
+                file=sys.stderr,
+            )
+            return EXIT_BAD_INPUT
+        if args.command == "validate":
+            return _cmd_validate(args)
+        if args.command == "twin":
+            return _cmd_twin(args)
+        return _cmd_session(args)
+    except VrTherapyError as exc:
+        print(f"vrtherapy {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"vrtherapy {args.command}: interrupted", file=sys.stderr)
+        return EXIT_ABORTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

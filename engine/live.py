@@ -1,0 +1,258 @@
+"""Wiring for live sessions (``run``, ``demo``) and dry-runs (``simulate``).
+
+This is the only module that knows how the parts fit: display, LSL inlets or an
+in-process twin, recorder, outlets, session. Everything is torn down in reverse order,
+whatever happens, so a stopped or crashed session still leaves a finalised recording.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from biosignals.streams import LslInlet, StreamPredicate, resolve_stream
+from biosignals.twin import TwinOutlets, TwinPhysiology, TwinProfile, TwinRunner
+from engine import __version__
+from engine.clock import Clock, LslClock, ManualClock
+from engine.display import open_display
+from engine.errors import ProtocolError
+from engine.outlets import SessionOutlets
+from engine.protocol import Protocol, StreamSelector
+from engine.record import StreamSpec, XdfRecorder
+from engine.session import Progress, Session, SessionSummary
+from engine.session_record import SessionRecording
+from engine.sessiondir import new_session_dir
+from engine.twinfeed import TwinFeed
+from therapies.scenes import create_scene
+
+TWIN_ECG_RATE = 500.0
+TWIN_EDA_RATE = 32.0
+
+
+@dataclass
+class RunOptions:
+    """How to run a session (from the command line)."""
+
+    out: Path
+    participant: str = "demo"
+    display: str = "offscreen"
+    size: tuple[int, int] = (960, 540)
+    frame_rate: float = 30.0
+    screenshot: Path | None = None
+    on_event: Callable[[str], None] | None = None
+    on_progress: Callable[[Progress], None] | None = None
+    progress_every: float = 5.0
+
+
+@dataclass
+class SessionResult:
+    """A finished session and where its files are."""
+
+    summary: SessionSummary
+    folder: Path
+    recording: Path
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def with_duration(protocol: Protocol, duration: float | None) -> Protocol:
+    """``protocol`` with another duration, re-validated (baseline must still fit)."""
+    if duration is None:
+        return protocol
+    data = protocol.model_dump()
+    data["duration"] = duration
+    try:
+        return Protocol.model_validate(data)
+    except ValueError as exc:
+        raise ProtocolError(f"--duration {duration:g} s: {exc}") from None
+
+
+def _raw_spec(meta: Any) -> StreamSpec:
+    if meta.channel_count == 1 and meta.info_xml:
+        return StreamSpec(
+            meta.name,
+            meta.type,
+            1,
+            meta.nominal_srate,
+            "float32",
+            meta.source_id,
+            info_xml=meta.info_xml,
+        )
+    from engine.record import ChannelSpec
+
+    label = (meta.channel_labels[0] if meta.channel_labels else "") or "ch0"
+    unit = meta.channel_units[0] if meta.channel_units else ""
+    return StreamSpec(
+        meta.name,
+        meta.type,
+        1,
+        meta.nominal_srate,
+        "double64",
+        meta.source_id,
+        channels=(ChannelSpec(label, unit, meta.type),),
+    )
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def summary_dict(result: SessionSummary, protocol: Protocol) -> dict[str, Any]:
+    """JSON-ready summary of a session."""
+    return {
+        "protocol": protocol.protocol,
+        "scene": protocol.scene,
+        "software": f"vrtherapy {__version__}",
+        "state": result.state.value,
+        "reason": result.reason,
+        "duration_s": round(result.duration, 3),
+        "frames": result.frames,
+        "max_step": result.max_step + 1,
+        "steps_total": len(protocol.controller.levels()),
+        "max_hr_bpm": result.max_hr,
+        "final_intensity": round(result.final_intensity, 4),
+        "quality_events": result.quality_events,
+        "decisions": [
+            {
+                "time": d.time,
+                "previous": d.previous,
+                "target": d.target,
+                "step": d.step,
+                "source": d.source,
+                "reason": d.reason,
+            }
+            for d in result.decisions
+        ],
+    }
+
+
+@contextmanager
+def _recording(folder: Path, protocol: Protocol, participant: str) -> Iterator[SessionRecording]:
+    recorder = XdfRecorder(
+        folder / "recording.xdf",
+        file_header={
+            "software": f"vrtherapy {__version__}",
+            "protocol": protocol.protocol,
+            "participant": participant,
+        },
+    )
+    recorder.start()
+    try:
+        yield SessionRecording(recorder)
+    finally:
+        recorder.close()
+
+
+def _open_inlets(protocol: Protocol, stack: ExitStack) -> dict[str, tuple[LslInlet, float]]:
+    sources: dict[str, tuple[LslInlet, float]] = {}
+    for role, sel in protocol.streams.items():
+        info = resolve_stream(
+            StreamPredicate(sel.type, sel.name, sel.source_id), protocol.stream_timeout
+        )
+        inlet = LslInlet(info, channel=sel.channel)
+        stack.callback(inlet.close)
+        sources[role] = (inlet, inlet.meta.nominal_srate)
+    return sources
+
+
+def _execute(
+    protocol: Protocol,
+    opts: RunOptions,
+    clock: Clock,
+    display: Any,
+    sources: dict[str, tuple[Any, float]],
+    sinks: tuple[Any, ...],
+    folder: Path,
+) -> SessionResult:
+    with _recording(folder, protocol, opts.participant) as recording:
+        for role, (source, _) in sources.items():
+            recording.add_source(role, _raw_spec(source.meta))
+        session = Session(
+            protocol,
+            clock=clock,
+            display=display,
+            scene=create_scene(protocol.scene, protocol.seed),
+            sources=sources,
+            recording=recording,
+            sinks=sinks,
+            frame_rate=opts.frame_rate,
+            on_event=opts.on_event,
+            on_progress=opts.on_progress,
+            progress_every=opts.progress_every,
+        )
+        try:
+            summary = session.run()
+        finally:
+            if not session.done:
+                session.stop(clock.now(), "interrupted")
+    if opts.screenshot is not None:
+        display.screenshot(opts.screenshot)
+    _write_json(folder / "summary.json", summary_dict(summary, protocol))
+    return SessionResult(summary, folder, folder / "recording.xdf")
+
+
+def run_live(
+    protocol: Protocol, opts: RunOptions, twin: TwinProfile | None = None
+) -> SessionResult:
+    """Run a live session on the LSL clock; with ``twin``, also publish a simulated patient.
+
+    With a twin (the demo), the protocol's stream predicates are narrowed to the twin's own
+    source ids, so other LSL streams on this machine are never picked up by mistake.
+    """
+    with ExitStack() as stack:
+        display = open_display(opts.display, size=opts.size)
+        stack.callback(display.close)
+        clock = LslClock()
+        session_id = uuid.uuid4().hex[:8]
+        outlets_session = SessionOutlets(session_id)
+        stack.callback(outlets_session.close)
+        if twin is not None:
+            prefix = f"vrtherapy-twin-{session_id}"
+            outlets = TwinOutlets(
+                TwinPhysiology(twin, start_time=clock.now(), seed=protocol.seed),
+                source_prefix=prefix,
+                intensity_predicate=StreamPredicate(source_id=outlets_session.intensity_source_id),
+            )
+            stack.callback(outlets.close)
+            runner = TwinRunner(outlets)
+            runner.start()
+            stack.callback(runner.stop)
+            protocol = protocol.model_copy(
+                update={
+                    "streams": {
+                        "heart": StreamSelector(source_id=f"{prefix}-ecg"),
+                        "eda": StreamSelector(source_id=f"{prefix}-eda"),
+                    }
+                }
+            )
+        sources = _open_inlets(protocol, stack)
+        folder = new_session_dir(opts.out, protocol.protocol, opts.participant)
+        return _execute(protocol, opts, clock, display, sources, (outlets_session,), folder)
+
+
+def run_simulated(protocol: Protocol, opts: RunOptions, twin: TwinProfile) -> SessionResult:
+    """Dry-run: the whole engine against an in-process twin on a ManualClock.
+
+    No LSL and no waiting: the clock jumps from frame to frame.
+    """
+    with ExitStack() as stack:
+        display = open_display(opts.display, size=opts.size)
+        stack.callback(display.close)
+        clock = ManualClock()
+        feed = TwinFeed(
+            TwinPhysiology(twin, start_time=0.0, seed=protocol.seed),
+            clock,
+            TWIN_ECG_RATE,
+            TWIN_EDA_RATE,
+        )
+        folder = new_session_dir(opts.out, protocol.protocol, opts.participant)
+        result = _execute(protocol, opts, clock, display, dict(feed.sources()), (feed,), folder)
+        result.extra["true_beats"] = len(feed.beat_times)
+        return result

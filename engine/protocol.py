@@ -1,0 +1,107 @@
+"""Therapy protocols: YAML -> frozen, typed, validated :class:`Protocol`.
+
+Defaults live here, in one place; units are parsed once (``"3min"`` -> 180.0 s); every
+problem in a file is reported as ``file:line: field.path: what is wrong (allowed values)``.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from biosignals.units import Duration
+from engine.errors import ProtocolError
+from engine.yamlconfig import load_model
+from therapies.controllers import ControllerConfig
+from therapies.safety import SafetyConfig
+
+Role = Literal["heart", "eda"]
+"""Stream roles: ``heart`` = ECG, ``eda`` = skin conductance."""
+
+
+class StreamSelector(BaseModel):
+    """Which LSL stream fills a role: predicates on its type, name and source_id."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    type: str | None = None
+    name: str | None = None
+    source_id: str | None = None
+    channel: str | int | None = Field(default=None, description="channel label or index")
+
+    @model_validator(mode="after")
+    def _some_predicate(self) -> StreamSelector:
+        if not (self.type or self.name or self.source_id):
+            raise ValueError("give at least one of type, name, source_id")
+        return self
+
+
+class Protocol(BaseModel):
+    """A complete therapy protocol (see ``seeds/protocols/`` for commented examples)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    protocol: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)
+    title: str = ""
+    scene: str
+    duration: Duration = Field(gt=0.0, le=4 * 3600.0)
+    seed: int = 0
+    streams: dict[Role, StreamSelector] = Field(min_length=1)
+    stream_timeout: Duration = Field(default=10.0, gt=0.0, le=600.0)
+    baseline: Duration = Field(default=60.0, ge=0.0)
+    controller: ControllerConfig
+    safety: SafetyConfig = SafetyConfig()
+
+    @field_validator("scene")
+    @classmethod
+    def _known_scene(cls, value: str) -> str:
+        from therapies.scenes import scene_names
+
+        names = scene_names()
+        if value not in names:
+            raise ValueError(f"{value!r} is not one of {', '.join(names)}")
+        return value
+
+    @model_validator(mode="after")
+    def _baseline_fits(self) -> Protocol:
+        if self.baseline >= self.duration:
+            raise ValueError(
+                f"baseline ({self.baseline:g} s) must be shorter than "
+                f"duration ({self.duration:g} s)"
+            )
+        return self
+
+
+def load_protocol(path: str | Path) -> Protocol:
+    """Load and validate a protocol file; raises :class:`ProtocolError` naming file:line:field."""
+    return load_model(path, Protocol, what="protocol")
+
+
+def seeds_dir() -> Path:
+    """Folder of the installed starter library (``protocols/``, ``patients/``)."""
+    return Path(str(resources.files("vrtherapy_seeds")))
+
+
+def seed_protocols() -> list[Path]:
+    """All shipped protocol files."""
+    return sorted((seeds_dir() / "protocols").glob("*.yaml"))
+
+
+def seed_patients() -> list[Path]:
+    """All shipped patient-twin profiles."""
+    return sorted((seeds_dir() / "patients").glob("*.yaml"))
+
+
+def resolve_seed(kind: Literal["protocols", "patients"], name_or_path: str) -> Path:
+    """A path as given, or the shipped seed of that name (``heights-demo`` -> its file)."""
+    path = Path(name_or_path)
+    if path.exists() or path.suffix in (".yaml", ".yml"):
+        return path
+    candidate = seeds_dir() / kind / f"{name_or_path}.yaml"
+    if candidate.exists():
+        return candidate
+    shipped = ", ".join(p.stem for p in sorted((seeds_dir() / kind).glob("*.yaml")))
+    raise ProtocolError(
+        f"{name_or_path}: no such file, and no shipped {kind[:-1]} of that name ({shipped})"
+    )

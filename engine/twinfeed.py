@@ -1,0 +1,80 @@
+"""An in-process simulated patient for dry-runs and fast tests (no LSL, no waiting).
+
+:class:`TwinFeed` advances a :class:`~biosignals.twin.TwinPhysiology` to the clock's time
+whenever the session pulls, hands the samples over through shipped
+:class:`~biosignals.streams.FakeInlet` objects, and takes the intensity the session shows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from biosignals.streams import FakeInlet, StreamMeta
+from biosignals.twin import TwinPhysiology
+from engine.clock import Clock
+
+
+def _meta(role: str, stream_type: str, rate: float, label: str, unit: str) -> StreamMeta:
+    name = f"vrtherapy-twin-{stream_type}"
+    xml = (
+        f'<?xml version="1.0"?><info><name>{name}</name><type>{stream_type}</type>'
+        f"<channel_count>1</channel_count><nominal_srate>{rate:g}</nominal_srate>"
+        f"<channel_format>float32</channel_format><source_id>twin-{role}</source_id>"
+        f"<desc><channels><channel><label>{label}</label><unit>{unit}</unit>"
+        f"<type>{stream_type}</type></channel></channels></desc></info>"
+    )
+    return StreamMeta(
+        name=name,
+        type=stream_type,
+        source_id=f"twin-{role}",
+        channel_count=1,
+        nominal_srate=rate,
+        channel_format="float32",
+        channel_labels=(label,),
+        channel_units=(unit,),
+        info_xml=xml,
+    )
+
+
+class _TwinSource:
+    def __init__(self, feed: TwinFeed, inlet: FakeInlet) -> None:
+        self._feed, self.inlet = feed, inlet
+        self.meta = inlet.meta
+
+    def pull(self) -> tuple[np.ndarray, np.ndarray]:
+        self._feed.pump()
+        return self.inlet.pull()
+
+
+class TwinFeed:
+    """Feeds a session from a twin in the same process (see module docstring)."""
+
+    def __init__(self, physiology: TwinPhysiology, clock: Clock, ecg_rate: float, eda_rate: float):
+        self.physiology, self.clock = physiology, clock
+        self.ecg_rate, self.eda_rate = ecg_rate, eda_rate
+        self._ecg = FakeInlet(_meta("heart", "ECG", ecg_rate, "ECG", "millivolts"))
+        self._eda = FakeInlet(_meta("eda", "EDA", eda_rate, "EDA", "microsiemens"))
+        self._until = clock.now()
+        self.beat_times: list[float] = []
+
+    def pump(self) -> None:
+        """Generate everything up to the clock's current time."""
+        now = self.clock.now()
+        if now <= self._until:
+            return
+        chunk = self.physiology.advance(now)
+        self._until = now
+        self._ecg.push(chunk.ecg, chunk.ecg_t)
+        self._eda.push(chunk.eda, chunk.eda_t)
+        self.beat_times.extend(float(t) for t in chunk.beat_times)
+
+    def sources(self) -> dict[str, tuple[_TwinSource, float]]:
+        """``{role: (source, rate)}`` for :class:`~engine.session.Session`."""
+        return {
+            "heart": (_TwinSource(self, self._ecg), self.ecg_rate),
+            "eda": (_TwinSource(self, self._eda), self.eda_rate),
+        }
+
+    def push_intensity(self, value: float, timestamp: float) -> None:
+        """The intensity the session shows drives the twin's arousal."""
+        self.physiology.set_intensity(value)

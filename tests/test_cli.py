@@ -1,0 +1,157 @@
+"""The `vrtherapy` command as a user runs it: exit codes and one-paragraph messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def vrtherapy(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "engine.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        cwd=ROOT,
+    )
+
+
+def assert_clean_error(r: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr
+    for needle in needles:
+        assert needle in r.stderr, r.stderr
+
+
+def test_help_lists_commands() -> None:
+    r = vrtherapy("--help")
+    assert r.returncode == 0
+    for cmd in ("demo", "run", "simulate", "validate", "twin", "report"):
+        assert cmd in r.stdout
+
+
+def test_validate_seeds_ok() -> None:
+    seeds = sorted(str(p) for p in (ROOT / "seeds" / "protocols").glob("*.yaml"))
+    r = vrtherapy("validate", *seeds)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count(": ok (") == len(seeds)
+
+
+def test_validate_bad_file_names_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    text = (ROOT / "seeds" / "protocols" / "heights-demo.yaml").read_text()
+    bad.write_text(text.replace("kind: exposure", "kind: expo"))
+    r = vrtherapy("validate", str(bad))
+    line = next(i for i, s in enumerate(text.splitlines(), 1) if "kind: exposure" in s)
+    assert_clean_error(r, f"{bad}:{line}: controller.kind: 'expo' is not one of exposure")
+
+
+def test_missing_protocol_file(tmp_path: Path) -> None:
+    assert_clean_error(vrtherapy("run", str(tmp_path / "missing.yaml")), "file not found")
+
+
+def test_yaml_syntax_error(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("protocol: x\nscene: [heights\n")
+    assert_clean_error(vrtherapy("validate", str(bad)), f"{bad}:", "YAML syntax error")
+
+
+def test_unknown_field(tmp_path: Path) -> None:
+    bad = tmp_path / "extra.yaml"
+    text = (ROOT / "seeds" / "protocols" / "heights-demo.yaml").read_text()
+    bad.write_text(text + "colour: blue\n")
+    assert_clean_error(vrtherapy("validate", str(bad)), "colour: unknown field; allowed here:")
+
+
+def test_not_available_yet_commands() -> None:
+    for cmd in ("report", "export", "replay", "verify", "bench"):
+        assert_clean_error(vrtherapy(cmd), "not available yet")
+
+
+def test_window_without_display() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    r = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "demo", "--display", "window"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=ROOT,
+    )
+    assert_clean_error(r, "--display offscreen")
+
+
+def test_bad_participant_id(tmp_path: Path) -> None:
+    r = vrtherapy("simulate", "heights-demo", "--participant", "Jane Doe", "--out", str(tmp_path))
+    assert_clean_error(r, "not a valid pseudonymous ID")
+
+
+@pytest.mark.lsl
+def test_no_matching_stream_times_out(tmp_path: Path) -> None:
+    proto = tmp_path / "nostream.yaml"
+    text = (ROOT / "seeds" / "protocols" / "heights-demo.yaml").read_text()
+    text = text.replace("heart: {type: ECG}", "heart: {type: NoSuchECG}")
+    proto.write_text(text.replace("stream_timeout: 10s", "stream_timeout: 1s"))
+    r = vrtherapy("run", str(proto), "--display", "null", "--out", str(tmp_path))
+    assert_clean_error(r, "NoSuchECG")
+    assert not (tmp_path / "demo").exists(), "no session folder for a session that never started"
+
+
+def test_simulate_dry_run(tmp_path: Path) -> None:
+    r = vrtherapy("simulate", "heights-graded", "--duration", "10min", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    rec = Path(r.stdout.strip().removeprefix("recording: "))
+    summary = json.loads((rec.parent / "summary.json").read_text())
+    assert summary["state"] == "finished" and summary["duration_s"] == pytest.approx(600, abs=1)
+
+
+@pytest.mark.slow
+@pytest.mark.lsl
+@pytest.mark.gl
+def test_demo_end_to_end(tmp_path: Path) -> None:
+    """README command 1, shortened: real twin on LSL, real offscreen GL, real XDF."""
+    import numpy as np
+    import pyxdf
+
+    shot = tmp_path / "last.png"
+    r = vrtherapy(
+        "demo",
+        "--display",
+        "offscreen",
+        "--duration",
+        "70s",
+        "--out",
+        str(tmp_path),
+        "--screenshot",
+        str(shot),
+        timeout=240,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "recording:" in r.stdout and "intensity" in r.stderr
+    rec = Path(r.stdout.strip().splitlines()[-1].removeprefix("recording: "))
+    streams, _ = pyxdf.load_xdf(str(rec))
+    by_name = {s["info"]["name"][0]: s for s in streams}
+    markers = [json.loads(m[0]) for m in by_name["vrtherapy-markers"]["time_series"]]
+    changes = [
+        m
+        for m in markers
+        if m["event"] == "intensity" and m["source"] == "controller" and m["previous"] != 0.0
+    ]
+    assert len(changes) >= 2, [m.get("text") for m in markers]
+    assert all(m["reason"] for m in changes)
+    ecg = by_name["vrtherapy-twin-ECG"]
+    assert ecg["info"]["type"][0] == "ECG" and len(ecg["time_stamps"]) > 60 * 450
+    intensity = np.asarray(by_name["vrtherapy-intensity"]["time_series"]).ravel()
+    assert intensity.max() > intensity[0]
+    assert shot.stat().st_size > 1000

@@ -1,0 +1,73 @@
+"""What every controller shares: intensity decisions with their reasons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from biosignals.features import FeatureSnapshot
+
+CONTROLLER = "controller"
+SAFETY = "safety"
+THERAPIST = "therapist"
+
+
+@dataclass(frozen=True, slots=True)
+class IntensityDecision:
+    """A change of target intensity and why it was made.
+
+    Attributes
+    ----------
+    time
+        LSL time of the decision.
+    previous, target
+        Target intensity before and after (0..1).
+    step
+        Hierarchy step index after the decision (``None`` for continuous controllers).
+    reason
+        Clinician-readable explanation, e.g. ``"settled: arousal 0.41 steady for 30 s"``.
+    source
+        ``"controller"``, ``"safety"`` or ``"therapist"``.
+    """
+
+    time: float
+    previous: float
+    target: float
+    step: int | None
+    reason: str
+    source: str
+
+    def explain(self) -> str:
+        """``'0.40 -> 0.50 (step 3, controller): settled: ...'``."""
+        where = f"step {self.step + 1}, " if self.step is not None else ""
+        return f"{self.previous:.2f} -> {self.target:.2f} ({where}{self.source}): {self.reason}"
+
+
+class Controller(Protocol):
+    """A therapy controller: reads features at each tick, moves the target intensity."""
+
+    @property
+    def target(self) -> float:
+        """Current target intensity 0..1."""
+        ...
+
+    @property
+    def step(self) -> int | None:
+        """Current hierarchy step index, if the controller has steps."""
+        ...
+
+    def start(self, now: float) -> IntensityDecision:
+        """Begin the active phase; returns the first decision (the starting intensity)."""
+        ...
+
+    def tick(self, now: float, features: FeatureSnapshot) -> IntensityDecision | None:
+        """Decide at one controller tick; ``None`` keeps the current target."""
+        ...
+
+    def move(self, now: float, steps: int, reason: str, source: str) -> IntensityDecision | None:
+        """Move ``steps`` hierarchy steps (negative = down) on behalf of safety/therapist."""
+        ...
+
+    def lowest(self, now: float, reason: str, source: str) -> IntensityDecision | None:
+        """Go to the lowest step (safety's 'lower' policy)."""
+        ...

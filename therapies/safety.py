@@ -1,0 +1,170 @@
+"""Safety layer wrapping any controller: ceilings, rate limits, signal loss, stop, override.
+
+The safety layer has the last word on intensity, and the therapist has the last word over
+it: commands are applied first, then safety checks (heart-rate ceiling, signal loss), and
+only then, at the controller's tick, the controller itself.
+
+Intensity shown to the patient follows the target through :class:`IntensityRamp`: rises
+are limited to ``max_step_per_minute``; falls are fast (a full drop within one second),
+because lowering exposure is always the safe direction.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from biosignals.features import FeatureSnapshot
+from biosignals.units import Duration
+from therapies.controllers.base import SAFETY, THERAPIST, Controller, IntensityDecision
+
+SIGNAL_LOSS_FLAGS = ("dropout", "flatline", "nan")
+FALL_PER_SECOND = 1.0
+
+
+class SafetyConfig(BaseModel):
+    """Protocol key ``safety``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    max_heart_rate: float = Field(default=150.0, ge=60.0, le=220.0)
+    max_step_per_minute: float = Field(default=0.2, gt=0.0, le=60.0)
+    on_signal_loss: Literal["lower", "hold", "stop"] = "lower"
+    ceiling_repeat: Duration = Field(default=5.0, gt=0.0)
+
+
+class Command(enum.Enum):
+    """Live commands from the patient or therapist."""
+
+    STOP = "stop"
+    STEP_UP = "step_up"
+    STEP_DOWN = "step_down"
+
+
+@dataclass
+class SafetyOutcome:
+    """Decisions taken in one update and, if the session must end, why."""
+
+    decisions: list[IntensityDecision] = field(default_factory=list)
+    stop_reason: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class IntensityRamp:
+    """Rate-limited follower of the target intensity (per frame)."""
+
+    def __init__(self, max_up_per_second: float, max_down_per_second: float = FALL_PER_SECOND):
+        self.max_up = max_up_per_second
+        self.max_down = max_down_per_second
+        self.value = 0.0
+        self._last: float | None = None
+
+    def advance(self, target: float, now: float) -> float:
+        """Move toward ``target`` for the time since the last call; return the new value."""
+        dt = 0.0 if self._last is None else max(0.0, now - self._last)
+        self._last = now
+        delta = target - self.value
+        limit = self.max_up * dt if delta > 0 else self.max_down * dt
+        self.value += max(-limit, min(limit, delta))
+        return self.value
+
+
+def _signal_lost(features: FeatureSnapshot) -> list[str]:
+    return [f for f in features.flags if f.split(":", 1)[-1] in SIGNAL_LOSS_FLAGS]
+
+
+class SafetyLayer:
+    """Wraps a controller (see module docstring).
+
+    Parameters
+    ----------
+    controller
+        The therapy controller.
+    config
+        Safety settings.
+    tick
+        Controller tick period in seconds.
+    """
+
+    def __init__(self, controller: Controller, config: SafetyConfig, tick: float) -> None:
+        self.controller = controller
+        self.config = config
+        self.tick = tick
+        self.ramp = IntensityRamp(config.max_step_per_minute / 60.0)
+        self._next_tick: float | None = None
+        self._last_ceiling_action = float("-inf")
+        self._loss_handled = False
+
+    def start(self, now: float) -> IntensityDecision:
+        """Start the active phase (first controller decision)."""
+        self._next_tick = now + self.tick
+        self.ramp.advance(self.ramp.value, now)
+        return self.controller.start(now)
+
+    def intensity(self, now: float) -> float:
+        """Intensity to show now (ramped toward the controller's target)."""
+        return self.ramp.advance(self.controller.target, now)
+
+    def update(
+        self, now: float, features: FeatureSnapshot, commands: tuple[Command, ...] = ()
+    ) -> SafetyOutcome:
+        """Apply commands, safety checks and (at its tick) the controller."""
+        out = SafetyOutcome()
+        for command in commands:
+            if command is Command.STOP:
+                out.stop_reason = "stop requested (emergency stop key)"
+                return out
+            steps = 1 if command is Command.STEP_UP else -1
+            word = "raised" if steps > 0 else "lowered"
+            self._add(out, self.controller.move(now, steps, f"therapist {word} a step", THERAPIST))
+        lost = _signal_lost(features)
+        if lost:
+            self._on_signal_loss(now, lost, out)
+            return out
+        if self._loss_handled:
+            out.notes.append("signal restored: " + features.describe())
+            self._loss_handled = False
+        self._check_ceiling(now, features, out)
+        if self._next_tick is not None and now >= self._next_tick:
+            self._next_tick += self.tick * max(1, int((now - self._next_tick) // self.tick) + 1)
+            self._add(out, self.controller.tick(now, features))
+        return out
+
+    @staticmethod
+    def _add(out: SafetyOutcome, decision: IntensityDecision | None) -> None:
+        if decision is not None:
+            out.decisions.append(decision)
+
+    def _check_ceiling(self, now: float, features: FeatureSnapshot, out: SafetyOutcome) -> None:
+        hr, ceiling = features.hr_bpm, self.config.max_heart_rate
+        if (
+            hr is None
+            or hr <= ceiling
+            or now - self._last_ceiling_action < self.config.ceiling_repeat
+        ):
+            return
+        self._last_ceiling_action = now
+        reason = f"heart rate {hr:.0f} bpm above ceiling {ceiling:.0f}"
+        decision = self.controller.move(now, -1, reason, SAFETY)
+        if decision is None:
+            out.notes.append(reason + " at the lowest step; holding")
+        self._add(out, decision)
+
+    def _on_signal_loss(self, now: float, lost: list[str], out: SafetyOutcome) -> None:
+        if self._loss_handled:
+            return
+        self._loss_handled = True
+        what = ", ".join(lost)
+        policy = self.config.on_signal_loss
+        if policy == "stop":
+            out.stop_reason = f"signal lost ({what}); protocol says stop"
+        elif policy == "lower":
+            reason = f"signal lost ({what}); lowering to the first step"
+            decision = self.controller.lowest(now, reason, SAFETY)
+            if decision is None:
+                out.notes.append(reason + " (already there)")
+            self._add(out, decision)
+        else:
+            out.notes.append(f"signal lost ({what}); holding intensity until it returns")
