@@ -1,0 +1,185 @@
+"""Offline physiology for the report: R-peaks, RMSSD, SCRs, signal gaps, quality intervals.
+
+Everything here runs the same causal extractors the session used
+(:class:`biosignals.ecg.EcgExtractor`, :class:`biosignals.eda.EdaExtractor`) over the
+whole recorded signal, chunk by chunk, with the recorded timestamps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import median_filter
+
+from biosignals.ecg import EcgExtractor
+from biosignals.eda import EdaExtractor
+from engine.export.recording import Marker
+
+__all__ = [
+    "Beats",
+    "Gaps",
+    "Responses",
+    "beats_from_ecg",
+    "flag_intervals",
+    "rmssd_windows",
+    "scr_from_eda",
+    "signal_gaps",
+    "union_length",
+]
+
+_CHUNK_S = 10.0
+_RR_RANGE = (0.27, 2.0)
+_RR_JUMP = 0.30
+_MIN_DIFFS = 20
+
+
+@dataclass(frozen=True)
+class Beats:
+    """R-peak times and cleaned RR intervals (``rr[i]`` ends at ``times[i + 1]``)."""
+
+    times: np.ndarray
+    rr: np.ndarray
+    rr_ok: np.ndarray
+
+    @property
+    def hr_times(self) -> np.ndarray:
+        """Times of the beats that end an accepted RR interval."""
+        return self.times[1:][self.rr_ok]
+
+    @property
+    def hr_bpm(self) -> np.ndarray:
+        """Instantaneous heart rate (bpm) of the accepted RR intervals."""
+        return 60.0 / self.rr[self.rr_ok]
+
+
+@dataclass(frozen=True)
+class Responses:
+    """Skin conductance responses: peak times and amplitudes (µS)."""
+
+    peak_times: np.ndarray
+    amplitudes: np.ndarray
+
+
+@dataclass(frozen=True)
+class Gaps:
+    """Stretches without samples longer than expected from the nominal rate."""
+
+    count: int
+    total_s: float
+    longest_s: float
+
+
+def _chunks(n: int, rate: float) -> range:
+    return range(0, n, max(1, round(_CHUNK_S * rate)))
+
+
+def beats_from_ecg(ecg: np.ndarray, timestamps: np.ndarray, rate: float) -> Beats:
+    """Detect R-peaks with :class:`EcgExtractor` and clean the RR series.
+
+    An RR is accepted when it lies in 0.27-2.0 s and within 30 % of the median of the nine
+    RRs around it (the extractor's own artifact rule, applied offline, centred).
+    """
+    ext = EcgExtractor(rate)
+    x = np.asarray(ecg, dtype=np.float64)
+    times: list[float] = []
+    for i in _chunks(x.size, rate):
+        j = i + max(1, round(_CHUNK_S * rate))
+        times.extend(b.time for b in ext.update(x[i:j], timestamps[i:j]))
+    t = np.asarray(times, dtype=np.float64)
+    rr = np.diff(t)
+    ok = (rr >= _RR_RANGE[0]) & (rr <= _RR_RANGE[1])
+    if rr.size:
+        ref = median_filter(np.where(ok, rr, np.nan), size=9, mode="nearest")
+        ref = np.where(np.isfinite(ref), ref, np.nanmedian(rr) if ok.any() else np.nan)
+        ok &= np.abs(rr - ref) <= _RR_JUMP * ref
+    return Beats(t, rr, ok)
+
+
+def rmssd_windows(beats: Beats, start: float, end: float, window: float = 60.0) -> np.ndarray:
+    """RMSSD (ms) over consecutive non-overlapping windows.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(k, 2)``: window centre time and RMSSD in ms (NaN where fewer than 20 successive
+        differences of accepted RRs fall in the window).
+    """
+    edges = np.arange(start, end + 1e-9, window)
+    if edges.size < 2:
+        return np.zeros((0, 2))
+    both = beats.rr_ok[1:] & beats.rr_ok[:-1]
+    diffs = np.diff(beats.rr)[both] * 1000.0
+    at = beats.times[2:][both] if beats.times.size > 2 else np.zeros(0)
+    out = np.full((edges.size - 1, 2), np.nan)
+    out[:, 0] = (edges[:-1] + edges[1:]) / 2
+    idx = np.searchsorted(edges, at, side="right") - 1
+    for k in range(edges.size - 1):
+        d = diffs[idx == k]
+        if d.size >= _MIN_DIFFS:
+            out[k, 1] = float(np.sqrt(np.mean(d**2)))
+    return out
+
+
+def scr_from_eda(eda: np.ndarray, timestamps: np.ndarray, rate: float) -> Responses:
+    """Skin conductance responses found by :class:`EdaExtractor` over the whole signal."""
+    ext = EdaExtractor(rate)
+    x = np.asarray(eda, dtype=np.float64)
+    peaks: list[float] = []
+    amps: list[float] = []
+    step = max(1, round(_CHUNK_S * rate))
+    for i in range(0, x.size, step):
+        for r in ext.update(x[i : i + step], timestamps[i : i + step]):
+            peaks.append(r.peak_time)
+            amps.append(r.amplitude_us)
+    return Responses(np.asarray(peaks), np.asarray(amps))
+
+
+def signal_gaps(timestamps: np.ndarray, rate: float) -> Gaps:
+    """Gaps in a regular stream: sample intervals above max(3 periods, 0.25 s)."""
+    if rate <= 0 or timestamps.size < 2:
+        return Gaps(0, 0.0, 0.0)
+    dt = np.diff(timestamps)
+    limit = max(3.0 / rate, 0.25)
+    big = dt[dt > limit] - 1.0 / rate
+    return Gaps(int(big.size), float(big.sum()), float(big.max()) if big.size else 0.0)
+
+
+def flag_intervals(markers: list[Marker], end: float) -> dict[str, list[tuple[str, float, float]]]:
+    """Quality flag intervals per role from ``quality`` markers: ``role -> [(flag, a, b)]``.
+
+    A flag that started and never ended lasts until ``end`` (the end of the recording).
+    """
+    open_: dict[tuple[str, str], float] = {}
+    out: dict[str, list[tuple[str, float, float]]] = {}
+    for m in markers:
+        if m.kind != "quality":
+            continue
+        role, flag = str(m.event.get("role", "?")), str(m.event.get("flag", "?"))
+        start = m.event.get("start")
+        stop = m.event.get("end")
+        a = float(start) if isinstance(start, int | float) else m.time
+        if stop is None:
+            open_.setdefault((role, flag), a)
+            out.setdefault(role, [])
+        else:
+            open_.pop((role, flag), None)
+            out.setdefault(role, []).append((flag, a, float(stop)))
+    for (role, flag), a in open_.items():
+        out.setdefault(role, []).append((flag, a, end))
+    return out
+
+
+def union_length(intervals: list[tuple[float, float]]) -> float:
+    """Total length covered by possibly overlapping intervals."""
+    total, cur_a, cur_b = 0.0, None, None
+    for a, b in sorted(intervals):
+        if cur_b is None or a > cur_b:
+            if cur_a is not None and cur_b is not None:
+                total += cur_b - cur_a
+            cur_a, cur_b = a, b
+        else:
+            cur_b = max(cur_b, b)
+    if cur_a is not None and cur_b is not None:
+        total += cur_b - cur_a
+    return total

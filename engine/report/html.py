@@ -1,0 +1,118 @@
+"""Write the clinician report: one self-contained HTML file (inline PNG, inline CSS, no JS)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from engine.errors import RecordingError, VrTherapyError
+from engine.export.recording import load_session
+from engine.report.model import ReportModel, build_model
+from engine.report.plots import timeline_png
+
+__all__ = ["build_report", "render_html"]
+
+TEMPLATE = "report.html.j2"
+
+
+def _mmss(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    sign = "-" if seconds < 0 else ""
+    tenths = round(abs(seconds) * 10)
+    return f"{sign}{tenths // 600:02d}:{(tenths % 600) / 10:04.1f}"
+
+
+def _num(value: float | None, fmt: str = ".2f") -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def _environment() -> Any:
+    try:
+        import jinja2
+    except ImportError:
+        raise VrTherapyError(
+            "the HTML report needs jinja2: pip install 'vrtherapy[report]' (or jinja2)"
+        ) from None
+    folder = Path(str(resources.files("engine.report") / "templates"))
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folder),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["mmss"] = _mmss
+    env.filters["num"] = _num
+    return env
+
+
+def render_html(model: ReportModel, png: bytes) -> str:
+    """The report's HTML text for ``model`` with the timeline ``png`` inlined."""
+    template = _environment().get_template(TEMPLATE)
+    return str(template.render(m=model, timeline=base64.b64encode(png).decode("ascii")))
+
+
+def _summary(recording: Path, summary: Path | None) -> dict[str, Any]:
+    path = summary if summary is not None else recording.parent / "summary.json"
+    if summary is None and not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RecordingError(f"{path}: cannot read session summary ({exc.strerror})") from None
+    except json.JSONDecodeError as exc:
+        raise RecordingError(
+            f"{path}:{exc.lineno}: session summary is not JSON ({exc.msg})"
+        ) from None
+    if not isinstance(data, dict):
+        raise RecordingError(f"{path}: session summary is not a JSON object")
+    return data
+
+
+def build_report(
+    recording: Path, out: Path, *, summary: Path | None = None, force: bool = False
+) -> Path:
+    """Write the clinician HTML report of a session recording.
+
+    Parameters
+    ----------
+    recording
+        The session's ``recording.xdf``.
+    out
+        The HTML file to write.
+    summary
+        The session's ``summary.json``; default: ``summary.json`` beside the recording,
+        used when present.
+    force
+        Replace ``out`` if it exists.
+
+    Returns
+    -------
+    Path
+        ``out``.
+
+    Raises
+    ------
+    VrTherapyError
+        When ``out`` exists and ``force`` is false.
+    RecordingError
+        When the recording is not readable XDF, is empty, or holds no physiology.
+    """
+    recording, out = Path(recording), Path(out)
+    if out.exists() and not force:
+        raise VrTherapyError(f"{out} already exists; pass force=True (--force) to replace it")
+    info = _summary(recording, summary)
+    model = build_model(load_session(recording), info)
+    html = render_html(model, timeline_png(model))
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        tmp.write_text(html, encoding="utf-8")
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise VrTherapyError(f"cannot write report {out}: {exc.strerror}") from None
+    return out
