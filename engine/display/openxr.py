@@ -1,0 +1,430 @@
+"""OpenXR headset display: the runtime paces frames, the head pose moves the eyes.
+
+``present()`` runs one OpenXR frame: ``xrWaitFrame`` (blocks until the runtime wants the
+next frame: this paces the session loop), ``xrBeginFrame``, locate the two eyes at the
+predicted display time, draw the scene for both into one side-by-side swapchain image with
+the shared :class:`~engine.render.Renderer`, and ``xrEndFrame`` with a projection layer.
+Eyes are placed in the scene by :func:`engine.display._xr_math.tracked_eye_view`: the
+tracking origin sits on the scene's ``camera_position`` (the head position of the first
+tracked frame lands there) turned by ``camera_yaw``.
+
+Each frame's timing and head pose are kept as data in :attr:`OpenXRDisplay.last_frame`
+(:class:`XrFrameInfo`) with running totals in :attr:`OpenXRDisplay.stats`, for the session
+recording. Needs pyopenxr (``pip install 'vrtherapy[xr]'``) and an OpenXR runtime with an
+HMD (e.g. Monado, selected by ``XR_RUNTIME_JSON``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.display._xr_gl import choose_graphics, import_xr, require_pyopenxr
+from engine.display._xr_math import tracked_eye_view
+from engine.display._xr_session import pose_is_valid
+from engine.display.base import FrameTiming, InputEvents
+from engine.errors import DisplayUnavailableError
+from engine.render.camera import EyeView
+from therapies.scenes.base import DrawList
+
+_NS_PER_MS = 1_000_000
+
+
+@dataclass(frozen=True)
+class XrFrameInfo:
+    """What happened in one OpenXR frame (one :meth:`OpenXRDisplay.present`).
+
+    Parameters
+    ----------
+    index
+        Frame index, as :attr:`FrameTiming.frame_index`.
+    predicted_display_time_ns
+        ``XrTime`` (ns, the runtime's clock) at which this frame is expected on the display.
+    predicted_display_period_ns
+        The runtime's frame period in ns (e.g. 50 ms at 20 Hz, 11.1 ms at 90 Hz).
+    display_time_monotonic_s
+        The predicted display time on ``CLOCK_MONOTONIC`` in seconds: the clock
+        ``pylsl.local_clock()`` reads on Linux, so it can be recorded beside LSL samples.
+        None without ``XR_KHR_convert_timespec_time``.
+    should_render
+        The runtime asked for pixels; if False no layer was submitted.
+    submitted
+        A projection layer was submitted (should_render and a valid head pose).
+    head_pose_valid
+        Position and orientation were both tracked at the predicted display time (located
+        every frame, also when nothing is rendered).
+    head_position
+        Head (view space origin, between the eyes) in the reference space, metres.
+    head_orientation
+        Head orientation quaternion ``(x, y, z, w)`` in the reference space.
+    wait_ms
+        Wall time blocked in ``xrWaitFrame`` (the pacing).
+    margin_ms
+        Predicted display time minus the time ``xrEndFrame`` returned, ms; negative means
+        the frame was submitted after it should already have been on the display. None when
+        the runtime lacks ``XR_KHR_convert_timespec_time``.
+    late
+        ``margin_ms < 0``.
+    skipped_periods
+        Display periods the runtime skipped between the previous frame and this one (its
+        predicted display times jumped by more than one period): frames the runtime dropped.
+    """
+
+    index: int
+    predicted_display_time_ns: int
+    predicted_display_period_ns: int
+    display_time_monotonic_s: float | None
+    should_render: bool
+    submitted: bool
+    head_pose_valid: bool
+    head_position: tuple[float, float, float]
+    head_orientation: tuple[float, float, float, float]
+    wait_ms: float
+    margin_ms: float | None
+    late: bool
+    skipped_periods: int
+
+
+@dataclass(frozen=True)
+class XrFrameStats:
+    """Totals since the display opened.
+
+    Parameters
+    ----------
+    frames
+        ``xrWaitFrame``/``xrEndFrame`` pairs completed.
+    submitted
+        Frames that submitted a projection layer.
+    late
+        Frames whose ``xrEndFrame`` returned after their predicted display time.
+    skipped_periods
+        Display periods the runtime skipped (dropped frames).
+    """
+
+    frames: int = 0
+    submitted: int = 0
+    late: int = 0
+    skipped_periods: int = 0
+
+
+class OpenXRDisplay:
+    """A head-mounted display through OpenXR, rendering with the shared renderer.
+
+    Parameters
+    ----------
+    size
+        Ignored: the runtime recommends the per-eye resolution (see ``eye_size``); kept
+        for the uniform backend constructor. :attr:`size` reports the real one.
+    stereo
+        True: each eye sees from its own tracked pose. False: both eyes see from the head
+        centre (zero interpupillary distance), still with each eye's field of view.
+    title
+        Application name shown by the runtime.
+    graphics
+        ``"auto"`` (GLX when ``$DISPLAY`` is set, else headless EGL), ``"egl"`` (needs the
+        runtime's ``XR_MNDX_egl_enable``, Monado) or ``"glx"``.
+    space
+        Reference space: ``"local"`` (seated, default) or ``"stage"``.
+    eye_size
+        Per-eye ``(width, height)``; default the runtime's recommendation, clamped to its
+        maximum.
+    ready_timeout_s
+        Seconds to wait for the runtime to start the session.
+
+    Raises
+    ------
+    DisplayUnavailableError
+        pyopenxr missing (names ``pip install 'vrtherapy[xr]'``), no runtime or no HMD
+        (names ``XR_RUNTIME_JSON``), no suitable GL context, or the session never started.
+    """
+
+    name = "openxr"
+    paced = True
+
+    def __init__(
+        self,
+        size: tuple[int, int] = (1280, 720),
+        stereo: bool = True,
+        title: str = "vrtherapy",
+        *,
+        graphics: str = "auto",
+        space: str = "local",
+        eye_size: tuple[int, int] | None = None,
+        ready_timeout_s: float = 10.0,
+    ) -> None:
+        require_pyopenxr()
+        graphics = choose_graphics(graphics)
+        self._xr = import_xr()
+        from engine.display._xr_session import XrRuntime
+        from engine.display._xr_swapchain import StereoSwapchain
+        from engine.render.renderer import Renderer
+
+        self.stereo = stereo
+        self.graphics = graphics
+        self.last_frame: XrFrameInfo | None = None
+        """The most recent frame's timing and head pose (None before the first)."""
+        self.last_eyes: tuple[EyeView, ...] = ()
+        """The eye views (world space) of the last submitted frame, left then right."""
+        self._stats = XrFrameStats()
+        self._frames = 0
+        self._presented = False
+        self._anchor: NDArray[np.float64] | None = None
+        self._prev_display_ns: int | None = None
+        self._rt = XrRuntime(
+            self._xr, graphics, title=title, space=space, ready_timeout_s=ready_timeout_s
+        )
+        try:
+            self._eye_size = self._choose_eye_size(eye_size)
+            self._swapchain = StereoSwapchain(self._xr, self._rt.session, self._eye_size)
+            self._rt.on_close(self._swapchain.destroy)
+            self._renderer = Renderer()
+            self._rt.on_close(self._renderer.close)
+            self._rt.on_close(self._rt.gl.make_current)  # runs first: GL frees need it
+        except self._xr.XrException as exc:
+            self._rt.destroy()
+            raise DisplayUnavailableError(
+                f"OpenXR swapchain setup failed in {self.runtime!r}: {type(exc).__name__} {exc}"
+            ) from exc
+        except BaseException:
+            self._rt.destroy()
+            raise
+        self._closed = False
+
+    def _choose_eye_size(self, requested: tuple[int, int] | None) -> tuple[int, int]:
+        xr, rt = self._xr, self._rt
+        views = xr.enumerate_view_configuration_views(
+            rt.instance, rt.system, xr.ViewConfigurationType.PRIMARY_STEREO
+        )
+        if len(views) != 2:
+            raise DisplayUnavailableError(f"the HMD has {len(views)} views, expected 2")
+        v = views[0]
+        w, h = requested or (v.recommended_image_rect_width, v.recommended_image_rect_height)
+        return (max(1, min(int(w), v.max_image_rect_width)),
+                max(1, min(int(h), v.max_image_rect_height)))  # fmt: skip
+
+    # ------------------------------------------------------------------ Display API
+    @property
+    def size(self) -> tuple[int, int]:
+        """Side-by-side framebuffer ``(2 * eye width, eye height)`` in pixels."""
+        return (2 * self._eye_size[0], self._eye_size[1])
+
+    @property
+    def eye_size(self) -> tuple[int, int]:
+        """One eye's ``(width, height)`` in pixels."""
+        return self._eye_size
+
+    @property
+    def stats(self) -> XrFrameStats:
+        """Frame totals since opening."""
+        return self._stats
+
+    @property
+    def runtime(self) -> str:
+        """``"<runtime name> / <system name>"``, e.g. Monado's simulated HMD."""
+        return f"{self._rt.runtime_name} / {self._rt.system_name}"
+
+    @property
+    def session_state(self) -> str:
+        """The OpenXR session state's name (``FOCUSED``, ``STOPPING``...)."""
+        return str(self._rt.state.name)
+
+    def poll(self) -> InputEvents:
+        """Follow runtime events; ``quit`` once the runtime is exiting or the session is lost."""
+        if not self._closed:
+            self._rt.pump_events()
+        return InputEvents(quit=self._closed or self._rt.quit_requested, keys=())
+
+    def request_exit(self) -> None:
+        """Ask the runtime to end the session (``xrRequestExitSession``).
+
+        The runtime then moves it through ``STOPPING`` (ended here) to ``EXITING``, after
+        which :meth:`poll` reports ``quit``; :meth:`present` submits nothing meanwhile.
+        """
+        if self._closed or not self._rt.running:
+            return
+        xr = self._xr
+        try:
+            xr.request_exit_session(self._rt.session)
+        except xr.XrException as exc:
+            raise DisplayUnavailableError(f"xrRequestExitSession failed: {exc}") from exc
+
+    def recenter(self) -> None:
+        """Put the next tracked head position back on the scene's ``camera_position``."""
+        self._anchor = None
+
+    def present(self, draw_list: DrawList) -> FrameTiming:
+        """Run one OpenXR frame showing ``draw_list``; blocks in ``xrWaitFrame`` (pacing).
+
+        While the session is not running (the runtime stopped it, or it is exiting) no frame
+        is submitted and this waits up to 50 ms for events instead.
+        """
+        start = time.thread_time()
+        if self._closed:
+            raise DisplayUnavailableError("the openxr display is closed")
+        index = self._frames
+        self._frames += 1
+        self._rt.pump_events()
+        if self._rt.running and not self._rt.quit_requested:
+            self._frame(draw_list, index)
+        else:
+            self._rt.idle(0.05)
+        return FrameTiming((time.thread_time() - start) * 1000.0, index)
+
+    def _frame(self, draw_list: DrawList, index: int) -> None:
+        xr, session = self._xr, self._rt.session
+        try:
+            waited = time.perf_counter()
+            state = xr.wait_frame(session)
+            wait_ms = (time.perf_counter() - waited) * 1000.0
+            # FrameDiscarded is a success code: the previous frame was dropped, this one goes on.
+            with contextlib.suppress(xr.FrameDiscarded):
+                xr.begin_frame(session)
+            layers: list[Any] = []
+            head = _NO_POSE
+            try:
+                loc = xr.locate_space(
+                    self._rt.view_space, self._rt.space, state.predicted_display_time
+                )
+                head = _pose(loc.pose, pose_is_valid(loc.location_flags))
+                if state.should_render and head.valid:
+                    layers = self._render(draw_list, state.predicted_display_time, head, loc.pose)
+            finally:
+                xr.end_frame(
+                    session,
+                    xr.FrameEndInfo(
+                        display_time=state.predicted_display_time,
+                        environment_blend_mode=xr.EnvironmentBlendMode.OPAQUE,
+                        layers=[ctypes.byref(layer) for layer in layers],
+                    ),
+                )
+        except (xr.SessionLostError, xr.InstanceLostError, xr.SessionLossPending):
+            self._rt.quit_requested = True
+            return
+        except xr.XrException as exc:
+            raise DisplayUnavailableError(
+                f"OpenXR frame {index} failed in {self._rt.runtime_name!r}: {type(exc).__name__}"
+                f" {exc}"
+            ) from exc
+        self._record(index, state, bool(layers), head, wait_ms)
+
+    def _render(
+        self, draw_list: DrawList, display_time: int, head: _Pose, head_pose: Any
+    ) -> list[Any]:
+        """Locate the eyes and draw both; return the layers to submit (none if untracked)."""
+        xr, rt = self._xr, self._rt
+        view_state, views = xr.locate_views(
+            rt.session,
+            xr.ViewLocateInfo(
+                view_configuration_type=xr.ViewConfigurationType.PRIMARY_STEREO,
+                display_time=display_time,
+                space=rt.space,
+            ),
+        )
+        if not pose_is_valid(view_state.view_state_flags):
+            return []
+        if self._anchor is None:
+            self._anchor = np.array(head.position, np.float64)
+        w, h = self._eye_size
+        eyes = []
+        for i, view in enumerate(views):
+            p = view.pose.position
+            pos = (p.x, p.y, p.z) if self.stereo else head.position
+            q = view.pose.orientation
+            f = view.fov
+            eyes.append(tracked_eye_view(
+                pos, (q.x, q.y, q.z, q.w), (f.angle_left, f.angle_right, f.angle_up, f.angle_down),
+                camera_position=draw_list.camera_position, camera_yaw_deg=draw_list.camera_yaw,
+                anchor=self._anchor, viewport=(i * w, 0, w, h),
+            ))  # fmt: skip
+        fbo = self._swapchain.acquire()
+        try:
+            self._renderer.render(draw_list, eyes)
+        finally:
+            self._swapchain.capture_and_release(fbo)
+        self._presented = True
+        self.last_eyes = tuple(eyes)
+        proj = [xr.CompositionLayerProjectionView() for _ in views]
+        for i, (pv, view) in enumerate(zip(proj, views, strict=True)):
+            pv.pose, pv.fov = view.pose, view.fov
+            if not self.stereo:
+                pv.pose.position = head_pose.position
+            pv.sub_image.swapchain = self._swapchain.handle
+            pv.sub_image.image_rect.offset.x = i * w
+            pv.sub_image.image_rect.offset.y = 0
+            pv.sub_image.image_rect.extent.width = w
+            pv.sub_image.image_rect.extent.height = h
+        return [xr.CompositionLayerProjection(space=rt.space, views=proj)]
+
+    def _record(self, index: int, state: Any, submitted: bool, head: _Pose, wait_ms: float) -> None:
+        clock = self._rt.now()
+        display_ns = int(state.predicted_display_time)
+        period_ns = int(state.predicted_display_period)
+        skipped = 0
+        if self._prev_display_ns is not None and period_ns > 0:
+            skipped = max(0, round((display_ns - self._prev_display_ns) / period_ns) - 1)
+        self._prev_display_ns = display_ns
+        margin = mono_s = None
+        if clock is not None:
+            xr_now, mono_now = clock
+            margin = (display_ns - xr_now) / _NS_PER_MS
+            mono_s = (display_ns - xr_now + mono_now) / 1e9
+        late = margin is not None and margin < 0.0
+        self.last_frame = XrFrameInfo(
+            index, display_ns, period_ns, mono_s, bool(state.should_render), submitted,
+            head.valid, head.position, head.orientation, wait_ms, margin, late, skipped,
+        )  # fmt: skip
+        s = self._stats
+        self._stats = XrFrameStats(
+            s.frames + 1, s.submitted + submitted, s.late + late, s.skipped_periods + skipped
+        )
+
+    def read_pixels(self) -> NDArray[np.uint8]:
+        """The last submitted frame's **left eye**, ``(h, w, 3)`` uint8 RGB, top row first."""
+        if self._closed:
+            raise DisplayUnavailableError("the openxr display is closed")
+        if not self._presented:
+            raise DisplayUnavailableError("no frame has been submitted to the headset yet")
+        return self._swapchain.read_left()
+
+    def screenshot(self, path: str | os.PathLike[str]) -> None:
+        """Write the last submitted frame's left eye as PNG (temp file + rename)."""
+        import pygame
+
+        pixels = self.read_pixels()
+        dest = Path(path)
+        tmp = dest.with_name(f".{dest.stem}.tmp.png")
+        h, w = pixels.shape[:2]
+        surface = pygame.image.frombuffer(pixels.tobytes(), (w, h), "RGB")
+        pygame.image.save(surface, str(tmp))
+        os.replace(tmp, dest)
+
+    def close(self) -> None:
+        """End the session if running and destroy everything; idempotent, bounded wait."""
+        if self._closed:
+            return
+        self._closed = True
+        self._rt.destroy()
+
+
+@dataclass(frozen=True)
+class _Pose:
+    valid: bool
+    position: tuple[float, float, float]
+    orientation: tuple[float, float, float, float]
+
+
+_NO_POSE = _Pose(False, (0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 1.0))
+
+
+def _pose(pose: Any, valid: bool) -> _Pose:
+    p, q = pose.position, pose.orientation
+    return _Pose(valid, (float(p.x), float(p.y), float(p.z)),
+                 (float(q.x), float(q.y), float(q.z), float(q.w)))  # fmt: skip
