@@ -21,9 +21,6 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_ABORTED, EXIT_BAD_INPUT = 0, 1, 2
 LATER = {
-    "replay": "re-publishing a recording on LSL",
-    "report": "the clinician HTML report",
-    "export": "EDF+/CSV export",
     "verify": "integrity and audit-chain checks",
     "bench": "benchmarks",
 }
@@ -39,7 +36,7 @@ def _duration(text: str) -> float:
 def _display_options(p: argparse.ArgumentParser, default_help: str) -> None:
     p.add_argument(
         "--display",
-        choices=("window", "offscreen", "null"),
+        choices=("window", "offscreen", "openxr", "null"),
         help=f"where to show the scene (default: {default_help})",
     )
     p.add_argument(
@@ -59,6 +56,9 @@ def _display_options(p: argparse.ArgumentParser, default_help: str) -> None:
         type=_duration,
         metavar="TIME",
         help="override the protocol's duration, e.g. 90s, 2min",
+    )
+    p.add_argument(
+        "--no-report", action="store_true", help="do not write report.html into the session folder"
     )
 
 
@@ -132,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
     twin.add_argument("--duration", type=_duration, metavar="TIME", help="stop after this long")
     twin.add_argument("--seed", type=int, default=0)
 
+    from engine.export.cli import add_export_parser, add_replay_parser
+    from engine.report.cli import add_report_parser
+
+    add_report_parser(sub)
+    add_export_parser(sub)
+    add_replay_parser(sub)
     for name, what in LATER.items():
         sub.add_parser(name, help=f"({what}: not available yet)", add_help=True)
     return parser
@@ -174,6 +180,7 @@ def _options(args: argparse.Namespace, default_display: str) -> RunOptions:
         screenshot=args.screenshot,
         on_event=_print_event,
         on_progress=_print_progress,
+        report=not args.no_report,
     )
 
 
@@ -187,6 +194,8 @@ def _finish(result: SessionResult, protocol: Protocol) -> int:
         f"{len(s.decisions)} intensity decisions, highest step {s.max_step + 1}/{steps}",
         file=sys.stderr,
     )
+    if result.report is not None:
+        print(f"report:    {result.report}", file=sys.stderr)
     print(f"recording: {result.recording}")
     return EXIT_OK if s.state is SessionState.FINISHED else EXIT_ABORTED
 
@@ -214,6 +223,14 @@ def _cmd_session(args: argparse.Namespace) -> int:
     else:
         result = run_live(protocol, opts, twin=patient)
     return _finish(result, protocol)
+
+
+def _cmd_review(args: argparse.Namespace) -> int:
+    from engine.export.cli import cmd_export, cmd_replay
+    from engine.report.cli import cmd_report
+
+    commands = {"report": cmd_report, "export": cmd_export, "replay": cmd_replay}
+    return commands[args.command](args)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -286,6 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_validate(args)
         if args.command == "twin":
             return _cmd_twin(args)
+        if args.command in ("report", "export", "replay"):
+            return _cmd_review(args)
         return _cmd_session(args)
     except VrTherapyError as exc:
         print(f"vrtherapy {args.command}: error: {exc}", file=sys.stderr)

@@ -48,6 +48,7 @@ class RunOptions:
     on_event: Callable[[str], None] | None = None
     on_progress: Callable[[Progress], None] | None = None
     progress_every: float = 5.0
+    report: bool = True
 
 
 @dataclass
@@ -57,6 +58,7 @@ class SessionResult:
     summary: SessionSummary
     folder: Path
     recording: Path
+    report: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -116,6 +118,11 @@ def summary_dict(result: SessionSummary, protocol: Protocol) -> dict[str, Any]:
         "frames": result.frames,
         "max_step": result.max_step + 1,
         "steps_total": len(protocol.controller.levels()),
+        "arousal_window": list(protocol.controller.arousal_window),
+        "hierarchy": [
+            {"intensity": level, "label": protocol.controller.label(i)}
+            for i, level in enumerate(protocol.controller.levels())
+        ],
         "max_hr_bpm": result.max_hr,
         "final_intensity": round(result.final_intensity, 4),
         "quality_events": result.quality_events,
@@ -134,7 +141,9 @@ def summary_dict(result: SessionSummary, protocol: Protocol) -> dict[str, Any]:
 
 
 @contextmanager
-def _recording(folder: Path, protocol: Protocol, participant: str) -> Iterator[SessionRecording]:
+def _recording(
+    folder: Path, protocol: Protocol, participant: str, head_pose: bool
+) -> Iterator[SessionRecording]:
     recorder = XdfRecorder(
         folder / "recording.xdf",
         file_header={
@@ -145,7 +154,7 @@ def _recording(folder: Path, protocol: Protocol, participant: str) -> Iterator[S
     )
     recorder.start()
     try:
-        yield SessionRecording(recorder)
+        yield SessionRecording(recorder, head_pose=head_pose)
     finally:
         recorder.close()
 
@@ -171,7 +180,7 @@ def _execute(
     sinks: tuple[Any, ...],
     folder: Path,
 ) -> SessionResult:
-    with _recording(folder, protocol, opts.participant) as recording:
+    with _recording(folder, protocol, opts.participant, opts.display == "openxr") as recording:
         for role, (source, _) in sources.items():
             recording.add_source(role, _raw_spec(source.meta))
         session = Session(
@@ -195,7 +204,14 @@ def _execute(
     if opts.screenshot is not None:
         display.screenshot(opts.screenshot)
     _write_json(folder / "summary.json", summary_dict(summary, protocol))
-    return SessionResult(summary, folder, folder / "recording.xdf")
+    result = SessionResult(summary, folder, folder / "recording.xdf")
+    if opts.report:
+        from engine.report import build_report
+
+        result.report = build_report(
+            result.recording, folder / "report.html", summary=folder / "summary.json"
+        )
+    return result
 
 
 def run_live(

@@ -356,7 +356,8 @@ class Session:
             sink.push_intensity(self._intensity, now)
         if self.recording is not None:
             self.recording.intensity(self._intensity, now)
-            self.recording.frame(float(timing.cpu_ms), int(timing.frame_index), now)
+            xr_frame = getattr(self.display, "last_frame", None)
+            self.recording.frame(float(timing.cpu_ms), int(timing.frame_index), now, xr_frame)
 
     def _progress(self, now: float) -> None:
         if self.on_progress is None or now < self._next_progress:

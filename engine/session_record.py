@@ -54,11 +54,38 @@ FEATURES = StreamSpec(
 FRAMES = StreamSpec(
     name="vrtherapy-frames",
     type="FrameTiming",
-    channel_count=2,
+    channel_count=6,
     nominal_srate=0.0,
     channel_format="float32",
     source_id="vrtherapy-frames",
-    channels=(ChannelSpec("cpu_ms", "ms", "timing"), ChannelSpec("frame_index", "", "index")),
+    channels=(
+        ChannelSpec("cpu_ms", "ms", "timing"),
+        ChannelSpec("frame_index", "", "index"),
+        ChannelSpec("display_period_ms", "ms", "timing"),
+        ChannelSpec("late", "bool", "flag"),
+        ChannelSpec("should_render", "bool", "flag"),
+        ChannelSpec("skipped_periods", "count", "count"),
+    ),
+)
+HEAD_POSE = StreamSpec(
+    name="vrtherapy-head-pose",
+    type="MoCap",
+    channel_count=7,
+    nominal_srate=0.0,
+    channel_format="float32",
+    source_id="vrtherapy-head-pose",
+    channels=tuple(
+        ChannelSpec(label, unit, "head")
+        for label, unit in (
+            ("x", "m"),
+            ("y", "m"),
+            ("z", "m"),
+            ("qx", ""),
+            ("qy", ""),
+            ("qz", ""),
+            ("qw", ""),
+        )
+    ),
 )
 
 
@@ -69,8 +96,9 @@ def _nan(value: float | None) -> float:
 class SessionRecording:
     """Adds the session's streams to a recorder and converts session data into samples."""
 
-    def __init__(self, recorder: XdfRecorder) -> None:
+    def __init__(self, recorder: XdfRecorder, *, head_pose: bool = False) -> None:
         self.recorder = recorder
+        self._head = recorder.add_stream(HEAD_POSE) if head_pose else None
         self._raw: dict[str, int] = {}
         self._intensity = recorder.add_stream(INTENSITY)
         self._markers = recorder.add_stream(MARKERS)
@@ -99,8 +127,18 @@ class SessionRecording:
         row = [_nan(snap.hr_bpm), _nan(snap.scl_us), _nan(snap.scr_rate), _nan(snap.arousal)]
         self.recorder.push(self._features, np.array([row], np.float32), np.array([snap.time]))
 
-    def frame(self, cpu_ms: float, index: int, timestamp: float) -> None:
-        """Per-frame timing."""
-        self.recorder.push(
-            self._frames, np.array([[cpu_ms, index]], np.float32), np.array([timestamp])
-        )
+    def frame(self, cpu_ms: float, index: int, timestamp: float, xr: Any = None) -> None:
+        """Per-frame timing; ``xr`` is an OpenXR display's ``last_frame`` (or None)."""
+        row = [cpu_ms, index, math.nan, 0.0, 1.0, 0.0]
+        if xr is not None:
+            row[2:] = [
+                xr.predicted_display_period_ns / 1e6,
+                float(bool(xr.late)),
+                float(bool(xr.should_render)),
+                float(xr.skipped_periods),
+            ]
+            if self._head is not None and xr.head_pose_valid:
+                pose = [*xr.head_position, *xr.head_orientation]
+                when = xr.display_time_monotonic_s or timestamp
+                self.recorder.push(self._head, np.array([pose], np.float32), np.array([when]))
+        self.recorder.push(self._frames, np.array([row], np.float32), np.array([timestamp]))

@@ -75,7 +75,7 @@ def test_unknown_field(tmp_path: Path) -> None:
 
 
 def test_not_available_yet_commands() -> None:
-    for cmd in ("report", "export", "replay", "verify", "bench"):
+    for cmd in ("verify", "bench"):
         assert_clean_error(vrtherapy(cmd), "not available yet")
 
 
@@ -114,6 +114,18 @@ def test_simulate_dry_run(tmp_path: Path) -> None:
     rec = Path(r.stdout.strip().removeprefix("recording: "))
     summary = json.loads((rec.parent / "summary.json").read_text())
     assert summary["state"] == "finished" and summary["duration_s"] == pytest.approx(600, abs=1)
+    assert summary["arousal_window"] == [0.3, 0.7] and len(summary["hierarchy"]) == 7
+    # the clinician report is written with every session
+    html = (rec.parent / "report.html").read_text()
+    assert "heights-graded" in html and "Intensity decisions" in html
+    # review commands on the same recording, through the real CLI
+    out = tmp_path / "review"
+    r = vrtherapy("export", str(rec), "--format", "edf", "-o", str(out / "s.edf"))
+    assert r.returncode == 0, r.stderr
+    assert (out / "s.edf").stat().st_size > 10_000
+    r = vrtherapy("report", str(tmp_path / "not-a-recording.xdf"), "-o", str(out / "r.html"))
+    assert_clean_error(r)
+    assert not (out / "r.html").exists()
 
 
 @pytest.mark.slow

@@ -31,13 +31,13 @@ def _draw_list() -> DrawList:
 
 def test_unknown_display_lists_allowed_names() -> None:
     with pytest.raises(
-        DisplayUnavailableError, match="'nope' is not one of null, offscreen, window"
+        DisplayUnavailableError, match="'nope' is not one of null, offscreen, window, openxr"
     ):
         open_display("nope")
 
 
 def test_backends_are_module_class_paths() -> None:
-    assert set(BACKENDS) == {"null", "offscreen", "window"}
+    assert set(BACKENDS) == {"null", "offscreen", "window", "openxr"}
     assert all(":" in target for target in BACKENDS.values())
 
 

@@ -6,6 +6,8 @@ name       what                                         paced
 null       draws nothing (dry-runs, simulations)        no
 offscreen  real OpenGL, no window (SDL offscreen, EGL)  no
 window     desktop window with vsync                    yes
+openxr     any OpenXR headset/runtime (pyopenxr, extra  yes
+           ``xr``); frame loop paced by xrWaitFrame
 ========== ============================================ =======
 
 Only one GL display (offscreen or window) may be open per process at a time, because
@@ -36,6 +38,7 @@ BACKENDS: Final = MappingProxyType(
         "null": "engine.display.null:NullDisplay",
         "offscreen": "engine.display.offscreen:OffscreenDisplay",
         "window": "engine.display.window:WindowDisplay",
+        "openxr": "engine.display.openxr:OpenXRDisplay",
     }
 )
 """Backend name -> ``"module:Class"``; the module is imported only when opened."""
