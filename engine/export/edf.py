@@ -288,6 +288,7 @@ def export_edf(
     edf = _build(load_session(recording), record_duration, irregular_rate)
     tmp = out.with_name(out.name + ".tmp")
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         edf.write(tmp)
         os.replace(tmp, out)
     except OSError as exc:
