@@ -20,9 +20,9 @@ if TYPE_CHECKING:
     from engine.protocol import Protocol
 
 EXIT_OK, EXIT_ABORTED, EXIT_BAD_INPUT = 0, 1, 2
+DRY_RUN_FRAME_RATE = 5.0
 LATER = {
     "verify": "integrity and audit-chain checks",
-    "bench": "benchmarks",
 }
 
 
@@ -135,6 +135,18 @@ def build_parser() -> argparse.ArgumentParser:
     from engine.export.cli import add_export_parser, add_replay_parser
     from engine.report.cli import add_report_parser
 
+    from engine.bench import describe
+
+    bench = sub.add_parser(
+        "bench",
+        help="run a benchmark (prints figures)",
+        description="Benchmarks print figures as ratios (x real time, % of the frame budget).",
+        epilog="benchmarks:\n" + describe() + "\n\nArguments after NAME go to the benchmark "
+        "(e.g. vrtherapy bench render --objects 200 --frames 600 --display offscreen).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    bench.add_argument("name", metavar="NAME", help="which benchmark (see below)")
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     add_report_parser(sub)
     add_export_parser(sub)
     add_replay_parser(sub)
@@ -166,7 +178,12 @@ def _options(args: argparse.Namespace, default_display: str) -> RunOptions:
 
     display = args.display or (default_display_name() if default_display == "auto" else "null")
     size = (1280, 720) if display == "window" else (960, 540)
-    rate = 60.0 if display == "window" else 30.0
+    # window: vsync paces at the monitor's rate; offscreen: 30 frames/s leave CPU for the
+    # twin and LSL; a dry-run without rendering needs only 5 (the controller ticks at 1 Hz,
+    # safety still reacts within 0.2 s of session time).
+    rate = {"window": 60.0, "offscreen": 30.0}.get(display, 30.0)
+    if display == "null" and default_display == "null":
+        rate = DRY_RUN_FRAME_RATE
     if args.screenshot is not None and display == "null":
         raise VrTherapyError(
             "--screenshot needs a rendering display (offscreen or window), not null"
@@ -303,6 +320,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_validate(args)
         if args.command == "twin":
             return _cmd_twin(args)
+        if args.command == "bench":
+            from engine.bench import run_bench
+
+            return run_bench(args.name, args.bench_args)
         if args.command in ("report", "export", "replay"):
             return _cmd_review(args)
         return _cmd_session(args)

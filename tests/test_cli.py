@@ -75,8 +75,15 @@ def test_unknown_field(tmp_path: Path) -> None:
 
 
 def test_not_available_yet_commands() -> None:
-    for cmd in ("verify", "bench"):
+    for cmd in ("verify",):
         assert_clean_error(vrtherapy(cmd), "not available yet")
+
+
+def test_bench_runs_and_rejects_unknown() -> None:
+    assert_clean_error(vrtherapy("bench", "nope"), "benchmark 'nope' is not one of render")
+    r = vrtherapy("bench", "render", "--objects", "20", "--frames", "5", "--display", "null")
+    assert r.returncode == 0, r.stderr
+    assert "p50" in r.stdout and "% of 11.1 ms" in r.stdout
 
 
 def test_window_without_display() -> None:

@@ -1,0 +1,48 @@
+"""``vrtherapy bench NAME``: run one of the installed benchmarks (they print figures)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+
+from engine.errors import VrTherapyError
+
+BENCHES: dict[str, tuple[str, str]] = {
+    "render": ("render_cpu", "Python CPU per stereo frame, % of the 11.1 ms budget"),
+    "biosignals": ("biosignals_bench", "R-peak accuracy, pipeline x real time, memory, latency"),
+    "mitbih": ("mitbih_rpeaks", "R-peak sensitivity/PPV/F1/jitter on MIT-BIH"),
+    "record": ("record_cost", "recording cost, % of one core"),
+    "report": ("report_cost", "seconds to report a 60-minute session"),
+    "simulate": ("simulate_speed", "dry-run speed, x real time"),
+    "crypto": ("crypto_cost", "encryption overhead vs the recorder's cost"),
+    "xr": ("xr_frames", "OpenXR frames: late frames, CPU per frame (inside the runtime)"),
+}
+
+
+def describe() -> str:
+    """One line per benchmark, for ``--help``."""
+    return "\n".join(f"  {name:11s} {what}" for name, (_, what) in BENCHES.items())
+
+
+def run_bench(name: str, argv: Sequence[str]) -> int:
+    """Run benchmark ``name`` with its own command-line arguments."""
+    if name not in BENCHES:
+        raise VrTherapyError(f"benchmark {name!r} is not one of {', '.join(BENCHES)}")
+    module_name = f"vrtherapy_benchmarks.{BENCHES[name][0]}"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise VrTherapyError(f"benchmark {name!r} is not installed ({exc.name} missing)") from None
+    saved = sys.argv
+    sys.argv = [f"vrtherapy bench {name}", *argv]
+    try:
+        result = module.main(list(argv)) if _takes_argv(module.main) else module.main()
+    finally:
+        sys.argv = saved
+    return int(result or 0)
+
+
+def _takes_argv(func: object) -> bool:
+    code = getattr(func, "__code__", None)
+    return code is not None and code.co_argcount >= 1
