@@ -132,10 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     twin.add_argument("--duration", type=_duration, metavar="TIME", help="stop after this long")
     twin.add_argument("--seed", type=int, default=0)
 
+    from engine.bench import describe
     from engine.export.cli import add_export_parser, add_replay_parser
     from engine.report.cli import add_report_parser
-
-    from engine.bench import describe
 
     bench = sub.add_parser(
         "bench",
