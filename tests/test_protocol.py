@@ -86,7 +86,7 @@ def test_unknown_controller_kind_names_line_and_allowed(tmp_path: Path) -> None:
 
 def test_unknown_scene_lists_scenes(tmp_path: Path) -> None:
     msg = error_of(tmp_path, GOOD.replace("scene: heights", "scene: moon"))
-    assert ":2: scene: 'moon' is not one of heights" in msg
+    assert ":2: scene: 'moon' is not one of breathing, flying, heights, public_speaking, snow, spiders" in msg
 
 
 def test_unknown_field_lists_allowed_fields(tmp_path: Path) -> None:

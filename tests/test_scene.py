@@ -16,7 +16,7 @@ def _frame(scene: HeightsScene, intensity: float) -> DrawList:
 
 
 def test_registry_lists_and_builds_heights() -> None:
-    assert scene_names() == ("heights",)
+    assert scene_names() == ("breathing", "flying", "heights", "public_speaking", "snow", "spiders")
     assert SCENES["heights"] is HeightsScene
     scene = create_scene("heights", seed=3)
     assert isinstance(scene, HeightsScene)
@@ -25,7 +25,7 @@ def test_registry_lists_and_builds_heights() -> None:
 
 
 def test_registry_unknown_name_lists_allowed() -> None:
-    with pytest.raises(ValueError, match=r"'spiderz' is not one of heights"):
+    with pytest.raises(ValueError, match=r"'spiderz' is not one of breathing, flying, heights"):
         create_scene("spiderz")
 
 

@@ -10,21 +10,40 @@ from types import MappingProxyType
 from typing import Final
 
 from therapies.scenes.base import MESHES, Batch, DrawList, Scene, trs_matrices
+from therapies.scenes.breathing import BreathingScene
+from therapies.scenes.flying import FlyingScene
 from therapies.scenes.heights import HeightsScene
+from therapies.scenes.public_speaking import PublicSpeakingScene
+from therapies.scenes.snow import SnowScene
+from therapies.scenes.spiders import SpidersScene
 
 __all__ = [
     "MESHES",
     "SCENES",
     "Batch",
+    "BreathingScene",
     "DrawList",
+    "FlyingScene",
     "HeightsScene",
+    "PublicSpeakingScene",
     "Scene",
+    "SnowScene",
+    "SpidersScene",
     "create_scene",
     "scene_names",
     "trs_matrices",
 ]
 
-SCENES: Final = MappingProxyType({"heights": HeightsScene})
+SCENES: Final = MappingProxyType(
+    {
+        "heights": HeightsScene,
+        "spiders": SpidersScene,
+        "public_speaking": PublicSpeakingScene,
+        "flying": FlyingScene,
+        "snow": SnowScene,
+        "breathing": BreathingScene,
+    }
+)
 """Closed registry: scene name -> class taking ``seed``. Read-only."""
 
 

@@ -1,0 +1,316 @@
+"""Fear of flying: a window seat in an airliner cabin.
+
+The viewer sits on the left side of row 0, by the windows, looking ahead and to the left:
+seat rows and passengers ahead, overhead bins, a row of small windows with the wing, the sky,
+clouds and farmland below outside. Intensity drives one smoothed *level* that sets
+
+- turbulence: camera shake in the :class:`~therapies.scenes.base.DrawList` (position and
+  yaw/pitch), amplitude ``0.3 + 4.7 * level**1.5`` cm and ``0.1 + 2.9 * level**1.5`` deg,
+  frequency ``0.4 + 2.1 * level`` Hz (sums of three sines with seed-fixed phases whose phases
+  advance by ``2 pi f dt`` per update, so the shake is deterministic for a seed); the
+  outside world also rolls with it,
+- the window view: shades open from 45% to 100%, the aircraft banks left from 0 to 18 deg
+  (more ground in the left windows) and the cloud deck below thins from 90% to 20% cover,
+- announcements: none / seatbelt sign / captain's turbulence warning / "remain seated"
+  (:func:`announcement`; the seatbelt signs in the cabin light from level 0.2), for an audio
+  layer later; exposed in :meth:`FlyingScene.describe`.
+
+Five batches per frame.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from therapies.scenes.base import Batch, DrawList, FloatArray, frozen, trs_matrices
+
+SMOOTHING_TAU_S = 2.0
+"""Time constant of the level's exponential approach to the commanded intensity."""
+EYE = np.array([-1.15, 1.26, 0.25], np.float32)
+ALTITUDE_M = 1000.0
+SPEED_MPS = 80.0
+ROWS = 10
+
+_ROW = 0.82  # seat pitch, metres
+_WALL_X = 2.0
+_WIN_Y, _WIN_H, _WIN_W = 1.15, 0.44, 0.32
+_SKY = (0.46, 0.64, 0.88)
+_FOG = (0.72, 0.80, 0.90)
+_TILE = 400.0  # ground patch grid pitch
+_GRID = 16  # patches per side
+_CLOUDS = 200
+_RATIOS = np.array([1.0, 1.73, 2.91])
+_WEIGHTS = np.array([0.6, 0.3, 0.15])
+
+
+def _clamp(level: float) -> float:
+    return min(max(level, 0.0), 1.0)
+
+
+def turbulence(level: float) -> tuple[float, float, float]:
+    """``(amplitude_m, amplitude_deg, frequency_hz)`` of the camera shake at ``level``."""
+    lv = _clamp(level)
+    return 0.003 + 0.047 * lv**1.5, 0.1 + 2.9 * lv**1.5, 0.4 + 2.1 * lv
+
+
+def shade_open(level: float) -> float:
+    """Fraction of each window not covered by its shade."""
+    return 0.45 + 0.55 * _clamp(level)
+
+
+def bank_deg(level: float) -> float:
+    """Left bank of the aircraft in degrees (the left windows look further down)."""
+    return 18.0 * _clamp(level)
+
+
+def cloud_cover(level: float) -> float:
+    """Fraction of the cloud deck below the aircraft that is present."""
+    return 0.9 - 0.7 * _clamp(level)
+
+
+def announcement(level: float) -> str:
+    """What the cabin crew / captain says at ``level`` (``"none"`` below 0.2)."""
+    lv = _clamp(level)
+    if lv < 0.2:
+        return "none"
+    if lv < 0.45:
+        return "seatbelt sign on"
+    if lv < 0.7:
+        return "captain: light turbulence ahead"
+    return "captain: remain seated, moderate turbulence"
+
+
+def _boxes(rows: list[list[float]]) -> tuple[FloatArray, FloatArray]:
+    a = np.array(rows, np.float32)
+    col = np.ones((a.shape[0], 4), np.float32)
+    col[:, :3] = a[:, 6:9]
+    return trs_matrices(a[:, :3], a[:, 3:6]), col
+
+
+class FlyingScene:
+    """Airliner cabin from a window seat; see the module docstring.
+
+    Parameters
+    ----------
+    seed
+        Seeds the farmland, clouds, passengers and the turbulence phases.
+    """
+
+    name = "flying"
+
+    def __init__(self, seed: int = 0) -> None:
+        rng = np.random.default_rng(seed)
+        self._level = 0.0
+        self._started = False
+        self._time = 0.0
+        self._phase = rng.uniform(0.0, 2.0 * np.pi, (5, 3))  # x, y, yaw, pitch, roll
+        self._cabin, self._heads = self._build_cabin(rng)
+        self._ground_m, self._ground_c = self._build_ground(rng)
+        self._cloud_m, self._cloud_c = self._build_clouds(rng)
+        self._shade_base = self._window_z()
+
+    # ----------------------------------------------------------------- static parts
+    @staticmethod
+    def _window_z() -> FloatArray:
+        return np.asarray(-0.35 - _ROW * np.arange(-2, ROWS + 2), np.float32)
+
+    def _build_cabin(self, rng: np.random.Generator) -> tuple[Batch, Batch]:
+        """Cabin boxes (floor, walls around the windows, bins, seats, wing) and heads."""
+        length, mid = 14.0, -ROWS * _ROW / 2.0
+        low, high = _WIN_Y - _WIN_H / 2, _WIN_Y + _WIN_H / 2
+        rows = [
+            [0, -0.05, mid, 2 * _WALL_X, 0.1, length, 0.25, 0.28, 0.36],  # carpet
+            [0, 0.01, mid, 0.5, 0.01, length, 0.35, 0.30, 0.40],  # aisle runner
+            [0, 2.2, mid, 2 * _WALL_X, 0.1, length, 0.92, 0.92, 0.90],  # ceiling
+        ]
+        for side in (-1.0, 1.0):
+            x = side * _WALL_X
+            rows += [
+                [x, low / 2, mid, 0.1, low, length, 0.82, 0.81, 0.78],  # lower wall
+                [x, (high + 1.75) / 2, mid, 0.1, 1.75 - high, length, 0.86, 0.85, 0.82],
+                [side * 1.62, 1.88, mid, 0.76, 0.32, length, 0.90, 0.90, 0.88],  # bins
+                [side * 1.3, 1.71, mid, 0.12, 0.05, length, 0.70, 0.70, 0.70],  # bin lip
+            ]
+        for z in self._window_z():
+            gap = _ROW - _WIN_W
+            for side in (-1.0, 1.0):
+                rows.append(
+                    [side * _WALL_X, _WIN_Y, z - _ROW / 2, 0.1, _WIN_H, gap, 0.84, 0.83, 0.80]
+                )
+        seat = [0.22, 0.30, 0.52]
+        for k in range(1, ROWS + 1):
+            z = -_ROW * k
+            for x in (-1.5, -1.0, -0.5, 0.5, 1.0, 1.5):
+                rows += [
+                    [x, 0.45, z - 0.05, 0.46, 0.14, 0.45, *seat],  # cushion
+                    [x, 0.78, z + 0.22, 0.46, 0.66, 0.1, *seat],  # backrest
+                    [x, 0.92, z + 0.28, 0.22, 0.14, 0.02, 0.10, 0.12, 0.16],  # seatback screen
+                    [x, 1.04, z + 0.28, 0.3, 0.1, 0.02, 0.93, 0.93, 0.90],  # headrest cover
+                ]
+        m, c = _boxes(rows)
+        wm, wc = self._wing()
+        m, c = np.concatenate([m, wm]), np.concatenate([c, wc])
+        # Passengers: heads above some seat backs, seed-chosen.
+        seats = np.array(
+            [[x, -_ROW * k] for k in range(1, ROWS + 1) for x in (-1.5, -1.0, -0.5, 0.5, 1.0, 1.5)]
+        )
+        taken = seats[rng.uniform(size=len(seats)) < 0.55]
+        hp = np.stack([taken[:, 0], np.full(len(taken), 1.2), taken[:, 1] + 0.1], 1)
+        hair = np.array([[0.12, 0.09, 0.07], [0.35, 0.24, 0.14], [0.6, 0.48, 0.3], [0.7, 0.7, 0.7]])
+        hc = np.ones((len(taken), 4), np.float32)
+        hc[:, :3] = hair[rng.integers(0, 4, len(taken))]
+        heads = Batch("sphere", frozen(trs_matrices(hp, np.array([0.2, 0.25, 0.22]))), frozen(hc))
+        return Batch("box", frozen(m), frozen(c)), heads
+
+    @staticmethod
+    def _wing() -> tuple[FloatArray, FloatArray]:
+        """The left wing, swept back 26 deg: main panel, flap strip, leading edge, tip."""
+        sweep = math.radians(26.0)
+        out = np.array([-math.cos(sweep), 0.0, math.sin(sweep)])  # root -> tip
+        aft = np.array([math.sin(sweep), 0.0, math.cos(sweep)])
+        root = np.array([-2.05, 0.15, -3.4])
+        span = 12.0
+        mid = root + out * span / 2
+        pos = np.stack(
+            [mid, mid + aft * 1.55 + [0.0, 0.02, 0.0], mid - aft * 1.65, root + out * span]
+        )
+        scl = np.array([[span, 0.22, 3.0], [span, 0.2, 0.5], [span, 0.18, 0.3], [0.3, 0.6, 1.2]])
+        col = np.ones((4, 4), np.float32)
+        col[:, :3] = [[0.66, 0.68, 0.72], [0.50, 0.52, 0.56], [0.80, 0.81, 0.84], [0.75, 0.18, 0.2]]
+        return trs_matrices(pos, scl, np.full(4, sweep)), col
+
+    @staticmethod
+    def _build_ground(rng: np.random.Generator) -> tuple[FloatArray, FloatArray]:
+        i, j = np.meshgrid(np.arange(_GRID), np.arange(_GRID), indexing="ij")
+        x = (i.ravel() - _GRID / 2 + 0.5) * _TILE
+        z = (j.ravel() - _GRID / 2 + 0.5) * _TILE
+        n = x.size
+        size = rng.uniform(0.75, 0.97, (n, 2)) * _TILE
+        pos = np.stack([x, np.full(n, 0.5), z], 1)
+        scl = np.stack([size[:, 0], np.full(n, 1.0), size[:, 1]], 1)
+        palette = np.array(
+            [[0.35, 0.50, 0.22], [0.50, 0.58, 0.28], [0.62, 0.55, 0.32], [0.28, 0.40, 0.20],
+             [0.55, 0.45, 0.30], [0.70, 0.66, 0.40]]
+        )  # fmt: skip
+        col = np.ones((n + 1, 4), np.float32)
+        col[1:, :3] = palette[rng.integers(0, len(palette), n)]
+        col[0, :3] = (0.40, 0.38, 0.30)
+        base = np.concatenate(
+            [trs_matrices(np.zeros((1, 3)), np.array([6e4, 0.2, 6e4])), trs_matrices(pos, scl)]
+        )
+        return base, col
+
+    @staticmethod
+    def _build_clouds(rng: np.random.Generator) -> tuple[FloatArray, FloatArray]:
+        n = _CLOUDS
+        pos = np.stack(
+            [
+                rng.uniform(-2500.0, 2500.0, n),
+                ALTITUDE_M - rng.uniform(250.0, 420.0, n),
+                rng.uniform(-3000.0, 3000.0, n),
+            ],
+            1,
+        )
+        w = rng.uniform(180.0, 420.0, n)
+        scl = np.stack([w, w * rng.uniform(0.35, 0.55, n), w * rng.uniform(0.6, 1.0, n)], 1)
+        col = np.ones((n, 4), np.float32)
+        col[:, :3] = rng.uniform(0.93, 1.0, (n, 1))
+        return trs_matrices(pos, scl), col
+
+    # ----------------------------------------------------------------- per frame
+    @property
+    def level(self) -> float:
+        """The smoothed intensity currently shown (0..1)."""
+        return self._level
+
+    def update(self, intensity: float, dt: float) -> None:
+        """Approach ``intensity`` (time constant :data:`SMOOTHING_TAU_S`); shake; fly on.
+
+        The first call snaps to ``intensity`` so a session starts where it is told to.
+        """
+        if dt < 0:
+            raise ValueError(f"FlyingScene.update: dt={dt} must be >= 0")
+        target = _clamp(float(intensity))
+        if not self._started:
+            self._level, self._started = target, True
+        else:
+            self._level += (target - self._level) * (1.0 - float(np.exp(-dt / SMOOTHING_TAU_S)))
+        freq = turbulence(self._level)[2]
+        self._phase += 2.0 * np.pi * freq * dt * _RATIOS[None, :]
+        self._time += dt
+
+    def describe(self, intensity: float) -> str:
+        """E.g. ``flying: turbulence 3.4 cm/2.1 deg at 2.1 Hz, shades 89% open, ...``."""
+        lv = _clamp(float(intensity))
+        amp_m, amp_deg, freq = turbulence(lv)
+        return (
+            f"flying: turbulence {amp_m * 100:.1f} cm/{amp_deg:.1f} deg at {freq:.1f} Hz, "
+            f"window view: shades {shade_open(lv) * 100:.0f}% open, bank {bank_deg(lv):.0f} deg, "
+            f"clouds {cloud_cover(lv) * 100:.0f}%, announcements: {announcement(lv)}"
+        )
+
+    def shake(self) -> FloatArray:
+        """Current ``(dx, dy, dyaw_deg, dpitch_deg, droll_deg)`` of the turbulence."""
+        amp_m, amp_deg, _ = turbulence(self._level)
+        wave = (np.sin(self._phase) * _WEIGHTS[None, :]).sum(axis=1)
+        scale = np.array([amp_m * 0.5, amp_m, amp_deg * 0.4, amp_deg, amp_deg * 1.5])
+        return np.asarray(wave * scale, np.float32)
+
+    def draw_list(self) -> DrawList:
+        """Five batches: cabin, passengers' heads, shades and signs, ground, clouds."""
+        s = self.shake()
+        eye = EYE + np.array([s[0], s[1], 0.0], np.float32)
+        ground, clouds = self._outside(float(s[4]))
+        return DrawList(
+            batches=(self._cabin, self._heads, self._shades_and_signs(), ground, clouds),
+            sky_color=_SKY,
+            fog_color=_FOG,
+            fog_density=0.00014,
+            camera_position=eye,
+            camera_yaw=36.0 + float(s[2]),
+            camera_pitch=-8.0 + float(s[3]),
+        )
+
+    def _outside(self, roll_deg: float) -> tuple[Batch, Batch]:
+        """Ground and clouds in cabin coordinates: banked, below, streaming past."""
+        phi = np.radians(bank_deg(self._level) + roll_deg)
+        c, s = np.cos(phi), np.sin(phi)
+        world_to_cabin = np.eye(4, dtype=np.float32)
+        world_to_cabin[:2, :2] = [[c, s], [-s, c]]  # rotate by -phi about +z
+        world_to_cabin[:3, 3] = world_to_cabin[:3, :3] @ np.array([0.0, -ALTITUDE_M, 0.0])
+        travel = SPEED_MPS * self._time
+        g = self._ground_m.copy()
+        span = _GRID * _TILE
+        g[1:, 2, 3] = np.mod(g[1:, 2, 3] + travel + span / 2, span) - span / 2
+        k = self._cloud_m.copy()
+        k[:, 2, 3] = np.mod(k[:, 2, 3] + travel * 1.1 + 3000.0, 6000.0) - 3000.0
+        shown = round(cloud_cover(self._level) * _CLOUDS)
+        ground = Batch("box", np.matmul(world_to_cabin, g), self._ground_c)
+        clouds = Batch("sphere", np.matmul(world_to_cabin, k[:shown]), self._cloud_c[:shown])
+        return ground, clouds
+
+    def _shades_and_signs(self) -> Batch:
+        z = self._shade_base
+        drop = (1.0 - shade_open(self._level)) * _WIN_H
+        n = z.size
+        shade_pos = np.stack(
+            [np.full(n, -_WALL_X + 0.06), np.full(n, _WIN_Y + _WIN_H / 2 - drop / 2), z], 1
+        )
+        shade_pos = np.concatenate([shade_pos, shade_pos * [-1.0, 1.0, 1.0]])
+        shade_scl = np.array([0.02, max(drop, 1e-3), _WIN_W + 0.02], np.float32)
+        signs_z = -_ROW * np.arange(0, ROWS + 1) - 0.3
+        m = signs_z.size
+        sign_pos = np.stack(
+            [np.tile([-1.25, 1.25], m), np.full(2 * m, 1.67), np.repeat(signs_z, 2)], 1
+        )
+        pos = np.concatenate([shade_pos, sign_pos])
+        scl = np.concatenate(
+            [np.tile(shade_scl, (2 * n, 1)), np.tile([0.1, 0.03, 0.05], (2 * m, 1))]
+        )
+        col = np.ones((pos.shape[0], 4), np.float32)
+        col[: 2 * n, :3] = (0.88, 0.88, 0.86)
+        lit = announcement(self._level) != "none"
+        col[2 * n :, :3] = (1.0, 0.62, 0.1) if lit else (0.35, 0.35, 0.35)
+        return Batch("box", trs_matrices(pos, scl), col)

@@ -1,0 +1,272 @@
+"""Fear of public speaking: a lecture hall seen from the podium.
+
+The viewer stands on a stage behind a podium (laptop, microphone) facing raked rows of
+seats. Intensity drives one smoothed *level* that sets
+
+- the audience size: ``round(3 + 162 * level**1.3)`` people of 165 seats (3 at 0, 24 at
+  0.2, 124 at 0.8, the full hall at 1); seats fill in a seed-fixed order,
+- attention: the fraction of people looking at the speaker, ``0.2 + 0.75 * level``; the
+  others look down at their phones (a lit screen in the lap) or turn to a neighbour.
+  Heads turn smoothly (time constant 0.6 s), never snap,
+- murmurs: ``0.1 + 0.8 * level``, the loudness (0..1) of audience chatter, exposed in
+  :meth:`PublicSpeakingScene.describe` and :func:`murmur_level` for an audio layer.
+
+People are instanced simple shapes: a torso cylinder, a head sphere (skin) and a hair
+sphere offset towards the back of the head, so a face turned to the speaker reads as skin
+and a turned head as hair. Everyone sways slightly (seed-fixed phases). Five batches per
+frame; deterministic for a seed and a sequence of ``(intensity, dt)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from therapies.scenes.base import Batch, DrawList, FloatArray, frozen, trs_matrices
+
+SMOOTHING_TAU_S = 2.0
+"""Time constant of the level's exponential approach to the commanded intensity."""
+HEAD_TAU_S = 0.6
+"""Time constant of a head turning towards where it looks next."""
+ROWS = 10
+STAGE_HEIGHT_M = 0.8
+EYE = np.array([0.0, STAGE_HEIGHT_M + 1.7, 0.0], np.float32)
+
+_ROW_PITCH, _RISER, _SEAT_PITCH, _FIRST_ROW_Z = 1.0, 0.32, 0.62, -3.2
+_SKIN = np.array(
+    [[0.93, 0.76, 0.62], [0.80, 0.60, 0.45], [0.62, 0.44, 0.32], [0.42, 0.29, 0.20]], np.float32
+)
+_HAIR = np.array(
+    [[0.10, 0.08, 0.06], [0.30, 0.20, 0.12], [0.55, 0.42, 0.25], [0.70, 0.70, 0.68]], np.float32
+)
+_CLOTHES = np.array(
+    [
+        [0.20, 0.25, 0.45],
+        [0.55, 0.15, 0.15],
+        [0.15, 0.40, 0.30],
+        [0.75, 0.72, 0.65],
+        [0.25, 0.25, 0.28],
+        [0.65, 0.50, 0.20],
+        [0.45, 0.30, 0.55],
+    ],
+    np.float32,
+)
+
+
+def seat_count() -> int:
+    """Seats in the hall (rows widen towards the back)."""
+    return int(sum(12 + r for r in range(ROWS)))
+
+
+def audience_size(level: float) -> int:
+    """People present at ``level`` (0..1)."""
+    lv = min(max(level, 0.0), 1.0)
+    return round(3 + (seat_count() - 3) * lv**1.3)
+
+
+def attention_fraction(level: float) -> float:
+    """Fraction of the audience looking at the speaker."""
+    return 0.2 + 0.75 * min(max(level, 0.0), 1.0)
+
+
+def murmur_level(level: float) -> float:
+    """Loudness of audience chatter, 0..1 (for an audio layer)."""
+    return 0.1 + 0.8 * min(max(level, 0.0), 1.0)
+
+
+def _rgba(rgb: NDArray[np.floating]) -> FloatArray:
+    c = np.ones((rgb.shape[0], 4), np.float32)
+    c[:, :3] = rgb
+    return c
+
+
+class PublicSpeakingScene:
+    """Lecture hall from the podium; see the module docstring.
+
+    Parameters
+    ----------
+    seed
+        Seeds who sits where, clothes, skin and hair, who looks away and the sway phases.
+    """
+
+    name = "public_speaking"
+
+    def __init__(self, seed: int = 0) -> None:
+        rng = np.random.default_rng(seed)
+        self._level = 0.0
+        self._started = False
+        self._time = 0.0
+        self._hall = self._build_hall()
+        rows = np.concatenate([np.full(12 + r, r) for r in range(ROWS)])
+        cols = np.concatenate([np.arange(12 + r) - (11 + r) / 2.0 for r in range(ROWS)])
+        n = rows.size
+        self._seat_pos = np.stack(
+            [cols * _SEAT_PITCH, rows * _RISER, _FIRST_ROW_Z - rows * _ROW_PITCH], axis=1
+        ).astype(np.float32)
+        self._seats = self._build_seats()
+        # Who arrives first: random, slightly favouring the middle rows and the centre.
+        score = rng.uniform(0.0, 1.0, n) + 0.04 * np.abs(rows - 4) + 0.05 * np.abs(cols) / 6.0
+        self._order = np.argsort(score, kind="stable")
+        self._attend_rank = rng.permutation(n) / n
+        self._distraction = rng.integers(0, 2, n)  # 0 phone, 1 neighbour
+        self._side = rng.choice([-1.0, 1.0], n)
+        self._sway_phase = rng.uniform(0.0, 2.0 * np.pi, (n, 2))
+        self._sway_rate = rng.uniform(0.25, 0.6, n)
+        self._turn = np.zeros(n)  # 0 = looking at the speaker, 1 = fully away
+        self._height = rng.uniform(0.92, 1.08, n)
+        self._body_rgb = _CLOTHES[rng.integers(0, len(_CLOTHES), n)] * rng.uniform(
+            0.85, 1.1, (n, 1)
+        )
+        self._skin_rgb = _SKIN[rng.integers(0, len(_SKIN), n)]
+        self._hair_rgb = _HAIR[rng.choice(len(_HAIR), n, p=[0.45, 0.3, 0.15, 0.1])]
+
+    # ----------------------------------------------------------------- static hall
+    @staticmethod
+    def _build_hall() -> Batch:
+        depth = ROWS * _ROW_PITCH
+        z_back = _FIRST_ROW_Z - depth - 0.6
+        risers = [
+            [
+                0.0,
+                (r - 0.5) * _RISER,
+                _FIRST_ROW_Z - r * _ROW_PITCH,
+                16.0,
+                _RISER,
+                1.0,
+                0.42,
+                0.22,
+                0.2,
+            ]
+            for r in range(ROWS)
+        ]
+        s = STAGE_HEIGHT_M
+        parts = [
+            *risers,
+            [0.0, -0.05, -1.0, 16.0, 0.1, 30.0, 0.30, 0.16, 0.14],  # hall floor
+            [0.0, s / 2, 1.0, 16.0, s, 4.4, 0.45, 0.32, 0.22],  # stage
+            [0.0, s - 0.02, -1.2, 16.0, 0.04, 0.06, 0.75, 0.70, 0.55],  # stage edge trim
+            [-8.0, 3.5, -7.0, 0.2, 7.0, 24.0, 0.62, 0.55, 0.48],  # left wall
+            [8.0, 3.5, -7.0, 0.2, 7.0, 24.0, 0.62, 0.55, 0.48],  # right wall
+            [0.0, 3.5, z_back, 16.0, 7.0, 0.2, 0.55, 0.48, 0.42],  # back wall
+            [0.0, 6.6, -7.0, 16.0, 0.2, 24.0, 0.80, 0.78, 0.74],  # ceiling
+            [-5.5, 4.4, z_back + 0.12, 1.4, 2.2, 0.06, 0.35, 0.22, 0.15],  # back doors
+            [5.5, 4.4, z_back + 0.12, 1.4, 2.2, 0.06, 0.35, 0.22, 0.15],
+            [-5.5, 5.8, z_back + 0.13, 0.6, 0.25, 0.05, 0.10, 0.85, 0.35],  # exit signs
+            [5.5, 5.8, z_back + 0.13, 0.6, 0.25, 0.05, 0.10, 0.85, 0.35],
+            [0.0, s + 0.55, -0.85, 0.9, 1.1, 0.5, 0.36, 0.24, 0.16],  # podium
+            [0.0, s + 1.12, -0.8, 1.0, 0.04, 0.62, 0.42, 0.29, 0.19],  # podium top
+            [0.22, s + 1.15, -0.72, 0.3, 0.015, 0.2, 0.18, 0.18, 0.20],  # laptop base
+            [0.22, s + 1.24, -0.83, 0.3, 0.18, 0.012, 0.42, 0.55, 0.72],  # laptop lid (screen glow)
+            [-0.28, s + 1.25, -0.95, 0.015, 0.24, 0.015, 0.1, 0.1, 0.1],  # microphone stem
+            [-0.28, s + 1.38, -0.93, 0.035, 0.05, 0.035, 0.1, 0.1, 0.1],  # microphone head
+            [-7.85, 3.6, -6.5, 0.05, 1.6, 3.0, 0.9, 0.9, 0.86],  # left wall panel
+            [7.85, 3.6, -6.5, 0.05, 1.6, 3.0, 0.9, 0.9, 0.86],  # right wall panel
+        ]
+        arr = np.array(parts, np.float32)
+        return Batch(
+            "box", frozen(trs_matrices(arr[:, :3], arr[:, 3:6])), frozen(_rgba(arr[:, 6:]))
+        )
+
+    def _build_seats(self) -> Batch:
+        n = self._seat_pos.shape[0]
+        cushion = self._seat_pos + np.array([0.0, 0.42, 0.02], np.float32)
+        back = self._seat_pos + np.array([0.0, 0.7, -0.24], np.float32)
+        pos = np.concatenate([cushion, back])
+        scl = np.concatenate(
+            [np.tile([0.5, 0.1, 0.45], (n, 1)), np.tile([0.52, 0.62, 0.08], (n, 1))]
+        )
+        col = np.tile(np.array([[0.55, 0.10, 0.12, 1.0]], np.float32), (2 * n, 1))
+        col[n:, :3] *= 0.85
+        return Batch("box", frozen(trs_matrices(pos, scl)), frozen(col))
+
+    # ----------------------------------------------------------------- per frame
+    @property
+    def level(self) -> float:
+        """The smoothed intensity currently shown (0..1)."""
+        return self._level
+
+    def update(self, intensity: float, dt: float) -> None:
+        """Approach ``intensity`` (time constant :data:`SMOOTHING_TAU_S`); heads turn.
+
+        The first call snaps to ``intensity`` (heads included) so a session starts where it
+        is told to.
+        """
+        if dt < 0:
+            raise ValueError(f"PublicSpeakingScene.update: dt={dt} must be >= 0")
+        target = min(max(float(intensity), 0.0), 1.0)
+        away = (self._attend_rank >= attention_fraction(target)).astype(float)
+        if not self._started:
+            self._level, self._started = target, True
+            self._turn = away
+        else:
+            self._level += (target - self._level) * (1.0 - float(np.exp(-dt / SMOOTHING_TAU_S)))
+            away = (self._attend_rank >= attention_fraction(self._level)).astype(float)
+            self._turn += (away - self._turn) * (1.0 - float(np.exp(-dt / HEAD_TAU_S)))
+        self._time += dt
+
+    def describe(self, intensity: float) -> str:
+        """E.g. ``public_speaking: audience 124/165, 80% watching, murmurs 0.74``."""
+        lv = min(max(float(intensity), 0.0), 1.0)
+        return (
+            f"public_speaking: audience {audience_size(lv)}/{seat_count()}, "
+            f"{attention_fraction(lv) * 100:.0f}% watching, murmurs {murmur_level(lv):.2f}"
+        )
+
+    def watching(self) -> int:
+        """People present whose heads currently face the speaker (turned less than half)."""
+        present = self._order[: audience_size(self._level)]
+        return int(np.count_nonzero(self._turn[present] < 0.5))
+
+    def draw_list(self) -> DrawList:
+        """Five batches: hall, seats, torsos (cylinders), heads and hair (spheres), phones."""
+        return DrawList(
+            batches=(self._hall, self._seats, *self._people()),
+            sky_color=(0.2, 0.18, 0.16),
+            fog_color=(0.25, 0.21, 0.18),
+            fog_density=0.018,
+            camera_position=EYE.copy(),
+            camera_yaw=0.0,
+            camera_pitch=-10.0,
+        )
+
+    def _people(self) -> tuple[Batch, Batch, Batch]:
+        idx = self._order[: audience_size(self._level)]
+        n = idx.size
+        t = self._time
+        sway = 0.025 * np.sin(t * self._sway_rate[idx, None] * 2 * np.pi + self._sway_phase[idx])
+        seat = self._seat_pos[idx].astype(np.float64)
+        h = self._height[idx]
+        torso = seat + np.stack([sway[:, 0], 0.45 + 0.32 * h, np.zeros(n)], axis=1)
+        turn = self._turn[idx]
+        phone = self._distraction[idx] == 0
+        # Head yaw: 0 faces the stage (+z); neighbours turn sideways, phone users look down.
+        yaw = np.where(phone, 0.0, self._side[idx] * 1.4 * turn) + 0.08 * sway[:, 1] / 0.025
+        down = np.where(phone, turn, 0.0)
+        face = np.stack([np.sin(yaw), np.zeros(n), np.cos(yaw)], axis=1)
+        head = torso + np.stack([np.zeros(n), 0.33 * h + 0.12 - 0.05 * down, 0.05 * down], axis=1)
+        hair_dir = -face * (1.0 - down[:, None]) + np.array([0.0, 1.0, 0.0]) * down[:, None]
+        hair = head + hair_dir * 0.045 + [0.0, 0.035, 0.0]
+        heads = Batch(
+            "sphere",
+            trs_matrices(
+                np.concatenate([head, hair]),
+                np.concatenate(
+                    [np.tile([0.2, 0.24, 0.21], (n, 1)), np.tile([0.215, 0.22, 0.2], (n, 1))]
+                ),
+                np.concatenate([yaw, yaw]),
+            ),
+            _rgba(np.concatenate([self._skin_rgb[idx], self._hair_rgb[idx]])),
+        )
+        torsos = Batch(
+            "cylinder",
+            trs_matrices(torso, np.stack([0.44 * np.ones(n), 0.64 * h, 0.28 * np.ones(n)], 1)),
+            _rgba(self._body_rgb[idx]),
+        )
+        lit = phone & (turn > 0.5)
+        glow = seat[lit] + [0.0, 0.82, 0.2]
+        screens = Batch(
+            "box",
+            trs_matrices(glow, np.array([0.08, 0.01, 0.14])),
+            np.tile(np.array([[0.75, 0.88, 1.0, 1.0]], np.float32), (glow.shape[0], 1)),
+        )
+        return torsos, heads, screens
