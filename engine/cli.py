@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from biosignals.errors import VrTherapyError
 from biosignals.units import format_duration, parse_duration
+from engine.privacy import cli as privacy_cli
 
 if TYPE_CHECKING:
     from engine.live import RunOptions, SessionResult
@@ -21,8 +22,12 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_ABORTED, EXIT_BAD_INPUT = 0, 1, 2
 DRY_RUN_FRAME_RATE = 5.0
-LATER = {
-    "verify": "integrity and audit-chain checks",
+LATER: dict[str, str] = {}
+PRIVACY_COMMANDS = {
+    "verify": privacy_cli.cmd_verify,
+    "purge": privacy_cli.cmd_purge,
+    "keygen": privacy_cli.cmd_keygen,
+    "pseudonym": privacy_cli.cmd_pseudonym,
 }
 
 
@@ -60,6 +65,8 @@ def _display_options(p: argparse.ArgumentParser, default_help: str) -> None:
     p.add_argument(
         "--no-report", action="store_true", help="do not write report.html into the session folder"
     )
+    privacy_cli.add_key_options(p)
+    privacy_cli.add_consent_options(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,6 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_parser(sub)
     add_export_parser(sub)
     add_replay_parser(sub)
+    privacy_cli.add_verify_parser(sub)
+    privacy_cli.add_purge_parser(sub)
+    privacy_cli.add_keygen_parser(sub)
+    privacy_cli.add_pseudonym_parser(sub)
     for name, what in LATER.items():
         sub.add_parser(name, help=f"({what}: not available yet)", add_help=True)
     return parser
@@ -227,6 +238,12 @@ def _cmd_session(args: argparse.Namespace) -> int:
     protocol = with_duration(load_protocol(resolve_seed("protocols", name)), args.duration)
     patient = load_patient(args.patient) if args.command in ("demo", "simulate") else None
     opts = _options(args, "null" if args.command == "simulate" else "auto")
+    opts.key = privacy_cli.key_from_args(args)
+    terms = getattr(protocol, "consent", None)  # the protocol's consent: block, if any
+    raw = terms.model_dump(exclude={"recorded_at"}) if terms is not None else None
+    flags = any(getattr(args, f"consent_{f}") is not None for f in privacy_cli.CONSENT_FLAGS)
+    if args.command == "run" or raw is not None or flags:  # demo/simulate: twin, no person
+        opts.consent = privacy_cli.consent_from_args(args, raw, f"protocol {protocol.protocol}")
     print(
         f"{args.command}: protocol {protocol.protocol} ({protocol.scene}), "
         f"{format_duration(protocol.duration)}, display {opts.display}",
@@ -325,6 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_bench(args.name, args.bench_args)
         if args.command in ("report", "export", "replay"):
             return _cmd_review(args)
+        if args.command in PRIVACY_COMMANDS:
+            return PRIVACY_COMMANDS[args.command](args)
         return _cmd_session(args)
     except VrTherapyError as exc:
         print(f"vrtherapy {args.command}: error: {exc}", file=sys.stderr)

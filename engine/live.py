@@ -23,6 +23,11 @@ from engine.clock import Clock, LslClock, ManualClock
 from engine.display import open_display
 from engine.errors import ProtocolError
 from engine.outlets import SessionOutlets
+from engine.privacy.audit import model_sha256
+from engine.privacy.consent import Consent, filter_streams, simulation_consent
+from engine.privacy.keys import SiteKey
+from engine.privacy.sealed import write_sealed_bytes
+from engine.privacy.session_guard import SessionPrivacy
 from engine.protocol import Protocol, StreamSelector
 from engine.record import StreamSpec, XdfRecorder
 from engine.session import Progress, Session, SessionSummary
@@ -49,6 +54,8 @@ class RunOptions:
     on_progress: Callable[[Progress], None] | None = None
     progress_every: float = 5.0
     report: bool = True
+    key: SiteKey | None = None
+    consent: Consent | None = None
 
 
 @dataclass
@@ -142,15 +149,16 @@ def summary_dict(result: SessionSummary, protocol: Protocol) -> dict[str, Any]:
 
 @contextmanager
 def _recording(
-    folder: Path, protocol: Protocol, participant: str, head_pose: bool
+    folder: Path, protocol: Protocol, participant: str, head_pose: bool, guard: SessionPrivacy
 ) -> Iterator[SessionRecording]:
     recorder = XdfRecorder(
-        folder / "recording.xdf",
+        folder / guard.recording_name,
         file_header={
             "software": f"vrtherapy {__version__}",
             "protocol": protocol.protocol,
             "participant": participant,
         },
+        sink_factory=guard.sink_factory,
     )
     recorder.start()
     try:
@@ -179,8 +187,12 @@ def _execute(
     sources: dict[str, tuple[Any, float]],
     sinks: tuple[Any, ...],
     folder: Path,
+    consent: Consent,
 ) -> SessionResult:
-    with _recording(folder, protocol, opts.participant, opts.display == "openxr") as recording:
+    guard = SessionPrivacy(opts.out, folder, consent=consent, key=opts.key)
+    guard.start(protocol.protocol, model_sha256(protocol), f"vrtherapy {__version__}")
+    head_pose = opts.display == "openxr"
+    with _recording(folder, protocol, opts.participant, head_pose, guard) as recording:
         for role, (source, _) in sources.items():
             recording.add_source(role, _raw_spec(source.meta))
         session = Session(
@@ -203,15 +215,32 @@ def _execute(
                 session.stop(clock.now(), "interrupted")
     if opts.screenshot is not None:
         display.screenshot(opts.screenshot)
-    _write_json(folder / "summary.json", summary_dict(summary, protocol))
-    result = SessionResult(summary, folder, folder / "recording.xdf")
-    if opts.report:
+    data = summary_dict(summary, protocol)
+    if opts.key is None:
+        _write_json(folder / "summary.json", data)
+    else:  # health data: sealed like the recording
+        text = json.dumps(data, indent=2, sort_keys=True).encode("utf-8")
+        write_sealed_bytes(folder / "summary.json.sealed", text, opts.key)
+    result = SessionResult(summary, folder, folder / guard.recording_name)
+    if opts.report and opts.key is None:  # an HTML report would be plaintext health data
         from engine.report import build_report
 
         result.report = build_report(
             result.recording, folder / "report.html", summary=folder / "summary.json"
         )
+    guard.finish(summary.state.value, summary.reason, summary.duration)  # after every file
     return result
+
+
+def _consent(opts: RunOptions, roles: list[str], simulated: bool) -> Consent:
+    """The session's consent, checked against the streams it will record (before any
+    folder is made). A simulated patient needs none: it gets :func:`simulation_consent`."""
+    consent = opts.consent
+    if consent is None and simulated:
+        consent = simulation_consent(roles)
+    filter_streams(roles, consent, strict=True)  # ConsentError: none, or roles not covered
+    assert consent is not None
+    return consent
 
 
 def run_live(
@@ -248,9 +277,12 @@ def run_live(
                     }
                 }
             )
+        consent = _consent(opts, list(protocol.streams), simulated=twin is not None)
         sources = _open_inlets(protocol, stack)
         folder = new_session_dir(opts.out, protocol.protocol, opts.participant)
-        return _execute(protocol, opts, clock, display, sources, (outlets_session,), folder)
+        return _execute(
+            protocol, opts, clock, display, sources, (outlets_session,), folder, consent
+        )
 
 
 def run_simulated(protocol: Protocol, opts: RunOptions, twin: TwinProfile) -> SessionResult:
@@ -268,7 +300,9 @@ def run_simulated(protocol: Protocol, opts: RunOptions, twin: TwinProfile) -> Se
             TWIN_ECG_RATE,
             TWIN_EDA_RATE,
         )
+        sources = dict(feed.sources())
+        consent = _consent(opts, list(sources), simulated=True)
         folder = new_session_dir(opts.out, protocol.protocol, opts.participant)
-        result = _execute(protocol, opts, clock, display, dict(feed.sources()), (feed,), folder)
+        result = _execute(protocol, opts, clock, display, sources, (feed,), folder, consent)
         result.extra["true_beats"] = len(feed.beat_times)
         return result

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from biosignals.units import Duration
 from engine.errors import ProtocolError
+from engine.privacy.consent import Consent
 from engine.yamlconfig import load_model
 from therapies.controllers import ControllerConfig
 from therapies.safety import SafetyConfig
@@ -52,6 +53,9 @@ class Protocol(BaseModel):
     baseline: Duration = Field(default=60.0, ge=0.0)
     controller: ControllerConfig
     safety: SafetyConfig = SafetyConfig()
+    consent: Consent | None = Field(
+        default=None, description="what the participant consented to (else from the CLI)"
+    )
 
     @field_validator("scene")
     @classmethod

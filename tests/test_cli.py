@@ -74,9 +74,15 @@ def test_unknown_field(tmp_path: Path) -> None:
     assert_clean_error(vrtherapy("validate", str(bad)), "colour: unknown field; allowed here:")
 
 
-def test_not_available_yet_commands() -> None:
-    for cmd in ("verify",):
-        assert_clean_error(vrtherapy(cmd), "not available yet")
+def test_verify_missing_session_is_bad_input() -> None:
+    r = vrtherapy("verify", "/nonexistent/session")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_run_without_consent_is_refused(tmp_path: Path) -> None:
+    r = vrtherapy("run", "heights-graded", "--display", "null", "--out", str(tmp_path))
+    assert_clean_error(r, "consent")
+    assert not any(tmp_path.iterdir()), "nothing may be written without consent"
 
 
 def test_bench_runs_and_rejects_unknown() -> None:
@@ -110,7 +116,20 @@ def test_no_matching_stream_times_out(tmp_path: Path) -> None:
     text = (ROOT / "seeds" / "protocols" / "heights-demo.yaml").read_text()
     text = text.replace("heart: {type: ECG}", "heart: {type: NoSuchECG}")
     proto.write_text(text.replace("stream_timeout: 10s", "stream_timeout: 1s"))
-    r = vrtherapy("run", str(proto), "--display", "null", "--out", str(tmp_path))
+    r = vrtherapy(
+        "run",
+        str(proto),
+        "--display",
+        "null",
+        "--out",
+        str(tmp_path),
+        "--consent-streams",
+        "heart,eda",
+        "--consent-purpose",
+        "test",
+        "--consent-retention-days",
+        "1",
+    )
     assert_clean_error(r, "NoSuchECG")
     assert not (tmp_path / "demo").exists(), "no session folder for a session that never started"
 

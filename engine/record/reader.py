@@ -10,18 +10,22 @@ with every whole chunk's samples.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import struct
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 import numpy as np
 
 from engine.errors import RecordingError
 from engine.record import xdf
+
+if TYPE_CHECKING:
+    from engine.privacy.keys import SiteKey
 
 __all__ = [
     "ChunkScan",
@@ -80,17 +84,41 @@ class Recording:
     raw: list[dict[str, Any]]
 
 
-def _check_magic(path: Path) -> None:
+_SEALED_MAGIC = b"\x89VRTSEAL"  # engine.privacy.sealed.MAGIC (imported lazily there)
+
+
+def _check_magic(path: Path, *, sealed_ok: bool = False) -> bool:
+    """Check the file starts like XDF; return whether it is a sealed (encrypted) one."""
     if not path.is_file():
         raise RecordingError(f"{path}: no such recording file")
     with open(path, "rb") as f:
-        magic = f.read(4)
+        magic = f.read(len(_SEALED_MAGIC))
     if not magic:
         raise RecordingError(f"{path} is empty (0 bytes): not an XDF recording")
-    if magic != xdf.MAGIC:
+    if magic == _SEALED_MAGIC:
+        if sealed_ok:
+            return True
         raise RecordingError(
-            f"{path} is not an XDF file: it starts with {magic!r}, expected {xdf.MAGIC!r}"
+            f"{path} is an encrypted recording: decrypt it with engine.privacy "
+            f"(load_recording(path, key=...)); it needs no repair"
         )
+    if magic[:4] != xdf.MAGIC:
+        raise RecordingError(
+            f"{path} is not an XDF file: it starts with {magic[:4]!r}, expected {xdf.MAGIC!r}"
+        )
+    return False
+
+
+def _decrypted(path: Path, key: SiteKey | None) -> io.BytesIO:
+    """The plaintext XDF of a sealed recording, in memory (never on disk)."""
+    if key is None:
+        raise RecordingError(f"{path}: encrypted recording: give the site key (--key FILE)")
+    from engine.privacy.sealed import SealedReader
+
+    data = SealedReader(path, key).read_all()
+    if data[:4] != xdf.MAGIC:
+        raise RecordingError(f"{path}: decrypted, but the content is not XDF")
+    return io.BytesIO(data)
 
 
 def load_recording(
@@ -98,6 +126,7 @@ def load_recording(
     *,
     synchronize_clocks: bool = True,
     dejitter_timestamps: bool = False,
+    key: SiteKey | None = None,
 ) -> Recording:
     """Load an XDF recording with ``pyxdf.load_xdf``.
 
@@ -111,19 +140,27 @@ def load_recording(
     dejitter_timestamps
         pyxdf's linear dejittering of regular streams; off by default so recorded
         timestamps come back exactly as pushed.
+    key
+        The site key (:class:`engine.privacy.keys.SiteKey`) for an encrypted recording
+        (one written through ``engine.privacy.sealed.sealed_sink``): its whole sealed
+        records are decrypted into memory (a killed session's file reads up to its last
+        whole record) and handed to pyxdf as a file object. Ignored for plain files.
 
     Raises
     ------
     RecordingError
-        When the file is missing, empty, not XDF, or pyxdf cannot parse it.
+        When the file is missing, empty, not XDF, pyxdf cannot parse it, or it is
+        encrypted and no ``key`` is given.
+    engine.privacy.errors.DecryptionError
+        Wrong key, or a sealed record was changed (the message names the record).
     """
     p = Path(path)
-    _check_magic(p)
+    source: str | io.BytesIO = _decrypted(p, key) if _check_magic(p, sealed_ok=True) else str(p)
     import pyxdf
 
     try:
         raw, header = pyxdf.load_xdf(
-            str(p),
+            source,
             synchronize_clocks=synchronize_clocks,
             dejitter_timestamps=dejitter_timestamps,
         )

@@ -34,9 +34,9 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -46,7 +46,26 @@ from engine.record import xdf
 from engine.record.spec import StreamSpec
 from engine.record.stream_state import StreamWriteState, as_numeric, as_strings
 
-__all__ = ["RecorderState", "XdfRecorder"]
+__all__ = ["RecordSink", "RecorderState", "XdfRecorder"]
+
+
+class RecordSink(Protocol):
+    """What a ``sink_factory`` returns: an unbuffered binary file-like object.
+
+    ``write`` takes each flush's bytes (one call per flush unless it reports a partial
+    write) and returns how many it took; ``fileno`` is ``fsync``-ed at boundaries and on
+    close; ``close`` finalises it. ``name`` is used in error messages. E.g.
+    :class:`engine.privacy.sealed.SealedWriter` (each flush becomes one sealed record).
+    """
+
+    @property
+    def name(self) -> Any: ...
+
+    def write(self, data: memoryview, /) -> int | None: ...
+
+    def fileno(self) -> int: ...
+
+    def close(self) -> None: ...
 
 
 class RecorderState(enum.Enum):
@@ -80,6 +99,11 @@ class XdfRecorder:
     boundary_interval
         Seconds between Boundary chunks (resynchronisation points for readers); the file is
         ``fsync``-ed at each.
+    sink_factory
+        ``None`` (default): write ``path`` as a plain file. Otherwise called once by
+        :meth:`start` with ``path`` to create the :class:`RecordSink` the XDF bytes go to
+        (it must create the file exclusively), e.g.
+        ``engine.privacy.sealed.sealed_sink(site_key)`` for an encrypted recording.
     """
 
     def __init__(
@@ -90,6 +114,7 @@ class XdfRecorder:
         clock_offset_interval: float = 5.0,
         file_header: dict[str, str] | None = None,
         boundary_interval: float = 10.0,
+        sink_factory: Callable[[Path], RecordSink] | None = None,
     ) -> None:
         for name, value in (
             ("flush_interval", flush_interval),
@@ -102,6 +127,7 @@ class XdfRecorder:
         self._flush_interval = float(flush_interval)
         self._offset_interval = float(clock_offset_interval)
         self._boundary_interval = float(boundary_interval)
+        self._sink_factory = sink_factory
         self._header_fields = {
             "datetime": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "recorder": "vrtherapy engine.record.XdfRecorder",
@@ -153,7 +179,10 @@ class XdfRecorder:
                     f"only CREATED -> RECORDING is allowed"
                 )
             try:
-                handle = open(self._path, "xb", buffering=0)  # noqa: SIM115 (thread owns it)
+                if self._sink_factory is None:
+                    handle: Any = open(self._path, "xb", buffering=0)  # noqa: SIM115
+                else:
+                    handle = self._sink_factory(self._path)
             except FileExistsError as exc:
                 raise RecordingError(
                     f"recording {self._path} already exists; refusing to overwrite it"

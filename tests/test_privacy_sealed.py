@@ -1,0 +1,352 @@
+"""Encryption at rest: site keys, sealed files, tamper detection, encrypted recordings."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.errors import RecordingError
+from engine.privacy.errors import DecryptionError, KeyFileError, SealedFileError
+from engine.privacy.keys import (
+    SiteKey,
+    create_passphrase_key,
+    create_site_key,
+    key_id_of,
+    load_site_key,
+)
+from engine.privacy.sealed import (
+    HEADER_SIZE,
+    SealedReader,
+    SealedWriter,
+    read_sealed_bytes,
+    recording_bytes,
+    sealed_sink,
+    verify_sealed,
+    write_sealed_bytes,
+)
+from engine.record import StreamSpec, XdfRecorder, load_recording, scan_chunks
+
+RECORDS = [b"first record", b"the second one, a bit longer", b"3"]
+
+
+def _key(seed: int) -> SiteKey:
+    key = bytes([seed]) * 32
+    return SiteKey(key, key_id_of(key))
+
+
+def _sealed(path: Path, key: SiteKey, records: list[bytes] = RECORDS) -> Path:
+    with SealedWriter(path, key) as w:
+        for r in records:
+            assert w.write(r) == len(r)
+    return path
+
+
+def _record_spans(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each record (data records then the end record)."""
+    spans, pos = [], HEADER_SIZE
+    while pos < len(data):
+        (length,) = struct.unpack_from("<I", data, pos)
+        spans.append((pos, pos + 16 + length))
+        pos += 16 + length
+    return spans
+
+
+def _flip(path: Path, pos: int, mask: int = 0x01) -> None:
+    data = bytearray(path.read_bytes())
+    data[pos] ^= mask
+    path.write_bytes(bytes(data))
+
+
+# ------------------------------------------------------------------ keys
+
+
+def test_key_file_round_trip_and_mode(tmp_path: Path) -> None:
+    made = create_site_key(tmp_path / "site.key")
+    assert (tmp_path / "site.key").stat().st_mode & 0o777 == 0o600
+    loaded = load_site_key(tmp_path / "site.key")
+    assert loaded.key == made.key and loaded.key_id == made.key_id == key_id_of(made.key)
+    assert made.key.hex() not in repr(loaded)
+    with pytest.raises(KeyFileError, match="exists already"):
+        create_site_key(tmp_path / "site.key")
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604])
+def test_key_file_readable_by_others_is_refused(tmp_path: Path, mode: int) -> None:
+    path = tmp_path / "site.key"
+    create_site_key(path)
+    path.chmod(mode)
+    with pytest.raises(KeyFileError, match=f"{re.escape(str(path))}.*mode {mode:04o}.*chmod 600"):
+        load_site_key(path)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"vrtherapy-site-key v1 raw\n",
+        b"vrtherapy-site-key v1 raw\nAAAA\n",  # 3 bytes
+        b"vrtherapy-site-key v1 raw\n" + b"A" * 42 + b"==\n",  # 31 bytes
+        b"vrtherapy-site-key v1 raw\nnot base64 at all!!\n",
+        b"vrtherapy-site-key v2 raw\n" + b"A" * 44 + b"\n",
+        b"vrtherapy-site-key v1 aes\n" + b"A" * 44 + b"\n",
+        b"\xff\xfe binary garbage",
+        b"vrtherapy-site-key v1 scrypt n=1024 r=8 p=1 salt=AAAAAAAAAAAAAAAAAAAAAA== id=00\n",
+    ],
+)
+def test_corrupt_key_file_is_refused_naming_it(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "bad.key"
+    path.write_bytes(content)
+    path.chmod(0o600)
+    with pytest.raises(KeyFileError, match=re.escape(str(path))):
+        load_site_key(path)
+
+
+def test_missing_key_file(tmp_path: Path) -> None:
+    with pytest.raises(KeyFileError, match=r"nope\.key does not exist"):
+        load_site_key(tmp_path / "nope.key")
+
+
+def test_passphrase_key(tmp_path: Path) -> None:
+    path = tmp_path / "pass.key"
+    made = create_passphrase_key(path, "correct horse battery")
+    assert b"correct" not in path.read_bytes() and made.key not in path.read_bytes()
+    assert load_site_key(path, "correct horse battery").key == made.key
+    with pytest.raises(DecryptionError, match="wrong passphrase"):
+        load_site_key(path, "correct horse batterx")
+    with pytest.raises(KeyFileError, match="passphrase is needed"):
+        load_site_key(path)
+
+
+# ------------------------------------------------------------------ sealed files
+
+
+def test_round_trip_and_ciphertext_only(tmp_path: Path) -> None:
+    key = _key(1)
+    path = _sealed(tmp_path / "f.sealed", key)
+    assert not any(r in path.read_bytes() for r in RECORDS if len(r) >= 8)
+    reader = SealedReader(path, key)
+    assert list(reader) == RECORDS and reader.closed_cleanly
+    check = verify_sealed(path, key)
+    assert check.ok and check.records == 3 and check.first_bad is None
+    write_sealed_bytes(tmp_path / "small.sealed", b"consent", key)
+    assert read_sealed_bytes(tmp_path / "small.sealed", key) == b"consent"
+    assert not (tmp_path / "small.sealed.tmp").exists()
+
+
+def _expected_index(data: bytes, pos: int) -> int:
+    if pos < HEADER_SIZE:
+        return -1
+    return next(i for i, (a, b) in enumerate(_record_spans(data)) if a <= pos < b)
+
+
+@pytest.mark.parametrize(
+    ("what", "where"),
+    [
+        ("magic", lambda s: 0),
+        ("version", lambda s: 8),
+        ("key id", lambda s: 9),
+        ("file id", lambda s: 20),
+        ("wrap nonce", lambda s: 40),
+        ("wrapped key tag", lambda s: HEADER_SIZE - 1),
+        ("record 0 length", lambda s: s[0][0]),
+        ("record 1 length high byte", lambda s: s[1][0] + 3),
+        ("record 1 nonce", lambda s: s[1][0] + 4),
+        ("record 1 ciphertext", lambda s: s[1][0] + 16),
+        ("record 2 tag", lambda s: s[2][1] - 1),
+        ("end record length", lambda s: s[3][0]),
+        ("end record tag", lambda s: s[3][1] - 1),
+    ],
+)
+@pytest.mark.parametrize("mask", [0x01, 0x80])
+def test_flipped_byte_is_detected_and_named(tmp_path: Path, what: str, where, mask: int) -> None:
+    key = _key(2)
+    path = _sealed(tmp_path / "f.sealed", key)
+    data = path.read_bytes()
+    pos = where(_record_spans(data))
+    _flip(path, pos, mask)
+    check = verify_sealed(path, key)
+    assert not check.ok, what
+    assert check.first_bad == _expected_index(data, pos), (what, check)
+    assert check.reason and (("header" in check.reason) == (pos < HEADER_SIZE))
+
+
+def test_every_single_byte_flip_is_detected(tmp_path: Path) -> None:
+    key = _key(3)
+    path = _sealed(tmp_path / "f.sealed", key)
+    original = path.read_bytes()
+    for pos in range(len(original)):
+        path.write_bytes(original)
+        _flip(path, pos)
+        check = verify_sealed(path, key)
+        assert not check.ok and check.first_bad == _expected_index(original, pos), pos
+
+
+def test_reader_refuses_a_changed_record_naming_it(tmp_path: Path) -> None:
+    key = _key(4)
+    path = _sealed(tmp_path / "f.sealed", key)
+    spans = _record_spans(path.read_bytes())
+    _flip(path, spans[1][0] + 20)
+    with pytest.raises(DecryptionError, match=f"record 1 at byte {spans[1][0]}"):
+        SealedReader(path, key).read_all()
+
+
+def test_reordered_removed_and_transplanted_records(tmp_path: Path) -> None:
+    key = _key(5)
+    data = _sealed(tmp_path / "a.sealed", key).read_bytes()
+    s = _record_spans(data)
+    rec = [data[a:b] for a, b in s]
+    head = data[:HEADER_SIZE]
+    cases = {
+        "swapped": (head + rec[1] + rec[0] + rec[2] + rec[3], 0),
+        "removed": (head + rec[0] + rec[2] + rec[3], 1),
+        "after end": (data + rec[0], 4),
+    }
+    other = _sealed(tmp_path / "b.sealed", key).read_bytes()
+    cases["transplanted"] = (head + _record_spans_bytes(other)[0] + b"".join(rec[1:]), 0)
+    for name, (blob, bad) in cases.items():
+        path = tmp_path / f"{name}.sealed"
+        path.write_bytes(blob)
+        check = verify_sealed(path, key)
+        assert not check.ok and check.first_bad == bad, (name, check)
+
+
+def _record_spans_bytes(data: bytes) -> list[bytes]:
+    return [data[a:b] for a, b in _record_spans(data)]
+
+
+def test_truncated_tail_keeps_whole_records(tmp_path: Path) -> None:
+    key = _key(6)
+    data = _sealed(tmp_path / "f.sealed", key).read_bytes()
+    spans = _record_spans(data)
+    for cut, whole in [(spans[2][0] + 5, 2), (spans[2][1], 3), (spans[1][1] - 1, 1)]:
+        path = tmp_path / f"cut{cut}.sealed"
+        path.write_bytes(data[:cut])
+        assert SealedReader(path, key).read_all() == b"".join(RECORDS[:whole])
+        check = verify_sealed(path, key)
+        assert not check.ok and not check.closed and check.records == whole
+        with pytest.raises(DecryptionError, match="truncated"):
+            read_sealed_bytes(path, key)
+
+
+def test_wrong_key_fails_cleanly_and_writes_nothing(tmp_path: Path) -> None:
+    key = _key(7)
+    path = _sealed(tmp_path / "f.sealed", key)
+    before = sorted(tmp_path.rglob("*"))
+    with pytest.raises(
+        DecryptionError, match=f"{re.escape(str(path))}.*sealed with site key {key.key_id}"
+    ):
+        SealedReader(path, _key(8))
+    same_id = SiteKey(_key(8).key, key.key_id)  # right id, wrong bytes: the unwrap fails
+    with pytest.raises(DecryptionError, match="cannot unwrap the data key"):
+        SealedReader(path, same_id)
+    with pytest.raises(DecryptionError):
+        recording_bytes(path, _key(8))
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_not_sealed_and_existing_file(tmp_path: Path) -> None:
+    (tmp_path / "plain").write_bytes(b"XDF:" + b"\0" * 200)
+    with pytest.raises(SealedFileError, match="not a sealed"):
+        SealedReader(tmp_path / "plain", _key(1))
+    with pytest.raises(SealedFileError, match="exists already"):
+        SealedWriter(tmp_path / "plain", _key(1))
+    assert recording_bytes(tmp_path / "plain", None).startswith(b"XDF:")
+
+
+# ------------------------------------------------------------------ encrypted recordings
+
+
+def _record(path: Path, key: SiteKey) -> None:
+    rec = XdfRecorder(path, flush_interval=0.01, sink_factory=sealed_sink(key))
+    ecg = rec.add_stream(StreamSpec("ECG", "ECG", 1, 500.0, "float32"))
+    ev = rec.add_stream(StreamSpec("events", "Markers", 1, 0.0, "string"))
+    rec.start()
+    for k in range(20):
+        idx = np.arange(k * 50, (k + 1) * 50)
+        rec.push(ecg, idx.astype(np.float32), 100.0 + idx / 500)
+        rec.push_marker(ev, f"e{k}", 100.0 + k / 10)
+    rec.close()
+
+
+def test_encrypted_recording_round_trip(tmp_path: Path) -> None:
+    key = _key(9)
+    path = tmp_path / "recording.xdf.sealed"
+    _record(path, key)
+    assert b"ECG" not in path.read_bytes() and verify_sealed(path, key).ok
+    rec = load_recording(path, key=key)
+    ecg = rec.streams["ECG"]
+    assert np.array_equal(ecg.time_series[:, 0], np.arange(1000, dtype=np.float32))
+    assert np.array_equal(ecg.time_stamps, 100.0 + np.arange(1000) / 500)
+    assert rec.streams["events"].time_series == [[f"e{k}"] for k in range(20)]
+    with pytest.raises(RecordingError, match="encrypted recording: give the site key"):
+        load_recording(path)
+    with pytest.raises(RecordingError, match="encrypted recording"):
+        scan_chunks(path)
+    before = sorted(tmp_path.iterdir())
+    with pytest.raises(DecryptionError):
+        load_recording(path, key=_key(10))
+    assert sorted(tmp_path.iterdir()) == before
+
+
+_KILLED_WRITER = r"""
+import sys, threading, time
+import numpy as np
+from engine.privacy.keys import load_site_key
+from engine.privacy.sealed import sealed_sink
+from engine.record import StreamSpec, XdfRecorder
+key = load_site_key(sys.argv[2])
+rec = XdfRecorder(sys.argv[1], flush_interval=0.25, sink_factory=sealed_sink(key))
+ecg = rec.add_stream(StreamSpec("ECG", "ECG", 1, 500.0, "float32"))
+ev = rec.add_stream(StreamSpec("events", "Markers", 1, 0.0, "string"))
+rec.start()
+waiter, t0, sent, k = threading.Event(), time.perf_counter(), 0, 0
+while True:
+    due = int((time.perf_counter() - t0) * 500)
+    if due > sent:
+        idx = np.arange(sent, due)
+        rec.push(ecg, idx.astype(np.float32), 1000.0 + idx / 500)
+        sent = due
+        if sent // 250 > k:
+            k = sent // 250
+            rec.push_marker(ev, f"m{k}", 1000.0 + sent / 500)
+        print(sent, flush=True)
+    waiter.wait(0.01)
+"""
+
+
+def test_sigkilled_encrypted_recording_reads_up_to_last_record(tmp_path: Path) -> None:
+    key_path = tmp_path / "site.key"
+    key = create_site_key(key_path)
+    path = tmp_path / "killed.xdf.sealed"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_WRITER, str(path), str(key_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        pushed = 0
+        while pushed < 2.0 * 500:
+            line = proc.stdout.readline()
+            assert line, "writer subprocess died"
+            pushed = int(line)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    assert proc.returncode == -signal.SIGKILL
+    check = verify_sealed(path, key)
+    assert not check.closed and check.records >= 2
+    ecg = load_recording(path, key=key).streams["ECG"]
+    n = len(ecg.time_stamps)
+    assert n >= pushed - 500  # at most ~1 s lost (flush_interval 0.25 s)
+    assert np.array_equal(ecg.time_series[:, 0], np.arange(n, dtype=np.float32))
+    assert np.array_equal(ecg.time_stamps, 1000.0 + np.arange(n) / 500)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["killed.xdf.sealed", "site.key"]
