@@ -7,7 +7,8 @@ Three pieces, each with one job:
 * :func:`resolve_stream` looks at *every* stream visible on the LSL network for a minimum
   wait, filters by the predicate and returns one deterministically: streams are ordered by
   ``(source_id, uid)`` and the smallest wins, so the choice never depends on which outlet
-  happened to answer first.
+  happened to answer first. (Both live in :mod:`biosignals.reconnect` and are re-exported
+  here.)
 * :class:`LslInlet` opens the stream, reads its full description once (:class:`StreamMeta`:
   channel labels, units, the raw XML) and :meth:`LslInlet.pull` returns every sample that has
   arrived since the last call, for one selected channel, as float64 arrays with timestamps
@@ -15,34 +16,49 @@ Three pieces, each with one job:
   fast unit tests of the code that consumes inlets.
 
 Timestamps
-    The inlet is opened with ``proc_clocksync`` only: liblsl adds its continuously updated
-    ``time_correction()`` estimate to every timestamp, so pulled timestamps are on this
-    machine's ``pylsl.local_clock``. The first estimate is awaited in the constructor
-    (otherwise liblsl blocks the first ``pull_chunk(timeout=0)`` for it). ``proc_dejitter``
-    is deliberately *not* used: it replaces the sender's timestamps by a running linear
-    fit, which moves individual timestamps (most at stream start and after gaps) and would
-    hide real dropouts from the quality checks downstream. ``proc_monotonize`` is not used
-    either: a backwards step is a fact the quality layer should see, not have clamped away.
+    The inlet is opened without liblsl post-processing; :meth:`LslInlet.pull` adds liblsl's
+    continuously updated ``time_correction()`` estimate itself (read with timeout 0, so
+    pulled timestamps are on this machine's ``pylsl.local_clock``. ``proc_clocksync`` would
+    do the same but blocks a pull for ~0.6 s whenever liblsl has no estimate yet, at open
+    and again after every reconnect.) The first estimate is awaited in the constructor.
+    ``proc_dejitter`` is deliberately *not* used: it replaces the sender's timestamps by a
+    running linear fit, which moves individual timestamps (most at stream start and after
+    gaps) and would hide real dropouts; streams that need it (bunched per-packet stamps)
+    opt in to vrtherapy's own causal, gap-preserving :class:`~biosignals.conversion.
+    Dejitter`. ``proc_monotonize`` is not used either: a backwards step is a fact the
+    quality layer should see, not have clamped away.
 
-Seams for later work (not built yet): reconnect policy (liblsl's ``recover=True`` already
-re-opens a stream whose ``source_id`` reappears), unit conversion from ``StreamMeta.
-channel_units``, and derived RR/HR streams; all of them sit behind the :class:`Inlet`
-protocol.
+Messy devices: :class:`~biosignals.conversion.SignalSettings` (unit, scale/offset, Unix
+clock, dejitter, HR/RR content) make values and timestamps right without code changes; see
+``docs/devices.md``. Dropouts: :attr:`LslInlet.status`, :meth:`LslInlet.drain_gaps` and
+background re-resolution (:mod:`biosignals.reconnect`); ``pull`` keeps never blocking.
 """
 
 from __future__ import annotations
 
-import threading
+import functools
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from biosignals.errors import SignalError, StreamError, StreamNotFoundError
+from biosignals.conversion import Conversion, SignalSettings, TimestampMapper, plan_conversion
+from biosignals.errors import SignalError, StreamError
 from biosignals.lsl import import_pylsl
+from biosignals.reconnect import (
+    DEFAULT_MIN_WAIT,
+    Gap,
+    GapTracker,
+    Reopener,
+    StreamPredicate,
+    StreamStatus,
+    Supervisor,
+    gap_threshold,
+    pick_stream,
+    resolve_stream,
+)
 
 __all__ = [
     "DEFAULT_MIN_WAIT",
@@ -51,150 +67,13 @@ __all__ = [
     "LslInlet",
     "StreamMeta",
     "StreamPredicate",
+    "open_inlet",
     "pick_stream",
     "resolve_stream",
     "stream_meta",
 ]
 
-#: Seconds :func:`resolve_stream` keeps listening so that every candidate can answer.
-DEFAULT_MIN_WAIT = 0.5
-_POLL_S = 0.01
 _PULL_MAX_SAMPLES = 4096
-
-
-@dataclass(frozen=True, slots=True)
-class StreamPredicate:
-    """Which LSL stream a role wants; fields left ``None`` match anything.
-
-    Parameters
-    ----------
-    type
-        Content type, e.g. ``"ECG"`` (exact, case-sensitive, as LSL compares it).
-    name
-        Stream name.
-    source_id
-        Source identifier of the device or program.
-    """
-
-    type: str | None = None
-    name: str | None = None
-    source_id: str | None = None
-
-    def _fields(self) -> list[tuple[str, str]]:
-        pairs = (("type", self.type), ("name", self.name), ("source_id", self.source_id))
-        return [(key, value) for key, value in pairs if value is not None]
-
-    def matches(self, info: Any) -> bool:
-        """Whether a ``pylsl.StreamInfo`` (or anything with the same getters) matches."""
-        getters = {"type": info.type, "name": info.name, "source_id": info.source_id}
-        return all(getters[key]() == value for key, value in self._fields())
-
-    def describe(self) -> str:
-        """Human-readable form for messages, e.g. ``"type='ECG', name='x'"``."""
-        fields = self._fields()
-        if not fields:
-            return "any stream"
-        return ", ".join(f"{key}={value!r}" for key, value in fields)
-
-    def to_xpath(self) -> str:
-        """The predicate as an LSL (XPath 1.0) query, e.g. ``"type='ECG' and name='x'"``.
-
-        Raises
-        ------
-        StreamError
-            If a value contains both quote characters (XPath 1.0 cannot express it).
-        """
-        terms = []
-        for key, value in self._fields():
-            if "'" not in value:
-                terms.append(f"{key}='{value}'")
-            elif '"' not in value:
-                terms.append(f'{key}="{value}"')
-            else:
-                raise StreamError(f"stream predicate {key}={value!r} mixes ' and \" quotes")
-        return " and ".join(terms) if terms else "true()"
-
-
-def pick_stream(candidates: Iterable[Any], predicate: StreamPredicate) -> Any | None:
-    """Choose one matching stream deterministically: smallest ``(source_id, uid)``.
-
-    Parameters
-    ----------
-    candidates
-        ``pylsl.StreamInfo`` objects (duplicates by uid are fine).
-    predicate
-        What to match.
-
-    Returns
-    -------
-    pylsl.StreamInfo or None
-        The chosen stream, or ``None`` when nothing matches.
-    """
-    matching = [info for info in candidates if predicate.matches(info)]
-    if not matching:
-        return None
-    return min(matching, key=lambda info: (info.source_id(), info.uid()))
-
-
-def _describe_seen(infos: Sequence[Any]) -> str:
-    if not infos:
-        return "none"
-    seen = sorted({(i.type(), i.name(), i.source_id()) for i in infos})
-    shown = "; ".join(f"type={t!r} name={n!r} source_id={s!r}" for t, n, s in seen[:10])
-    return shown if len(seen) <= 10 else f"{shown}; and {len(seen) - 10} more"
-
-
-def resolve_stream(
-    predicate: StreamPredicate, timeout: float, *, min_wait: float = DEFAULT_MIN_WAIT
-) -> Any:
-    """Find the one LSL stream a predicate selects, without depending on answer order.
-
-    Listens to all streams on the network (a background ``ContinuousResolver``) for at least
-    ``min(min_wait, timeout)`` seconds so every candidate can answer, and further until a
-    match is seen or ``timeout`` is over; then picks with :func:`pick_stream`.
-
-    Parameters
-    ----------
-    predicate
-        Which stream.
-    timeout
-        Longest time to wait in seconds (the call returns within about 10 ms of it).
-    min_wait
-        Minimum listening time in seconds before choosing among several candidates.
-
-    Returns
-    -------
-    pylsl.StreamInfo
-        The chosen stream's (partial) info; open it with :class:`LslInlet`.
-
-    Raises
-    ------
-    StreamNotFoundError
-        If no stream matched within ``timeout``; the message lists the streams seen.
-    """
-    if timeout < 0:
-        raise StreamError(f"resolve_stream timeout must be >= 0, got {timeout}")
-    pylsl = import_pylsl()
-    resolver = pylsl.ContinuousResolver(forget_after=max(5.0, timeout + 1.0))
-    start = pylsl.local_clock()
-    deadline = start + timeout
-    settle = start + min(min_wait, timeout)
-    waiter = threading.Event()
-    seen: list[Any] = []
-    while True:
-        seen = resolver.results()
-        now = pylsl.local_clock()
-        chosen = pick_stream(seen, predicate)
-        if (chosen is not None and now >= settle) or now >= deadline:
-            break
-        waiter.wait(min(_POLL_S, max(0.0, deadline - now)))
-    del resolver
-    if chosen is None:
-        raise StreamNotFoundError(
-            f"no LSL stream with {predicate.describe()} found within {timeout:.1f} s "
-            f"(streams seen: {_describe_seen(seen)})"
-        )
-    return chosen
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,8 +203,78 @@ class Inlet(Protocol):
 _EMPTY = np.zeros(0, dtype=np.float64)
 
 
+def _plan(
+    meta: StreamMeta, index: int, settings: SignalSettings | None, role_unit: str
+) -> Conversion | None:
+    if settings is None:
+        return None
+    return plan_conversion(role_unit, settings, meta.channel_units[index], stream=meta.name)
+
+
+@dataclass(slots=True)
+class _Link:
+    """One open ``pylsl.StreamInlet`` with what was derived from its description."""
+
+    inlet: Any
+    meta: StreamMeta
+    index: int
+    conversion: Conversion | None
+    uid: str
+    correction: float = 0.0  # liblsl's last clock offset estimate (sender LSL -> ours)
+
+    def close(self) -> None:
+        self.inlet.close_stream()
+
+    def correction_now(self) -> float:
+        """liblsl's current clock offset, or the last one while it has none (after a
+        reconnect liblsl starts over; asking with a timeout would block the pull)."""
+        try:
+            self.correction = self.inlet.time_correction(timeout=0.0)
+        except import_pylsl().util.TimeoutError:  # estimate renewing: keep the last one
+            pass
+        return self.correction
+
+
+def _open_link(
+    info: Any,
+    *,
+    max_buflen: int,
+    channel: str | int | None,
+    open_timeout: float,
+    settings: SignalSettings | None,
+    role_unit: str,
+) -> _Link:
+    """Open, read the full description, subscribe, await the first clock offset."""
+    pylsl = import_pylsl()
+    inlet = pylsl.StreamInlet(info, max_buflen=max_buflen, processing_flags=pylsl.proc_none)
+    try:
+        full = inlet.info(timeout=open_timeout)
+        meta = stream_meta(full.as_xml())
+        if meta.channel_format == "string":
+            raise StreamError(f"stream {meta.name!r} carries strings, not numbers")
+        index = meta.channel_index(channel)
+        link = _Link(inlet, meta, index, _plan(meta, index, settings, role_unit), full.uid())
+        inlet.open_stream(timeout=open_timeout)  # samples queue from now on
+        # The first clock-offset estimate takes ~0.6 s on loopback: await it here, not in
+        # the loop (later ones are read with timeout 0, see _Link.correction_now).
+        link.correction = inlet.time_correction(timeout=open_timeout)
+    except pylsl.util.TimeoutError as err:
+        inlet.close_stream()
+        raise StreamError(
+            f"LSL stream {info.name()!r} (source_id {info.source_id()!r}) did not answer "
+            f"(description, subscription or clock sync) within {open_timeout:.1f} s"
+        ) from err
+    except pylsl.util.LostError as err:
+        inlet.close_stream()
+        raise StreamError(f"LSL stream {info.name()!r} was lost while opening") from err
+    except StreamError:
+        inlet.close_stream()
+        raise
+    return link
+
+
 class LslInlet:
-    """One channel of a real LSL stream, pulled without blocking.
+    """One channel of a real LSL stream, pulled without blocking, surviving dropouts.
 
     Parameters
     ----------
@@ -340,11 +289,27 @@ class LslInlet:
         clock-offset estimate). Opening takes ~0.6 s on loopback because of the last one;
         afterwards :meth:`pull` never blocks, and every sample pushed after the
         constructor returns reaches it.
+    settings
+        What the device really sends (unit, scale, clock, dejitter, content); ``None``
+        passes values through unconverted on the LSL clock.
+    role_unit
+        The unit the consumer wants: ``"mV"`` (ECG), ``"uS"`` (EDA), ``"bpm"``, or ``""``
+        (unitless, e.g. PPG). Used only with ``settings``.
+    predicate
+        How to find the stream again if it is lost for good; default: its ``source_id``
+        (or ``type`` and ``name`` when it has none).
+    stale_after
+        Seconds without samples that make a gap; default ``max(0.5, 5 / rate)``, or 3 s
+        for irregular streams.
+    reresolve_after
+        Seconds of staleness after which the predicate is resolved again in the
+        background (liblsl's own recovery by ``source_id`` usually wins before).
 
     Raises
     ------
     StreamError
-        If the stream cannot be opened in time, carries strings, or has no such channel.
+        If the stream cannot be opened in time, carries strings, has no such channel, an
+        unknown or unconvertible unit, or asks to dejitter an irregular stream.
     """
 
     def __init__(
@@ -354,71 +319,196 @@ class LslInlet:
         max_buflen: int = 360,
         channel: str | int | None = None,
         open_timeout: float = 5.0,
+        settings: SignalSettings | None = None,
+        role_unit: str = "",
+        predicate: StreamPredicate | None = None,
+        stale_after: float | None = None,
+        reresolve_after: float = 5.0,
     ) -> None:
-        pylsl = import_pylsl()
-        self._inlet: Any = pylsl.StreamInlet(
-            info, max_buflen=max_buflen, processing_flags=pylsl.proc_clocksync
+        self._pylsl = import_pylsl()
+        self._open = functools.partial(
+            _open_link,
+            max_buflen=max_buflen,
+            channel=channel,
+            open_timeout=open_timeout,
+            settings=settings,
+            role_unit=role_unit,
         )
-        self._closed = False
+        self._link: _Link | None = self._open(info)
+        self.meta: StreamMeta = self._link.meta
+        self.settings = settings
+        self.predicate = predicate or _identity_predicate(self.meta)
+        threshold = stale_after or gap_threshold(self.meta.nominal_srate)
+        clock = self._pylsl.local_clock
         try:
-            self.meta: StreamMeta = stream_meta(self._inlet.info(timeout=open_timeout).as_xml())
-            if self.meta.channel_format == "string":
-                raise StreamError(f"stream {self.meta.name!r} carries strings, not numbers")
-            self._index = self.meta.channel_index(channel)
-            self._inlet.open_stream(timeout=open_timeout)  # samples queue from now on
-            # With proc_clocksync the first pull would block (~0.6 s on loopback) until
-            # liblsl has its first clock-offset estimate; get it here, not in the loop.
-            self._inlet.time_correction(timeout=open_timeout)
-        except pylsl.util.TimeoutError as err:
-            self.close()
-            raise StreamError(
-                f"LSL stream {info.name()!r} (source_id {info.source_id()!r}) did not answer "
-                f"(description, subscription or clock sync) within {open_timeout:.1f} s"
-            ) from err
-        except pylsl.util.LostError as err:
-            self.close()
-            raise StreamError(f"LSL stream {info.name()!r} was lost while opening") from err
+            self._times = TimestampMapper(
+                settings or SignalSettings(),
+                self.meta.nominal_srate,
+                threshold,
+                clock,
+                stream=self.meta.name,
+            )
         except StreamError:
-            self.close()
+            self._link.close()
             raise
-        self._closed = False
+        self._sup: Supervisor[_Link] = Supervisor(
+            self.meta.name, threshold, reresolve_after, clock(), self._reopener
+        )
+
+    def _reopener(self, lost_uid: str) -> Reopener[_Link]:
+        return Reopener(
+            self.predicate.to_xpath(),
+            lambda infos: pick_stream(infos, self.predicate),
+            self._open,
+            _Link.close,
+            exclude_uid=lost_uid,
+        )
+
+    @property
+    def status(self) -> StreamStatus:
+        """CONNECTED, STALE, RESOLVING or CLOSED (updated at each :meth:`pull`)."""
+        return self._sup.status
+
+    @property
+    def gaps(self) -> tuple[Gap, ...]:
+        """Every gap seen so far, oldest first."""
+        return tuple(self._sup.gaps)
+
+    def drain_gaps(self) -> list[Gap]:
+        """Gaps closed since the last call (each is reported once)."""
+        return self._sup.drain()
+
+    @property
+    def conversion(self) -> Conversion | None:
+        """The value mapping in use (``None`` without settings)."""
+        return None if self._link is None else self._link.conversion
+
+    @property
+    def reconnect_error(self) -> StreamError | None:
+        """Why the last candidate found while re-resolving could not be opened, if any."""
+        return self._sup.last_error
 
     def pull(self) -> tuple[np.ndarray, np.ndarray]:
-        """Return all samples that arrived since the last pull (never blocks).
+        """Return all samples that arrived since the last pull.
+
+        Never blocks, and never raises for a dropped stream: while it is away the arrays
+        are empty, :attr:`status` says so and the gap is reported when data resumes.
 
         Returns
         -------
         samples : np.ndarray
-            float64, shape (n,), the selected channel.
+            float64, shape (n,), the selected channel, converted to ``role_unit`` when
+            ``settings`` were given (bpm for heart-rate/RR content).
         timestamps : np.ndarray
             float64, shape (n,), on the local LSL clock.
         """
-        if self._closed:
+        if self._sup.status is StreamStatus.CLOSED:
             raise StreamError(f"inlet for stream {self.meta.name!r} is closed")
-        inlet = self._inlet
+        fresh = self._sup.adopt()
+        if fresh is not None:
+            if self._link is not None:
+                self._link.close()
+            self._link, self.meta = fresh, fresh.meta
+        link = self._link
+        assert link is not None  # only None once closed
+        values, stamps = self._read(link)
+        now = self._pylsl.local_clock()
+        if not stamps.size:
+            self._sup.on_idle(now, link.uid)
+            return _EMPTY.copy(), _EMPTY.copy()
+        stamps = self._times.apply(stamps, link.correction_now)
+        if link.conversion is not None:
+            values = link.conversion(values)
+        leftover = self._sup.on_data(stamps, now)
+        if leftover is not None:
+            leftover.close()
+        return values, stamps
+
+    def _read(self, link: _Link) -> tuple[np.ndarray, np.ndarray]:
         values: list[np.ndarray] = []
         stamps: list[np.ndarray] = []
         while True:
-            data, ts = inlet.pull_chunk(timeout=0.0, max_samples=_PULL_MAX_SAMPLES, as_numpy=True)
+            try:
+                data, ts = link.inlet.pull_chunk(
+                    timeout=0.0, max_samples=_PULL_MAX_SAMPLES, as_numpy=True
+                )
+            except self._pylsl.util.LostError:  # outlet gone and not recoverable by liblsl
+                self._sup.lost(link.uid)
+                break
             if len(ts):
-                values.append(np.asarray(data[:, self._index], dtype=np.float64))
+                values.append(np.asarray(data[:, link.index], dtype=np.float64))
                 stamps.append(np.asarray(ts, dtype=np.float64))
             if len(ts) < _PULL_MAX_SAMPLES:
                 break
         if not stamps:
-            return _EMPTY.copy(), _EMPTY.copy()
+            return _EMPTY, _EMPTY
         return np.concatenate(values), np.concatenate(stamps)
 
     def close(self) -> None:
         """Unsubscribe and release the inlet (idempotent)."""
-        if not self._closed:
-            self._closed = True
-            self._inlet.close_stream()
-            self._inlet = None
+        if self._sup.status is StreamStatus.CLOSED:
+            return
+        leftover = self._sup.close()
+        for link in (leftover, self._link):
+            if link is not None:
+                link.close()
+        self._link = None
+
+
+def _identity_predicate(meta: StreamMeta) -> StreamPredicate:
+    if meta.source_id:
+        return StreamPredicate(source_id=meta.source_id)
+    return StreamPredicate(type=meta.type, name=meta.name)
+
+
+def open_inlet(
+    predicate: StreamPredicate,
+    timeout: float,
+    *,
+    channel: str | int | None = None,
+    settings: SignalSettings | None = None,
+    role_unit: str = "",
+    min_wait: float = DEFAULT_MIN_WAIT,
+    open_timeout: float = 5.0,
+    stale_after: float | None = None,
+    reresolve_after: float = 5.0,
+) -> LslInlet:
+    """Resolve ``predicate`` and open an :class:`LslInlet` that re-resolves with the same
+    predicate if the stream is lost.
+
+    Parameters
+    ----------
+    predicate, timeout, min_wait
+        As for :func:`resolve_stream`.
+    channel, settings, role_unit, open_timeout, stale_after, reresolve_after
+        As for :class:`LslInlet`.
+
+    Raises
+    ------
+    StreamNotFoundError
+        Nothing matched within ``timeout``.
+    StreamError
+        The stream could not be opened or does not fit the settings.
+    """
+    info = resolve_stream(predicate, timeout, min_wait=min_wait)
+    return LslInlet(
+        info,
+        channel=channel,
+        open_timeout=open_timeout,
+        settings=settings,
+        role_unit=role_unit,
+        predicate=predicate,
+        stale_after=stale_after,
+        reresolve_after=reresolve_after,
+    )
 
 
 class FakeInlet:
     """An inlet fed by hand with :meth:`push`; same contract as :class:`LslInlet`.
+
+    Values are converted like :class:`LslInlet` does when ``settings`` are given (the
+    declared unit comes from ``meta.channel_units``); gaps are found from the pushed
+    timestamps. There is no clock mapping or dejittering: push LSL-clock timestamps.
 
     Parameters
     ----------
@@ -426,14 +516,36 @@ class FakeInlet:
         The stream description the fake pretends to have.
     channel
         Channel label, index, or ``None`` for channel 0.
+    settings, role_unit
+        As for :class:`LslInlet`.
     """
 
-    def __init__(self, meta: StreamMeta, *, channel: str | int | None = None) -> None:
+    def __init__(
+        self,
+        meta: StreamMeta,
+        *,
+        channel: str | int | None = None,
+        settings: SignalSettings | None = None,
+        role_unit: str = "",
+    ) -> None:
         self.meta: StreamMeta = meta
         self._index = meta.channel_index(channel)
+        self.conversion = _plan(meta, self._index, settings, role_unit)
         self._values: list[np.ndarray] = []
         self._stamps: list[np.ndarray] = []
         self._closed = False
+        self._tracker = GapTracker(gap_threshold(meta.nominal_srate), 0.0)
+        self._gaps: list[Gap] = []
+
+    @property
+    def status(self) -> StreamStatus:
+        """CONNECTED until closed."""
+        return StreamStatus.CLOSED if self._closed else StreamStatus.CONNECTED
+
+    def drain_gaps(self) -> list[Gap]:
+        """Gaps in the pulled timestamps since the last call."""
+        gaps, self._gaps = self._gaps, []
+        return gaps
 
     def push(self, samples: ArrayLike, timestamps: ArrayLike) -> None:
         """Queue samples for the next pull.
@@ -473,6 +585,9 @@ class FakeInlet:
         values, stamps = np.concatenate(self._values), np.concatenate(self._stamps)
         self._values.clear()
         self._stamps.clear()
+        if self.conversion is not None:
+            values = self.conversion(values)
+        self._gaps.extend(self._tracker.observe(stamps, float(stamps[-1])))
         return values, stamps
 
     def close(self) -> None:
