@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from biosignals.streams import LslInlet, StreamPredicate, resolve_stream
+from biosignals.streams import LslInlet, StreamPredicate, open_inlet
 from biosignals.twin import TwinOutlets, TwinPhysiology, TwinProfile, TwinRunner
 from engine import __version__
 from engine.clock import Clock, LslClock, ManualClock
@@ -28,7 +28,7 @@ from engine.privacy.consent import Consent, filter_streams, simulation_consent
 from engine.privacy.keys import SiteKey
 from engine.privacy.sealed import write_sealed_bytes
 from engine.privacy.session_guard import SessionPrivacy
-from engine.protocol import Protocol, StreamSelector
+from engine.protocol import ROLE_UNITS, Protocol, StreamSelector
 from engine.record import StreamSpec, XdfRecorder
 from engine.session import Progress, Session, SessionSummary
 from engine.session_record import SessionRecording
@@ -170,10 +170,13 @@ def _recording(
 def _open_inlets(protocol: Protocol, stack: ExitStack) -> dict[str, tuple[LslInlet, float]]:
     sources: dict[str, tuple[LslInlet, float]] = {}
     for role, sel in protocol.streams.items():
-        info = resolve_stream(
-            StreamPredicate(sel.type, sel.name, sel.source_id), protocol.stream_timeout
+        inlet = open_inlet(
+            StreamPredicate(sel.type, sel.name, sel.source_id),
+            protocol.stream_timeout,
+            channel=sel.channel,
+            settings=sel.signal,
+            role_unit=ROLE_UNITS[role],
         )
-        inlet = LslInlet(info, channel=sel.channel)
         stack.callback(inlet.close)
         sources[role] = (inlet, inlet.meta.nominal_srate)
     return sources

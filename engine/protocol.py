@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from biosignals.conversion import SignalSettings
 from biosignals.units import Duration
 from engine.errors import ProtocolError
 from engine.privacy.consent import Consent
@@ -21,6 +22,8 @@ from therapies.safety import SafetyConfig
 
 Role = Literal["heart", "eda"]
 """Stream roles: ``heart`` = ECG, ``eda`` = skin conductance."""
+ROLE_UNITS: dict[str, str] = {"heart": "mV", "eda": "uS"}
+"""Canonical unit of each role; device values are converted to it (``signal`` settings)."""
 
 
 class StreamSelector(BaseModel):
@@ -31,6 +34,9 @@ class StreamSelector(BaseModel):
     name: str | None = None
     source_id: str | None = None
     channel: str | int | None = Field(default=None, description="channel label or index")
+    signal: SignalSettings = Field(
+        default=SignalSettings(), description="what the device really sends (docs/devices.md)"
+    )
 
     @model_validator(mode="after")
     def _some_predicate(self) -> StreamSelector:

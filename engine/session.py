@@ -251,6 +251,20 @@ class Session:
     def _pull(self, now: float) -> None:
         for role, (source, _) in self.sources.items():
             samples, timestamps = source.pull()
+            drain_gaps = getattr(source, "drain_gaps", None)
+            for gap in drain_gaps() if drain_gaps is not None else ():
+                text = f"{role} stream gap {gap.start:.2f}-{gap.end:.2f} ({gap.duration:.2f} s)"
+                self._mark(
+                    gap.end,
+                    {
+                        "event": "gap",
+                        "role": role,
+                        "start": gap.start,
+                        "end": gap.end,
+                        "reopened": gap.reopened,
+                        "text": text,
+                    },
+                )
             if samples.size == 0:
                 continue
             if self.recording is not None:

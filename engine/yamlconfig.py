@@ -116,12 +116,35 @@ def _message(model: type[BaseModel], error: Any) -> str:
     return message.removeprefix("Value error, ")
 
 
+_UNION_TAGS = {"str", "int", "float", "bool", "list", "dict", "none", "tuple"}
+
+
+def _field_loc(loc: Loc) -> Loc:
+    """``loc`` without pydantic's union-member tags (``literal['a']``, ``int``, ...)."""
+    return tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in _UNION_TAGS)))
+
+
+def _merged(errors: list[Any]) -> list[Any]:
+    """One error per field: a union's literal alternatives become one list of values."""
+    by_loc: dict[Loc, Any] = {}
+    for error in errors:
+        loc = _field_loc(tuple(error["loc"]))
+        error = {**error, "loc": loc}
+        first = by_loc.get(loc)
+        if first is None:
+            by_loc[loc] = error
+        elif first["type"] == error["type"] == "literal_error":
+            expected = f"{first['ctx']['expected']}, {error['ctx']['expected']}"
+            by_loc[loc] = {**first, "ctx": {"expected": expected}}
+    return list(by_loc.values())
+
+
 def format_validation_error(
     path: Path, model: type[BaseModel], exc: ValidationError, lines: dict[Loc, int]
 ) -> str:
     """One line per problem: ``file:line: field.path: what is wrong``."""
     out = []
-    for error in exc.errors():
+    for error in _merged(exc.errors()):
         loc = tuple(error["loc"])
         line = _line_for(loc, lines)
         where = f"{path}:{line}" if line is not None else str(path)

@@ -86,7 +86,10 @@ def test_unknown_controller_kind_names_line_and_allowed(tmp_path: Path) -> None:
 
 def test_unknown_scene_lists_scenes(tmp_path: Path) -> None:
     msg = error_of(tmp_path, GOOD.replace("scene: heights", "scene: moon"))
-    assert ":2: scene: 'moon' is not one of breathing, flying, heights, public_speaking, snow, spiders" in msg
+    assert (
+        ":2: scene: 'moon' is not one of breathing, flying, heights, public_speaking, snow, spiders"
+        in msg
+    )
 
 
 def test_unknown_field_lists_allowed_fields(tmp_path: Path) -> None:
@@ -144,3 +147,14 @@ def test_resolve_seed_by_name() -> None:
     assert resolve_seed("protocols", "heights-demo").name == "heights-demo.yaml"
     with pytest.raises(ProtocolError, match="no shipped protocol of that name"):
         resolve_seed("protocols", "nonexistent")
+
+
+def test_stream_signal_settings(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "eda: {type: EDA, channel: EDA}", "eda: {type: GSR, signal: {unit: kOhm, clock: unix}}"
+    )
+    p = load_protocol(write(tmp_path, text))
+    assert p.streams["eda"].signal.unit == "kOhm" and p.streams["eda"].signal.clock == "unix"
+    assert p.streams["heart"].signal.unit == "auto"
+    msg = error_of(tmp_path, text.replace("unit: kOhm", "unit: furlongs"))
+    assert ":6: streams.eda.signal.unit: 'furlongs' is not one of" in msg and "kOhm" in msg
