@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from engine.privacy.cli import add_key_options, audit_review, audited_decryption, key_from_args
+
 __all__ = ["add_export_parser", "add_replay_parser", "cmd_export", "cmd_replay"]
 
 FORMATS = ("edf", "csv")
@@ -30,6 +32,7 @@ def add_export_parser(sub: Any) -> argparse.ArgumentParser:
         help="EDF file, or folder for CSV (default: recording.edf / csv/ beside the recording)",
     )
     p.add_argument("--force", action="store_true", help="replace existing output files")
+    add_key_options(p)
     return p
 
 
@@ -44,6 +47,7 @@ def add_replay_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("recording", type=Path, help="recording.xdf of a session")
     p.add_argument("--speed", type=float, default=1.0, help="playback speed (default 1.0)")
+    add_key_options(p)
     return p
 
 
@@ -51,16 +55,24 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Run ``vrtherapy export``; prints one line; errors propagate as VrTherapyError."""
     recording: Path = args.recording
     force = bool(getattr(args, "force", False))
+    key = key_from_args(args)
     if args.format == "edf":
         from engine.export.edf import export_edf
 
-        out = export_edf(recording, args.output or recording.with_suffix(".edf"), force=force)
+        default = recording.parent / (recording.name.split(".")[0] + ".edf")
+        with audited_decryption(recording):
+            out = export_edf(recording, args.output or default, force=force, key=key)
         print(f"export: {out}")
     else:
         from engine.export.csv import export_csv
 
-        paths = export_csv(recording, args.output or recording.parent / "csv", force=force)
-        print(f"export: {len(paths)} CSV files in {paths[0].parent}")
+        with audited_decryption(recording):
+            paths = export_csv(
+                recording, args.output or recording.parent / "csv", force=force, key=key
+            )
+        out = paths[0].parent
+        print(f"export: {len(paths)} CSV files in {out}")
+    audit_review(recording, "export", format=args.format, output=str(out), key_used=key is not None)
     return 0
 
 
@@ -69,7 +81,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from biosignals.replay import Replayer
     from engine.export.recording import load_physiology
 
-    streams = load_physiology(args.recording)
+    key = key_from_args(args)
+    with audited_decryption(args.recording):
+        streams = load_physiology(args.recording, key)
+    audit_review(args.recording, "key_use" if key is not None else "replay", command="replay")
     replayer = Replayer(streams, speed=args.speed)
     names = ", ".join(f"{s.name} ({s.type}, {s.nominal_srate:g} Hz)" for s in streams)
     print(f"replay: {names} for {replayer.duration:.0f} s; Ctrl-C stops", file=sys.stderr)

@@ -29,6 +29,7 @@ from engine.export.recording import (
     TimeSeries,
     load_session,
 )
+from engine.privacy.keys import SiteKey
 
 __all__ = ["export_csv", "stream_tables"]
 
@@ -118,7 +119,9 @@ def _events_text(data: SessionData, t0: float) -> str:
     return buf.getvalue()
 
 
-def export_csv(recording: Path, out_dir: Path, *, force: bool = False) -> list[Path]:
+def export_csv(
+    recording: Path, out_dir: Path, *, force: bool = False, key: SiteKey | None = None
+) -> list[Path]:
     """Write one CSV per stream and ``events.csv`` into ``out_dir`` (created if needed).
 
     Returns
@@ -133,7 +136,7 @@ def export_csv(recording: Path, out_dir: Path, *, force: bool = False) -> list[P
     RecordingError
         When the recording cannot be read or has no physiology.
     """
-    data = load_session(Path(recording))
+    data = load_session(Path(recording), key)
     out_dir = Path(out_dir)
     tables = stream_tables(data)
     paths = [out_dir / name for name, *_ in tables] + [out_dir / EVENTS]

@@ -36,6 +36,7 @@ import numpy as np
 
 from engine.errors import RecordingError, VrTherapyError
 from engine.export.recording import INTENSITY_NAME, Marker, SessionData, load_session
+from engine.privacy.keys import SiteKey
 
 __all__ = ["EdfChannel", "edf_annotations", "edf_channels", "export_edf"]
 
@@ -269,6 +270,7 @@ def export_edf(
     force: bool = False,
     record_duration: float = 1.0,
     irregular_rate: float = 10.0,
+    key: SiteKey | None = None,
 ) -> Path:
     """Write a session recording as EDF+ (see the module docstring for the layout).
 
@@ -285,7 +287,7 @@ def export_edf(
         raise VrTherapyError(f"{out} already exists; pass force=True (--force) to replace it")
     if not (record_duration > 0 and irregular_rate > 0):
         raise VrTherapyError("export_edf: record_duration and irregular_rate must be > 0")
-    edf = _build(load_session(recording), record_duration, irregular_rate)
+    edf = _build(load_session(recording, key), record_duration, irregular_rate)
     tmp = out.with_name(out.name + ".tmp")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ import numpy as np
 from biosignals.replay import RecordedStream
 from engine.errors import RecordingError
 from engine.export.xdfread import XdfStream, read_xdf
+from engine.privacy.keys import SiteKey
 
 __all__ = [
     "PHYSIOLOGY_TYPES",
@@ -151,7 +152,7 @@ def _markers(stream: XdfStream) -> list[Marker]:
     return sorted(out, key=lambda m: m.time)
 
 
-def load_session(recording: Path) -> SessionData:
+def load_session(recording: Path, key: SiteKey | None = None) -> SessionData:
     """Load a session recording.
 
     Raises
@@ -160,7 +161,7 @@ def load_session(recording: Path) -> SessionData:
         When the file is not a readable XDF file, or holds no physiology samples.
     """
     path = Path(recording)
-    contents = read_xdf(path)
+    contents = read_xdf(path, key)
     data = SessionData(path, contents.header, [], None, None, None, [], contents.truncated)
     session = {INTENSITY_NAME: "intensity", FEATURES_NAME: "features", FRAMES_NAME: "frames"}
     for stream in contents.streams:
@@ -186,6 +187,6 @@ def load_session(recording: Path) -> SessionData:
     return data
 
 
-def load_physiology(recording: Path) -> list[RecordedStream]:
+def load_physiology(recording: Path, key: SiteKey | None = None) -> list[RecordedStream]:
     """The raw physiology streams of a recording (for :class:`biosignals.replay.Replayer`)."""
-    return load_session(recording).physiology
+    return load_session(recording, key).physiology

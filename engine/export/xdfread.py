@@ -22,6 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import RecordingError
+from engine.privacy.errors import DecryptionError, SealedFileError
+from engine.privacy.keys import SiteKey
+from engine.privacy.sealed import recording_bytes
 from engine.record.spec import CHANNEL_FORMATS
 from engine.record.xdf import MAGIC, ChunkTag, decode_varlen, sample_dtype
 
@@ -196,19 +199,22 @@ def _chunks(data: memoryview, where: str) -> tuple[list[tuple[int, memoryview]],
     return out, False
 
 
-def read_xdf(path: Path) -> XdfContents:
-    """Read every stream of an XDF 1.0 file.
+def read_xdf(path: Path, key: SiteKey | None = None) -> XdfContents:
+    """Read every stream of an XDF 1.0 file (decrypted in memory when sealed and ``key`` given).
 
     Raises
     ------
     RecordingError
-        When the file is missing, empty, not XDF, or a chunk is malformed.
+        When the file is missing, empty, not XDF, or a chunk is malformed; or it is an
+        encrypted recording and no key was given.
     """
     where = str(path)
     try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise RecordingError(f"{where}: cannot read recording ({exc.strerror})") from None
+        raw = recording_bytes(path, key)
+    except DecryptionError:  # wrong key or tampered: the caller audits it
+        raise
+    except SealedFileError as exc:  # unreadable file, or a sealed one without a key
+        raise RecordingError(str(exc)) from None
     if not raw:
         raise RecordingError(f"{where}: the file is empty, not an XDF recording")
     if raw[: len(MAGIC)] != MAGIC:

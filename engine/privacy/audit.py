@@ -57,6 +57,7 @@ EVENTS = frozenset(
         "purge",
         "identity_add",
         "verify",
+        "replay",
     }
 )
 _TAIL_BYTES = 1 << 16

@@ -13,14 +13,15 @@ import argparse
 import getpass
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from engine.privacy.audit import AuditLog, verify_chain
 from engine.privacy.consent import PHYSIOLOGICAL_ROLES, Consent, consent_from_mapping
 from engine.privacy.errors import DecryptionError, KeyFileError, PrivacyError
-from engine.privacy.integrity import session_ref, verify_session
+from engine.privacy.integrity import add_to_integrity, session_ref, verify_session
 from engine.privacy.keys import (
     SiteKey,
     create_passphrase_key,
@@ -138,6 +139,42 @@ def consent_from_args(
 def audit_for(out: Path) -> AuditLog:
     """The site's audit log: ``<out>/audit.log``."""
     return AuditLog(Path(out) / "audit.log", actor=ACTOR)
+
+
+def register_output(recording: Path, output: Path) -> None:
+    """A file written into a closed session folder (a later report) joins its manifest."""
+    folder = Path(recording).resolve().parent
+    if Path(output).resolve().parent != folder or not (folder / "integrity.json").exists():
+        return
+    for site in (folder.parent.parent, folder.parent):
+        if (site / "audit.log").is_file():
+            add_to_integrity(folder, audit_for(site), output)
+            return
+
+
+@contextmanager
+def audited_decryption(recording: Path) -> Iterator[None]:
+    """Log a failed decryption of ``recording`` (wrong key, tampered file), then re-raise."""
+    try:
+        yield
+    except DecryptionError as exc:
+        audit_review(recording, "failed_decryption", error=str(exc)[:200])
+        raise
+
+
+def audit_review(recording: Path, event: str, **details: Any) -> bool:
+    """Log a report/export/replay of ``recording`` in its site's audit trail.
+
+    The site is the folder holding ``audit.log`` above the session folder
+    (``<out>/<participant>/<session>/recording.xdf``); a recording outside any site (copied
+    elsewhere, or made without the privacy layer) has no trail, and False is returned.
+    """
+    folder = Path(recording).resolve().parent
+    for site in (folder.parent.parent, folder.parent, folder):
+        if (site / "audit.log").is_file():
+            audit_for(site).append(event, session=f"{folder.parent.name}/{folder.name}", **details)
+            return True
+    return False
 
 
 # ---------------------------------------------------------------------- keygen

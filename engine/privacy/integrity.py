@@ -151,3 +151,37 @@ def verify_session(
         elif expected[name] != actual[name]:
             problems.append(f"{root / name}: SHA-256 differs from {MANIFEST} (changed)")
     return SessionCheck(not problems, problems, len(actual))
+
+
+def add_to_integrity(
+    folder: str | os.PathLike[str], audit: AuditLog, new_file: str | os.PathLike[str]
+) -> dict[str, Any]:
+    """List ``new_file`` (written into a closed session later, e.g. a report) in its manifest.
+
+    The session is verified first, with ``new_file`` as the only allowed newcomer; a
+    changed, missing or other added file refuses the update (so a tampered session is
+    never re-sealed by accident). The new manifest's hash is logged as an ``integrity`` entry.
+    """
+    root, new = Path(folder), Path(new_file)
+    check = verify_session(root, audit.path)
+    newcomer = f"{root / new.name}: not listed in {MANIFEST} (added later)"
+    others = [p for p in check.problems if p != newcomer]
+    if others:
+        raise AuditError(f"cannot add {new.name} to {root / MANIFEST}: " + "; ".join(others))
+    manifest = json.loads((root / MANIFEST).read_bytes())
+    manifest["files"][new.name] = file_sha256(root / new.name)
+    data = json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8")
+    tmp = root / (MANIFEST + ".tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, root / MANIFEST)
+    except OSError as exc:
+        raise AuditError(f"cannot write {root / MANIFEST}: {exc}") from exc
+    audit.append(
+        "integrity",
+        session=session_ref(root, audit.path),
+        manifest_sha256=hashlib.sha256(data).hexdigest(),
+        files=len(manifest["files"]),
+        added=new.name,
+    )
+    return dict(manifest)

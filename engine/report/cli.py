@@ -7,6 +7,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from engine.privacy.cli import (
+    add_key_options,
+    audit_review,
+    audited_decryption,
+    key_from_args,
+    register_output,
+)
+
 __all__ = ["add_report_parser", "cmd_report"]
 
 
@@ -28,6 +36,12 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
         help="HTML file to write (default: report.html beside the recording)",
     )
     p.add_argument("--force", action="store_true", help="replace the output if it exists")
+    p.add_argument(
+        "--plaintext",
+        action="store_true",
+        help="with --key: write readable HTML instead of a sealed report (logged in the audit)",
+    )
+    add_key_options(p)
     return p
 
 
@@ -36,8 +50,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     from engine.report import build_report
 
     recording: Path = args.recording
-    out: Path = args.output or recording.with_name("report.html")
+    key = key_from_args(args)
+    seal = key is not None and not args.plaintext
+    default = "report.html.sealed" if seal else "report.html"
+    out: Path = args.output or recording.with_name(default)
     start = time.perf_counter()
-    path = build_report(recording, out, force=bool(args.force))
+    with audited_decryption(recording):
+        path = build_report(recording, out, force=bool(args.force), key=key, seal=seal)
+    audit_review(recording, "report", output=str(path), sealed=seal, key_used=key is not None)
+    register_output(recording, path)
     print(f"report: {path} ({time.perf_counter() - start:.1f} s)")
     return 0

@@ -11,6 +11,8 @@ from typing import Any
 
 from engine.errors import RecordingError, VrTherapyError
 from engine.export.recording import load_session
+from engine.privacy.keys import SiteKey
+from engine.privacy.sealed import read_sealed_bytes, write_sealed_bytes
 from engine.report.model import ReportModel, build_model
 from engine.report.plots import timeline_png
 
@@ -57,8 +59,11 @@ def render_html(model: ReportModel, png: bytes) -> str:
     return str(template.render(m=model, timeline=base64.b64encode(png).decode("ascii")))
 
 
-def _summary(recording: Path, summary: Path | None) -> dict[str, Any]:
+def _summary(recording: Path, summary: Path | None, key: SiteKey | None) -> dict[str, Any]:
     path = summary if summary is not None else recording.parent / "summary.json"
+    sealed = recording.parent / "summary.json.sealed"
+    if summary is None and not path.exists() and key is not None and sealed.exists():
+        return dict(json.loads(read_sealed_bytes(sealed, key)))
     if summary is None and not path.exists():
         return {}
     try:
@@ -75,7 +80,13 @@ def _summary(recording: Path, summary: Path | None) -> dict[str, Any]:
 
 
 def build_report(
-    recording: Path, out: Path, *, summary: Path | None = None, force: bool = False
+    recording: Path,
+    out: Path,
+    *,
+    summary: Path | None = None,
+    force: bool = False,
+    key: SiteKey | None = None,
+    seal: bool = False,
 ) -> Path:
     """Write the clinician HTML report of a session recording.
 
@@ -90,6 +101,10 @@ def build_report(
         used when present.
     force
         Replace ``out`` if it exists.
+    key
+        Site key, to read an encrypted (sealed) recording and summary in memory.
+    seal
+        Write the report sealed with ``key`` (health data stays encrypted at rest).
 
     Returns
     -------
@@ -106,9 +121,15 @@ def build_report(
     recording, out = Path(recording), Path(out)
     if out.exists() and not force:
         raise VrTherapyError(f"{out} already exists; pass force=True (--force) to replace it")
-    info = _summary(recording, summary)
-    model = build_model(load_session(recording), info)
+    info = _summary(recording, summary, key)
+    model = build_model(load_session(recording, key), info)
     html = render_html(model, timeline_png(model))
+    if seal:
+        if key is None:
+            raise VrTherapyError("a sealed report needs the site key (--key FILE)")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_sealed_bytes(out, html.encode("utf-8"), key)
+        return out
     tmp = out.with_name(out.name + ".tmp")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
