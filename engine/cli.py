@@ -139,6 +139,28 @@ def build_parser() -> argparse.ArgumentParser:
     twin.add_argument("--duration", type=_duration, metavar="TIME", help="stop after this long")
     twin.add_argument("--seed", type=int, default=0)
 
+    scenes = sub.add_parser(
+        "scenes",
+        help="render a PNG of every scene at two intensities",
+        description="Opens the offscreen display and saves <scene>-<intensity>.png for each "
+        "scene, so a therapist can see what intensity means in each.",
+    )
+    scenes.add_argument("--out", type=Path, default=Path("scene-shots"), help="folder for PNGs")
+    scenes.add_argument(
+        "--scene",
+        action="append",
+        dest="scene_names",
+        metavar="NAME",
+        help="only this scene (repeatable; default: all)",
+    )
+    scenes.add_argument(
+        "--intensity",
+        action="append",
+        type=float,
+        dest="intensities",
+        metavar="X",
+        help="intensity 0..1 (repeatable; default: 0.2 and 0.8)",
+    )
     from engine.bench import describe
     from engine.export.cli import add_export_parser, add_replay_parser
     from engine.report.cli import add_report_parser
@@ -258,6 +280,18 @@ def _cmd_session(args: argparse.Namespace) -> int:
     return _finish(result, protocol)
 
 
+def _cmd_scenes(args: argparse.Namespace) -> int:
+    from engine.scene_shots import render_scene_pngs
+
+    try:
+        paths = render_scene_pngs(args.out, args.scene_names, tuple(args.intensities or (0.2, 0.8)))
+    except ValueError as exc:
+        raise VrTherapyError(str(exc)) from None
+    for path in paths:
+        print(path)
+    return EXIT_OK
+
+
 def _cmd_review(args: argparse.Namespace) -> int:
     from engine.export.cli import cmd_export, cmd_replay
     from engine.report.cli import cmd_report
@@ -336,6 +370,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_validate(args)
         if args.command == "twin":
             return _cmd_twin(args)
+        if args.command == "scenes":
+            return _cmd_scenes(args)
         if args.command == "bench":
             from engine.bench import run_bench
 

@@ -85,6 +85,15 @@ def test_run_without_consent_is_refused(tmp_path: Path) -> None:
     assert not any(tmp_path.iterdir()), "nothing may be written without consent"
 
 
+@pytest.mark.gl
+def test_scenes_command_writes_pngs(tmp_path: Path) -> None:
+    r = vrtherapy("scenes", "--out", str(tmp_path), "--scene", "spiders", "--scene", "snow")
+    assert r.returncode == 0, r.stderr
+    names = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert names == ["snow-0.2.png", "snow-0.8.png", "spiders-0.2.png", "spiders-0.8.png"]
+    assert_clean_error(vrtherapy("scenes", "--out", str(tmp_path), "--scene", "moon"), "moon")
+
+
 def test_bench_runs_and_rejects_unknown() -> None:
     assert_clean_error(vrtherapy("bench", "nope"), "benchmark 'nope' is not one of render")
     r = vrtherapy("bench", "render", "--objects", "20", "--frames", "5", "--display", "null")
