@@ -1,12 +1,28 @@
 """The per-session feature pipeline: chunks in, feature snapshots out.
 
-One :class:`FeaturePipeline` owns an extractor and a quality monitor per stream role
-(``heart`` = ECG, ``eda`` = skin conductance) and the arousal model. It is pure: no IO, no
-clock; the session passes chunks and the current time.
+One :class:`FeaturePipeline` owns an extractor and a quality monitor per stream role and
+the arousal model. Roles:
+
+``heart``
+    ECG (mV): R peaks, heart rate, HRV.
+``ppg``
+    photoplethysmogram (finger, ear, wrist): pulses, heart rate, HRV.
+``hr``
+    a heart-rate stream already in bpm (chest strap; the inlet converts RR to bpm): the
+    median of the last 5 s of plausible values; values outside 30-220 bpm are flagged.
+``eda``
+    skin conductance (µS): SCL, SCRs and their rate.
+
+The snapshot's heart rate comes from the best unflagged source, ECG > PPG > HR stream; HRV
+from the same source (ECG or PPG). It is pure: no IO, no clock; the session passes chunks
+and the current time. :meth:`FeaturePipeline.update` never raises on bad data (wrong shape
+or channel count, NaN, bad timestamps): it raises quality flags instead, and only an
+unknown role (a programming error) raises :class:`~biosignals.errors.SignalError`.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,33 +33,115 @@ from biosignals.ecg import EcgExtractor, HeartBeat
 from biosignals.eda import EdaExtractor, SkinResponse
 from biosignals.errors import SignalError
 from biosignals.features import FeatureSnapshot
-from biosignals.quality import IMPLAUSIBLE, QualityEvent, QualityMonitor, active_flags
+from biosignals.hrv import HR_PLAUSIBLE_BPM, HrSmoother, HrvTracker
+from biosignals.ppg import PpgExtractor
+from biosignals.quality import (
+    FORMAT,
+    IMPLAUSIBLE,
+    OUT_OF_RANGE,
+    QualityEvent,
+    QualityMonitor,
+    active_flags,
+)
 
-ROLES = ("heart", "eda")
-HR_PLAUSIBLE = (30.0, 220.0)
+__all__ = ["EDA_PLAUSIBLE_US", "HEART_ROLES", "ROLES", "FeaturePipeline", "PipelineOutput"]
+
+ROLES = ("heart", "ppg", "hr", "eda")
+HEART_ROLES = ("heart", "ppg", "hr")  # best first
+HR_PLAUSIBLE = HR_PLAUSIBLE_BPM
 EDA_PLAUSIBLE_US = (0.05, 60.0)
+_RR_MIN_S = 60.0 / HR_PLAUSIBLE_BPM[1]
+_NO_BEAT_S = 60.0 / HR_PLAUSIBLE_BPM[0] + 0.5  # slowest plausible RR + decision delay
+_FAST_HOLD_S = 3.0  # an RR < 60/220 s keeps "implausible" up for 3 s of beats
+_HRV_WINDOWS = (60.0, 10.0)
+
+Extractor = EcgExtractor | PpgExtractor | EdaExtractor | HrSmoother
 
 
 @dataclass
 class PipelineOutput:
-    """What one chunk produced: beats, skin responses and quality flag changes."""
+    """What one chunk produced: beats (ECG or PPG), skin responses, quality flag changes."""
 
     beats: list[HeartBeat] = field(default_factory=list)
     responses: list[SkinResponse] = field(default_factory=list)
     quality: list[QualityEvent] = field(default_factory=list)
 
 
+def _monitor(role: str, rate: float, dropout_after: float | None) -> QualityMonitor:
+    if role == "hr":
+        return QualityMonitor(
+            role,
+            rate,
+            dropout_after=dropout_after,
+            flatline_after=0.0,
+            clip_samples=0,
+            value_range=HR_PLAUSIBLE_BPM,
+            range_flag=IMPLAUSIBLE,
+            rate_check=False,  # one value per beat: the nominal rate is only indicative
+        )
+    if role == "eda":
+        return QualityMonitor(
+            role,
+            rate,
+            dropout_after=dropout_after,
+            clip_samples=max(4, round(0.3 * rate)),
+            value_range=EDA_PLAUSIBLE_US,
+            range_flag=OUT_OF_RANGE,
+        )
+    return QualityMonitor(role, rate, dropout_after=dropout_after)
+
+
+def _coerce(role: str, samples: ArrayLike, timestamps: ArrayLike) -> tuple[np.ndarray, ...]:
+    """One channel of float64 samples and their timestamps, or SignalError saying why not."""
+    try:
+        x = np.asarray(samples, dtype=np.float64)
+        t = np.asarray(timestamps, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise SignalError(f"{role}: samples and timestamps must be numeric ({exc})") from exc
+    if x.ndim == 2 and 1 in x.shape and t.ndim == 1 and x.size == t.size:
+        x = x.reshape(-1)
+    if x.ndim != 1 or t.ndim != 1:
+        raise SignalError(
+            f"{role}: expected one channel (n,) or (n, 1) and timestamps (n,), got shapes "
+            f"{x.shape} and {t.shape}"
+        )
+    if x.size != t.size:
+        raise SignalError(f"{role}: {x.size} samples but {t.size} timestamps")
+    return x, t
+
+
+def _time_hint(timestamps: ArrayLike) -> float | None:
+    """Newest finite timestamp in an unusable chunk, if there is one."""
+    try:
+        t = np.asarray(timestamps, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        return None
+    t = t[np.isfinite(t)]
+    return float(t.max()) if t.size else None
+
+
 class FeaturePipeline:
-    """Extractors, quality monitors and arousal for the roles a protocol streams.
+    """Extractors, quality monitors, HRV and arousal for the roles a protocol streams.
 
     Parameters
     ----------
-    rates
-        Sampling rate (Hz) per role, e.g. ``{"heart": 500.0, "eda": 32.0}``.
-    scr_threshold_us
-        Minimum SCR amplitude.
-    dropout_after
-        Seconds without samples before a stream is flagged as dropped.
+    rates : dict of str to float
+        Nominal sampling rate (Hz) per role, e.g. ``{"heart": 500.0, "eda": 32.0}``; the
+        ``hr`` role may be 0 (irregular).
+    scr_threshold_us : float
+        Minimum SCR amplitude (µS).
+    dropout_after : float, optional
+        Seconds without samples before a stream is flagged as dropped; default per role
+        (:func:`biosignals.quality.default_dropout_after`).
+    weights : ArousalWeights, optional
+        Arousal weights and spans.
+    hr_smoothing : float
+        Seconds of an ``hr`` stream's values whose median is its heart rate.
+
+    Raises
+    ------
+    SignalError
+        On an unknown role or a sampling rate the role's extractor cannot use.
     """
 
     def __init__(
@@ -51,49 +149,75 @@ class FeaturePipeline:
         rates: dict[str, float],
         *,
         scr_threshold_us: float = 0.01,
-        dropout_after: float = 0.5,
+        dropout_after: float | None = None,
         weights: ArousalWeights | None = None,
+        hr_smoothing: float = 5.0,
     ) -> None:
         unknown = sorted(set(rates) - set(ROLES))
         if unknown:
             raise SignalError(f"unknown stream role(s) {unknown}; allowed: {', '.join(ROLES)}")
         self.rates = dict(rates)
         self.ecg = EcgExtractor(rates["heart"]) if "heart" in rates else None
+        self.ppg = PpgExtractor(rates["ppg"]) if "ppg" in rates else None
+        self.hr_stream = HrSmoother(hr_smoothing) if "hr" in rates else None
         self.eda = EdaExtractor(rates["eda"], scr_threshold_us) if "eda" in rates else None
-        self.monitors = {
-            role: QualityMonitor(
-                role,
-                rate,
-                dropout_after=dropout_after,
-                value_range=EDA_PLAUSIBLE_US if role == "eda" else None,
-            )
-            for role, rate in rates.items()
+        if "hr" in rates and not (math.isfinite(rates["hr"]) and rates["hr"] >= 0.0):
+            raise SignalError(f"hr: sampling rate must be >= 0 (0: irregular), got {rates['hr']}")
+        self.hrv: dict[str, HrvTracker] = {
+            role: HrvTracker(max(_HRV_WINDOWS)) for role in ("heart", "ppg") if role in rates
         }
+        self.monitors = {role: _monitor(role, rate, dropout_after) for role, rate in rates.items()}
         self.arousal = ArousalModel(weights)
+        self.errors: dict[str, str] = {}  # last bad-input message per role
         self._last_time: dict[str, float] = {}
+        self._last_beat: dict[str, float] = {}
+        self._fast_until: dict[str, float] = {}
 
+    # ------------------------------------------------------------------ input
     def update(self, role: str, samples: ArrayLike, timestamps: ArrayLike) -> PipelineOutput:
-        """Feed one chunk of ``role``'s samples; return beats/responses/quality changes."""
+        """Feed one chunk of ``role``'s samples; return beats/responses/quality changes.
+
+        Bad data (wrong shape or channel count, non-numeric values, NaN, non-finite or
+        backward timestamps) never raises: it is repaired where possible and flagged.
+
+        Raises
+        ------
+        SignalError
+            Only if ``role`` is not one this pipeline was built for.
+        """
+        monitor = self.monitors.get(role)
+        if monitor is None:
+            raise SignalError(
+                f"stream role {role!r} is not in this pipeline (has {', '.join(self.monitors)})"
+            )
         out = PipelineOutput()
-        x = np.asarray(samples, dtype=np.float64).reshape(-1)
-        t = np.asarray(timestamps, dtype=np.float64).reshape(-1)
-        if x.size == 0:
+        try:
+            x, t = _coerce(role, samples, timestamps)
+        except SignalError as exc:
+            self._bad_input(role, str(exc), _time_hint(timestamps))
+            out.quality = monitor.drain_events()
             return out
-        if x.shape != t.shape:
-            raise SignalError(f"{role}: {x.size} samples but {t.size} timestamps")
+        keep = np.isfinite(t)
+        if not keep.all():
+            x, t = x[keep], t[keep]
+            message = f"{role}: {int(np.count_nonzero(~keep))} non-finite timestamps"
+            self._bad_input(role, message, float(t[0]) if t.size else None)
+        if x.size == 0:
+            out.quality = monitor.drain_events()
+            return out
         t = self._monotonic(role, t)
-        monitor = self.monitors[role]
+        flagged_before, raised = bool(monitor.active), monitor.raised
         monitor.update(x, t)
-        if role == "heart" and self.ecg is not None:
-            out.beats = self.ecg.update(x, t)
-            hr = self.ecg.heart_rate
-            if hr is not None:
-                lo, hi = HR_PLAUSIBLE
-                monitor.flag_value(IMPLAUSIBLE, not (lo <= hr <= hi), float(t[-1]))
-        elif role == "eda" and self.eda is not None:
-            out.responses = self.eda.update(x, t)
+        faulty = flagged_before or monitor.raised != raised or bool(monitor.active)
+        self._extract(role, x, t, out, faulty)
         out.quality = monitor.drain_events()
         return out
+
+    def _bad_input(self, role: str, message: str, when: float | None) -> None:
+        self.errors[role] = message
+        if when is None:
+            when = self._last_time.get(role, 0.0)
+        self.monitors[role].flag_value(FORMAT, True, when)
 
     def _monotonic(self, role: str, t: np.ndarray) -> np.ndarray:
         """Timestamps that never go back (a jittery device clock must not stop the session)."""
@@ -102,28 +226,101 @@ class FeaturePipeline:
         self._last_time[role] = float(fixed[-1])
         return fixed
 
+    def _extract(
+        self, role: str, x: np.ndarray, t: np.ndarray, out: PipelineOutput, faulty: bool
+    ) -> None:
+        try:
+            if role == "eda" and self.eda is not None:
+                out.responses = self.eda.update(x, t)
+            elif role == "hr" and self.hr_stream is not None:
+                self.hr_stream.update(x, t)
+            elif role == "heart" and self.ecg is not None:
+                out.beats = self.ecg.update(x, t)
+            elif role == "ppg" and self.ppg is not None:
+                out.beats = self.ppg.update(x, t)
+        except SignalError as exc:  # defensive: inputs were validated above
+            self._bad_input(role, str(exc), float(t[0]))
+            return
+        if out.beats or role in self.hrv:
+            self._on_beats(role, out.beats, faulty)
+
+    def _on_beats(self, role: str, beats: list[HeartBeat], faulty: bool) -> None:
+        monitor, hrv = self.monitors[role], self.hrv[role]
+        if faulty:
+            hrv.interrupt()  # beats around a fault never enter HRV
+        else:
+            hrv.update(beats)
+        for beat in beats:
+            self._last_beat[role] = beat.time
+            if beat.rr is not None and beat.rr < _RR_MIN_S:
+                self._fast_until[role] = beat.time + _FAST_HOLD_S
+            too_fast = beat.time < self._fast_until.get(role, -math.inf)
+            monitor.flag_value(IMPLAUSIBLE, too_fast, beat.time)
+
     def check(self, now: float) -> list[QualityEvent]:
-        """Time-based checks (dropout) at ``now``; returns flag changes."""
+        """Time-based checks at ``now`` (dropout, no heart beat for > 2.5 s); flag changes."""
         events: list[QualityEvent] = []
-        for monitor in self.monitors.values():
+        for role, monitor in self.monitors.items():
             monitor.check(now)
+            last = self._last_beat.get(role)
+            if last is not None and now - last > _NO_BEAT_S:
+                monitor.flag_value(IMPLAUSIBLE, True, last + 60.0 / HR_PLAUSIBLE_BPM[0])
             events.extend(monitor.drain_events())
         return events
 
+    # ------------------------------------------------------------------ output
+    def _heart(self) -> tuple[float | None, str | None]:
+        """Heart rate from the best unflagged source, and that source's role."""
+        for role in HEART_ROLES:
+            if role not in self.monitors or self.monitors[role].active:
+                continue
+            hr = {"heart": self.ecg, "ppg": self.ppg, "hr": self.hr_stream}[role]
+            value = None if hr is None else hr.heart_rate
+            if value is not None:
+                return value, role
+        return None, None
+
     def snapshot(self, now: float) -> FeatureSnapshot:
-        """Current features; invalid while any stream is flagged."""
-        hr = self.ecg.heart_rate if self.ecg is not None else None
-        scl = self.eda.scl if self.eda is not None else None
-        scr_rate = self.eda.scr_rate(now) if self.eda is not None else None
+        """Current features; invalid while a streamed feature group has no clean source.
+
+        The heart group (``heart``/``ppg``/``hr``) is valid when one of its sources is
+        unflagged and has a heart rate; the skin group (``eda``) when its stream is
+        unflagged and has a level. The snapshot is valid when every group streamed is.
+        """
+        hr, source = self._heart()
+        hrv = self.hrv.get(source or "")
+        hrv_values: list[float | None] = [None] * 4
+        if hrv is not None:
+            hrv_values = [f(w) for w in _HRV_WINDOWS for f in (hrv.rmssd, hrv.sdnn)]
+        heart_ok = source is not None or not any(r in self.monitors for r in HEART_ROLES)
+        scl = scr_rate = None
+        eda_ok = True
+        if self.eda is not None:
+            eda_ok = not self.monitors["eda"].active and self.eda.scl is not None
+            if eda_ok:
+                scl = self.eda.scl
+                scr_rate = self.eda.scr_rate(now, self.arousal.weights.scr_window)
         flags = active_flags(self.monitors.values())
-        valid = not flags and (hr is not None or scl is not None)
-        if flags:
-            hr = hr if not any(f.startswith("heart:") for f in flags) else None
-            scl = scl if not any(f.startswith("eda:") for f in flags) else None
-        arousal = self.arousal.index(hr, scl) if valid else None
-        return FeatureSnapshot(now, hr, scl, scr_rate, arousal, valid, flags)
+        valid = bool(self.monitors) and heart_ok and eda_ok
+        reason = "" if valid else "no clean source: " + (",".join(flags) or "no data yet")
+        detail = self.arousal.evaluate(now, hr, scl, scr_rate, valid=valid, reason=reason)
+        return FeatureSnapshot(
+            now,
+            hr,
+            scl,
+            scr_rate,
+            detail.index,
+            valid,
+            flags,
+            rmssd_ms=hrv_values[0],
+            sdnn_ms=hrv_values[1],
+            rmssd_10s_ms=hrv_values[2],
+            sdnn_10s_ms=hrv_values[3],
+            hr_source=source,
+            arousal_detail=detail,
+        )
 
     def collect_baseline(self, snapshot: FeatureSnapshot) -> None:
         """Use a (valid) snapshot taken during the baseline period."""
         if snapshot.valid:
-            self.arousal.collect(snapshot.hr_bpm, snapshot.scl_us)
+            self.arousal.collect(snapshot.hr_bpm, snapshot.scl_us, snapshot.scr_rate)

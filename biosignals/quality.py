@@ -1,7 +1,31 @@
-"""Signal-quality monitoring: NaN/inf, flatline, dropout and implausible values.
+"""Signal-quality monitoring: NaN/inf, flatline, clipping, dropout, rate and range checks.
 
-Each :class:`QualityMonitor` watches one stream and keeps a set of active flags with
-their onset times; ended flags become :class:`QualityEvent` records for the recording.
+Each :class:`QualityMonitor` watches one stream and keeps a set of active flags with the
+time each fault began; every flag start and end becomes a :class:`QualityEvent` for the
+recording. Sample-based checks run on every chunk (vectorised, so the flags do not depend
+on how the stream is cut into chunks); the time-based dropout check runs at ``check(now)``.
+
+Flags (``QualityEvent.flag``):
+
+``nan``
+    a NaN/inf sample; on at the first one, off at the next finite sample.
+``flatline``
+    the signal did not move by more than ``flatline_epsilon`` for ``flatline_after``
+    seconds; the event starts at the last movement, the flag ends at the next one.
+``clipping``
+    ``clip_samples`` consecutive identical samples at the running maximum or minimum of
+    the stream (after a 1 s warm-up) or outside ``device_range``: saturation.
+``dropout``
+    no sample for ``dropout_after`` seconds (lead-off, lost connection); starts at the
+    first missing sample, ends when samples come again.
+``rate``
+    the sampling rate seen in the timestamps (over >= 4 s, gaps excluded) differs from the
+    nominal rate by more than 25 %.
+``out_of_range`` / ``implausible``
+    finite samples outside ``value_range`` (e.g. EDA outside 0.05-60 µS; a heart-rate
+    stream outside 30-220 bpm), or a value judged outside (``flag_value``).
+``format``
+    a chunk that could not be used at all (wrong shape, channel count, lengths).
 """
 
 from __future__ import annotations
@@ -10,18 +34,40 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import NDArray
 
 NAN = "nan"
 FLATLINE = "flatline"
+CLIPPING = "clipping"
 DROPOUT = "dropout"
+RATE = "rate"
 IMPLAUSIBLE = "implausible"
 OUT_OF_RANGE = "out_of_range"
+FORMAT = "format"
+
+_WARMUP_S = 1.0
+_RATE_WINDOW_S = 4.0
+_RATE_TOLERANCE = 0.25
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True)
 class QualityEvent:
-    """A quality flag that started (``end is None``) or ended on one stream."""
+    """A quality flag that started (``end is None``) or ended on one stream.
+
+    Attributes
+    ----------
+    role : str
+        Stream role (``"heart"``, ``"ppg"``, ``"hr"``, ``"eda"``).
+    flag : str
+        Flag name (see module docstring).
+    start : float
+        When the fault began (s, stream clock).
+    end : float or None
+        When it ended; None for the event that reports the start.
+    """
 
     role: str
     flag: str
@@ -29,11 +75,18 @@ class QualityEvent:
     end: float | None
 
     def describe(self) -> str:
-        """``'heart:dropout started at 12.30 s'``-style text."""
+        """``'heart:dropout started at 12.30'``-style text."""
         if self.end is None:
             return f"{self.role}:{self.flag} started at {self.start:.2f}"
         lasted = self.end - self.start
         return f"{self.role}:{self.flag} ended at {self.end:.2f} (lasted {lasted:.2f} s)"
+
+
+def default_dropout_after(sampling_rate: float) -> float:
+    """Seconds without samples before ``dropout``: max(0.4 s, 5 periods); 3 s if irregular."""
+    if sampling_rate <= 0.0:
+        return 3.0
+    return max(0.4, 5.0 / sampling_rate)
 
 
 class QualityMonitor:
@@ -41,16 +94,29 @@ class QualityMonitor:
 
     Parameters
     ----------
-    role
-        Stream role in the protocol (``"heart"``, ``"eda"``), used in flag names.
-    sampling_rate
-        Nominal rate in Hz (0 for irregular streams).
-    dropout_after
-        Seconds without any sample before ``dropout`` is raised.
-    flatline_after
-        Seconds of (near) constant signal before ``flatline`` is raised.
-    value_range
-        Physiologically plausible sample range; samples outside raise ``out_of_range``.
+    role : str
+        Stream role, used in flag names.
+    sampling_rate : float
+        Nominal rate in Hz (0 for irregular streams: no flatline, clipping or rate check).
+    dropout_after : float, optional
+        Seconds without any sample before ``dropout``; default
+        :func:`default_dropout_after`.
+    flatline_after : float
+        Seconds without movement before ``flatline`` (<= 0 disables the check).
+    flatline_epsilon : float
+        Largest sample-to-sample change that still counts as "not moving".
+    clip_samples : int, optional
+        Run of identical extreme samples that counts as clipping; default
+        ``max(4, round(0.016 * sampling_rate))``; 0 disables the check.
+    device_range : tuple of float, optional
+        ADC/device limits; samples at or beyond them count as extreme at once.
+    value_range : tuple of float, optional
+        Plausible sample range; finite samples outside raise ``range_flag``.
+    range_flag : str
+        Flag name for ``value_range`` violations (``out_of_range`` or ``implausible``).
+    rate_check : bool
+        Compare the rate seen in the timestamps with ``sampling_rate`` (off for streams
+        whose nominal rate is only indicative, e.g. one heart-rate value per beat).
     """
 
     def __init__(
@@ -58,77 +124,183 @@ class QualityMonitor:
         role: str,
         sampling_rate: float,
         *,
-        dropout_after: float = 0.5,
-        flatline_after: float = 1.0,
-        flatline_epsilon: float = 1e-6,
+        dropout_after: float | None = None,
+        flatline_after: float = 0.4,
+        flatline_epsilon: float = 0.0,
+        clip_samples: int | None = None,
+        device_range: tuple[float, float] | None = None,
         value_range: tuple[float, float] | None = None,
+        range_flag: str = OUT_OF_RANGE,
+        rate_check: bool = True,
     ) -> None:
         self.role = role
-        self.sampling_rate = sampling_rate
-        self.dropout_after = dropout_after
-        self.flatline_after = flatline_after
+        self.sampling_rate = float(sampling_rate)
+        regular = self.sampling_rate > 0.0
+        self.dropout_after = (
+            default_dropout_after(self.sampling_rate) if dropout_after is None else dropout_after
+        )
+        self.flatline_after = flatline_after if regular else 0.0
         self.flatline_epsilon = flatline_epsilon
+        if clip_samples is None:
+            clip_samples = max(4, round(0.016 * self.sampling_rate)) if regular else 0
+        self.clip_samples = clip_samples
+        self.device_range = device_range
         self.value_range = value_range
+        self.range_flag = range_flag
+        self.rate_check = rate_check and regular
         self._active: dict[str, float] = {}
         self._events: list[QualityEvent] = []
-        self._last_sample_time: float | None = None
-        self._flat_since: float | None = None
-        self._flat_value: float | None = None
+        self.raised = 0  # flags raised so far (lets callers see "anything since ...")
+        self._first_time: float | None = None
+        self._last_time: float | None = None
+        self._last_finite: float | None = None
+        self._moved_at = -np.inf
+        self._break_at = -np.inf
+        self._max = -np.inf
+        self._min = np.inf
+        self._rate_n = 0
+        self._rate_span = 0.0
 
+    # ------------------------------------------------------------------ state
     @property
     def active(self) -> tuple[str, ...]:
         """Currently active flags, sorted."""
         return tuple(sorted(self._active))
 
+    @property
+    def last_sample_time(self) -> float | None:
+        """Timestamp of the newest sample seen (None before any)."""
+        return self._last_time
+
+    def is_active(self, flag: str) -> bool:
+        """True while ``flag`` is raised."""
+        return flag in self._active
+
     def _set(self, flag: str, on: bool, t: float) -> None:
         if on and flag not in self._active:
             self._active[flag] = t
+            self.raised += 1
             self._events.append(QualityEvent(self.role, flag, t, None))
         elif not on and flag in self._active:
             start = self._active.pop(flag)
-            self._events.append(QualityEvent(self.role, flag, start, t))
+            self._events.append(QualityEvent(self.role, flag, start, max(t, start)))
 
-    def update(self, samples: ArrayLike, timestamps: ArrayLike) -> None:
-        """Inspect a chunk of samples (values and LSL timestamps)."""
+    def _track(
+        self, flag: str, cond: BoolArray, t: FloatArray, onset: FloatArray | None = None
+    ) -> None:
+        """Raise/clear ``flag`` at every transition of the per-sample condition ``cond``."""
+        if cond.size == 0:
+            return
+        if not cond.any():  # the common case: at most one transition, to "off"
+            if flag in self._active:
+                self._set(flag, False, float(t[0]))
+            return
+        prev = np.empty_like(cond)
+        prev[0] = flag in self._active
+        prev[1:] = cond[:-1]
+        for i in np.flatnonzero(cond != prev).tolist():
+            on = bool(cond[i])
+            self._set(flag, on, float(onset[i] if on and onset is not None else t[i]))
+
+    # ------------------------------------------------------------------ checks
+    def update(self, samples: FloatArray, timestamps: FloatArray) -> None:
+        """Inspect one chunk: 1-D float64 samples and non-decreasing timestamps."""
         x = np.asarray(samples, dtype=np.float64).reshape(-1)
         t = np.asarray(timestamps, dtype=np.float64).reshape(-1)
-        if x.size == 0:
+        if x.size == 0 or x.size != t.size:
             return
-        finite = np.isfinite(x)
-        self._set(
-            NAN, not bool(finite[-1]), float(t[np.argmin(finite)] if not finite.all() else t[-1])
-        )
-        if self._last_sample_time is None:
-            self._last_sample_time = float(t[0])
+        self._set(FORMAT, False, float(t[0]))
         self._set(DROPOUT, False, float(t[0]))
-        self._last_sample_time = float(t[-1])
-        good = x[finite]
-        if good.size:
-            self._update_flatline(good, t[finite])
-            if self.value_range is not None:
-                lo, hi = self.value_range
-                last = float(good[-1])
-                self._set(OUT_OF_RANGE, not (lo <= last <= hi), float(t[finite][-1]))
+        if self._first_time is None:
+            self._first_time = float(t[0])
+        self._check_rate(t)
+        self._last_time = float(t[-1])
+        finite = np.isfinite(x)
+        if not finite.all():
+            self._track(NAN, ~finite, t)
+            x, t = x[finite], t[finite]
+            if x.size == 0:
+                return
+        elif NAN in self._active:
+            self._set(NAN, False, float(t[0]))
+        steps = self._steps(x)
+        if self.flatline_after > 0.0:
+            self._check_flatline(steps, t)
+        if self.clip_samples > 0:
+            self._check_clipping(x, steps, t)
+        if self.value_range is not None:
+            lo, hi = self.value_range
+            self._track(self.range_flag, (x < lo) | (x > hi), t)
+        self._last_finite = float(x[-1])
 
-    def _update_flatline(self, x: np.ndarray, t: np.ndarray) -> None:
-        ref = self._flat_value if self._flat_value is not None else float(x[0])
-        moved = np.flatnonzero(np.abs(x - ref) > self.flatline_epsilon)
-        if moved.size:
-            last_move = int(moved[-1])
-            self._flat_value = float(x[last_move])
-            self._flat_since = float(t[last_move])
-        elif self._flat_since is None:
-            self._flat_value, self._flat_since = ref, float(t[0])
-        assert self._flat_since is not None
-        flat_for = float(t[-1]) - self._flat_since
-        self._set(FLATLINE, flat_for >= self.flatline_after, float(t[-1]))
+    def _steps(self, x: FloatArray) -> FloatArray:
+        """|x[i] - x[i-1]| with the previous chunk's last finite sample before x[0]."""
+        d = np.empty_like(x)
+        d[0] = abs(x[0] - self._last_finite) if self._last_finite is not None else np.inf
+        np.abs(np.subtract(x[1:], x[:-1], out=d[1:]), out=d[1:])
+        return d
+
+    def _check_flatline(self, steps: FloatArray, t: FloatArray) -> None:
+        if steps.min() > self.flatline_epsilon:  # moving all along
+            self._moved_at = float(t[-1])
+            if FLATLINE in self._active:
+                self._set(FLATLINE, False, float(t[0]))
+            return
+        moved = steps > self.flatline_epsilon
+        moved_at = np.maximum.accumulate(np.where(moved, t, self._moved_at))
+        self._moved_at = float(moved_at[-1])
+        self._track(FLATLINE, t - moved_at >= self.flatline_after, t, moved_at)
+
+    def _check_clipping(self, x: FloatArray, steps: FloatArray, t: FloatArray) -> None:
+        if self.device_range is None and self._min < x.min() and x.max() < self._max:
+            self._break_at = float(t[-1])  # nothing at a new extreme: no clipping run
+            if CLIPPING in self._active:
+                self._set(CLIPPING, False, float(t[0]))
+            return
+        hi = np.maximum.accumulate(np.maximum(x, self._max))
+        lo = np.minimum.accumulate(np.minimum(x, self._min))
+        self._max, self._min = float(hi[-1]), float(lo[-1])
+        assert self._first_time is not None
+        extreme = ((x >= hi) | (x <= lo)) & (t - self._first_time >= _WARMUP_S)
+        if self.device_range is not None:
+            extreme |= (x <= self.device_range[0]) | (x >= self.device_range[1])
+        same = extreme & (steps == 0.0)
+        break_at = np.maximum.accumulate(np.where(same, self._break_at, t))
+        self._break_at = float(break_at[-1])
+        # run of identical extreme samples: clip_samples samples = clip_samples-1 periods
+        span = (self.clip_samples - 1.5) / self.sampling_rate
+        self._track(CLIPPING, same & (t - break_at >= span), t, break_at)
+
+    def _check_rate(self, t: FloatArray) -> None:
+        if not self.rate_check:
+            return
+        prev = self._last_time if self._last_time is not None else float(t[0])
+        dt = np.empty(t.size)
+        dt[0] = t[0] - prev
+        np.subtract(t[1:], t[:-1], out=dt[1:])
+        if self._last_time is None:
+            dt = dt[1:]
+        gap = max(self.dropout_after, 5.0 / self.sampling_rate)
+        if dt.size and dt.max() <= gap:  # the common case: no gap inside
+            self._rate_n += dt.size
+            self._rate_span += float(t[-1]) - prev
+        else:
+            keep = dt <= gap
+            self._rate_n += int(np.count_nonzero(keep))
+            self._rate_span += float(dt[keep].sum())
+        if self._rate_span >= _RATE_WINDOW_S:
+            seen = self._rate_n / self._rate_span
+            off = abs(seen / self.sampling_rate - 1.0) > _RATE_TOLERANCE
+            self._set(RATE, off, float(t[-1]))
+            self._rate_n, self._rate_span = 0, 0.0
 
     def check(self, now: float) -> None:
         """Raise ``dropout`` if no sample arrived for ``dropout_after`` seconds."""
-        if self._last_sample_time is None:
+        if self._last_time is None:
             return
-        if now - self._last_sample_time > self.dropout_after:
-            self._set(DROPOUT, True, self._last_sample_time + self.dropout_after)
+        if now - self._last_time > self.dropout_after:
+            period = 1.0 / self.sampling_rate if self.sampling_rate > 0.0 else 0.0
+            self._set(DROPOUT, True, self._last_time + period)
 
     def flag_value(self, flag: str, bad: bool, t: float) -> None:
         """Set or clear a flag computed outside (e.g. ``implausible`` heart rate)."""
