@@ -24,12 +24,17 @@ from engine.render._gl import (
 )
 from engine.render.camera import EyeView
 from engine.render.meshes import MESH_BUILDERS
-from therapies.scenes.base import MATERIALS, Batch, DrawList
+from engine.render.text import MAX_FONT_PX, MIN_FONT_PX, TextStyle, render_coverage
+from engine.render.textures import Texture, TextureCache
+from therapies.scenes.base import MATERIALS, Batch, DrawList, Overlay
 
 _FLOATS_PER_INSTANCE = 20  # mat4 (16) + rgba (4)
 _INSTANCE_STRIDE = _FLOATS_PER_INSTANCE * 4
 _VERTEX_STRIDE = 6 * 4
 _Draw = tuple[int, int, int, int]  # vao, index count, instances, material index
+
+OVERLAY_DISTANCE = 1.5
+"""Metres in front of the head at which head-locked overlay panels are placed."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,147 @@ class _Slot:
         raw_buffer_data(GL.GL_ARRAY_BUFFER, n * _INSTANCE_STRIDE, self.pointer, GL.GL_STREAM_DRAW)
 
 
+def head_frame(
+    eyes: Sequence[EyeView],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """The head between ``eyes``: centre ``(3,)``, head->world rotation, mean projection.
+
+    The rotation is the nearest rotation to the eyes' mean orientation (they are equal for
+    parallel stereo); the projection is the eyes' mean (a centred frustum for symmetric
+    stereo pairs).
+    """
+    centre = np.mean([e.position for e in eyes], axis=0).astype(np.float64)
+    mean_rot = np.mean([np.asarray(e.view[:3, :3], np.float64).T for e in eyes], axis=0)
+    u, _, vt = np.linalg.svd(mean_rot)
+    rot = u @ vt
+    projection = np.mean([np.asarray(e.projection, np.float64) for e in eyes], axis=0)
+    return centre, rot, projection
+
+
+def overlay_model(
+    overlay: Overlay,
+    aspect: float,
+    eyes: Sequence[EyeView],
+    distance: float = OVERLAY_DISTANCE,
+) -> NDArray[np.float64] | None:
+    """World matrix of ``overlay``'s panel (unit quad -> world), ``None`` if behind the head.
+
+    Parameters
+    ----------
+    overlay
+        The panel; see :class:`~therapies.scenes.base.Overlay` for ``anchor``/``world``.
+    aspect
+        Panel width over height (its texture's).
+    eyes
+        This frame's eyes; the panel is placed relative to the head between them.
+    distance
+        Depth of head-locked panels, metres.
+    """
+    centre, rot, p = head_frame(eyes)
+    if overlay.world is None:
+        depth = distance
+        nx, ny = 2.0 * overlay.anchor[0] - 1.0, 2.0 * overlay.anchor[1] - 1.0
+        local = np.array(
+            [depth * (nx + p[0, 2]) / p[0, 0], depth * (ny + p[1, 2]) / p[1, 1], -depth]
+        )
+        position = centre + rot @ local
+    else:
+        position = np.asarray(overlay.world, np.float64)
+        depth = -float(np.dot(position - centre, rot[:, 2]))
+        if depth <= 0.05:
+            return None
+    height = overlay.height * 2.0 * depth / p[1, 1]  # the same share of the view at any depth
+    model = np.eye(4)
+    model[:3, 0] = rot[:, 0] * height * aspect
+    model[:3, 1] = rot[:, 1] * height
+    model[:3, 2] = rot[:, 2]
+    model[:3, 3] = position
+    return model
+
+
+def overlay_font_px(overlay: Overlay, viewport_height: int) -> int:
+    """Font size whose panel is about as many pixels tall as it will be drawn (crisp text)."""
+    lines = overlay.text.count("\n") + 1 + (1.5 if overlay.gauge is not None else 0.0)
+    box_px = overlay.height * viewport_height
+    size = box_px / (0.75 * lines + 1.0)  # a line is ~0.75 size; padding adds 2 * size / 2
+    return int(min(max(2 * round(size / 2.0), MIN_FONT_PX), MAX_FONT_PX))
+
+
+_Panel = tuple[Texture, NDArray[np.float64], Overlay]
+
+
+class _OverlayPainter:
+    """Text panels: a coverage texture per (text, size, gauge), one quad per panel per eye."""
+
+    def __init__(self) -> None:
+        self.program = shaders.link_program(
+            shaders.OVERLAY_VERTEX_SHADER, shaders.OVERLAY_FRAGMENT_SHADER, "overlay"
+        )
+        loc = {
+            name: int(GL.glGetUniformLocation(self.program, name))
+            for name in ("u_clip_from_quad", "u_texture", "u_fg", "u_bg")
+        }
+        missing = [name for name, at in loc.items() if at < 0]
+        if missing:
+            raise shaders.ShaderError(f"overlay program lacks uniforms {', '.join(missing)}")
+        self._u_matrix, self._u_fg, self._u_bg = loc["u_clip_from_quad"], loc["u_fg"], loc["u_bg"]
+        GL.glUseProgram(self.program)
+        GL.glUniform1i(loc["u_texture"], 0)
+        self.vao = int(GL.glGenVertexArrays(1))
+        self.textures = TextureCache(capacity=24)  # ~2 MB each at VR font sizes
+
+    def _texture(self, overlay: Overlay, viewport_height: int) -> Texture:
+        style = TextStyle(overlay_font_px(overlay, viewport_height))
+        key = ("coverage", overlay.text, style, overlay.gauge)
+        texture = self.textures.get(key)
+        if texture is None:
+            image = render_coverage(overlay.text, style, overlay.gauge)
+            texture = self.textures.upload(key, image, mipmaps=True)
+        return texture
+
+    def prepare(self, overlays: Sequence[Overlay], eyes: Sequence[EyeView]) -> list[_Panel]:
+        """Textures and world matrices for this frame: world labels first, then the HUD."""
+        out = []
+        viewport_height = eyes[0].viewport[3]
+        for overlay in sorted(overlays, key=lambda o: o.world is None):  # stable
+            texture = self._texture(overlay, viewport_height)
+            model = overlay_model(overlay, texture.aspect, eyes)
+            if model is not None:
+                out.append((texture, model, overlay))
+        return out
+
+    def draw(self, panels: list[_Panel], eye: EyeView) -> None:
+        """Draw ``panels`` into ``eye``'s viewport (already set), blended, over the scene."""
+        GL.glUseProgram(self.program)
+        GL.glBindVertexArray(self.vao)
+        GL.glActiveTexture(GL.GL_TEXTURE0)
+        GL.glEnable(GL.GL_BLEND)
+        GL.glDisable(GL.GL_CULL_FACE)
+        GL.glDepthMask(GL.GL_FALSE)
+        clip_from_world = np.asarray(eye.projection, np.float64) @ eye.view
+        for texture, model, overlay in panels:
+            if overlay.world is None:
+                GL.glDisable(GL.GL_DEPTH_TEST)
+            else:
+                GL.glEnable(GL.GL_DEPTH_TEST)
+            matrix = np.ascontiguousarray((clip_from_world @ model).T, np.float32)
+            GL.glUniformMatrix4fv(self._u_matrix, 1, GL.GL_FALSE, matrix)
+            GL.glUniform4f(self._u_fg, *overlay.fg)
+            GL.glUniform4f(self._u_bg, *overlay.bg)
+            GL.glBindTexture(GL.GL_TEXTURE_2D, texture.name)
+            GL.glDrawArrays(GL.GL_TRIANGLE_STRIP, 0, 4)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
+        GL.glDepthMask(GL.GL_TRUE)
+        GL.glEnable(GL.GL_DEPTH_TEST)
+        GL.glEnable(GL.GL_CULL_FACE)
+        GL.glDisable(GL.GL_BLEND)
+
+    def close(self) -> None:
+        self.textures.close()
+        GL.glDeleteVertexArrays(1, [self.vao])
+        GL.glDeleteProgram(self.program)
+
+
 class Renderer:
     """Draws a :class:`~therapies.scenes.base.DrawList` once per :class:`EyeView`.
 
@@ -88,6 +234,8 @@ class Renderer:
     that context goes away. Opaque batches are drawn first with depth writes; a batch with
     any alpha < 1 is drawn afterwards, blended, without depth writes, its instances sorted
     back to front from the camera (batches themselves are not sorted against each other).
+    Overlays come last in each eye: world labels (depth-tested), then head-locked panels
+    (on top); see :func:`overlay_model`.
     """
 
     def __init__(self, lighting: Lighting | None = None) -> None:
@@ -114,7 +262,13 @@ class Renderer:
         self._u_fog_density = self._uniform("u_fog_density")
         self._u_material = self._uniform("u_material")
         GL.glBlendFunc(GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA)
+        self._overlays = _OverlayPainter()
         self._closed = False
+
+    @property
+    def textures(self) -> TextureCache:
+        """The overlay texture cache (freed by :meth:`close`)."""
+        return self._overlays.textures
 
     def _uniform(self, name: str) -> int:
         loc = int(GL.glGetUniformLocation(self._program, name))
@@ -209,6 +363,9 @@ class Renderer:
         GL.glBindBufferBase(GL.GL_UNIFORM_BUFFER, shaders.CAMERA_BINDING, self._ubo)
         GL.glUniform1i(self._u_material, 0)
         material = 0
+        panels = (
+            self._overlays.prepare(draw_list.overlays, eyes) if draw_list.overlays and eyes else []
+        )
         for eye in eyes:
             GL.glViewport(*eye.viewport)
             GL.glScissor(*eye.viewport)
@@ -227,6 +384,9 @@ class Renderer:
                 material = self._draw(transparent, material)
                 GL.glDepthMask(GL.GL_TRUE)
                 GL.glDisable(GL.GL_BLEND)
+            if panels:
+                self._overlays.draw(panels, eye)
+                GL.glUseProgram(self._program)
         GL.glDisable(GL.GL_SCISSOR_TEST)
         GL.glBindVertexArray(0)
 
@@ -254,4 +414,5 @@ class Renderer:
         buffers += [b for m in self._meshes.values() for b in (m.vbo, m.ebo)]
         GL.glDeleteBuffers(len(buffers), buffers)
         GL.glDeleteProgram(self._program)
+        self._overlays.close()
         self._slots.clear()

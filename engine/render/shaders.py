@@ -85,6 +85,40 @@ void main() {
 """
 
 
+OVERLAY_VERTEX_SHADER = """
+#version 330 core
+// A textured unit quad without vertex buffers: gl_VertexID 0..3 as a triangle strip.
+uniform mat4 u_clip_from_quad;  // quad corners (-0.5..0.5, -0.5..0.5, 0) -> clip space
+out vec2 v_uv;
+
+void main() {
+    vec2 corner = vec2(float(gl_VertexID & 1), float((gl_VertexID >> 1) & 1));
+    v_uv = vec2(corner.x, 1.0 - corner.y);  // images are uploaded top row first
+    gl_Position = u_clip_from_quad * vec4(corner - 0.5, 0.0, 1.0);
+}
+"""
+
+OVERLAY_FRAGMENT_SHADER = """
+#version 330 core
+// Coverage texture (engine.render.text.render_coverage): r = text, g = panel. Coverage
+// filters linearly, so colouring after the lookup keeps edges clean at any scale.
+uniform sampler2D u_texture;
+uniform vec4 u_fg;  // straight-alpha RGBA
+uniform vec4 u_bg;
+in vec2 v_uv;
+out vec4 frag_color;
+
+void main() {
+    vec2 cover = texture(u_texture, v_uv).rg;
+    float text_a = cover.r * u_fg.a;
+    float box_a = cover.g * u_bg.a;
+    float alpha = text_a + box_a * (1.0 - text_a);
+    if (alpha <= 0.0) discard;
+    frag_color = vec4((u_fg.rgb * text_a + u_bg.rgb * box_a * (1.0 - text_a)) / alpha, alpha);
+}
+"""
+
+
 class RenderError(VrTherapyError):
     """The renderer cannot draw (misuse such as rendering after ``close()``, bad GL state)."""
 

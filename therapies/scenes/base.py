@@ -78,6 +78,88 @@ class Batch:
         return int(self.transforms.shape[0])
 
 
+RGBA = tuple[float, float, float, float]
+
+OVERLAY_FG: RGBA = (0.96, 0.95, 0.90, 1.0)
+"""Default overlay text colour: warm off-white."""
+
+OVERLAY_BG: RGBA = (0.10, 0.15, 0.20, 0.82)
+"""Default overlay panel colour: dark, slightly translucent slate blue."""
+
+
+def _check_unit(name: str, values: tuple[float, ...], count: int) -> None:
+    if len(values) != count or not all(0.0 <= float(v) <= 1.0 for v in values):
+        raise ValueError(f"Overlay.{name} must be {count} numbers in 0..1, got {values!r}")
+
+
+@dataclass(frozen=True)
+class Gauge:
+    """A horizontal rating scale drawn inside an :class:`Overlay` panel.
+
+    Parameters
+    ----------
+    value
+        Marker position 0..1 along the scale; ``None``: no marker (nothing chosen yet).
+    ticks
+        Evenly spaced tick marks including both ends (0 or 1: none).
+    after_line
+        Drawn below this text line (0-based); negative: below the last line.
+    """
+
+    value: float | None = None
+    ticks: int = 11
+    after_line: int = -1
+
+    def __post_init__(self) -> None:
+        if self.value is not None and not 0.0 <= float(self.value) <= 1.0:
+            raise ValueError(f"Gauge.value must be in 0..1 or None, got {self.value!r}")
+        if not 0 <= self.ticks <= 101:
+            raise ValueError(f"Gauge.ticks must be in 0..101, got {self.ticks!r}")
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """A text panel drawn over the scene in every eye (prompts, labels, instructions).
+
+    Parameters
+    ----------
+    text
+        What to show; ``"\\n"`` separates lines (centred); a ``"\\t"`` in a line sets the
+        text before it flush left and the text after it flush right.
+    anchor
+        ``(x, y)`` of the panel centre in normalised viewport coordinates, ``(0, 0)``
+        bottom-left, ``(1, 1)`` top-right (OpenGL's orientation). Ignored when ``world`` is set.
+    height
+        Panel height as a fraction of the viewport height (0..1]; the width follows the text.
+    fg, bg
+        Text and panel RGBA in 0..1 (``bg`` alpha 0: text only).
+    world
+        ``None``: head-locked HUD panel, always on top, placed 1.5 m in front of the head so
+        both eyes see it with the disparity of that depth. A point: a world-anchored label
+        centred there, facing the viewer, hidden by geometry in front of it, with the same
+        apparent size at any distance.
+    gauge
+        Optional rating scale drawn in the panel (see :class:`Gauge`).
+    """
+
+    text: str
+    anchor: tuple[float, float] = (0.5, 0.5)
+    height: float = 0.1
+    fg: RGBA = OVERLAY_FG
+    bg: RGBA = OVERLAY_BG
+    world: tuple[float, float, float] | None = None
+    gauge: Gauge | None = None
+
+    def __post_init__(self) -> None:
+        _check_unit("anchor", tuple(self.anchor), 2)
+        _check_unit("fg", tuple(self.fg), 4)
+        _check_unit("bg", tuple(self.bg), 4)
+        if not 0.0 < float(self.height) <= 1.0:
+            raise ValueError(f"Overlay.height must be in (0, 1], got {self.height!r}")
+        if self.world is not None and len(self.world) != 3:
+            raise ValueError(f"Overlay.world must be (x, y, z) or None, got {self.world!r}")
+
+
 @dataclass(frozen=True)
 class DrawList:
     """Everything the renderer needs for one frame.
@@ -94,6 +176,9 @@ class DrawList:
         ``(3,)`` eye-centre position in world space, metres.
     camera_yaw, camera_pitch
         Head orientation in degrees (see module conventions).
+    overlays
+        Text panels drawn after the scene: world-anchored labels, then head-locked panels,
+        each group in order (see :class:`Overlay`).
     """
 
     batches: tuple[Batch, ...]
@@ -103,6 +188,7 @@ class DrawList:
     camera_position: FloatArray = field(default_factory=lambda: np.zeros(3, np.float32))
     camera_yaw: float = 0.0
     camera_pitch: float = 0.0
+    overlays: tuple[Overlay, ...] = ()
 
     @property
     def instance_count(self) -> int:
