@@ -191,6 +191,7 @@ def _execute(
     sinks: tuple[Any, ...],
     folder: Path,
     consent: Consent,
+    answerer: Callable[[str], int | None] | None = None,
 ) -> SessionResult:
     guard = SessionPrivacy(opts.out, folder, consent=consent, key=opts.key)
     guard.start(protocol.protocol, model_sha256(protocol), f"vrtherapy {__version__}")
@@ -210,6 +211,7 @@ def _execute(
             on_event=opts.on_event,
             on_progress=opts.on_progress,
             progress_every=opts.progress_every,
+            prompt_answerer=answerer,
         )
         try:
             summary = session.run()
@@ -306,6 +308,17 @@ def run_simulated(protocol: Protocol, opts: RunOptions, twin: TwinProfile) -> Se
         sources = dict(feed.sources())
         consent = _consent(opts, list(sources), simulated=True)
         folder = new_session_dir(opts.out, protocol.protocol, opts.participant)
-        result = _execute(protocol, opts, clock, display, sources, (feed,), folder, consent)
+        physiology = feed.physiology
+        pacer_rate = getattr(protocol.controller, "pacer_rate", None)
+        if pacer_rate is not None:  # the simulated patient follows the breathing pacer
+            physiology.set_paced_breathing(pacer_rate)
+
+        def twin_answers(kind: str) -> int | None:
+            """The simulated patient answers SUDS (0-100) and pain NRS (0-10) prompts."""
+            return physiology.suds() if kind == "suds" else physiology.pain_nrs()
+
+        result = _execute(
+            protocol, opts, clock, display, sources, (feed,), folder, consent, twin_answers
+        )
         result.extra["true_beats"] = len(feed.beat_times)
         return result

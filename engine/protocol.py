@@ -12,17 +12,20 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from biosignals.arousal import ArousalWeights
 from biosignals.conversion import SignalSettings
 from biosignals.units import Duration
 from engine.errors import ProtocolError
 from engine.privacy.consent import Consent
 from engine.yamlconfig import load_model
 from therapies.controllers import ControllerConfig
+from therapies.prompts import PromptsConfig
 from therapies.safety import SafetyConfig
 
-Role = Literal["heart", "eda"]
-"""Stream roles: ``heart`` = ECG, ``eda`` = skin conductance."""
-ROLE_UNITS: dict[str, str] = {"heart": "mV", "eda": "uS"}
+Role = Literal["heart", "ppg", "hr", "eda"]
+"""Stream roles: ``heart`` = ECG waveform, ``ppg`` = pulse waveform, ``hr`` = heart rate or
+RR intervals from the device (``signal.content``), ``eda`` = skin conductance."""
+ROLE_UNITS: dict[str, str] = {"heart": "mV", "ppg": "", "hr": "bpm", "eda": "uS"}
 """Canonical unit of each role; device values are converted to it (``signal`` settings)."""
 
 
@@ -59,6 +62,10 @@ class Protocol(BaseModel):
     baseline: Duration = Field(default=60.0, ge=0.0)
     controller: ControllerConfig
     safety: SafetyConfig = SafetyConfig()
+    arousal: ArousalWeights = Field(
+        default=ArousalWeights(), description="how HR, SCL and SCR rate make the arousal index"
+    )
+    prompts: PromptsConfig = PromptsConfig()
     consent: Consent | None = Field(
         default=None, description="what the participant consented to (else from the CLI)"
     )

@@ -9,6 +9,7 @@ frame. Time comes only from the injected clock; the display paces the loop when 
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,8 +25,11 @@ from engine.errors import IllegalTransitionError
 from engine.protocol import Protocol as TherapyProtocol
 from engine.session_record import SessionRecording
 from therapies.controllers import IntensityDecision, create_controller
+from therapies.prompts import PromptEvent, PromptScheduler
 from therapies.safety import Command, SafetyLayer
 
+PACER_PROMINENCE = 0.6
+"""Scene intensity (pacer size/distance) in breathing sessions, where intensity is reward."""
 KEY_COMMANDS = {"escape": Command.STOP, "up": Command.STEP_UP, "down": Command.STEP_DOWN}
 
 
@@ -85,6 +89,7 @@ class SessionSummary:
     max_hr: float | None = None
     final_intensity: float = 0.0
     quality_events: int = 0
+    answers: list[tuple[float, str, int]] = field(default_factory=list)
 
     @property
     def duration(self) -> float:
@@ -130,6 +135,8 @@ class Session:
         Frames per second when the display does not pace itself.
     on_event, on_progress
         Callbacks for the CLI: event text, and a :class:`Progress` every ``progress_every`` s.
+    prompt_answerer
+        Answers SUDS/NRS prompts in dry-runs (a simulated patient); ``None`` live.
     """
 
     def __init__(
@@ -146,6 +153,7 @@ class Session:
         on_event: Callable[[str], None] | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         progress_every: float = 5.0,
+        prompt_answerer: Callable[[str], int | None] | None = None,
     ) -> None:
         self.protocol = protocol
         self.clock, self.display, self.scene = clock, display, scene
@@ -154,10 +162,20 @@ class Session:
         self.frame_period = 1.0 / frame_rate
         self.on_event, self.on_progress = on_event, on_progress
         self.progress_every = progress_every
-        self.pipeline = FeaturePipeline({role: rate for role, (_, rate) in self.sources.items()})
-        self.safety = SafetyLayer(
-            create_controller(protocol.controller), protocol.safety, protocol.controller.tick
+        self.pipeline = FeaturePipeline(
+            {role: rate for role, (_, rate) in self.sources.items()}, weights=protocol.arousal
         )
+        self.safety = SafetyLayer(
+            create_controller(protocol.controller, seed=protocol.seed),
+            protocol.safety,
+            protocol.controller.tick,
+        )
+        self._observe_hr = getattr(self.safety.controller, "observe_hr", None)
+        self._pacer_rate: float | None = getattr(protocol.controller, "pacer_rate", None)
+        if self._pacer_rate is not None and hasattr(scene, "rate_per_min"):
+            scene.rate_per_min = self._pacer_rate
+        self.prompts = PromptScheduler(protocol.prompts)
+        self.prompt_answerer = prompt_answerer
         self._state = SessionState.CREATED
         self.summary = SessionSummary(protocol.protocol, self._state, "not started")
         self._t0 = self._last = self._next_tick = self._next_progress = 0.0
@@ -216,6 +234,7 @@ class Session:
             self._end(now, SessionState.ABORTED, reason)
 
     def _end(self, now: float, state: SessionState, reason: str) -> None:
+        self._prompt_events(self.prompts.cancel(now))
         self.summary.ended = now
         self.summary.final_intensity = self._intensity
         self._transition(state, now, reason)
@@ -271,6 +290,9 @@ class Session:
                 self.recording.raw(role, samples, timestamps)
             out = self.pipeline.update(role, samples, timestamps)
             self._quality(out.quality)
+            beats = [b for b in out.beats if b.hr_bpm is not None]
+            if beats and self._observe_hr is not None and role in ("heart", "ppg"):
+                self._observe_hr([b.time for b in beats], [b.hr_bpm for b in beats])
         self._quality(self.pipeline.check(now))
 
     def _quality(self, events: list[QualityEvent]) -> None:
@@ -294,8 +316,24 @@ class Session:
         if getattr(events, "quit", False):
             self.stop(now, "display closed")
             return ()
-        keys = getattr(events, "keys", ())
+        self._prompt_events(self.prompts.update(now, tuple(getattr(events, "keys", ()))))
+        keys = self.prompts.passthrough  # answer keys never reach the override keys
         return tuple(KEY_COMMANDS[k] for k in keys if k in KEY_COMMANDS)
+
+    def _prompt_events(self, events: list[PromptEvent]) -> None:
+        """Record prompt events; answers go to the controller (and twins answer in dry-runs)."""
+        for e in events:
+            self._mark(e.time, e.marker())
+            if e.event == "asked" and self.prompt_answerer is not None:
+                value = self.prompt_answerer(e.kind)
+                if value is not None:
+                    self._prompt_events(self.prompts.answer(value, e.time, source="twin"))
+            elif e.event == "answered" and e.value is not None:
+                self.summary.answers.append((e.time, e.kind, int(e.value)))
+                if self._state is SessionState.ACTIVE:
+                    decision = self.safety.answer(e.time, e.kind, int(e.value))
+                    if decision is not None:
+                        self._decide(e.time, [decision])
 
     def _tick_due(self, now: float) -> bool:
         if now < self._next_tick:
@@ -315,6 +353,7 @@ class Session:
         if now - self._t0 >= self.protocol.baseline:
             base = self.pipeline.arousal.fix_baseline()
             self._transition(SessionState.ACTIVE, now, "baseline complete")
+            self.prompts.start(now)
             hr = f"{base.hr_bpm:.0f} bpm" if base.hr_bpm is not None else "unknown"
             scl = f"{base.scl_us:.2f} uS" if base.scl_us is not None else "unknown"
             self._mark(
@@ -363,8 +402,18 @@ class Session:
     def _render(self, now: float, dt: float) -> None:
         if self._state is SessionState.ACTIVE:
             self._intensity = self.safety.intensity(now)
-        self.scene.update(self._intensity, dt)
-        timing = self.display.present(self.scene.draw_list())
+        if self._pacer_rate is not None and hasattr(self.scene, "reward"):
+            # breathing biofeedback: the controller's target is the reward the scene shows;
+            # the pacer itself stays equally prominent all session
+            self.scene.reward = min(1.0, max(0.0, self._intensity))
+            self.scene.update(PACER_PROMINENCE, dt)
+        else:
+            self.scene.update(self._intensity, dt)
+        draw_list = self.scene.draw_list()
+        overlay = self.prompts.overlay()
+        if overlay is not None:
+            draw_list = dataclasses.replace(draw_list, overlays=(*draw_list.overlays, overlay))
+        timing = self.display.present(draw_list)
         self.summary.frames += 1
         for sink in self.sinks:
             sink.push_intensity(self._intensity, now)

@@ -81,7 +81,8 @@ def test_every_seed_protocol_validates() -> None:
 
 def test_unknown_controller_kind_names_line_and_allowed(tmp_path: Path) -> None:
     msg = error_of(tmp_path, GOOD.replace("kind: exposure", "kind: expo"))
-    assert msg == f"{tmp_path / 'protocol.yaml'}:9: controller.kind: 'expo' is not one of exposure"
+    allowed = "exposure, distraction, breathing"
+    assert msg == f"{tmp_path / 'protocol.yaml'}:9: controller.kind: 'expo' is not one of {allowed}"
 
 
 def test_unknown_scene_lists_scenes(tmp_path: Path) -> None:

@@ -184,3 +184,40 @@ def test_run_simulated_writes_folder(tmp_path: Path) -> None:
     summary = json.loads((result.folder / "summary.json").read_text())
     assert summary["state"] == "finished" and summary["duration_s"] == pytest.approx(40, abs=0.1)
     assert result.extra["true_beats"] > 40
+
+
+def test_prompt_answered_by_keys_is_recorded_and_keys_do_not_override(tmp_path: Path) -> None:
+    from therapies.prompts import PromptsConfig
+
+    f = int(30 * FPS)  # active phase (baseline is 20 s)
+    keys = {f: ("s",), f + 2: ("up",), f + 3: ("4",), f + 4: ("0",), f + 5: ("return",)}
+    protocol = demo_protocol(prompts=PromptsConfig.model_validate({"suds": {}}))
+    session, _, recorder = make_session(tmp_path, protocol, display=ScriptedDisplay(keys))
+    while session.clock.now() < 100.0 + 32:
+        session.step(session.clock.now())
+        session.clock.advance(1 / FPS)
+    recorder.close()
+    assert [(kind, value) for _, kind, value in session.summary.answers] == [("suds", 40)]
+    # "up" while the prompt was open is still the therapist's key (escape/up/down pass)
+    assert [d.source for d in session.summary.decisions].count("therapist") == 1
+    streams, _ = pyxdf.load_xdf(str(tmp_path / "rec.xdf"))
+    markers = [
+        json.loads(m[0])
+        for s in streams
+        if s["info"]["name"][0] == "vrtherapy-markers"
+        for m in s["time_series"]
+    ]
+    suds = [m for m in markers if m["event"] == "suds"]
+    assert [m["kind"] for m in suds] == ["asked", "answered"] and suds[1]["value"] == 40
+
+
+def test_dry_run_twin_answers_scheduled_prompts(tmp_path: Path) -> None:
+    from therapies.prompts import PromptsConfig
+
+    prompts = PromptsConfig.model_validate({"suds": {"every": "30s", "timeout": "10s"}})
+    protocol = with_duration(demo_protocol(prompts=prompts), 120.0)
+    result = run_simulated(
+        protocol, RunOptions(out=tmp_path, display="null", report=False), TwinProfile()
+    )
+    answers = result.summary.answers
+    assert len(answers) >= 3 and all(kind == "suds" and 0 <= v <= 100 for _, kind, v in answers)

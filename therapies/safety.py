@@ -21,7 +21,7 @@ from biosignals.features import FeatureSnapshot
 from biosignals.units import Duration
 from therapies.controllers.base import SAFETY, THERAPIST, Controller, IntensityDecision
 
-SIGNAL_LOSS_FLAGS = ("dropout", "flatline", "nan")
+SIGNAL_LOSS_FLAGS = ("dropout", "flatline", "nan", "clipping", "format")
 FALL_PER_SECOND = 1.0
 
 
@@ -72,6 +72,10 @@ class IntensityRamp:
 
 
 def _signal_lost(features: FeatureSnapshot) -> list[str]:
+    """Loss flags that leave the features invalid (a flagged ECG is no loss while a clean
+    PPG or HR stream still supplies the heart rate: the snapshot stays valid)."""
+    if features.valid:
+        return []
     return [f for f in features.flags if f.split(":", 1)[-1] in SIGNAL_LOSS_FLAGS]
 
 
@@ -102,6 +106,16 @@ class SafetyLayer:
         self._next_tick = now + self.tick
         self.ramp.advance(self.ramp.value, now)
         return self.controller.start(now)
+
+    def answer(self, now: float, kind: str, value: int) -> IntensityDecision | None:
+        """A SUDS/NRS answer for the controller; never over the safety limits.
+
+        The controller may act on it (e.g. habituated by SUDS); the shown intensity still
+        follows the rate-limited ramp, and the HR ceiling and signal-loss checks run on
+        every frame regardless.
+        """
+        on_answer = getattr(self.controller, "on_answer", None)
+        return on_answer(now, kind, value) if on_answer is not None else None
 
     def intensity(self, now: float) -> float:
         """Intensity to show now (ramped toward the controller's target)."""

@@ -5,11 +5,35 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from biosignals.errors import VrTherapyError
 from biosignals.features import FeatureSnapshot
 
 CONTROLLER = "controller"
 SAFETY = "safety"
 THERAPIST = "therapist"
+
+ANSWER_RANGES: dict[str, tuple[int, int]] = {"suds": (0, 100), "nrs": (0, 10)}
+"""Prompt answers a controller accepts: SUDS 0-100 (distress), pain NRS 0-10."""
+
+
+class ControllerError(VrTherapyError):
+    """A controller was given something it cannot use (e.g. an answer out of range)."""
+
+
+def check_answer(kind: str, value: int) -> int:
+    """Validate a prompt answer; return it as ``int``.
+
+    Raises
+    ------
+    ControllerError
+        Unknown ``kind`` or ``value`` outside its scale.
+    """
+    if kind not in ANSWER_RANGES:
+        raise ControllerError(f"answer kind {kind!r} is not one of {', '.join(ANSWER_RANGES)}")
+    lo, hi = ANSWER_RANGES[kind]
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ControllerError(f"{kind} answer must be an integer {lo}..{hi}, got {value!r}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,4 +94,13 @@ class Controller(Protocol):
 
     def lowest(self, now: float, reason: str, source: str) -> IntensityDecision | None:
         """Go to the lowest step (safety's 'lower' policy)."""
+        ...
+
+    def on_answer(self, now: float, kind: str, value: int) -> IntensityDecision | None:
+        """Take a prompt answer (``"suds"`` 0-100 or ``"nrs"`` 0-10) given at ``now``.
+
+        Returns a decision when the answer alone warrants one (e.g. distress above a
+        protocol limit), otherwise ``None``; the answer is also used at later ticks.
+        Raises :class:`ControllerError` for an unknown kind or a value off its scale.
+        """
         ...

@@ -1,0 +1,189 @@
+"""Pain distraction: keep the patient engaged enough that pain recedes, no more.
+
+The controlled quantity is *engagement* (0..1: how absorbing the distraction scene is),
+moved in steps of ``step`` between ``minimum`` and 1 (the levels). At every tick:
+
+- **raise** one step when the last pain rating (NRS 0-10, answered within
+  ``answer_valid``) is at or above ``pain_threshold``, or arousal is above the window;
+  at most once every ``raise_every`` seconds. A pain answer at or above the threshold
+  raises at once (same spacing).
+- **lower** one step, slowly, when it has been calm for ``lower_after`` seconds since the
+  last change: arousal not above the window and the last pain rating at or below
+  ``pain_low``; without a recent pain rating, calm means arousal below the window. The
+  calm must be continuous: any tick that is not calm starts the wait again.
+- otherwise hold. Every change carries its reason, e.g.
+  ``pain NRS 7 >= 5 (answered 40 s ago)``.
+
+Without valid physiology (signal loss) the tick holds; the safety layer decides what a
+loss means. Pain answers are still taken.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from biosignals.features import FeatureSnapshot
+from biosignals.units import Duration
+from therapies.controllers.base import CONTROLLER, IntensityDecision, check_answer
+
+
+class DistractionConfig(BaseModel):
+    """Settings of the ``distraction`` controller (protocol key ``controller``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["distraction"] = "distraction"
+    tick: Duration = Field(default=1.0, gt=0.0, le=60.0)
+    arousal_window: tuple[float, float] = (0.3, 0.7)
+    start: float = Field(default=0.3, ge=0.0, le=1.0, description="engagement at the start")
+    step: float = Field(default=0.1, ge=0.01, le=0.5)
+    minimum: float = Field(default=0.1, ge=0.0, lt=1.0)
+    pain_threshold: int = Field(default=5, ge=1, le=10)
+    pain_low: int = Field(default=3, ge=0, le=9)
+    answer_valid: Duration = Field(default=300.0, gt=0.0)
+    raise_every: Duration = Field(default=20.0, ge=0.0)
+    lower_after: Duration = Field(default=120.0, gt=0.0)
+
+    @field_validator("arousal_window")
+    @classmethod
+    def _window_ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
+        lo, hi = value
+        if not 0.0 <= lo < hi <= 1.0:
+            raise ValueError(f"must be [low, high] with 0 <= low < high <= 1, got {list(value)}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DistractionConfig:
+        if self.pain_low >= self.pain_threshold:
+            raise ValueError(
+                f"pain_low ({self.pain_low}) must be below pain_threshold ({self.pain_threshold})"
+            )
+        if self.start < self.minimum:
+            raise ValueError(f"start ({self.start}) must be >= minimum ({self.minimum})")
+        return self
+
+    def levels(self) -> tuple[float, ...]:
+        """Engagement levels: ``minimum``, ``minimum + step``, ... up to 1."""
+        n = math.floor((1.0 - self.minimum) / self.step + 1e-9)
+        out = [round(self.minimum + i * self.step, 6) for i in range(n + 1)]
+        if out[-1] < 1.0:
+            out.append(1.0)
+        return tuple(out)
+
+    def label(self, step: int) -> str:
+        """``'engagement 0.40'``."""
+        return f"engagement {self.levels()[step]:.2f}"
+
+    def start_step(self) -> int:
+        """Index of the level nearest to ``start``."""
+        levels = self.levels()
+        return min(range(len(levels)), key=lambda i: abs(levels[i] - self.start))
+
+
+class DistractionController:
+    """Engagement controller for pain distraction (see module docstring).
+
+    Parameters
+    ----------
+    config
+        Validated settings.
+    seed
+        Unused (the controller is deterministic); accepted like every controller.
+    """
+
+    def __init__(self, config: DistractionConfig, seed: int = 0) -> None:
+        self.config = config
+        self._levels = config.levels()
+        self._step = config.start_step()
+        self._changed = 0.0
+        self._pain: tuple[float, int] | None = None
+        self._calm_since: float | None = None
+
+    @property
+    def target(self) -> float:
+        """Current engagement (the scene's intensity)."""
+        return self._levels[self._step]
+
+    @property
+    def step(self) -> int:
+        """Current engagement level index."""
+        return self._step
+
+    def _go(self, now: float, step: int, reason: str, source: str) -> IntensityDecision | None:
+        step = max(0, min(len(self._levels) - 1, step))
+        if step == self._step:
+            return None
+        previous = self.target
+        self._step, self._changed = step, now
+        return IntensityDecision(now, previous, self.target, step, reason, source)
+
+    def start(self, now: float) -> IntensityDecision:
+        """Start at the level nearest ``start``."""
+        self._changed = now
+        reason = f"distraction starts at engagement {self.target:.2f}"
+        return IntensityDecision(now, 0.0, self.target, self._step, reason, CONTROLLER)
+
+    def move(self, now: float, steps: int, reason: str, source: str) -> IntensityDecision | None:
+        """Move by ``steps`` levels on behalf of safety or the therapist."""
+        return self._go(now, self._step + steps, reason, source)
+
+    def lowest(self, now: float, reason: str, source: str) -> IntensityDecision | None:
+        """Drop to the lowest engagement."""
+        return self._go(now, 0, reason, source)
+
+    def _fresh_pain(self, now: float) -> tuple[float, int] | None:
+        if self._pain is None or now - self._pain[0] > self.config.answer_valid:
+            return None
+        return self._pain
+
+    def on_answer(self, now: float, kind: str, value: int) -> IntensityDecision | None:
+        """Take a pain rating (NRS); at or above the threshold, raise engagement at once.
+
+        SUDS answers are accepted and not used by distraction.
+        """
+        value = check_answer(kind, value)
+        if kind != "nrs":
+            return None
+        self._pain = (now, value)
+        cfg = self.config
+        if value >= cfg.pain_threshold and now - self._changed >= cfg.raise_every:
+            reason = f"pain NRS {value} >= {cfg.pain_threshold} (just answered)"
+            return self._go(now, self._step + 1, reason, CONTROLLER)
+        return None
+
+    def tick(self, now: float, features: FeatureSnapshot) -> IntensityDecision | None:
+        """One controller tick (see module docstring)."""
+        cfg = self.config
+        a = features.arousal if features.valid else None
+        if a is None:
+            return None
+        lo, hi = cfg.arousal_window
+        pain = self._fresh_pain(now)
+        since = now - self._changed
+        high: list[str] = []
+        if pain is not None and pain[1] >= cfg.pain_threshold:
+            high.append(
+                f"pain NRS {pain[1]} >= {cfg.pain_threshold} (answered {now - pain[0]:.0f} s ago)"
+            )
+        if a > hi:
+            high.append(f"arousal {a:.2f} above window {lo:.2f}-{hi:.2f}")
+        if high:
+            self._calm_since = None
+            if since < cfg.raise_every:
+                return None
+            return self._go(now, self._step + 1, "; ".join(high), CONTROLLER)
+        if pain is not None and pain[1] <= cfg.pain_low:
+            why = f"pain NRS {pain[1]} <= {cfg.pain_low}, arousal {a:.2f} not above window"
+        elif pain is None and a < lo:
+            why = f"no recent pain rating, arousal {a:.2f} below window"
+        else:
+            self._calm_since = None
+            return None
+        if self._calm_since is None:
+            self._calm_since = now
+        calm = now - max(self._calm_since, self._changed)
+        if calm < cfg.lower_after:
+            return None
+        return self._go(now, self._step - 1, f"calm for {calm:.0f} s: {why}", CONTROLLER)
