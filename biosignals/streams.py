@@ -585,6 +585,8 @@ class FakeInlet:
         values, stamps = np.concatenate(self._values), np.concatenate(self._stamps)
         self._values.clear()
         self._stamps.clear()
+        if stamps.size == 0:  # only empty chunks were pushed (e.g. a sensor dropout)
+            return _EMPTY.copy(), _EMPTY.copy()
         if self.conversion is not None:
             values = self.conversion(values)
         self._gaps.extend(self._tracker.observe(stamps, float(stamps[-1])))

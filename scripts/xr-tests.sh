@@ -37,10 +37,14 @@ deps_from_pyproject() {
   python3 - "$REPO/pyproject.toml" <<'PY'
 import re, sys, tomllib
 have = {"pyopenxr", "pyopengl", "numpy", "pygame", "pyyaml", "pylsl", "pytest"}
+# dev tools and test-only readers the xr tier does not use (pyedflib has no wheel for the
+# chroot's Python and would need a compiler)
+tools = {"ruff", "mypy", "types-pyyaml", "pyedflib"}
 with open(sys.argv[1], "rb") as f:
-    deps = tomllib.load(f)["project"]["dependencies"]
+    project = tomllib.load(f)["project"]
+deps = project["dependencies"] + project["optional-dependencies"]["dev"]
 names = [re.split(r"[<>=!~ \[;]", d, maxsplit=1)[0].lower() for d in deps]
-print(" ".join(n for n in names if n not in have))
+print(" ".join(n for n in names if n not in have | tools))
 PY
 }
 if [ -z "${XR_PIP_EXTRA+set}" ]; then
@@ -52,9 +56,15 @@ t0=$(date +%s.%N)
 bash "$XR_SCRIPTS/setup-monado.sh"
 t1=$(date +%s.%N)
 rc=0
-bash "$XR_SCRIPTS/xr-run.sh" --project "$REPO" -- \
-  env PYTHONPATH=/project PYTHONDONTWRITEBYTECODE=1 \
-  python -m pytest -m xr -p no:cacheprovider -q "$@" || rc=$?
+# The project runs from /project without being installed; its two mapped packages
+# (pyproject: vrtherapy_seeds = seeds/, vrtherapy_benchmarks = benchmarks/) get symlinks
+# in a folder of the chroot's /tmp that goes on PYTHONPATH too.
+bash "$XR_SCRIPTS/xr-run.sh" --project "$REPO" -- sh -c '
+  mkdir -p /tmp/vrtherapy-path &&
+  ln -sfn /project/seeds /tmp/vrtherapy-path/vrtherapy_seeds &&
+  ln -sfn /project/benchmarks /tmp/vrtherapy-path/vrtherapy_benchmarks &&
+  PYTHONPATH=/project:/tmp/vrtherapy-path PYTHONDONTWRITEBYTECODE=1 \
+    exec python -m pytest -m xr -p no:cacheprovider -q "$@"' xr-tests "$@" || rc=$?
 t2=$(date +%s.%N)
 awk -v a="$t0" -v b="$t1" -v c="$t2" \
   'BEGIN { printf "xr-tests: setup %.1f s, xr tier %.1f s\n", b - a, c - b }' >&2

@@ -139,3 +139,31 @@ def test_ramp_limits_rises_not_falls() -> None:
     ramp.advance(0.0, 0.0)
     assert ramp.advance(1.0, 2.0) == pytest.approx(0.2)
     assert ramp.advance(0.0, 2.5) == pytest.approx(0.0)
+
+
+def test_step_down_while_ramping_up_never_keeps_rising() -> None:
+    """Ramping 0.2 -> 0.6 slowly; at 0.3 HR crosses the ceiling: intensity must not rise."""
+    layer = safety(max_step_per_minute=6.0)  # 0.1 per second
+    layer.controller.move(0.0, -2, "start low", "therapist")  # target 0.2
+    layer.intensity(0.0)
+    layer.ramp.value = 0.2
+    layer.controller.move(0.0, 2, "climb", "controller")  # target 0.6
+    assert layer.intensity(1.0) == pytest.approx(0.3)
+    out = layer.update(1.0, snap(1.0, 0.5, hr=130.0))
+    assert out.decisions[0].target == 0.4  # still above the 0.3 shown
+    shown = [layer.intensity(1.0 + 0.1 * i) for i in range(1, 20)]
+    assert max(shown) <= 0.3 + 1e-9
+    layer.controller.move(3.0, 1, "climb again", "controller")
+    assert layer.intensity(4.0) > 0.3  # a later step up releases the hold
+
+
+def test_controller_cannot_climb_while_heart_rate_is_over_the_ceiling() -> None:
+    layer = safety()
+    layer.controller.lowest(0.0, "start at the bottom", "therapist")
+    notes: list[str] = []
+    for i in range(1, 40):  # settled arousal would climb after 10 s, but HR is 125 > 120
+        out = layer.update(float(i), snap(float(i), 0.5, hr=125.0))
+        assert all(d.target <= d.previous for d in out.decisions)
+        notes += out.notes
+    assert layer.controller.target == 0.2
+    assert any("refused: heart rate 125 bpm above ceiling 120" in n for n in notes), notes

@@ -25,8 +25,6 @@ from engine.export.xdfread import read_xdf
 from engine.live import RunOptions, SessionResult, run_simulated, with_duration
 from engine.protocol import load_protocol, resolve_seed
 
-pyedflib = pytest.importorskip("pyedflib", reason="pyedflib is the test's second EDF reader")
-
 
 @pytest.fixture(scope="module")
 def session(tmp_path_factory: pytest.TempPathFactory) -> SessionResult:
@@ -88,6 +86,8 @@ def test_bad_files_raise_recording_error(tmp_path: Path, content: bytes, message
 
 
 def test_edf_read_back_by_pyedflib(session: SessionResult, tmp_path: Path) -> None:
+    import pyedflib  # the second, independent reader (dev extra)
+
     out = export_edf(session.recording, tmp_path / "s.edf")
     data = load_session(session.recording)
     t0 = data.t0

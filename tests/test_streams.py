@@ -265,3 +265,10 @@ def test_pull_does_not_block_after_open(inlets: list[LslInlet]) -> None:
     assert pylsl.local_clock() - start < 0.2
     rest, _ = pull_until(inlet, 5 - first.size)
     assert first.size + rest.size == 5
+
+
+def test_fake_inlet_empty_pushes_pull_as_empty() -> None:
+    inlet = FakeInlet(StreamMeta("x", "ECG", "src", 1, 500.0))
+    inlet.push(np.zeros(0), np.zeros(0))
+    values, stamps = inlet.pull()
+    assert values.size == 0 and stamps.size == 0

@@ -100,6 +100,8 @@ class SafetyLayer:
         self._next_tick: float | None = None
         self._last_ceiling_action = float("-inf")
         self._loss_handled = False
+        self._last_target: float | None = None
+        self._cap: float | None = None
 
     def start(self, now: float) -> IntensityDecision:
         """Start the active phase (first controller decision)."""
@@ -118,8 +120,20 @@ class SafetyLayer:
         return on_answer(now, kind, value) if on_answer is not None else None
 
     def intensity(self, now: float) -> float:
-        """Intensity to show now (ramped toward the controller's target)."""
-        return self.ramp.advance(self.controller.target, now)
+        """Intensity to show now (ramped toward the controller's target).
+
+        After any step down the shown intensity never rises again until a later step up:
+        were it still ramping toward the old, higher target, it stops where it is instead of
+        climbing on toward the new, lower one (a ceiling must never coincide with a rise).
+        """
+        target = self.controller.target
+        if self._last_target is not None and target < self._last_target:
+            self._cap = min(self.ramp.value, target)
+        elif self._last_target is not None and target > self._last_target:
+            self._cap = None
+        self._last_target = target
+        goal = target if self._cap is None else min(target, self._cap)
+        return self.ramp.advance(goal, now)
 
     def update(
         self, now: float, features: FeatureSnapshot, commands: tuple[Command, ...] = ()
@@ -143,8 +157,25 @@ class SafetyLayer:
         self._check_ceiling(now, features, out)
         if self._next_tick is not None and now >= self._next_tick:
             self._next_tick += self.tick * max(1, int((now - self._next_tick) // self.tick) + 1)
-            self._add(out, self.controller.tick(now, features))
+            decision = self.controller.tick(now, features)
+            if (
+                decision is not None
+                and decision.target > decision.previous
+                and self._above(features)
+            ):
+                # never climb while the heart rate is over the ceiling: undo the step
+                self.controller.move(now, -1, "climb refused: heart rate above ceiling", SAFETY)
+                out.notes.append(
+                    f"controller wanted {decision.explain()}; refused: heart rate "
+                    f"{features.hr_bpm:.0f} bpm above ceiling {self.config.max_heart_rate:.0f}"
+                )
+                decision = None
+            self._add(out, decision)
         return out
+
+    def _above(self, features: FeatureSnapshot) -> bool:
+        hr = features.hr_bpm
+        return hr is not None and hr > self.config.max_heart_rate
 
     @staticmethod
     def _add(out: SafetyOutcome, decision: IntensityDecision | None) -> None:
