@@ -225,8 +225,44 @@ def add_verify_parser(sub: Any) -> argparse.ArgumentParser:
         metavar="FILE",
         help="audit log (default: audit.log two folders up: <out>/<participant>/<session>)",
     )
+    p.add_argument(
+        "--repair",
+        action="store_true",
+        help="cut a torn recording (after a crash or kill) back to its last whole chunk, add "
+        "stream footers, keep the original as <name>.orig, and seal the folder's manifest",
+    )
     add_key_options(p)
     return p
+
+
+def _repair(folder: Path, log_path: Path) -> None:
+    """Repair torn plain recordings in ``folder``; write a manifest for a crashed session."""
+    from engine.privacy.integrity import MANIFEST, write_integrity
+    from engine.record.reader import repair, scan_chunks
+
+    audit = AuditLog(log_path, actor=ACTOR)
+    ref = session_ref(folder, log_path)
+    for path in sorted(folder.glob("*.xdf")):
+        scan = scan_chunks(path)
+        if not scan.needs_repair:
+            print(f"recording {path.name}: whole, nothing to repair")
+            continue
+        backup = repair(path)
+        print(
+            f"repaired {path.name}: cut to {scan.valid_end} of {scan.file_size} bytes, "
+            f"footers added; original kept as {backup.name}"
+        )
+        audit.append(
+            "integrity",
+            session=ref,
+            repaired=path.name,
+            backup=backup.name,
+            kept_bytes=scan.valid_end,
+            file_bytes=scan.file_size,
+        )
+    if not (folder / MANIFEST).exists():  # the session never closed: seal what is there now
+        write_integrity(folder, audit)
+        print(f"integrity {folder}: manifest written for a session that did not close")
 
 
 def _check_sealed(folder: Path, key: SiteKey, audit: AuditLog, ref: str) -> list[str]:
@@ -251,6 +287,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     log_path: Path = args.audit or folder.resolve().parent.parent / "audit.log"
     if not log_path.is_file():
         raise PrivacyError(f"verify: audit log {log_path} not found (give --audit FILE)")
+    if getattr(args, "repair", False):
+        _repair(folder, log_path)
     chain = verify_chain(log_path)
     problems = [] if chain.ok else [f"audit log: entry {chain.first_broken}: {chain.reason}"]
     if chain.ok:
