@@ -243,6 +243,13 @@ def _finish(result: SessionResult, protocol: Protocol) -> int:
         f"{len(s.decisions)} intensity decisions, highest step {s.max_step + 1}/{steps}",
         file=sys.stderr,
     )
+    window = "--" if s.time_in_window is None else f"{s.time_in_window:.0%}"
+    max_hr = "--" if s.max_hr is None else f"{s.max_hr:.0f} bpm"
+    print(
+        f"  time in arousal window {window}, max HR {max_hr}, {s.safety_events} safety "
+        f"decisions, {len(s.answers)} prompt answers, {s.quality_events} quality flag changes",
+        file=sys.stderr,
+    )
     if result.report is not None:
         print(f"report:    {result.report}", file=sys.stderr)
     print(f"recording: {result.recording}")

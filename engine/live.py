@@ -133,6 +133,8 @@ def summary_dict(result: SessionSummary, protocol: Protocol) -> dict[str, Any]:
         "max_hr_bpm": result.max_hr,
         "final_intensity": round(result.final_intensity, 4),
         "quality_events": result.quality_events,
+        "time_in_window": result.time_in_window,
+        "safety_events": result.safety_events,
         "decisions": [
             {
                 "time": d.time,
@@ -295,6 +297,12 @@ def run_simulated(protocol: Protocol, opts: RunOptions, twin: TwinProfile) -> Se
 
     No LSL and no waiting: the clock jumps from frame to frame.
     """
+    ceiling = protocol.safety.max_heart_rate
+    if twin.resting_hr >= ceiling:
+        raise ProtocolError(
+            f"{protocol.protocol}: safety.max_heart_rate ({ceiling:g} bpm) is not above "
+            f"patient {twin.name}'s resting heart rate ({twin.resting_hr:g} bpm)"
+        )
     with ExitStack() as stack:
         display = open_display(opts.display, size=opts.size)
         stack.callback(display.close)

@@ -90,6 +90,20 @@ class SessionSummary:
     final_intensity: float = 0.0
     quality_events: int = 0
     answers: list[tuple[float, str, int]] = field(default_factory=list)
+    ticks_with_arousal: int = 0
+    ticks_in_window: int = 0
+
+    @property
+    def time_in_window(self) -> float | None:
+        """Share (0..1) of the active phase's ticks with arousal inside the window."""
+        if not self.ticks_with_arousal:
+            return None
+        return self.ticks_in_window / self.ticks_with_arousal
+
+    @property
+    def safety_events(self) -> int:
+        """Decisions taken by the safety layer (ceiling, signal loss)."""
+        return sum(d.source == "safety" for d in self.decisions)
 
     @property
     def duration(self) -> float:
@@ -365,6 +379,14 @@ class Session:
                     "text": f"baseline: HR {hr}, SCL {scl}",
                 },
             )
+            ceiling = self.protocol.safety.max_heart_rate
+            if base.hr_bpm is not None and base.hr_bpm >= ceiling:
+                self.stop(
+                    now,
+                    f"baseline heart rate {base.hr_bpm:.0f} bpm is at or above the "
+                    f"ceiling {ceiling:.0f}: exposure cannot start safely",
+                )
+                return
             self._decide(now, [self.safety.start(now)])
 
     def _active_step(self, now: float, commands: tuple[Command, ...]) -> None:
@@ -375,11 +397,21 @@ class Session:
         if outcome.stop_reason is not None:
             self.stop(now, outcome.stop_reason)
             return
-        if self._tick_due(now) and self.recording is not None:
-            self.recording.features(self.features)
+        if self._tick_due(now):
+            self._count_window()
+            if self.recording is not None:
+                self.recording.features(self.features)
         hr = self.features.hr_bpm
         if hr is not None and (self.summary.max_hr is None or hr > self.summary.max_hr):
             self.summary.max_hr = hr
+
+    def _count_window(self) -> None:
+        a = self.features.arousal
+        if a is None:
+            return
+        lo, hi = self.protocol.controller.arousal_window
+        self.summary.ticks_with_arousal += 1
+        self.summary.ticks_in_window += int(lo <= a <= hi)
 
     def _decide(self, now: float, decisions: list[IntensityDecision]) -> None:
         for d in decisions:

@@ -221,3 +221,44 @@ def test_dry_run_twin_answers_scheduled_prompts(tmp_path: Path) -> None:
     )
     answers = result.summary.answers
     assert len(answers) >= 3 and all(kind == "suds" and 0 <= v <= 100 for _, kind, v in answers)
+
+
+def test_window_close_stops_cleanly_with_recording(tmp_path: Path) -> None:
+    class ClosingDisplay(NullDisplay):
+        def poll(self) -> InputEvents:
+            return InputEvents(quit=self.frames >= int(25 * FPS))
+
+    session, _, recorder = make_session(tmp_path, demo_protocol(), display=ClosingDisplay())
+    summary = session.run()
+    recorder.close()
+    assert summary.state is SessionState.ABORTED and summary.reason == "display closed"
+    streams, _ = pyxdf.load_xdf(str(tmp_path / "rec.xdf"))
+    stop = [
+        json.loads(m[0])
+        for s in streams
+        if s["info"]["name"][0] == "vrtherapy-markers"
+        for m in s["time_series"]
+    ][-1]
+    assert stop["event"] == "stop" and stop["state"] == "aborted"
+
+
+def test_baseline_at_or_above_ceiling_never_starts_exposure(tmp_path: Path) -> None:
+    protocol = demo_protocol(
+        safety=demo_protocol().safety.model_copy(update={"max_heart_rate": 75})
+    )
+    session, _, recorder = make_session(tmp_path, protocol, profile=TwinProfile(resting_hr=80))
+    summary = session.run()
+    recorder.close()
+    assert summary.state is SessionState.ABORTED
+    assert "at or above the ceiling 75" in summary.reason and summary.decisions == []
+
+
+def test_dry_run_refuses_ceiling_below_patient_rest(tmp_path: Path) -> None:
+    from engine.errors import ProtocolError
+
+    protocol = demo_protocol(
+        safety=demo_protocol().safety.model_copy(update={"max_heart_rate": 70})
+    )
+    with pytest.raises(ProtocolError, match="not above patient typical's resting heart rate"):
+        run_simulated(protocol, RunOptions(out=tmp_path, display="null"), TwinProfile())
+    assert not any(tmp_path.iterdir())
