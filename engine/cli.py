@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="VR exposure therapy and pain distraction with closed-loop biofeedback "
         "over Lab Streaming Layer.",
         epilog="LSL discovery stays on this machine unless --lsl-config names another liblsl "
-        "config (see README, 'Using a clinic network').",
+        "config (see README, 'Privacy').",
     )
     parser.add_argument("--version", action="version", version=f"vrtherapy {__version__}")
     parser.add_argument(

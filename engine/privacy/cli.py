@@ -309,6 +309,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------- purge
 
 
+def _days(text: str) -> int:
+    """``"90"`` or ``"90d"`` -> 90 (whole days, >= 0)."""
+    digits = text[:-1] if text.lower().endswith("d") else text
+    if not digits.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (e.g. 90 or 90d)")
+    return int(digits)
+
+
 def add_purge_parser(sub: Any) -> argparse.ArgumentParser:
     """``vrtherapy purge [--out DIR] (--older-than DAYS | --expired) [--dry-run]``."""
     p: argparse.ArgumentParser = sub.add_parser(
@@ -319,7 +327,9 @@ def add_purge_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=Path, default=Path("sessions"), help="sessions folder")
     which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--older-than", type=int, metavar="DAYS", help="ended > DAYS ago")
+    which.add_argument(
+        "--older-than", type=_days, metavar="DAYS", help="ended more than DAYS ago (90 or 90d)"
+    )
     which.add_argument(
         "--expired",
         action="store_true",
@@ -345,7 +355,8 @@ def cmd_purge(args: argparse.Namespace) -> int:
     verb = "would remove" if args.dry_run else "removed"
     for item in removed:
         print(f"{verb} {item.session} (ended {item.ended_at:%Y-%m-%d}, {item.files} files)")
-    print(f"{len(removed)} session(s) {verb}")
+    summary = "would be removed (dry run)" if args.dry_run else "removed"
+    print(f"{len(removed)} session(s) {summary}")
     return 0
 
 
