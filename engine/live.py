@@ -25,6 +25,7 @@ from engine.errors import ProtocolError
 from engine.outlets import SessionOutlets
 from engine.privacy.audit import model_sha256
 from engine.privacy.consent import Consent, filter_streams, simulation_consent
+from engine.privacy.errors import ConsentError
 from engine.privacy.keys import SiteKey
 from engine.privacy.sealed import write_sealed_bytes
 from engine.privacy.session_guard import SessionPrivacy
@@ -235,19 +236,37 @@ def _execute(
         result.report = build_report(
             result.recording, folder / "report.html", summary=folder / "summary.json"
         )
+    for d in summary.decisions:  # the therapist's overrides go into the audit trail
+        if d.source == "therapist":
+            guard.override(time=d.time, previous=d.previous, target=d.target, reason=d.reason)
+    if summary.reason.startswith("stop requested"):
+        guard.override(action="stop", reason=summary.reason)
     guard.finish(summary.state.value, summary.reason, summary.duration)  # after every file
     return result
 
 
-def _consent(opts: RunOptions, roles: list[str], simulated: bool) -> Consent:
-    """The session's consent, checked against the streams it will record (before any
-    folder is made). A simulated patient needs none: it gets :func:`simulation_consent`."""
+def _consent(opts: RunOptions, roles: list[str], simulated: bool) -> tuple[Consent, list[str]]:
+    """The session's consent and the roles it allows (checked before any folder is made).
+
+    Streams not consented are neither opened nor recorded (so never exported); each is
+    announced through ``opts.on_event``. A simulated patient needs no consent: it gets
+    :func:`simulation_consent`. Raises :class:`ConsentError` without consent, or when it
+    covers none of the protocol's streams.
+    """
     consent = opts.consent
     if consent is None and simulated:
         consent = simulation_consent(roles)
-    filter_streams(roles, consent, strict=True)  # ConsentError: none, or roles not covered
+    allowed = list(filter_streams(roles, consent))  # ConsentError when consent is None
     assert consent is not None
-    return consent
+    if not allowed:
+        raise ConsentError(
+            f"consent covers none of the protocol's streams ({', '.join(roles)}); "
+            f"consented: {', '.join(consent.streams) or 'none'}"
+        )
+    for role in roles:
+        if role not in allowed and opts.on_event is not None:
+            opts.on_event(f"stream {role} not recorded: not covered by the participant's consent")
+    return consent, allowed
 
 
 def run_live(
@@ -284,7 +303,10 @@ def run_live(
                     }
                 }
             )
-        consent = _consent(opts, list(protocol.streams), simulated=twin is not None)
+        consent, allowed = _consent(opts, list(protocol.streams), simulated=twin is not None)
+        protocol = protocol.model_copy(
+            update={"streams": {r: s for r, s in protocol.streams.items() if r in allowed}}
+        )
         sources = _open_inlets(protocol, stack)
         folder = new_session_dir(opts.out, protocol.protocol, opts.participant)
         return _execute(
@@ -313,8 +335,8 @@ def run_simulated(protocol: Protocol, opts: RunOptions, twin: TwinProfile) -> Se
             TWIN_ECG_RATE,
             TWIN_EDA_RATE,
         )
-        sources = dict(feed.sources())
-        consent = _consent(opts, list(sources), simulated=True)
+        consent, allowed = _consent(opts, list(feed.sources()), simulated=True)
+        sources = {r: s for r, s in feed.sources().items() if r in allowed}
         folder = new_session_dir(opts.out, protocol.protocol, opts.participant)
         physiology = feed.physiology
         pacer_rate = getattr(protocol.controller, "pacer_rate", None)
