@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from biosignals.twin import TwinProfile
-from engine.live import RunOptions, run_simulated, with_duration
+from engine.live import DRY_RUN_FRAME_RATE, RunOptions, run_simulated, with_duration
 from engine.protocol import load_protocol, resolve_seed
 
 
@@ -40,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--frame-rate",
         type=float,
-        default=5.0,
-        help="frames per simulated second (the dry-run default is 5)",
+        default=DRY_RUN_FRAME_RATE,
+        help=f"frames per simulated second (dry-run default {DRY_RUN_FRAME_RATE:g})",
     )
     args = parser.parse_args(argv)
     r = measure(args.protocol, args.minutes, args.frame_rate)

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from engine.protocol import Protocol
 
 EXIT_OK, EXIT_ABORTED, EXIT_BAD_INPUT = 0, 1, 2
-DRY_RUN_FRAME_RATE = 5.0
 LATER: dict[str, str] = {}
 PRIVACY_COMMANDS = {
     "verify": privacy_cli.cmd_verify,
@@ -211,10 +210,11 @@ def _options(args: argparse.Namespace, default_display: str) -> RunOptions:
     display = args.display or (default_display_name() if default_display == "auto" else "null")
     size = (1280, 720) if display == "window" else (960, 540)
     # window: vsync paces at the monitor's rate; offscreen: 30 frames/s leave CPU for the
-    # twin and LSL; a dry-run without rendering needs only 5 (the controller ticks at 1 Hz,
-    # safety still reacts within 0.2 s of session time).
+    # twin and LSL; a dry-run without rendering needs only DRY_RUN_FRAME_RATE.
     rate = {"window": 60.0, "offscreen": 30.0}.get(display, 30.0)
     if display == "null" and default_display == "null":
+        from engine.live import DRY_RUN_FRAME_RATE
+
         rate = DRY_RUN_FRAME_RATE
     if args.screenshot is not None and display == "null":
         raise VrTherapyError(

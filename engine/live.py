@@ -37,6 +37,9 @@ from engine.sessiondir import new_session_dir
 from engine.twinfeed import TwinFeed
 from therapies.scenes import create_scene
 
+DRY_RUN_FRAME_RATE = 2.0
+"""Frames per simulated second in dry-runs: nothing is drawn, the controller ticks at 1 Hz,
+and safety still reacts within half a second of session time."""
 TWIN_ECG_RATE = 500.0
 TWIN_EDA_RATE = 32.0
 

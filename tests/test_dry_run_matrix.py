@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from engine.export.recording import SessionData, load_session
-from engine.live import RunOptions, run_simulated, with_duration
+from engine.live import DRY_RUN_FRAME_RATE, RunOptions, run_simulated, with_duration
 from engine.protocol import Protocol, load_protocol, seed_patients, seed_protocols
 from engine.session import SessionSummary
 from engine.twin_profiles import load_patient
@@ -37,7 +37,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Run]
         minutes = MINUTES.get(proto_path.stem, DEFAULT_MINUTES)
         protocol = with_duration(load_protocol(proto_path), minutes * 60.0)
         for patient_path in seed_patients():
-            opts = RunOptions(out=out, display="null", frame_rate=5.0, report=False)
+            opts = RunOptions(out=out, display="null", frame_rate=DRY_RUN_FRAME_RATE, report=False)
             result = run_simulated(protocol, opts, load_patient(str(patient_path)))
             done[(proto_path.stem, patient_path.stem)] = Run(
                 protocol, result.summary, load_session(result.recording)
@@ -46,7 +46,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Run]
             tight = protocol.model_copy(
                 update={"safety": protocol.safety.model_copy(update={"max_heart_rate": 95.0})}
             )
-            opts = RunOptions(out=out, display="null", frame_rate=5.0, report=False)
+            opts = RunOptions(out=out, display="null", frame_rate=DRY_RUN_FRAME_RATE, report=False)
             result = run_simulated(tight, opts, load_patient("high-anxiety"))
             done[(f"{proto_path.stem}@95bpm", "high-anxiety")] = Run(
                 tight, result.summary, load_session(result.recording)
