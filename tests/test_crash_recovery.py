@@ -12,22 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import pyxdf
+from conftest import run_cli as vrtherapy
 
 from biosignals.lsl import import_pylsl
 from engine.privacy.keys import create_site_key
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def vrtherapy(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "engine.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-        env=dict(os.environ),
-    )
 
 
 @pytest.mark.lsl

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_cli as vrtherapy
 
 from engine.export.recording import load_physiology
 from engine.privacy.audit import read_entries, verify_chain
@@ -15,17 +13,6 @@ from engine.privacy.keys import create_site_key, load_site_key
 from engine.privacy.sealed import read_sealed_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def vrtherapy(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "engine.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-        env=dict(os.environ),
-    )
 
 
 @pytest.fixture(scope="module")

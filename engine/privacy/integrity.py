@@ -81,6 +81,12 @@ def write_integrity(
         "ended_at": end.isoformat(timespec="seconds"),
         "files": _hash_folder(root),
     }
+    _store_manifest(root, manifest, audit)
+    return manifest
+
+
+def _store_manifest(root: Path, manifest: dict[str, Any], audit: AuditLog, **extra: Any) -> None:
+    """Write ``integrity.json`` (temp + fsync + rename) and anchor its hash in the audit log."""
     data = json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8")
     tmp = root / (MANIFEST + ".tmp")
     try:
@@ -96,8 +102,8 @@ def write_integrity(
         session=session_ref(root, audit.path),
         manifest_sha256=hashlib.sha256(data).hexdigest(),
         files=len(manifest["files"]),
+        **extra,
     )
-    return manifest
 
 
 @dataclass(frozen=True)
@@ -170,18 +176,5 @@ def add_to_integrity(
         raise AuditError(f"cannot add {new.name} to {root / MANIFEST}: " + "; ".join(others))
     manifest = json.loads((root / MANIFEST).read_bytes())
     manifest["files"][new.name] = file_sha256(root / new.name)
-    data = json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8")
-    tmp = root / (MANIFEST + ".tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, root / MANIFEST)
-    except OSError as exc:
-        raise AuditError(f"cannot write {root / MANIFEST}: {exc}") from exc
-    audit.append(
-        "integrity",
-        session=session_ref(root, audit.path),
-        manifest_sha256=hashlib.sha256(data).hexdigest(),
-        files=len(manifest["files"]),
-        added=new.name,
-    )
+    _store_manifest(root, manifest, audit, added=new.name)
     return dict(manifest)
