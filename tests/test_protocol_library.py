@@ -77,4 +77,5 @@ def test_spiders_climbs_on_habituation_with_a_fast_habituator(tmp_path: Path) ->
     climbs = [d for d in summary["decisions"] if d["target"] > d["previous"] > 0]
     assert climbs, summary["decisions"]
     assert all(d["reason"].startswith("habituated (") for d in climbs)
-    assert "of its rise" in climbs[0]["reason"]
+    # the protocol climbs on either sign (`require: any`): physiology or a low SUDS answer
+    assert all("of its rise" in d["reason"] or "SUDS" in d["reason"] for d in climbs)
