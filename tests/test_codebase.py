@@ -73,3 +73,18 @@ def test_ruff_clean() -> None:
 def test_mypy_clean() -> None:
     r = subprocess.run([_tool("mypy")], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_every_package_is_installed() -> None:
+    """A plain `pip install .` must ship every package (the list in pyproject is explicit)."""
+    import tomllib
+
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    found = {
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for pkg in PACKAGES
+        for p in (ROOT / pkg).rglob("__init__.py")
+    }
+    assert found - listed == set()
