@@ -280,15 +280,17 @@ class FeaturePipeline:
                 return value, role
         return None, None
 
-    def snapshot(self, now: float) -> FeatureSnapshot:
+    def snapshot(self, now: float, *, with_hrv: bool = True) -> FeatureSnapshot:
         """Current features; invalid while a streamed feature group has no clean source.
 
         The heart group (``heart``/``ppg``/``hr``) is valid when one of its sources is
         unflagged and has a heart rate; the skin group (``eda``) when its stream is
         unflagged and has a level. The snapshot is valid when every group streamed is.
+        ``with_hrv=False`` leaves the HRV fields ``None`` (per-frame safety checks do not
+        need them; the controller's ticks and progress lines do).
         """
         hr, source = self._heart()
-        hrv = self.hrv.get(source or "")
+        hrv = self.hrv.get(source or "") if with_hrv else None
         hrv_values: list[float | None] = [None] * 4
         if hrv is not None:
             hrv_values = [f(w) for w in _HRV_WINDOWS for f in (hrv.rmssd, hrv.sdnn)]

@@ -188,6 +188,7 @@ class Session:
         self._pacer_rate: float | None = getattr(protocol.controller, "pacer_rate", None)
         if self._pacer_rate is not None and hasattr(scene, "rate_per_min"):
             scene.rate_per_min = self._pacer_rate
+        self._blank: Any = None
         self.prompts = PromptScheduler(protocol.prompts)
         self.prompt_answerer = prompt_answerer
         self._state = SessionState.CREATED
@@ -267,7 +268,8 @@ class Session:
         commands = self._commands(now)
         if self.done:
             return False
-        self.features = self.pipeline.snapshot(now)
+        needs_hrv = now >= self._next_tick or now >= self._next_progress
+        self.features = self.pipeline.snapshot(now, with_hrv=needs_hrv)
         if self._state is SessionState.BASELINE:
             self._baseline_step(now, commands)
         else:
@@ -441,7 +443,12 @@ class Session:
             self.scene.update(PACER_PROMINENCE, dt)
         else:
             self.scene.update(self._intensity, dt)
-        draw_list = self.scene.draw_list()
+        if self._blank is not None:  # a display that draws nothing needs no new draw list
+            draw_list = self._blank
+        else:
+            draw_list = self.scene.draw_list()
+            if not getattr(self.display, "draws", True):
+                self._blank = draw_list
         overlay = self.prompts.overlay()
         if overlay is not None:
             draw_list = dataclasses.replace(draw_list, overlays=(*draw_list.overlays, overlay))

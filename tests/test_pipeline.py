@@ -145,3 +145,25 @@ def test_baseline_and_arousal_through_the_pipeline() -> None:
     snap = pipe.snapshot(20.0)
     assert snap.valid and snap.arousal is not None and 0.0 <= snap.arousal < 0.3
     assert snap.arousal_detail is not None and snap.arousal_detail.hr_part is not None
+
+
+def test_snapshot_without_hrv_keeps_everything_else() -> None:
+    import numpy as np
+
+    from biosignals.pipeline import FeaturePipeline
+    from biosignals.twin import TwinPhysiology, TwinProfile
+
+    twin = TwinPhysiology(TwinProfile(), start_time=0.0, seed=2)
+    pipe = FeaturePipeline({"heart": 500.0, "eda": 32.0})
+    chunk = twin.advance(90.0)
+    pipe.update("heart", chunk.ecg, chunk.ecg_t)
+    pipe.update("eda", chunk.eda, chunk.eda_t)
+    full, lean = pipe.snapshot(90.0), pipe.snapshot(90.0, with_hrv=False)
+    assert full.rmssd_ms is not None and lean.rmssd_ms is None and lean.sdnn_10s_ms is None
+    assert (lean.hr_bpm, lean.scl_us, lean.arousal, lean.valid) == (
+        full.hr_bpm,
+        full.scl_us,
+        full.arousal,
+        full.valid,
+    )
+    assert np.isfinite(full.rmssd_ms)

@@ -24,6 +24,8 @@ class NullDisplay:
 
     name = "null"
     paced = False
+    draws = False
+    """The session need not build a new draw list for every frame."""
 
     def __init__(
         self, size: tuple[int, int] = (1280, 720), stereo: bool = True, title: str = "vrtherapy"
