@@ -28,3 +28,19 @@ def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str
         cwd=ROOT,
         env=dict(os.environ),
     )
+
+
+def need_mitbih(path: Path) -> None:
+    """Skip when the MIT-BIH data (outside the repo, ../shared/data/mitbih) is absent.
+
+    A real limit on a machine without ../shared; in CI (``CI=true``) the data must be there,
+    so its absence fails instead of hiding the R-peak tests.
+    """
+    import pytest
+
+    if path.is_file():
+        return
+    message = f"MIT-BIH data not found: {path} (set VRTHERAPY_MITBIH_DIR)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)

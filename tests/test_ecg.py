@@ -11,6 +11,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+from conftest import need_mitbih
 
 from biosignals.ecg import EcgExtractor, HeartBeat, detect_r_peaks
 from biosignals.errors import SignalError
@@ -36,8 +37,7 @@ def _bench() -> ModuleType:
 
 @cache
 def _record(name: str) -> tuple[np.ndarray, np.ndarray, float]:
-    if not (_data_dir() / f"{name}.ecg.csv").is_file():
-        pytest.skip(f"MIT-BIH data not found in {_data_dir()} (set VRTHERAPY_MITBIH_DIR)")
+    need_mitbih(_data_dir() / f"{name}.ecg.csv")
     ecg, ann, fs = _bench().load_record(_data_dir(), name)
     return ecg, ann, fs
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import need_mitbih
 
 from biosignals.pipeline import FeaturePipeline
 from biosignals.ppg import simulate_ppg
@@ -34,8 +35,7 @@ def _mitbih_dir() -> Path:
 @cache
 def _ecg_100() -> np.ndarray:
     path = _mitbih_dir() / "100.ecg.csv"
-    if not path.is_file():
-        pytest.skip(f"MIT-BIH data not found in {_mitbih_dir()} (set VRTHERAPY_MITBIH_DIR)")
+    need_mitbih(path)
     return np.loadtxt(path, skiprows=1, max_rows=360 * 25)
 
 
@@ -188,8 +188,7 @@ def test_no_false_flags_on_clean_signals() -> None:
 def test_real_amplifier_saturation_in_mitbih_116_is_flagged() -> None:
     """Record 116 hits the ADC rail (-5.12 mV) for ~0.7 s at 1001.9 s: clipping, then flatline."""
     path = _mitbih_dir() / "116.ecg.csv"
-    if not path.is_file():
-        pytest.skip(f"MIT-BIH data not found in {_mitbih_dir()} (set VRTHERAPY_MITBIH_DIR)")
+    need_mitbih(path)
     first = 360 * 990
     x = np.loadtxt(path, skiprows=1 + first, max_rows=360 * 15)
     t = (first + np.arange(x.size)) / 360.0
