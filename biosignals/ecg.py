@@ -67,6 +67,12 @@ class _RrCorrector:
             return None
         return 60.0 / median([rr for _, rr in self.accepted])
 
+    def current(self, last_beat_time: float | None, now: float | None) -> float | None:
+        """The smoothed heart rate, or None when no beat came in the last 10 s up to ``now``."""
+        if last_beat_time is None or now is None or now - last_beat_time > _HR_WINDOW_S:
+            return None
+        return self.heart_rate()
+
     def add(self, time: float, rr: float) -> float | None:
         """Register an RR ending at ``time``; return the corrected instantaneous HR."""
         plausible = _RR_MIN_S <= rr <= _RR_MAX_S
@@ -154,13 +160,7 @@ class EcgExtractor:
         The median of the accepted (artifact-free) RR intervals of the beats in the 10 s
         up to the latest beat.
         """
-        if (
-            self._last_beat_time is None
-            or self._last_time is None
-            or self._last_time - self._last_beat_time > _HR_WINDOW_S
-        ):
-            return None
-        return self._rr.heart_rate()
+        return self._rr.current(self._last_beat_time, self._last_time)
 
 
 def detect_r_peaks(ecg: ArrayLike, sampling_rate: float) -> NDArray[np.int64]:

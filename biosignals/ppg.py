@@ -42,7 +42,6 @@ from biosignals.ecg import HeartBeat, _RrCorrector
 __all__ = ["PpgExtractor", "detect_pulses", "simulate_ppg"]
 
 _Y, _DER, _SSF, _TIME = 0, 1, 2, 3
-_HR_WINDOW_S = 10.0
 _THRESHOLD = 0.5
 
 
@@ -255,13 +254,7 @@ class PpgExtractor:
     def heart_rate(self) -> float | None:
         """Smoothed heart rate in bpm (median of accepted RRs of the last 10 s of pulses), or
         None until known or after 10 s without a pulse."""
-        if (
-            self._last_beat_time is None
-            or self._last_time is None
-            or self._last_time - self._last_beat_time > _HR_WINDOW_S
-        ):
-            return None
-        return self._rr.heart_rate()
+        return self._rr.current(self._last_beat_time, self._last_time)
 
 
 def detect_pulses(ppg: ArrayLike, sampling_rate: float) -> NDArray[np.int64]:
