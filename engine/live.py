@@ -167,10 +167,14 @@ def _recording(
         sink_factory=guard.sink_factory,
     )
     recorder.start()
+    recording = SessionRecording(recorder, head_pose=head_pose)
     try:
-        yield SessionRecording(recorder, head_pose=head_pose)
+        yield recording
     finally:
-        recorder.close()
+        try:
+            recording.flush()
+        finally:
+            recorder.close()
 
 
 def _open_inlets(protocol: Protocol, stack: ExitStack) -> dict[str, tuple[LslInlet, float]]:

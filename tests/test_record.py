@@ -428,6 +428,9 @@ def test_writer_error_fails_the_recorder_and_is_reraised(tmp_path: Path) -> None
 
 def test_recording_cost_benchmark_records_everything() -> None:
     result = measure_recording_cost(2.0, speedup=20.0)
-    # ECG 1000 + PPG 200 + EDA 64 + 3 x 180 frame streams + 1 marker
-    assert result["samples"] == 1000 + 200 + 64 + 3 * 180 + 1
+    # ECG 1000 + PPG 200 + EDA 64 + 3 x 180 frame streams (intensity, timing, head pose)
+    # + 2 feature ticks + 1 marker
+    assert result["samples"] == 1000 + 200 + 64 + 3 * 180 + 2 + 1
     assert result["cpu_fraction"] > 0 and result["simulated_seconds"] == 2.0
+    # per-frame rows reach the recorder in 0.25 s batches, not one push per call
+    assert result["pushes"] < result["calls"] / 10

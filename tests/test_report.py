@@ -116,6 +116,7 @@ def _handmade(path: Path, *, physiology: bool = True, seconds: float = 60.0) -> 
         22.5,
     )
     rec.marker({"event": "stop", "state": "finished", "text": "session finished"}, seconds)
+    rec.flush()
     recorder.close()
     return path
 

@@ -1,17 +1,19 @@
 """How much CPU recording a session costs (wired into ``vrtherapy bench``).
 
-Simulates a session's streams -- ECG 500 Hz, PPG 100 Hz, EDA 32 Hz (float32), three 90 Hz
-session streams (intensity float32, frame timing 2 x double64, arousal features 3 x
-float32) and a marker every 2 s -- pushed once per 90 Hz frame into a real
-:class:`~engine.record.XdfRecorder` writing a real file, paced in real time by default
-(``threading.Event().wait`` between frames, as a display's vsync would). The harness's own
-CPU (pacing waits, slicing the simulated data) is measured on the pushing thread with
-``time.thread_time`` around each push and excluded.
+Simulates a 90 Hz headset session's recording through the path a live session uses,
+:class:`~engine.session_record.SessionRecording` over a real
+:class:`~engine.record.XdfRecorder` writing a real file: raw ECG 500 Hz, PPG 100 Hz and
+EDA 32 Hz (float32) handed over every frame as an inlet pull would deliver them; every
+frame the intensity, the frame-timing row (6 x float32) and the head pose (7 x float32);
+a feature row at each 1 s controller tick and a JSON marker every 2 s. Paced in real time
+by default (``threading.Event().wait`` between frames, as a display's vsync would). The
+harness's own CPU (pacing waits, slicing the simulated data) is measured on the pushing
+thread with ``time.thread_time`` around each recording call and excluded.
 
 ``speedup > 1`` runs faster than real time with the recorder's flush / clock-offset /
 boundary intervals shortened to match (same pushes, chunks, writes, fsyncs), but it
-underestimates the cost (2-3x here): back-to-back pushes run with warm caches, whereas
-a real 90 Hz frame pushes a handful of times and then leaves the core. Report real-time
+underestimates the cost (2-3x here): back-to-back calls run with warm caches, whereas a
+real 90 Hz frame records a handful of values and then leaves the core. Report real-time
 figures.
 """
 
@@ -21,77 +23,97 @@ import os
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from biosignals.features import FeatureSnapshot
 from engine.record.spec import ChannelSpec, StreamSpec
 from engine.record.writer import XdfRecorder
+from engine.session_record import SessionRecording
 
 __all__ = ["measure_recording_cost"]
 
 _FRAME_RATE = 90.0
-_STREAMS: tuple[tuple[StreamSpec, float], ...] = (
-    (StreamSpec("ECG", "ECG", 1, 500.0, "float32", channels=(ChannelSpec("II", "mV"),)), 500.0),
-    (StreamSpec("PPG", "PPG", 1, 100.0, "float32"), 100.0),
-    (StreamSpec("EDA", "EDA", 1, 32.0, "float32", channels=(ChannelSpec("SC", "uS"),)), 32.0),
-    (StreamSpec("intensity", "Intensity", 1, _FRAME_RATE, "float32"), _FRAME_RATE),
-    (StreamSpec("frames", "FrameTiming", 2, _FRAME_RATE, "double64"), _FRAME_RATE),
-    (StreamSpec("arousal", "Features", 3, _FRAME_RATE, "float32"), _FRAME_RATE),
+_RAW: tuple[tuple[str, StreamSpec], ...] = (
+    ("heart", StreamSpec("ECG", "ECG", 1, 500.0, "float32", channels=(ChannelSpec("II", "mV"),))),
+    ("ppg", StreamSpec("PPG", "PPG", 1, 100.0, "float32")),
+    ("eda", StreamSpec("EDA", "EDA", 1, 32.0, "float32", channels=(ChannelSpec("SC", "uS"),))),
 )
 
 
-_Feed = tuple[int, np.ndarray, np.ndarray, np.ndarray]
+@dataclass(frozen=True)
+class _XrFrame:
+    """What :meth:`SessionRecording.frame` reads of an OpenXR display's last frame."""
+
+    predicted_display_period_ns: int = 11_111_111
+    late: bool = False
+    should_render: bool = True
+    skipped_periods: int = 0
+    head_pose_valid: bool = True
+    head_position: tuple[float, float, float] = (0.0, 1.6, 0.0)
+    head_orientation: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 1.0)
+    display_time_monotonic_s: float | None = None
+
+
+_Feed = tuple[str, np.ndarray, np.ndarray, list[int]]
 
 
 def _prepare(
-    rec: XdfRecorder, frame_t: np.ndarray, seconds: float, rng: np.random.Generator
+    rec: SessionRecording, frame_t: np.ndarray, seconds: float, rng: np.random.Generator
 ) -> list[_Feed]:
-    """Register the streams and generate their data: (id, timestamps, values, frame ends)."""
+    """Register the raw streams and generate their data: (role, timestamps, values, ends)."""
     feeds = []
-    for spec, rate in _STREAMS:
-        sid = rec.add_stream(spec)
-        ts = np.arange(int(seconds * rate)) / rate
-        values = rng.standard_normal((len(ts), spec.channel_count)).astype(np.float32)
-        feeds.append((sid, ts, values, np.searchsorted(ts, frame_t, side="right")))
+    for role, spec in _RAW:
+        rec.add_source(role, spec)
+        ts = np.arange(int(seconds * spec.nominal_srate)) / spec.nominal_srate
+        values = rng.standard_normal(len(ts)).astype(np.float32)
+        ends = np.searchsorted(ts, frame_t, side="right").tolist()
+        feeds.append((role, ts, values, ends))
     return feeds
 
 
 def _simulate(
-    rec: XdfRecorder, frame_t: np.ndarray, feeds: list[_Feed], markers: int, speedup: float
+    rec: SessionRecording, frame_t: np.ndarray, feeds: list[_Feed], speedup: float
 ) -> tuple[int, float, float]:
-    """Push every frame's data, paced at ``speedup`` x real time.
+    """Record every frame's data, paced at ``speedup`` x real time.
 
-    Returns (pushes, CPU seconds inside push calls, CPU seconds of this harness around them:
-    pacing waits, slicing, loop).
+    Returns (recording calls, CPU seconds inside them, CPU seconds of this harness around
+    them: pacing waits, slicing, loop).
     """
     waiter = threading.Event()
-    pushes, in_push = 0, 0.0
+    calls, inside = 0, 0.0
     wall0 = time.perf_counter()
     cpu0 = time.thread_time()
     starts = [0] * len(feeds)
-    ends = [[int(e) for e in feed[3]] for feed in feeds]
+    xr = _XrFrame()
+    tick = int(_FRAME_RATE)
     for k, t in enumerate(frame_t.tolist()):
         ahead = t / speedup - (time.perf_counter() - wall0)
         if ahead > 0.002:
             waiter.wait(ahead)
-        for i, (sid, ts, values, _) in enumerate(feeds):
-            end = ends[i][k]
+        chunks = []
+        for i, (role, ts, values, ends) in enumerate(feeds):
+            end = ends[k]
             if end > starts[i]:
-                chunk, stamps = values[starts[i] : end], ts[starts[i] : end]
-                c = time.thread_time()
-                rec.push(sid, chunk, stamps)
-                in_push += time.thread_time() - c
+                chunks.append((role, values[starts[i] : end], ts[starts[i] : end]))
                 starts[i] = end
-                pushes += 1
-        if k % int(2 * _FRAME_RATE) == 0:
-            text = f"event {k}"
-            c = time.thread_time()
-            rec.push_marker(markers, text, t)
-            in_push += time.thread_time() - c
-            pushes += 1
-    harness = time.thread_time() - cpu0 - in_push
-    return pushes, in_push, harness
+        c = time.thread_time()  # one clock pair per frame: each read costs ~1 us itself
+        for role, chunk, stamps in chunks:
+            rec.raw(role, chunk, stamps)
+        rec.intensity(0.5, t)
+        rec.frame(1.0, k, t, xr)
+        if k % tick == 0:
+            rec.features(FeatureSnapshot(t, 70.0, 4.0, 2.0, 0.5, True))
+            calls += 1
+        if k % (2 * tick) == 0:
+            rec.marker({"event": "note", "text": f"event {k}"}, t)
+            calls += 1
+        inside += time.thread_time() - c
+        calls += 2 + len(chunks)
+    harness = time.thread_time() - cpu0 - inside
+    return calls, inside, harness
 
 
 def measure_recording_cost(
@@ -100,7 +122,7 @@ def measure_recording_cost(
     speedup: float = 1.0,
     directory: str | os.PathLike[str] | None = None,
 ) -> dict[str, float]:
-    """Record ``seconds`` of simulated session streams and measure the CPU it takes.
+    """Record ``seconds`` of a simulated session and measure the CPU it takes.
 
     Parameters
     ----------
@@ -115,31 +137,43 @@ def measure_recording_cost(
     Returns
     -------
     dict
-        ``cpu_fraction``: process CPU seconds (inside push calls + writer thread; the
-        harness excluded) per simulated second, i.e. the fraction of one core;
-        ``percent_of_core`` (x100); ``caller_fraction`` (inside push calls) and
+        ``cpu_fraction``: process CPU seconds (inside the recording calls + writer thread;
+        the harness excluded) per simulated second, i.e. the fraction of one core;
+        ``percent_of_core`` (x100); ``caller_fraction`` (inside the recording calls) and
         ``writer_fraction`` (the rest: the writer thread); ``harness_cpu_seconds``
-        (excluded); plus ``cpu_seconds``,
-        ``simulated_seconds``, ``wall_seconds``, ``pushes``, ``bytes``, ``chunks``,
-        ``samples``.
+        (excluded); plus ``cpu_seconds``, ``simulated_seconds``, ``wall_seconds``,
+        ``calls`` (recording calls by the session), ``pushes`` (recorder pushes they
+        made), ``bytes``, ``chunks``, ``samples``.
     """
     with tempfile.TemporaryDirectory(dir=directory) as tmp:
-        rec = XdfRecorder(
+        recorder = XdfRecorder(
             Path(tmp) / "bench.xdf",
             flush_interval=0.5 / speedup,
             clock_offset_interval=5.0 / speedup,
             boundary_interval=10.0 / speedup,
         )
+        rec = SessionRecording(recorder, head_pose=True)
         frame_t = np.arange(1, int(seconds * _FRAME_RATE) + 1) / _FRAME_RATE
         feeds = _prepare(rec, frame_t, seconds, np.random.default_rng(0))
-        markers = rec.add_stream(StreamSpec("markers", "Markers", 1, 0.0, "string"))
-        rec.start()
+        pushes = 0
+        push = recorder.push
+
+        def counted(*args: object, **kwargs: object) -> None:
+            nonlocal pushes
+            pushes += 1
+            push(*args, **kwargs)  # type: ignore[arg-type]
+
+        recorder.push = counted  # type: ignore[method-assign]
+        recorder.start()
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        pushes, caller_cpu, harness_cpu = _simulate(rec, frame_t, feeds, markers, speedup)
-        rec.close()
+        calls, caller_cpu, harness_cpu = _simulate(rec, frame_t, feeds, speedup)
+        c = time.thread_time()
+        rec.flush()
+        caller_cpu += time.thread_time() - c
+        recorder.close()
         cpu = time.process_time() - cpu0 - harness_cpu
         wall = time.perf_counter() - wall0
-        stats = rec.stats()
+        stats = recorder.stats()
     samples = sum(v for k, v in stats.items() if k.startswith("samples."))
     return {
         "simulated_seconds": float(seconds),
@@ -150,6 +184,7 @@ def measure_recording_cost(
         "caller_fraction": caller_cpu / seconds,
         "writer_fraction": (cpu - caller_cpu) / seconds,
         "harness_cpu_seconds": harness_cpu,
+        "calls": float(calls),
         "pushes": float(pushes),
         "bytes": float(stats["bytes"]),
         "chunks": float(stats["chunks"]),
