@@ -80,6 +80,7 @@ import numpy as np
 import pydantic
 from pydantic import Field
 
+from biosignals._twin_waves import BEAT_AFTER, pqrst
 from biosignals.errors import SignalError
 
 __all__ = ["TwinChunk", "TwinPhysiology", "TwinProfile"]
@@ -154,27 +155,10 @@ class TwinChunk:
     ectopic_times: np.ndarray = field(default_factory=_empty)  #: PVC times among beat_times, s
 
 
-# PQRST waves: (offset from R in s, amplitude in mV, width sigma in s, Bazett-scaled?)
-_WAVES = (
-    (-0.17, 0.15, 0.025, False),  # P
-    (-0.035, -0.12, 0.010, False),  # Q
-    (0.0, 1.2, 0.012, False),  # R
-    (0.035, -0.25, 0.012, False),  # S
-    (0.26, 0.30, 0.045, True),  # T
-)
-# Premature ventricular beat: no P wave, wide QRS, discordant (inverted) T
-_PVC_WAVES = (
-    (0.0, 1.5, 0.030, False),  # wide R
-    (0.07, -0.6, 0.030, False),  # deep S
-    (0.32, -0.45, 0.060, True),  # inverted T
-)
-_CUT_SIGMAS = 4.0
-_BEAT_BEFORE = 0.17 + _CUT_SIGMAS * 0.025  # earliest wave start before R, s
-_BEAT_AFTER = 0.32 * math.sqrt(2.0) + _CUT_SIGMAS * 0.060  # latest wave end after R, s
 _PVC_MIN_COUPLING = 0.3  # s; > the PVC's earliest wave (4 sigma = 0.12 s) before its R
 _ART_SPAN = 2.0  # s, one motion artefact
 _RES_WIDTH = 1.5  # breaths/min, width of the RSA resonance curve
-_HR_MIN, _HR_MAX = 30.0, 200.0  # 60/200 = 0.3 s > _BEAT_BEFORE keeps chunk invariance
+_HR_MIN, _HR_MAX = 30.0, 200.0  # 60/200 = 0.3 s > BEAT_BEFORE (_twin_waves) keeps chunk invariance
 _AR_COEF = 0.9
 _SCR_RISE, _SCR_DECAY, _SCR_SPAN = 0.75, 2.0, 30.0
 _SCR_PEAK_T = math.log(_SCR_DECAY / _SCR_RISE) * _SCR_RISE * _SCR_DECAY / (_SCR_DECAY - _SCR_RISE)
@@ -433,18 +417,9 @@ class TwinPhysiology:
         t = self.start_time + np.arange(first, last + 1) / self.ecg_rate
         if t.size == 0:
             return t, np.zeros(0)
-        self._beats = [b for b in self._beats if b[0] + _BEAT_AFTER >= t[0]]
-        ecg = np.zeros(t.size)
-        for r_time, rr, pvc in [*self._beats, (self._next_beat, self._last_rr, self._next_ectopic)]:
-            for offset, amp, sigma, bazett in _PVC_WAVES if pvc else _WAVES:
-                centre = r_time + (offset * math.sqrt(rr) if bazett else offset)
-                # the wave's support, in global sample indices (the same for any chunking)
-                lo = math.ceil((centre - _CUT_SIGMAS * sigma - self.start_time) * self.ecg_rate)
-                hi = math.floor((centre + _CUT_SIGMAS * sigma - self.start_time) * self.ecg_rate)
-                lo, hi = max(lo, first) - first, min(hi, last) - first + 1
-                if lo < hi:
-                    z = (t[lo:hi] - centre) / sigma
-                    ecg[lo:hi] += amp * np.exp(-0.5 * z * z)
+        self._beats = [b for b in self._beats if b[0] + BEAT_AFTER >= t[0]]
+        beats = [*self._beats, (self._next_beat, self._last_rr, self._next_ectopic)]
+        ecg = pqrst(t, first, beats, self.start_time, self.ecg_rate)
         p = self.profile
         rel = t - self.start_time
         ecg += _WANDER_MV[0] * np.sin(2.0 * np.pi * p.breathing_rate / 60.0 * rel + self._phase[0])
