@@ -37,6 +37,34 @@ def _duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _volume(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a volume in 0..1")
+    return value
+
+
+def _audio_options(p: argparse.ArgumentParser) -> None:
+    from engine.audio.player import DEFAULT_VOLUME
+
+    p.add_argument(
+        "--no-audio",
+        action="store_true",
+        help="play no sound (by default the window and openxr displays play the scene's "
+        "sound; offscreen and null are silent; without an audio device the session goes on "
+        "silently)",
+    )
+    p.add_argument(
+        "--volume",
+        type=_volume,
+        metavar="X",
+        help=f"master volume of the scene's sound, 0..1 (default: {DEFAULT_VOLUME:g})",
+    )
+
+
 def _display_options(p: argparse.ArgumentParser, default_help: str) -> None:
     p.add_argument(
         "--display",
@@ -96,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         "session is recorded.",
     )
     _display_options(demo, "window if a display is present, else offscreen")
+    _audio_options(demo)
     demo.add_argument(
         "--protocol",
         default="heights-demo",
@@ -114,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("protocol", help="protocol YAML file (or shipped name)")
     _display_options(run, "window if a display is present, else offscreen")
+    _audio_options(run)
 
     sim = sub.add_parser(
         "simulate",
@@ -220,7 +250,7 @@ def _options(args: argparse.Namespace, default_display: str) -> RunOptions:
         raise VrTherapyError(
             "--screenshot needs a rendering display (offscreen or window), not null"
         )
-    return RunOptions(
+    opts = RunOptions(
         out=args.out,
         participant=args.participant,
         display=display,
@@ -231,6 +261,11 @@ def _options(args: argparse.Namespace, default_display: str) -> RunOptions:
         on_progress=_print_progress,
         report=not args.no_report,
     )
+    if getattr(args, "no_audio", False):  # demo and run only; simulate is always silent
+        opts.audio = False
+    if getattr(args, "volume", None) is not None:
+        opts.volume = args.volume
+    return opts
 
 
 def _finish(result: SessionResult, protocol: Protocol) -> int:

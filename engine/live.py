@@ -1,8 +1,9 @@
 """Wiring for live sessions (``run``, ``demo``) and dry-runs (``simulate``).
 
 This is the only module that knows how the parts fit: display, LSL inlets or an
-in-process twin, recorder, outlets, session. Everything is torn down in reverse order,
-whatever happens, so a stopped or crashed session still leaves a finalised recording.
+in-process twin, recorder, outlets, scene sound, session. Everything is torn down in
+reverse order, whatever happens, so a stopped or crashed session still leaves a finalised
+recording.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from biosignals.streams import LslInlet, StreamPredicate, open_inlet
 from biosignals.twin import TwinOutlets, TwinPhysiology, TwinProfile, TwinRunner
 from engine import __version__
+from engine.audio.player import DEFAULT_VOLUME
 from engine.clock import Clock, LslClock, ManualClock
 from engine.display import open_display
 from engine.errors import ProtocolError
@@ -37,11 +39,16 @@ from engine.sessiondir import new_session_dir
 from engine.twinfeed import TwinFeed
 from therapies.scenes import create_scene
 
+if TYPE_CHECKING:
+    from engine.audio import AudioPlayer
+
 DRY_RUN_FRAME_RATE = 2.0
 """Frames per simulated second in dry-runs: nothing is drawn, the controller ticks at 1 Hz,
 and safety still reacts within half a second of session time."""
 TWIN_ECG_RATE = 500.0
 TWIN_EDA_RATE = 32.0
+AUDIO_DISPLAYS = ("window", "openxr")
+"""Displays a person is in front of: live sessions on them play the scene's sound."""
 
 
 @dataclass
@@ -60,6 +67,12 @@ class RunOptions:
     report: bool = True
     key: SiteKey | None = None
     consent: Consent | None = None
+    audio: bool | None = None
+    """Scene sound: ``None`` on for live sessions on the window and openxr displays (see
+    :data:`AUDIO_DISPLAYS`), ``False`` off, ``True`` on for any live display. Dry-runs are
+    always silent."""
+    volume: float = DEFAULT_VOLUME
+    """Master volume 0..1 when audio is on."""
 
 
 @dataclass
@@ -153,9 +166,18 @@ def summary_dict(result: SessionSummary, protocol: Protocol) -> dict[str, Any]:
     }
 
 
+DRY_RUN_BATCH_SECONDS = 5.0
+"""Session seconds of per-frame rows per recorder push in dry-runs (live: 0.25 s)."""
+
+
 @contextmanager
 def _recording(
-    folder: Path, protocol: Protocol, participant: str, head_pose: bool, guard: SessionPrivacy
+    folder: Path,
+    protocol: Protocol,
+    participant: str,
+    head_pose: bool,
+    guard: SessionPrivacy,
+    batch_seconds: float,
 ) -> Iterator[SessionRecording]:
     recorder = XdfRecorder(
         folder / guard.recording_name,
@@ -167,7 +189,7 @@ def _recording(
         sink_factory=guard.sink_factory,
     )
     recorder.start()
-    recording = SessionRecording(recorder, head_pose=head_pose)
+    recording = SessionRecording(recorder, head_pose=head_pose, batch_seconds=batch_seconds)
     try:
         yield recording
     finally:
@@ -202,32 +224,37 @@ def _execute(
     folder: Path,
     consent: Consent,
     answerer: Callable[[str], int | None] | None = None,
+    audio: bool = False,
 ) -> SessionResult:
     guard = SessionPrivacy(opts.out, folder, consent=consent, key=opts.key)
     guard.start(protocol.protocol, model_sha256(protocol), f"vrtherapy {__version__}")
     head_pose = opts.display == "openxr"
-    with _recording(folder, protocol, opts.participant, head_pose, guard) as recording:
+    # a dry-run's session time runs ~400x faster than the wall clock: batch by 5 s of it
+    batch = DRY_RUN_BATCH_SECONDS if isinstance(clock, ManualClock) else 0.25
+    with _recording(folder, protocol, opts.participant, head_pose, guard, batch) as recording:
         for role, (source, _) in sources.items():
             recording.add_source(role, _raw_spec(source.meta))
-        session = Session(
-            protocol,
-            clock=clock,
-            display=display,
-            scene=create_scene(protocol.scene, protocol.seed),
-            sources=sources,
-            recording=recording,
-            sinks=sinks,
-            frame_rate=opts.frame_rate,
-            on_event=opts.on_event,
-            on_progress=opts.on_progress,
-            progress_every=opts.progress_every,
-            prompt_answerer=answerer,
-        )
-        try:
-            summary = session.run()
-        finally:
-            if not session.done:
-                session.stop(clock.now(), "interrupted")
+        scene = create_scene(protocol.scene, protocol.seed)
+        with _audio(scene, opts, recording, clock, audio) as player:
+            session = Session(
+                protocol,
+                clock=clock,
+                display=display,
+                scene=scene,
+                sources=sources,
+                recording=recording,
+                sinks=sinks if player is None else (*sinks, player),
+                frame_rate=opts.frame_rate,
+                on_event=opts.on_event,
+                on_progress=opts.on_progress,
+                progress_every=opts.progress_every,
+                prompt_answerer=answerer,
+            )
+            try:
+                summary = session.run()
+            finally:
+                if not session.done:
+                    session.stop(clock.now(), "interrupted")
     if opts.screenshot is not None:
         display.screenshot(opts.screenshot)
     data = summary_dict(summary, protocol)
@@ -250,6 +277,47 @@ def _execute(
         guard.override(action="stop", reason=summary.reason)
     guard.finish(summary.state.value, summary.reason, summary.duration)  # after every file
     return result
+
+
+def audio_wanted(opts: RunOptions) -> bool:
+    """Whether a live session with ``opts`` plays sound (see :attr:`RunOptions.audio`)."""
+    if opts.audio is None:
+        return opts.display in AUDIO_DISPLAYS
+    return opts.audio and opts.display != "null"
+
+
+def open_audio(
+    scene: Any, opts: RunOptions, recording: SessionRecording, clock: Clock
+) -> AudioPlayer | None:
+    """An :class:`~engine.audio.AudioPlayer` for ``scene``, or ``None`` without a device.
+
+    Sound is a cue, not a safety function: without an audio device the session goes on
+    silently. That is announced through ``opts.on_event`` and recorded as one marker,
+    ``{"event": "audio", "state": "unavailable", "reason": ...}``.
+    """
+    from engine.audio import AudioPlayer, AudioUnavailableError
+
+    try:
+        return AudioPlayer(scene, volume=opts.volume)
+    except AudioUnavailableError as exc:
+        text = f"audio unavailable, the session continues silently: {exc}"
+        event = {"event": "audio", "state": "unavailable", "reason": str(exc), "text": text}
+        recording.marker(event, clock.now())
+        if opts.on_event is not None:
+            opts.on_event(text)
+        return None
+
+
+@contextmanager
+def _audio(
+    scene: Any, opts: RunOptions, recording: SessionRecording, clock: Clock, wanted: bool
+) -> Iterator[AudioPlayer | None]:
+    player = open_audio(scene, opts, recording, clock) if wanted else None
+    try:
+        yield player
+    finally:
+        if player is not None:
+            player.close()
 
 
 def _consent(opts: RunOptions, roles: list[str], simulated: bool) -> tuple[Consent, list[str]]:
@@ -317,7 +385,15 @@ def run_live(
         sources = _open_inlets(protocol, stack)
         folder = new_session_dir(opts.out, protocol.protocol, opts.participant)
         return _execute(
-            protocol, opts, clock, display, sources, (outlets_session,), folder, consent
+            protocol,
+            opts,
+            clock,
+            display,
+            sources,
+            (outlets_session,),
+            folder,
+            consent,
+            audio=audio_wanted(opts),
         )
 
 

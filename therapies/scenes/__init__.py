@@ -1,7 +1,8 @@
 """Scenes: closed registry of what the patient can be shown.
 
 A scene is pure numpy (see :mod:`therapies.scenes.base`): it turns an intensity into a
-:class:`~therapies.scenes.base.DrawList`; :mod:`engine.render` draws it.
+:class:`~therapies.scenes.base.DrawList`, which :mod:`engine.render` draws, and a
+:class:`~therapies.scenes.base.Soundscape`, which :mod:`engine.audio` plays.
 """
 
 from __future__ import annotations
@@ -9,7 +10,15 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Final
 
-from therapies.scenes.base import MESHES, Batch, DrawList, Scene, trs_matrices
+from therapies.scenes.base import (
+    MESHES,
+    Batch,
+    DrawList,
+    Scene,
+    SoundLayer,
+    Soundscape,
+    trs_matrices,
+)
 from therapies.scenes.breathing import BreathingScene
 from therapies.scenes.flying import FlyingScene
 from therapies.scenes.heights import HeightsScene
@@ -28,6 +37,8 @@ __all__ = [
     "PublicSpeakingScene",
     "Scene",
     "SnowScene",
+    "SoundLayer",
+    "Soundscape",
     "SpidersScene",
     "create_scene",
     "scene_names",

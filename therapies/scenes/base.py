@@ -1,6 +1,8 @@
-"""What a scene hands the renderer: instanced batches, fog, sky and camera. Pure numpy.
+"""What a scene hands the renderer and the audio player. Pure numpy, no GL, no pygame.
 
-Scenes *describe* a frame; :mod:`engine.render` *draws* it. Nothing here imports OpenGL.
+Scenes *describe* a frame (:class:`DrawList`: instanced batches, fog, sky and camera) and
+a soundscape (:class:`Soundscape`: looping layers at target volumes and one-shot cues);
+:mod:`engine.render` draws the one and :mod:`engine.audio` plays the other.
 
 Conventions
 -----------
@@ -20,6 +22,7 @@ Conventions
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -196,6 +199,135 @@ class DrawList:
         return sum(b.count for b in self.batches)
 
 
+LAYER_SOUNDS: tuple[str, ...] = (
+    "murmur",
+    "engine",
+    "rumble",
+    "wind",
+    "traffic",
+    "skitter",
+    "pacer",
+)
+"""Looping sounds a :class:`SoundLayer` may name; :mod:`engine.audio` synthesises each."""
+
+CUE_SOUNDS: tuple[str, ...] = ("cough", "shuffle", "chime", "throw", "hit", "reward")
+"""One-shot sounds a :class:`Soundscape` cue may name."""
+
+MAX_PENDING_CUES = 8
+"""Cues a scene keeps until :meth:`Scene.soundscape` collects them (older ones are dropped,
+so a session without audio, e.g. a dry-run, never accumulates them)."""
+
+
+@dataclass(frozen=True)
+class SoundLayer:
+    """One looping sound at a target volume.
+
+    Parameters
+    ----------
+    sound
+        One of :data:`LAYER_SOUNDS`.
+    volume
+        Target loudness 0..1 (the player smooths its approach, so changes never click).
+    cycle_s
+        ``None``: a seamless loop. A period in seconds: the sound is one cycle long and is
+        restarted at every new cycle, locked to ``phase`` (the breathing pacer).
+    phase
+        Position in the cycle, 0..1 (only with ``cycle_s``).
+    """
+
+    sound: str
+    volume: float
+    cycle_s: float | None = None
+    phase: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.sound not in LAYER_SOUNDS:
+            raise ValueError(
+                f"SoundLayer.sound: {self.sound!r} is not one of {', '.join(LAYER_SOUNDS)}"
+            )
+        if not 0.0 <= float(self.volume) <= 1.0:
+            raise ValueError(f"SoundLayer.volume must be in 0..1, got {self.volume!r}")
+        if self.cycle_s is not None and not float(self.cycle_s) > 0.0:
+            raise ValueError(f"SoundLayer.cycle_s must be > 0 or None, got {self.cycle_s!r}")
+        if not 0.0 <= float(self.phase) < 1.0:
+            raise ValueError(f"SoundLayer.phase must be in [0, 1), got {self.phase!r}")
+
+
+@dataclass(frozen=True)
+class Soundscape:
+    """What a scene sounds like now.
+
+    Parameters
+    ----------
+    layers
+        Looping sounds with target volumes, at most one per sound.
+    cues
+        One-shot sounds (:data:`CUE_SOUNDS`) fired since the previous
+        :meth:`Scene.soundscape`, oldest first.
+    """
+
+    layers: tuple[SoundLayer, ...] = ()
+    cues: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        names = [layer.sound for layer in self.layers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"Soundscape.layers: a sound appears twice in {names}")
+        for cue in self.cues:
+            if cue not in CUE_SOUNDS:
+                raise ValueError(f"Soundscape.cues: {cue!r} is not one of {', '.join(CUE_SOUNDS)}")
+
+    def volume(self, sound: str) -> float:
+        """Target volume of the layer playing ``sound`` (0 when there is none)."""
+        return next((layer.volume for layer in self.layers if layer.sound == sound), 0.0)
+
+
+class CueLog:
+    """One-shot cues a scene fired, kept until collected (at most :data:`MAX_PENDING_CUES`)."""
+
+    def __init__(self) -> None:
+        self._pending: deque[str] = deque(maxlen=MAX_PENDING_CUES)
+
+    def fire(self, cue: str) -> None:
+        """Record that ``cue`` (one of :data:`CUE_SOUNDS`) sounds now."""
+        if cue not in CUE_SOUNDS:
+            raise ValueError(f"cue {cue!r} is not one of {', '.join(CUE_SOUNDS)}")
+        self._pending.append(cue)
+
+    def drain(self) -> tuple[str, ...]:
+        """The cues fired since the last drain, oldest first; forgets them."""
+        out = tuple(self._pending)
+        self._pending.clear()
+        return out
+
+
+class PoissonCues:
+    """Random events at a varying rate, deterministic for a generator and a ``dt`` sequence.
+
+    Each event uses up an exponentially distributed amount of "hazard" (``rate * dt``
+    accumulated), so the count over a stretch of time hardly depends on the frame rate.
+
+    Parameters
+    ----------
+    rng
+        The scene's own generator for sound events (never the one that builds geometry, so
+        adding sound does not change what is drawn).
+    """
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self._left = float(rng.exponential())
+
+    def advance(self, rate_per_s: float, dt: float) -> int:
+        """Events due after ``dt`` seconds at ``rate_per_s`` events per second."""
+        self._left -= max(rate_per_s, 0.0) * max(dt, 0.0)
+        count = 0
+        while self._left <= 0.0:
+            count += 1
+            self._left += float(self.rng.exponential())
+        return count
+
+
 @runtime_checkable
 class Scene(Protocol):
     """A scene whose look is driven by one intensity in 0..1."""
@@ -212,6 +344,10 @@ class Scene(Protocol):
 
     def describe(self, intensity: float) -> str:
         """One line saying what ``intensity`` means in this scene."""
+        ...
+
+    def soundscape(self) -> Soundscape:
+        """What should be heard now; the cues are those fired since the previous call."""
         ...
 
 

@@ -18,6 +18,16 @@ smoothed with a 3 s time constant and brightens the place: colour saturation
 ``0.55 + 0.45 * reward``, brightness ``0.8 + 0.2 * reward``, a hazy grey sky clearing to
 blue, less haze, and a sun that grows and rises. Five batches per frame; deterministic for
 a seed and a sequence of calls.
+
+Sound (:meth:`BreathingScene.soundscape`, played by :mod:`engine.audio`):
+
+- the ``pacer`` tone, one breath cycle long and restarted in step with the pacer's phase:
+  its pitch glides up a fifth (220 to 330 Hz) while breathing in and back down while
+  breathing out, following the same ``0.5 - 0.5 * cos(2 pi * phase)``, and it fades to
+  silence at the bottom of each breath; volume :func:`pacer_volume`, ``0.2 + 0.5 * level``
+  (0.5 at the sessions' fixed prominence 0.6),
+- a soft ``reward`` chime at the end of each breath cycle while the shown reward is at
+  least :data:`REWARD_CHIME_MIN`.
 """
 
 from __future__ import annotations
@@ -27,7 +37,16 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from therapies.scenes.base import Batch, DrawList, FloatArray, frozen, trs_matrices
+from therapies.scenes.base import (
+    Batch,
+    CueLog,
+    DrawList,
+    FloatArray,
+    SoundLayer,
+    Soundscape,
+    frozen,
+    trs_matrices,
+)
 from therapies.scenes.spiders import segment_matrices
 
 SMOOTHING_TAU_S = 2.0
@@ -37,6 +56,8 @@ REWARD_TAU_S = 3.0
 RATE_RANGE = (2.0, 30.0)
 """Allowed pacing rates, breaths per minute."""
 EYE = np.array([0.0, 1.7, 3.0], np.float32)
+REWARD_CHIME_MIN = 0.5
+"""Shown reward from which each completed breath ends with a soft chime."""
 
 _BEADS = 32
 _SKY_DULL, _SKY_CLEAR = np.array([0.64, 0.70, 0.78]), np.array([0.42, 0.66, 0.95])
@@ -55,6 +76,11 @@ def pacer_full_radius_m(level: float) -> float:
 def pacer_distance_m(level: float) -> float:
     """Distance from the viewer to the pacer, metres."""
     return 6.0 - 3.0 * _clamp(level)
+
+
+def pacer_volume(level: float) -> float:
+    """Loudness 0..1 of the pacer tone at ``level`` (pacer prominence)."""
+    return 0.2 + 0.5 * _clamp(level)
 
 
 def breath_fraction(phase_cycles: float) -> float:
@@ -104,6 +130,7 @@ class BreathingScene:
         self._sph_m = frozen(np.concatenate([sph_m, fronds]))
         self._sph_rgb = np.concatenate([sph_rgb, np.tile([0.30, 0.62, 0.22], (fronds.shape[0], 1))])
         self._trunk_rgb = np.tile([0.55, 0.42, 0.28], (self._trunks.shape[0], 1))
+        self._cues = CueLog()
 
     # ----------------------------------------------------------------- parameters
     @property
@@ -227,8 +254,18 @@ class BreathingScene:
         else:
             self._level += (target - self._level) * (1.0 - math.exp(-dt / SMOOTHING_TAU_S))
         self._reward += (self._reward_target - self._reward) * (1.0 - math.exp(-dt / REWARD_TAU_S))
+        cycles = math.floor(self._phase)
         self._phase += dt * self._rate / 60.0
         self._time += dt
+        if math.floor(self._phase) > cycles and self._reward >= REWARD_CHIME_MIN:
+            self._cues.fire("reward")
+
+    def soundscape(self) -> Soundscape:
+        """The pacer tone locked to the breath; reward chimes since the last call."""
+        pacer = SoundLayer(
+            "pacer", pacer_volume(self._level), cycle_s=self.period_s, phase=self._phase % 1.0
+        )
+        return Soundscape((pacer,), self._cues.drain())
 
     def describe(self, intensity: float) -> str:
         """E.g. ``breathing: 6.0 breaths/min (10.0 s cycle), pacer 0.60 m at 3.6 m, ...``."""

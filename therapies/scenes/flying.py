@@ -12,8 +12,19 @@ clouds and farmland below outside. Intensity drives one smoothed *level* that se
 - the window view: shades open from 45% to 100%, the aircraft banks left from 0 to 18 deg
   (more ground in the left windows) and the cloud deck below thins from 90% to 20% cover,
 - announcements: none / seatbelt sign / captain's turbulence warning / "remain seated"
-  (:func:`announcement`; the seatbelt signs in the cabin light from level 0.2), for an audio
-  layer later; exposed in :meth:`FlyingScene.describe`.
+  (:func:`announcement`; the seatbelt signs in the cabin light from level 0.2); exposed in
+  :meth:`FlyingScene.describe`.
+
+Sound (:meth:`FlyingScene.soundscape`, played by :mod:`engine.audio`):
+
+- a looping jet ``engine`` drone at a constant :data:`ENGINE_VOLUME`,
+- a turbulence ``rumble`` at :func:`rumble_volume`, ``(deg - 0.1) / 2.9`` of the shake's
+  angular amplitude in degrees (0 at level 0, 0.09 at 0.2, 0.72 at 0.8, 1 at 1),
+- a ``chime`` one-shot (the cabin "bing-bong") whenever a new announcement begins (the
+  :func:`announcement` text changes to anything but ``"none"``), at most one per
+  :data:`CHIME_GAP_S`: a change sooner than that chimes when the gap is over, for the
+  announcement then current. The announcement itself is not spoken (no speech synthesis): its
+  text is what the signs and :meth:`FlyingScene.describe` show.
 
 Five batches per frame.
 """
@@ -24,7 +35,16 @@ import math
 
 import numpy as np
 
-from therapies.scenes.base import Batch, DrawList, FloatArray, frozen, trs_matrices
+from therapies.scenes.base import (
+    Batch,
+    CueLog,
+    DrawList,
+    FloatArray,
+    SoundLayer,
+    Soundscape,
+    frozen,
+    trs_matrices,
+)
 
 SMOOTHING_TAU_S = 2.0
 """Time constant of the level's exponential approach to the commanded intensity."""
@@ -32,6 +52,10 @@ EYE = np.array([-1.15, 1.26, 0.25], np.float32)
 ALTITUDE_M = 1000.0
 SPEED_MPS = 80.0
 ROWS = 10
+ENGINE_VOLUME = 0.35
+"""Loudness of the engine drone (constant, as in a real cabin)."""
+CHIME_GAP_S = 5.0
+"""Least time between two announcement chimes."""
 
 _ROW = 0.82  # seat pitch, metres
 _WALL_X = 2.0
@@ -63,6 +87,11 @@ def shade_open(level: float) -> float:
 def bank_deg(level: float) -> float:
     """Left bank of the aircraft in degrees (the left windows look further down)."""
     return 18.0 * _clamp(level)
+
+
+def rumble_volume(level: float) -> float:
+    """Loudness 0..1 of the turbulence rumble, following the shake's angular amplitude."""
+    return (turbulence(level)[1] - 0.1) / 2.9
 
 
 def cloud_cover(level: float) -> float:
@@ -110,6 +139,9 @@ class FlyingScene:
         self._ground_m, self._ground_c = self._build_ground(rng)
         self._cloud_m, self._cloud_c = self._build_clouds(rng)
         self._shade_base = self._window_z()
+        self._cues = CueLog()
+        self._said = "none"  # the last announcement that chimed ("none": none since silence)
+        self._last_chime = -math.inf
 
     # ----------------------------------------------------------------- static parts
     @staticmethod
@@ -240,6 +272,20 @@ class FlyingScene:
         freq = turbulence(self._level)[2]
         self._phase += 2.0 * np.pi * freq * dt * _RATIOS[None, :]
         self._time += dt
+        said = announcement(self._level)
+        if said == "none":
+            self._said = said
+        elif said != self._said and self._time - self._last_chime >= CHIME_GAP_S:
+            self._cues.fire("chime")
+            self._said, self._last_chime = said, self._time
+
+    def soundscape(self) -> Soundscape:
+        """Engine drone, turbulence rumble; a chime when a new announcement began."""
+        layers = (
+            SoundLayer("engine", ENGINE_VOLUME),
+            SoundLayer("rumble", rumble_volume(self._level)),
+        )
+        return Soundscape(layers, self._cues.drain())
 
     def describe(self, intensity: float) -> str:
         """E.g. ``flying: turbulence 3.4 cm/2.1 deg at 2.1 Hz, shades 89% open, ...``."""

@@ -8,6 +8,15 @@ looking down it. Intensity drives one smoothed *level* that sets
 - the railing: glass panels go first, then the bars, then posts thin out and disappear,
 - the floor: tiles turn to glass, then (away from the viewer's feet) open into gaps.
 
+Sound (:meth:`HeightsScene.soundscape`, played by :mod:`engine.audio`):
+
+- ``wind`` (gusting) at :func:`wind_volume`, ``0.1 + 0.7 * (height - 2 m) / 58 m``: 0.1 at
+  street level, 0.8 at 60 m (0.16 at level 0.2, 0.62 at 0.8),
+- street ``traffic`` at :func:`traffic_volume`, ``0.5 * sqrt(2 m / height)``, fading as the
+  street drops away (0.5 at 2 m, 0.09 at 60 m).
+
+No one-shot cues.
+
 Everything static (city blocks, buildings) is built once from the seed; per frame only a few
 small vectorised arrays change. Five batches per frame.
 """
@@ -17,7 +26,15 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from therapies.scenes.base import Batch, DrawList, FloatArray, frozen, trs_matrices
+from therapies.scenes.base import (
+    Batch,
+    DrawList,
+    FloatArray,
+    SoundLayer,
+    Soundscape,
+    frozen,
+    trs_matrices,
+)
 
 HEIGHT_MIN_M = 2.0
 HEIGHT_MAX_M = 60.0
@@ -88,6 +105,16 @@ def glass_fraction(level: float) -> float:
 def gap_fraction(level: float) -> float:
     """Fraction of floor tiles (never the ones under the viewer) that are open gaps."""
     return 0.35 * _smoothstep(0.6, 1.0, level)
+
+
+def wind_volume(level: float) -> float:
+    """Loudness 0..1 of the wind: stronger the higher the balcony."""
+    return 0.1 + 0.7 * (platform_height(level) - HEIGHT_MIN_M) / (HEIGHT_MAX_M - HEIGHT_MIN_M)
+
+
+def traffic_volume(level: float) -> float:
+    """Loudness 0..1 of the street traffic: fainter the higher the balcony."""
+    return 0.5 * float(np.sqrt(HEIGHT_MIN_M / platform_height(level)))
 
 
 class HeightsScene:
@@ -272,6 +299,13 @@ class HeightsScene:
         return (
             f"heights: platform {platform_height(lv):.1f} m, railing {railing_strength(lv):.2f}, "
             f"glass floor {glass_fraction(lv) * 100:.0f}%, gaps {gap_fraction(lv) * 100:.0f}%"
+        )
+
+    def soundscape(self) -> Soundscape:
+        """Wind rising and traffic fading with the height; no cues."""
+        lv = self._level
+        return Soundscape(
+            (SoundLayer("wind", wind_volume(lv)), SoundLayer("traffic", traffic_volume(lv)))
         )
 
     def draw_list(self) -> DrawList:

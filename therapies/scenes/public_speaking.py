@@ -11,6 +11,14 @@ seats. Intensity drives one smoothed *level* that sets
 - murmurs: ``0.1 + 0.8 * level``, the loudness (0..1) of audience chatter, exposed in
   :meth:`PublicSpeakingScene.describe` and :func:`murmur_level` for an audio layer.
 
+Sound (:meth:`PublicSpeakingScene.soundscape`, played by :mod:`engine.audio`):
+
+- a looping audience ``murmur`` at volume :func:`murmur_level` (0.26 at 0.2, 0.74 at 0.8),
+- one-shot ``cough`` (60%) and ``shuffle`` (40%) cues from level 0.4 up, at
+  :func:`cue_rate_per_min` (0 at 0.4 rising linearly to 20 per minute at 1), random times
+  drawn from the scene's own sound generator (seeded ``[seed, 7]``), so deterministic for a
+  seed and a sequence of ``(intensity, dt)``.
+
 People are instanced simple shapes: a torso cylinder, a head sphere (skin) and a hair
 sphere offset towards the back of the head, so a face turned to the speaker reads as skin
 and a turned head as hair. Everyone sways slightly (seed-fixed phases). Five batches per
@@ -22,13 +30,27 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from therapies.scenes.base import Batch, DrawList, FloatArray, frozen, trs_matrices
+from therapies.scenes.base import (
+    Batch,
+    CueLog,
+    DrawList,
+    FloatArray,
+    PoissonCues,
+    SoundLayer,
+    Soundscape,
+    frozen,
+    trs_matrices,
+)
 
 SMOOTHING_TAU_S = 2.0
 """Time constant of the level's exponential approach to the commanded intensity."""
 HEAD_TAU_S = 0.6
 """Time constant of a head turning towards where it looks next."""
 ROWS = 10
+CUES_FROM_LEVEL = 0.4
+"""Level from which the audience coughs and shuffles."""
+MAX_CUES_PER_MIN = 20.0
+"""Coughs and shuffles per minute at level 1."""
 STAGE_HEIGHT_M = 0.8
 EYE = np.array([0.0, STAGE_HEIGHT_M + 1.7, 0.0], np.float32)
 
@@ -72,6 +94,12 @@ def attention_fraction(level: float) -> float:
 def murmur_level(level: float) -> float:
     """Loudness of audience chatter, 0..1 (for an audio layer)."""
     return 0.1 + 0.8 * min(max(level, 0.0), 1.0)
+
+
+def cue_rate_per_min(level: float) -> float:
+    """Coughs and shuffles per minute at ``level``: none below :data:`CUES_FROM_LEVEL`."""
+    lv = min(max(level, 0.0), 1.0)
+    return MAX_CUES_PER_MIN * max(lv - CUES_FROM_LEVEL, 0.0) / (1.0 - CUES_FROM_LEVEL)
 
 
 def _rgba(rgb: NDArray[np.floating]) -> FloatArray:
@@ -119,6 +147,8 @@ class PublicSpeakingScene:
         )
         self._skin_rgb = _SKIN[rng.integers(0, len(_SKIN), n)]
         self._hair_rgb = _HAIR[rng.choice(len(_HAIR), n, p=[0.45, 0.3, 0.15, 0.1])]
+        self._cues = CueLog()
+        self._cue_clock = PoissonCues(np.random.default_rng([seed, 7]))
 
     # ----------------------------------------------------------------- static hall
     @staticmethod
@@ -203,6 +233,12 @@ class PublicSpeakingScene:
             away = (self._attend_rank >= attention_fraction(self._level)).astype(float)
             self._turn += (away - self._turn) * (1.0 - float(np.exp(-dt / HEAD_TAU_S)))
         self._time += dt
+        for _ in range(self._cue_clock.advance(cue_rate_per_min(self._level) / 60.0, dt)):
+            self._cues.fire("cough" if self._cue_clock.rng.uniform() < 0.6 else "shuffle")
+
+    def soundscape(self) -> Soundscape:
+        """Audience murmur at :func:`murmur_level`; coughs and shuffles since the last call."""
+        return Soundscape((SoundLayer("murmur", murmur_level(self._level)),), self._cues.drain())
 
     def describe(self, intensity: float) -> str:
         """E.g. ``public_speaking: audience 124/165, 80% watching, murmurs 0.74``."""

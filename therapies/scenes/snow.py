@@ -13,6 +13,11 @@ Intensity is *engagement*; one smoothed *level* sets
 - colourfulness: ``0.15 + 0.85 * level``, how saturated hats, scarves and beaks are
   (grey-white at 0, bright at 1).
 
+Sound (:meth:`SnowScene.soundscape`, played by :mod:`engine.audio`): a soft canyon
+``wind`` at a constant :data:`WIND_VOLUME`; a ``throw`` whoosh at every throw and a ``hit``
+(a snowy thud with a bright two-note ding, the score sound) when a scoring ball reaches its
+target and the target bursts.
+
 Deterministic for a seed and a sequence of ``update``/``aim``/``throw`` calls (respawn
 places come from the scene's own seeded generator). Six batches per frame.
 """
@@ -24,7 +29,16 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from therapies.scenes.base import Batch, DrawList, FloatArray, frozen, trs_matrices
+from therapies.scenes.base import (
+    Batch,
+    CueLog,
+    DrawList,
+    FloatArray,
+    SoundLayer,
+    Soundscape,
+    frozen,
+    trs_matrices,
+)
 
 SMOOTHING_TAU_S = 2.0
 """Time constant of the level's exponential approach to the commanded intensity."""
@@ -36,6 +50,8 @@ HIT_CENTRE_Y_M = 0.85
 """Each target's hit sphere: this radius, centred this high above its feet."""
 BALL_SPEED_MPS = 22.0
 BURST_S = 0.6
+WIND_VOLUME = 0.15
+"""Loudness of the soft wind in the canyon."""
 
 _FLAKES = 160
 _BALLS = 8
@@ -134,6 +150,7 @@ class SnowScene:
         self._bursts = np.zeros((_BALLS, 4))  # centre xyz, age; age<0 unused
         self._bursts[:, 3] = -1.0
         self._burst_dirs = rng.normal(size=(10, 3)) * [1.0, 0.6, 1.0] + [0.0, 0.8, 0.0]
+        self._cues = CueLog()
 
     # ----------------------------------------------------------------- static canyon
     @staticmethod
@@ -222,6 +239,7 @@ class SnowScene:
         scores a point now; it bursts when the ball arrives (``distance / BALL_SPEED_MPS``).
         """
         self._throws += 1
+        self._cues.fire("throw")
         idx = self._hittable()
         centres = self._feet()[idx] + [0.0, HIT_CENTRE_Y_M, 0.0]
         rel = centres - EYE
@@ -282,11 +300,17 @@ class SnowScene:
         self._bursts[free, :3] = centres[: free.size]
         self._bursts[free, 3] = 0.0
         k = which.size
+        for _ in range(k):
+            self._cues.fire("hit")
         self._lane[which] = np.stack(
             [self._rng.uniform(-5.0, 5.0, k), self._rng.uniform(-18.0, -5.0, k)], 1
         )
         self._theta[which] = self._rng.uniform(0.0, 2 * np.pi, k)
         self._pending[which] = -1.0
+
+    def soundscape(self) -> Soundscape:
+        """Soft wind; throws and hits (the score sound) since the last call."""
+        return Soundscape((SoundLayer("wind", WIND_VOLUME),), self._cues.drain())
 
     def describe(self, intensity: float) -> str:
         """E.g. ``snow: 14 targets, 2.1 m/s, colour 0.83, score 3/5``."""

@@ -9,6 +9,10 @@ looking down at the floor in front of them. Intensity drives one smoothed *level
   0.7 m away at 1 (each spider has its own seed-fixed offset from that distance),
 - their walking speed along their paths: 2 cm/s at 0 to 30 cm/s at 1.
 
+Sound (:meth:`SpidersScene.soundscape`, played by :mod:`engine.audio`): a faint looping
+``skitter`` of tiny legs at :func:`skitter_volume`, silent up to level 0.5 and rising to
+0.35 at 1 (0.21 at 0.8); no one-shot cues.
+
 Each spider walks a seed-fixed ellipse around its anchor; the position along it advances by
 ``speed * dt`` every :meth:`SpidersScene.update`, so a run is deterministic for a seed and a
 sequence of ``(intensity, dt)``. Spiders are built from instanced parts: two spheres (head
@@ -20,7 +24,15 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from therapies.scenes.base import Batch, DrawList, FloatArray, frozen, trs_matrices
+from therapies.scenes.base import (
+    Batch,
+    DrawList,
+    FloatArray,
+    SoundLayer,
+    Soundscape,
+    frozen,
+    trs_matrices,
+)
 
 MAX_SPIDERS = 30
 SMOOTHING_TAU_S = 2.0
@@ -52,6 +64,12 @@ def spider_distance_m(level: float) -> float:
 def spider_speed_mps(level: float) -> float:
     """Walking speed along the paths, metres per second."""
     return 0.02 + 0.28 * min(max(level, 0.0), 1.0)
+
+
+def skitter_volume(level: float) -> float:
+    """Loudness 0..1 of the spiders' skitter: 0 up to level 0.5, then up to 0.35 at 1."""
+    lv = min(max(level, 0.0), 1.0)
+    return 0.35 * max(lv - 0.5, 0.0) / 0.5
 
 
 def segment_matrices(a: NDArray[np.floating], b: NDArray[np.floating], radius: float) -> FloatArray:
@@ -188,6 +206,10 @@ class SpidersScene:
             f"spiders: {spider_count(lv)} spiders, body {spider_size_m(lv) * 100:.1f} cm, "
             f"{spider_distance_m(lv):.1f} m away, walking {spider_speed_mps(lv) * 100:.0f} cm/s"
         )
+
+    def soundscape(self) -> Soundscape:
+        """A faint skitter at high levels; no cues."""
+        return Soundscape((SoundLayer("skitter", skitter_volume(self._level)),))
 
     def positions(self) -> tuple[FloatArray, FloatArray]:
         """Visible spiders' ``(n, 3)`` body centres on the floor and ``(n,)`` headings (rad)."""
