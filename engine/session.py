@@ -25,6 +25,7 @@ from engine.errors import IllegalTransitionError
 from engine.protocol import Protocol as TherapyProtocol
 from engine.session_record import SessionRecording
 from therapies.controllers import IntensityDecision, create_controller
+from therapies.prompt_gaze import PromptGaze
 from therapies.prompts import PromptEvent, PromptScheduler
 from therapies.safety import Command, SafetyLayer
 
@@ -191,6 +192,10 @@ class Session:
         self._blank: Any = None
         self.prompts = PromptScheduler(protocol.prompts)
         self.prompt_answerer = prompt_answerer
+        self.gaze = PromptGaze(self.prompts, protocol.prompts.gaze)
+        """Gaze and click answers, where the display reports a head pose."""
+        if hasattr(display, "menu_key"):  # a headset controller's menu button asks prompts
+            display.menu_key = protocol.prompts.on_demand_key
         self._state = SessionState.CREATED
         self.summary = SessionSummary(protocol.protocol, self._state, "not started")
         self._t0 = self._last = self._next_tick = self._next_progress = 0.0
@@ -332,7 +337,12 @@ class Session:
         if getattr(events, "quit", False):
             self.stop(now, "display closed")
             return ()
-        self._prompt_events(self.prompts.update(now, tuple(getattr(events, "keys", ()))))
+        answered, keys = self.gaze.confirm(now, tuple(getattr(events, "keys", ())))
+        self._prompt_events(answered)
+        self._prompt_events(self.prompts.update(now, keys))
+        clicks = [(c.origin, c.direction) for c in getattr(events, "clicks", ())]
+        head, layout_of = getattr(events, "head", None), getattr(self.display, "panel_layout", None)
+        self._prompt_events(self.gaze.update(now, head, clicks, layout_of))
         keys = self.prompts.passthrough  # answer keys never reach the override keys
         return tuple(KEY_COMMANDS[k] for k in keys if k in KEY_COMMANDS)
 
@@ -449,9 +459,9 @@ class Session:
             draw_list = self.scene.draw_list()
             if not getattr(self.display, "draws", True):
                 self._blank = draw_list
-        overlay = self.prompts.overlay()
-        if overlay is not None:
-            draw_list = dataclasses.replace(draw_list, overlays=(*draw_list.overlays, overlay))
+        overlays = self.gaze.overlays()
+        if overlays:
+            draw_list = dataclasses.replace(draw_list, overlays=(*draw_list.overlays, *overlays))
         timing = self.display.present(draw_list)
         self.summary.frames += 1
         for sink in self.sinks:

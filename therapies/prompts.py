@@ -116,6 +116,23 @@ class PromptConfig(BaseModel, frozen=True, extra="forbid"):
         return self
 
 
+class GazeConfig(BaseModel, frozen=True, extra="forbid"):
+    """Answering prompts by head gaze (protocol key ``prompts.gaze``), where the display
+    reports a head pose (headset, desktop window); see :mod:`therapies.prompt_gaze`.
+
+    Parameters
+    ----------
+    enabled
+        Place the panel in the world and answer by dwelling; False: head-locked panel,
+        keys/controller only.
+    dwell
+        How long the gaze must rest on one value to answer it (0.5 s to 10 s).
+    """
+
+    enabled: bool = True
+    dwell: Duration = Field(default=2.0, ge=0.5, le=10.0)
+
+
 class PromptsConfig(BaseModel, frozen=True, extra="forbid"):
     """Which prompts a protocol uses (protocol key ``prompts``).
 
@@ -125,11 +142,14 @@ class PromptsConfig(BaseModel, frozen=True, extra="forbid"):
         SUDS 0-100 and pain NRS 0-10; ``None``: not asked (not even on demand).
     on_demand_key
         Key (pygame name) that asks every configured prompt now, SUDS first.
+    gaze
+        Gaze answering (see :class:`GazeConfig`).
     """
 
     suds: PromptConfig | None = None
     nrs: PromptConfig | None = None
     on_demand_key: str = "s"
+    gaze: GazeConfig = GazeConfig()
 
     @field_validator("on_demand_key")
     @classmethod
@@ -207,6 +227,16 @@ class PromptEvent:
             "source": self.source,
             "text": self.describe(),
         }
+
+
+def prompt_text(scale: Scale, value: int | None, help_line: str, status: str = "") -> str:
+    """A prompt panel's text: question, value, scale anchors, ``status`` and ``help_line``.
+
+    Six lines (the scale is drawn after the third); ``status`` takes the blank line above
+    the help, so the panel keeps its size and layout whatever it shows.
+    """
+    shown = "\u2013" if value is None else str(value)
+    return "\n".join((scale.question, "", f"<    {shown}    >", scale.anchors, status, help_line))
 
 
 class PromptScheduler:
@@ -330,11 +360,10 @@ class PromptScheduler:
         if prompt is None:
             return None
         scale = prompt.scale
-        if prompt.value is None:
-            value, where = "\u2013", None
-        else:
-            value, where = str(prompt.value), (prompt.value - scale.low) / (scale.high - scale.low)
-        text = "\n".join((scale.question, "", f"<    {value}    >", scale.anchors, "", PROMPT_HELP))
+        where = None
+        if prompt.value is not None:
+            where = (prompt.value - scale.low) / (scale.high - scale.low)
+        text = prompt_text(scale, prompt.value, PROMPT_HELP)
         gauge = Gauge(where, scale.high // scale.step + 1, after_line=2)
         return Overlay(text, PROMPT_ANCHOR, PROMPT_HEIGHT, PROMPT_FG, PROMPT_BG, gauge=gauge)
 

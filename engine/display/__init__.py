@@ -21,14 +21,16 @@ import os
 from types import MappingProxyType
 from typing import Final
 
-from engine.display.base import Display, FrameTiming, InputEvents
+from engine.display.base import Display, FrameTiming, HeadPose, InputEvents, PointerRay
 from engine.errors import DisplayUnavailableError
 
 __all__ = [
     "BACKENDS",
     "Display",
     "FrameTiming",
+    "HeadPose",
     "InputEvents",
+    "PointerRay",
     "default_display_name",
     "open_display",
 ]

@@ -18,12 +18,14 @@ import numpy as np
 import pygame
 from numpy.typing import NDArray
 
+from engine.display._gaze import PanelLayouts
 from engine.display.base import FrameTiming, InputEvents
 from engine.errors import DisplayUnavailableError
 from engine.render._gl import GL
 from engine.render.camera import EyeRig, EyeView
 from engine.render.renderer import Renderer
-from therapies.scenes.base import DrawList
+from therapies.prompt_gaze import PanelLayout
+from therapies.scenes.base import DrawList, Overlay
 
 GL_PACKAGES = "libgl1-mesa-dri libegl1"
 
@@ -163,6 +165,9 @@ class PygameGLDisplay:
         self._target: FrameTarget | None = None
         self._open = False
         self._rig: EyeRig | None = None
+        self.last_eyes: tuple[EyeView, ...] = ()
+        """The eye views of the last presented frame (world space), left then right."""
+        self._layouts: PanelLayouts | None = None
 
     def _start(self) -> None:
         version = GL.glGetIntegerv(GL.GL_MAJOR_VERSION) * 10 + GL.glGetIntegerv(GL.GL_MINOR_VERSION)
@@ -210,7 +215,8 @@ class PygameGLDisplay:
         if self._renderer is None or self._target is None:
             raise DisplayUnavailableError(f"the {self.name} display is closed")
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._target.fbo)
-        self._renderer.render(draw_list, self.eye_views(draw_list))
+        self.last_eyes = self.eye_views(draw_list)
+        self._renderer.render(draw_list, self.last_eyes)
         self._show()
         self._presented = True
         index = self._frames
@@ -219,6 +225,12 @@ class PygameGLDisplay:
 
     def _show(self) -> None:
         GL.glFlush()
+
+    def panel_layout(self, overlay: Overlay) -> PanelLayout | None:
+        """Where ``overlay``'s scale sits on its panel as this display draws it (gaze input)."""
+        if self._layouts is None:
+            self._layouts = PanelLayouts()
+        return self._layouts.get(overlay, self._size[1])
 
     def read_pixels(self) -> NDArray[np.uint8]:
         """The last presented frame, ``(h, w, 3)`` uint8 RGB, top row first."""

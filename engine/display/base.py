@@ -9,7 +9,26 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
+from therapies.prompt_gaze import HeadPose
 from therapies.scenes.base import DrawList
+
+__all__ = ["Display", "FrameTiming", "HeadPose", "InputEvents", "PointerRay"]
+
+
+@dataclass(frozen=True)
+class PointerRay:
+    """A ray into the scene from a pointer (a mouse click), world coordinates.
+
+    Parameters
+    ----------
+    origin
+        Where it starts (the eye it was cast from), metres.
+    direction
+        Unit direction.
+    """
+
+    origin: tuple[float, float, float]
+    direction: tuple[float, float, float]
 
 
 @dataclass(frozen=True)
@@ -22,10 +41,18 @@ class InputEvents:
         The window was closed.
     keys
         Keys pressed, as pygame key names (``"escape"``, ``"space"``, ``"up"``, ``"0"``...).
+        Headset controllers arrive here too, as the same names (see the openxr display).
+    head
+        The head pose of the last presented frame, in scene coordinates, where the display
+        has one (openxr: tracked; window: its camera and mouse look); else ``None``.
+    clicks
+        Pointer clicks (not drags) since the last poll, as rays into the scene (window).
     """
 
     quit: bool = False
     keys: tuple[str, ...] = ()
+    head: HeadPose | None = None
+    clicks: tuple[PointerRay, ...] = ()
 
 
 @dataclass(frozen=True)

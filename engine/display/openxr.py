@@ -12,6 +12,11 @@ Each frame's timing and head pose are kept as data in :attr:`OpenXRDisplay.last_
 (:class:`XrFrameInfo`) with running totals in :attr:`OpenXRDisplay.stats`, for the session
 recording. Needs pyopenxr (``pip install 'vrtherapy[xr]'``) and an OpenXR runtime with an
 HMD (e.g. Monado, selected by ``XR_RUNTIME_JSON``).
+
+Input: :meth:`OpenXRDisplay.poll` syncs a controller action set
+(:mod:`engine.display._xr_actions`: select -> ``"return"``, menu -> :attr:`menu_key`,
+thumbstick/trackpad -> ``"left"``/``"right"``) and reports the head pose of the last
+submitted frame in scene coordinates, for answering prompts by gaze.
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ from engine.display._xr_session import pose_is_valid
 from engine.display.base import FrameTiming, InputEvents
 from engine.errors import DisplayUnavailableError
 from engine.render.camera import EyeView
-from therapies.scenes.base import DrawList
+from therapies.prompt_gaze import PanelLayout
+from therapies.scenes.base import DrawList, Overlay
 
 _NS_PER_MS = 1_000_000
 
@@ -163,6 +169,8 @@ class OpenXRDisplay:
         require_pyopenxr()
         graphics = choose_graphics(graphics)
         self._xr = import_xr()
+        from engine.display._gaze import PanelLayouts, head_pose
+        from engine.display._xr_actions import XrControllers
         from engine.display._xr_session import XrRuntime
         from engine.display._xr_swapchain import StereoSwapchain
         from engine.render.renderer import Renderer
@@ -178,6 +186,8 @@ class OpenXRDisplay:
         self._presented = False
         self._anchor: NDArray[np.float64] | None = None
         self._prev_display_ns: int | None = None
+        self._layouts = PanelLayouts()
+        self._head_pose = head_pose
         self._rt = XrRuntime(
             self._xr, graphics, title=title, space=space, ready_timeout_s=ready_timeout_s
         )
@@ -188,6 +198,9 @@ class OpenXRDisplay:
             self._renderer = Renderer()
             self._rt.on_close(self._renderer.close)
             self._rt.on_close(self._rt.gl.make_current)  # runs first: GL frees need it
+            self.controllers = XrControllers(self._xr, self._rt.instance, self._rt.session)
+            """The controller action set (its ``syncs`` count and accepted ``profiles``)."""
+            self._rt.on_close(self.controllers.destroy)
         except self._xr.XrException as exc:
             self._rt.destroy()
             raise DisplayUnavailableError(
@@ -236,11 +249,42 @@ class OpenXRDisplay:
         """The OpenXR session state's name (``FOCUSED``, ``STOPPING``...)."""
         return str(self._rt.state.name)
 
+    @property
+    def menu_key(self) -> str:
+        """Key name a controller's menu button produces (the session sets its on-demand key)."""
+        return self.controllers.menu_key
+
+    @menu_key.setter
+    def menu_key(self, key: str) -> None:
+        self.controllers.menu_key = key
+
     def poll(self) -> InputEvents:
-        """Follow runtime events; ``quit`` once the runtime is exiting or the session is lost."""
-        if not self._closed:
-            self._rt.pump_events()
-        return InputEvents(quit=self._closed or self._rt.quit_requested, keys=())
+        """Follow runtime events and controllers; the head pose of the last submitted frame.
+
+        ``quit`` once the runtime is exiting or the session is lost. Controller keys come only
+        while the session is focused.
+        """
+        if self._closed:
+            return InputEvents(quit=True)
+        self._rt.pump_events()
+        live = self._rt.running and not self._rt.quit_requested
+        xr = self._xr
+        try:
+            keys = self.controllers.poll(live)
+        except (xr.SessionLostError, xr.InstanceLostError, xr.SessionNotRunningError):
+            keys = ()
+        except xr.XrException as exc:
+            raise DisplayUnavailableError(
+                f"OpenXR controller input failed in {self._rt.runtime_name!r}: "
+                f"{type(exc).__name__} {exc}"
+            ) from exc
+        return InputEvents(
+            quit=self._rt.quit_requested, keys=keys, head=self._head_pose(self.last_eyes)
+        )
+
+    def panel_layout(self, overlay: Overlay) -> PanelLayout | None:
+        """Where ``overlay``'s scale sits on its panel as drawn in each eye (gaze input)."""
+        return self._layouts.get(overlay, self._eye_size[1])
 
     def request_exit(self) -> None:
         """Ask the runtime to end the session (``xrRequestExitSession``).

@@ -18,6 +18,7 @@ import pygame.font
 from numpy.typing import NDArray
 
 from engine.errors import VrTherapyError
+from therapies.prompt_gaze import PanelLayout
 from therapies.scenes.base import Gauge
 
 Color8 = tuple[int, int, int, int]
@@ -127,7 +128,7 @@ def _gauge_block(gauge: Gauge, size: int, width: int) -> NDArray[np.uint8]:
     """A horizontal scale: faint track, tick marks, a solid disc at the value (if any)."""
     rows = int(size * 1.1)
     out = np.zeros((rows, width), np.float32)
-    r = max(size * 0.3, 3.0)
+    r = _gauge_radius(size)
     left, right = r, width - r
     mid = rows / 2.0
     thick = max(int(size / 14.0), 1)
@@ -142,6 +143,46 @@ def _gauge_block(gauge: Gauge, size: int, width: int) -> NDArray[np.uint8]:
         cx = left + gauge.value * (right - left)
         out = np.maximum(out, _disc(rows, width, mid, cx, r))
     return np.rint(out * 255.0).astype(np.uint8)
+
+
+def _gauge_radius(size: int) -> float:
+    return max(size * 0.3, 3.0)
+
+
+def panel_layout(text: str, style: TextStyle, gauge: Gauge) -> PanelLayout:
+    """Where ``gauge`` and the first line sit on the panel :func:`render_coverage` draws.
+
+    Parameters
+    ----------
+    text, style, gauge
+        As in :func:`render_coverage` (same font, padding and line layout).
+
+    Returns
+    -------
+    therapies.prompt_gaze.PanelLayout
+        The panel's aspect, the span of the scale's end ticks, the scale row and the first
+        line's centre, as shares of the panel image (from its top-left).
+    """
+    lines = _line_blocks(text, style.size)
+    heights = [parts[0].shape[0] for parts in lines]
+    gap = style.size
+    width = max(sum(b.shape[1] for b in parts) + gap * (len(parts) - 1) for parts in lines)
+    width = max(width, 1, 10 * style.size)
+    at = len(lines) if gauge.after_line < 0 else min(gauge.after_line + 1, len(lines))
+    rows = int(style.size * 1.1)
+    pad = style.pad
+    w, h = width + 2 * pad, sum(heights) + rows + 2 * pad
+    top = pad + sum(heights[:at])
+    r = _gauge_radius(style.size)
+    first = pad + (heights[0] / 2.0 if at > 0 else rows + heights[0] / 2.0)
+    return PanelLayout(
+        aspect=w / h,
+        gauge_left=(pad + r) / w,
+        gauge_right=(pad + width - r) / w,
+        gauge_top=top / h,
+        gauge_bottom=(top + rows) / h,
+        title=first / h,
+    )
 
 
 def _coverage(text: str, size: int, gauge: Gauge | None = None) -> NDArray[np.uint8]:
