@@ -47,6 +47,15 @@ def _volume(text: str) -> float:
     return value
 
 
+def _mirror_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--mirror",
+        action="store_true",
+        help="with --display openxr: also show the headset's view in a desktop window for "
+        "the therapist (needs a desktop, $DISPLAY); its keyboard overrides like the window's",
+    )
+
+
 def _audio_options(p: argparse.ArgumentParser) -> None:
     from engine.audio.player import DEFAULT_VOLUME
 
@@ -125,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _display_options(demo, "window if a display is present, else offscreen")
     _audio_options(demo)
+    _mirror_option(demo)
     demo.add_argument(
         "--protocol",
         default="heights-demo",
@@ -144,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("protocol", help="protocol YAML file (or shipped name)")
     _display_options(run, "window if a display is present, else offscreen")
     _audio_options(run)
+    _mirror_option(run)
 
     sim = sub.add_parser(
         "simulate",
@@ -261,6 +272,10 @@ def _options(args: argparse.Namespace, default_display: str) -> RunOptions:
         on_progress=_print_progress,
         report=not args.no_report,
     )
+    if getattr(args, "mirror", False):
+        if display != "openxr":
+            raise VrTherapyError(f"--mirror needs --display openxr (the display is {display})")
+        opts.mirror = True
     if getattr(args, "no_audio", False):  # demo and run only; simulate is always silent
         opts.audio = False
     if getattr(args, "volume", None) is not None:

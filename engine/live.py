@@ -67,6 +67,8 @@ class RunOptions:
     report: bool = True
     key: SiteKey | None = None
     consent: Consent | None = None
+    mirror: bool = False
+    """Headset sessions: show the headset's view in a desktop window for the therapist."""
     audio: bool | None = None
     """Scene sound: ``None`` on for live sessions on the window and openxr displays (see
     :data:`AUDIO_DISPLAYS`), ``False`` off, ``True`` on for any live display. Dry-runs are
@@ -353,7 +355,7 @@ def run_live(
     source ids, so other LSL streams on this machine are never picked up by mistake.
     """
     with ExitStack() as stack:
-        display = open_display(opts.display, size=opts.size)
+        display = open_display(opts.display, size=opts.size, mirror=opts.mirror)
         stack.callback(display.close)
         clock = LslClock()
         session_id = uuid.uuid4().hex[:8]

@@ -61,6 +61,7 @@ def open_display(
     size: tuple[int, int] = (1280, 720),
     stereo: bool = True,
     title: str = "vrtherapy",
+    mirror: bool = False,
 ) -> Display:
     """Open the display backend called ``name``.
 
@@ -74,6 +75,9 @@ def open_display(
         Side-by-side stereo (left eye on the left half).
     title
         Window caption where there is a window.
+    mirror
+        ``openxr`` only: also show the headset's view in a desktop window for the
+        therapist (needs ``$DISPLAY``). Refused for other displays.
 
     Raises
     ------
@@ -87,6 +91,10 @@ def open_display(
         raise DisplayUnavailableError(
             f"display {name!r} is not one of {', '.join(BACKENDS)}"
         ) from None
+    if mirror and name != "openxr":
+        raise DisplayUnavailableError(
+            f"--mirror mirrors a headset's view; display {name!r} is not a headset (use openxr)"
+        )
     module_name, class_name = target.split(":")
     try:
         module = importlib.import_module(module_name)
@@ -98,5 +106,6 @@ def open_display(
             f"display {name!r} needs the Python package {_OPTIONAL[top]} "
             f"(pip install pygame PyOpenGL; both are vrtherapy dependencies): {exc}"
         ) from exc
-    display: Display = getattr(module, class_name)(size=size, stereo=stereo, title=title)
+    extra = {"mirror": True} if mirror else {}
+    display: Display = getattr(module, class_name)(size=size, stereo=stereo, title=title, **extra)
     return display

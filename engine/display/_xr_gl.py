@@ -222,9 +222,13 @@ def _ints(*values: int) -> Any:
 
 
 class GlxContext:
-    """A hidden pygame window's OpenGL 3.3 core GLX context (needs an X server)."""
+    """A pygame window's OpenGL 3.3 core GLX context (needs an X server).
 
-    def __init__(self, title: str) -> None:
+    Hidden unless ``mirror_size`` is given: then it is a visible, resizable window of that
+    size for the therapist's desktop mirror (no vsync: the headset runtime paces frames).
+    """
+
+    def __init__(self, title: str, mirror_size: tuple[int, int] | None = None) -> None:
         os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
         import pygame
 
@@ -242,7 +246,12 @@ class GlxContext:
             pygame.display.gl_set_attribute(
                 pygame.GL_CONTEXT_PROFILE_MASK, pygame.GL_CONTEXT_PROFILE_CORE
             )
-            pygame.display.set_mode((64, 64), pygame.OPENGL | pygame.DOUBLEBUF | pygame.HIDDEN)
+            if mirror_size is None:
+                flags = pygame.OPENGL | pygame.DOUBLEBUF | pygame.HIDDEN
+                pygame.display.set_mode((64, 64), flags)
+            else:
+                flags = pygame.OPENGL | pygame.DOUBLEBUF | pygame.RESIZABLE
+                pygame.display.set_mode(mirror_size, flags, vsync=0)
             pygame.display.set_caption(title)
         except pygame.error as exc:
             pygame.display.quit()
@@ -279,8 +288,28 @@ class GlxContext:
             glx_context=_field(kind, "glx_context", self.context),
         )
 
+    def window_size(self) -> tuple[int, int]:
+        """The window's drawable size in pixels (it may have been resized)."""
+        w, h = self._pygame.display.get_window_size()
+        return (int(w), int(h))
+
+    def swap(self) -> None:
+        """Show the window's back buffer."""
+        self._pygame.display.flip()
+
+    def events(self) -> tuple[bool, tuple[str, ...]]:
+        """Drain the window's events: (closed, keys pressed as pygame key names)."""
+        pygame = self._pygame
+        closed, keys = False, []
+        for event in pygame.event.get():
+            if event.type == pygame.QUIT:
+                closed = True
+            elif event.type == pygame.KEYDOWN:
+                keys.append(pygame.key.name(event.key))
+        return closed, tuple(keys)
+
     def destroy(self) -> None:
-        """Close the hidden window and its context."""
+        """Close the window and its context."""
         self._pygame.display.quit()
 
 

@@ -56,6 +56,7 @@ class XrRuntime:
         title: str,
         space: str,
         ready_timeout_s: float,
+        mirror_size: tuple[int, int] | None = None,
     ) -> None:
         self.xr = xr
         self.state = xr.SessionState.UNKNOWN
@@ -65,7 +66,9 @@ class XrRuntime:
         self._wake = threading.Event()
         try:
             self._create_instance(graphics, title)
-            self.gl: GlContext = EglContext() if graphics == "egl" else GlxContext(title)
+            self.gl: GlContext = (
+                EglContext() if graphics == "egl" else GlxContext(title, mirror_size)
+            )
             self._stack.callback(self.gl.destroy)
             self._create_session(space)
             self.wait_until(lambda: self.running, ready_timeout_s, "become READY")

@@ -27,12 +27,12 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.display._xr_gl import choose_graphics, import_xr, require_pyopenxr
+from engine.display._xr_gl import GlxContext, choose_graphics, import_xr, require_pyopenxr
 from engine.display._xr_math import tracked_eye_view
 from engine.display._xr_session import pose_is_valid
 from engine.display.base import FrameTiming, InputEvents
@@ -41,7 +41,12 @@ from engine.render.camera import EyeView
 from therapies.prompt_gaze import PanelLayout
 from therapies.scenes.base import DrawList, Overlay
 
+if TYPE_CHECKING:
+    from engine.display._xr_mirror import DesktopMirror
+
 _NS_PER_MS = 1_000_000
+MIRROR_SIZE = (960, 720)
+"""Initial size of the therapist's mirror window (resizable; the eye is letterboxed)."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,12 @@ class OpenXRDisplay:
         maximum.
     ready_timeout_s
         Seconds to wait for the runtime to start the session.
+    mirror
+        Show the headset's left eye in a desktop window for the therapist (GLX only: needs
+        ``$DISPLAY``). The window's keyboard works like the desktop window's (escape stops,
+        up/down override), and closing it ends the session.
+    mirror_every
+        Refresh the mirror on every n-th frame (1: every frame).
 
     Raises
     ------
@@ -165,12 +176,20 @@ class OpenXRDisplay:
         space: str = "local",
         eye_size: tuple[int, int] | None = None,
         ready_timeout_s: float = 10.0,
+        mirror: bool = False,
+        mirror_every: int = 1,
     ) -> None:
         require_pyopenxr()
         graphics = choose_graphics(graphics)
+        if mirror and graphics != "glx":
+            raise DisplayUnavailableError(
+                "openxr display: the desktop mirror needs a window (GLX): run it on a desktop "
+                "with $DISPLAY set, or without the mirror"
+            )
         self._xr = import_xr()
         from engine.display._gaze import PanelLayouts, head_pose
         from engine.display._xr_actions import XrControllers
+        from engine.display._xr_mirror import DesktopMirror
         from engine.display._xr_session import XrRuntime
         from engine.display._xr_swapchain import StereoSwapchain
         from engine.render.renderer import Renderer
@@ -189,8 +208,15 @@ class OpenXRDisplay:
         self._layouts = PanelLayouts()
         self._head_pose = head_pose
         self._rt = XrRuntime(
-            self._xr, graphics, title=title, space=space, ready_timeout_s=ready_timeout_s
+            self._xr,
+            graphics,
+            title=title,
+            space=space,
+            ready_timeout_s=ready_timeout_s,
+            mirror_size=MIRROR_SIZE if mirror else None,
         )
+        self.mirror: DesktopMirror | None = None
+        """The therapist's desktop mirror (``None`` without one)."""
         try:
             self._eye_size = self._choose_eye_size(eye_size)
             self._swapchain = StereoSwapchain(self._xr, self._rt.session, self._eye_size)
@@ -198,6 +224,10 @@ class OpenXRDisplay:
             self._renderer = Renderer()
             self._rt.on_close(self._renderer.close)
             self._rt.on_close(self._rt.gl.make_current)  # runs first: GL frees need it
+            if mirror:
+                gl = self._rt.gl
+                assert isinstance(gl, GlxContext)
+                self.mirror = DesktopMirror(gl.swap, gl.window_size, every=mirror_every)
             self.controllers = XrControllers(self._xr, self._rt.instance, self._rt.session)
             """The controller action set (its ``syncs`` count and accepted ``profiles``)."""
             self._rt.on_close(self.controllers.destroy)
@@ -278,8 +308,16 @@ class OpenXRDisplay:
                 f"OpenXR controller input failed in {self._rt.runtime_name!r}: "
                 f"{type(exc).__name__} {exc}"
             ) from exc
+        closed = False
+        if self.mirror is not None:  # the therapist's window: its keys, and closing it
+            gl = self._rt.gl
+            assert isinstance(gl, GlxContext)
+            closed, desk = gl.events()
+            keys = (*keys, *desk)
         return InputEvents(
-            quit=self._rt.quit_requested, keys=keys, head=self._head_pose(self.last_eyes)
+            quit=self._rt.quit_requested or closed,
+            keys=keys,
+            head=self._head_pose(self.last_eyes),
         )
 
     def panel_layout(self, overlay: Overlay) -> PanelLayout | None:
@@ -393,6 +431,8 @@ class OpenXRDisplay:
             self._renderer.render(draw_list, eyes)
         finally:
             self._swapchain.capture_and_release(fbo)
+        if self.mirror is not None:
+            self.mirror.show(self._swapchain.capture_fbo, self._eye_size)
         self._presented = True
         self.last_eyes = tuple(eyes)
         proj = [xr.CompositionLayerProjectionView() for _ in views]
