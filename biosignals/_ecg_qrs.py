@@ -129,23 +129,33 @@ class QrsDetector:
             return []
         lo = max(self._next_cand - max(self._look, self._w_mwi), hist.start)
         seg = hist.data[_MWI, lo - hist.start :]
-        peak = maximum_filter1d(seg, 2 * self._look + 1, mode="constant", cval=-np.inf)
+        peak = maximum_filter1d(
+            seg, 2 * self._look + 1, output=np.empty_like(seg), mode="constant", cval=-np.inf
+        )
         first = self._next_cand - lo
         stop = last - lo + 1
         s = seg[first:stop]
         prev = seg[first - 1 : stop - 1] if first > 0 else np.concatenate(([-np.inf], s[:-1]))
-        # Ignore rounding dust (e.g. filter tails while input is held flat): slopes below
-        # 1e-9 of full scale per sample are not physiological at any gain.
-        dust = (1e-9 * self.fs * float(np.max(np.abs(hist.data[_RAW, lo - hist.start :])))) ** 2
-        hit = np.flatnonzero((s == peak[first:stop]) & (s > prev) & (s > dust)) + first
+        hit = ((s == peak[first:stop]) & (s > prev)).nonzero()[0]
         self._next_cand = last + 1
         if hit.size == 0:
             return []
-        der = np.abs(hist.data[_DER, lo - hist.start : lo - hist.start + stop])
-        slopes = np.empty(hit.size)
-        for j, h in enumerate(hit.tolist()):
-            slopes[j] = der[max(h - self._w_mwi, 0) : h + 1].max()
-        return list(zip((hit + lo).tolist(), seg[hit].tolist(), slopes.tolist(), strict=True))
+        hit += first
+        # Ignore rounding dust (e.g. filter tails while input is held flat): slopes below
+        # 1e-9 of full scale per sample are not physiological at any gain.
+        raw = np.abs(hist.data[_RAW, lo - hist.start :])
+        dust = (1e-9 * self.fs * float(raw[raw.argmax()])) ** 2
+        values = seg[hit]
+        if not values[values.argmin()] > dust:
+            keep = values > dust
+            hit, values = hit[keep], values[keep]
+        der = hist.data[_DER, lo - hist.start :]
+        out = []
+        for h, v in zip(hit.tolist(), values.tolist(), strict=True):
+            d = der[max(h - self._w_mwi, 0) : h + 1]
+            slope = max(float(d[d.argmax()]), -float(d[d.argmin()]))
+            out.append((h + lo, v, slope))
+        return out
 
     # ------------------------------------------------------------------ decisions
     def _thr1(self) -> float:
@@ -173,13 +183,15 @@ class QrsDetector:
 
     def _run_timers(self, now: int) -> None:
         while True:
-            due = [d for d in (self._sb_due, self._relearn_due) if d is not None and d <= now]
-            if not due:
-                return
-            if self._relearn_due is not None and self._relearn_due == min(due):
-                self._learn_thresholds(self._relearn_due)
-            else:
+            relearn, sb = self._relearn_due, self._sb_due
+            if sb is not None and sb > now:
+                sb = None
+            if relearn is not None and relearn <= now and (sb is None or relearn <= sb):
+                self._learn_thresholds(relearn)  # the earlier timer first; a tie: re-learn
+            elif sb is not None:
                 self._search_back()
+            else:
+                return
 
     def _learn_thresholds(self, now: int) -> None:
         """(Re)initialise SPKI/NPKI from the last 2 s (start, or no beat for 3.5 s)."""
@@ -222,7 +234,7 @@ class QrsDetector:
         rr2 = self._rr2()
         self._sb_due = None if rr2 is None else c + round(1.66 * rr2) + self._look
         self._relearn_due = c + self._relearn
-        self._out.append((r, float(self._hist.rows(_TIME, r, r + 1)[0])))
+        self._out.append((r, float(self._hist.data[_TIME, r - self._hist.start])))
 
     def _rr2(self) -> float | None:
         if self._rr_reg:
@@ -265,4 +277,4 @@ class QrsDetector:
         if after > 0:
             seg = np.concatenate((seg, 2.0 * seg[-1] - seg[-2 : -2 - after : -1]))
         y = np.convolve(seg[: c - lo + 1 + 2 * half], self._ref_fir, mode="valid")
-        return lo + int(np.argmax(np.abs(y)))
+        return lo + int(np.abs(y).argmax())

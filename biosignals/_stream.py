@@ -91,12 +91,46 @@ def as_chunk(
         raise SignalError(
             f"{where}: {x.shape[0]} samples but {t.shape[0]} timestamps; lengths must match"
         )
-    if t.size:
+    if t.size and not _ordered(t, last_time):  # slow path only to say what is wrong
         if not np.all(np.isfinite(t)):
             raise SignalError(f"{where}: timestamps must be finite")
-        if np.any(np.diff(t) < 0) or (last_time is not None and t[0] < last_time):
-            raise SignalError(f"{where}: timestamps must be non-decreasing (monotonic clock)")
+        raise SignalError(f"{where}: timestamps must be non-decreasing (monotonic clock)")
     return x, t
+
+
+def all_true(mask: NDArray[np.bool_]) -> bool:
+    """``mask.all()`` for a non-empty 1-D mask, without a ufunc reduction (a few times faster
+    on the short arrays of one chunk: ``argmin`` finds the first False)."""
+    return bool(mask[mask.argmin()])
+
+
+def extremes(x: FloatArray) -> tuple[float, float]:
+    """(min, max) of a non-empty 1-D array; NaN if it holds one (as ``np.min``/``np.max``).
+
+    ``argmin``/``argmax`` return the first NaN and skip the ufunc-reduction set-up, which
+    dominates for chunk-sized arrays.
+    """
+    return float(x[x.argmin()]), float(x[x.argmax()])
+
+
+def all_finite(x: FloatArray) -> bool:
+    """True if the non-empty 1-D array holds no NaN or infinity (its extremes are finite)."""
+    lo, hi = extremes(x)
+    return math.isfinite(lo) and math.isfinite(hi)
+
+
+def _ordered(t: FloatArray, last_time: float | None) -> bool:
+    """True if the (non-empty) timestamps are finite and non-decreasing from ``last_time``.
+
+    One vectorised comparison: NaN fails every comparison, and a non-decreasing series
+    with finite ends has no infinity inside.
+    """
+    first, last = float(t[0]), float(t[-1])
+    if not (math.isfinite(first) and math.isfinite(last)):
+        return False
+    if last_time is not None and first < last_time:
+        return False
+    return t.shape[0] < 2 or all_true(t[1:] >= t[:-1])
 
 
 def fill_nonfinite(x: FloatArray, last: float) -> tuple[FloatArray, float]:
@@ -104,8 +138,8 @@ def fill_nonfinite(x: FloatArray, last: float) -> tuple[FloatArray, float]:
 
     Returns the repaired chunk and the last finite value after it.
     """
-    bad = ~np.isfinite(x)
-    if bad.any():
+    if x.size and not all_finite(x):
+        bad = ~np.isfinite(x)
         idx = np.where(bad, -1, np.arange(x.size))
         idx = np.maximum.accumulate(idx)
         padded = np.concatenate(([last], x))

@@ -16,7 +16,8 @@ scr_rate: 0.2, hr_span_bpm: 25}``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import math
+from dataclasses import dataclass
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -114,7 +115,14 @@ def _stats(values: list[float]) -> tuple[float | None, float | None]:
 
 
 def _finite(value: float | None) -> bool:
-    return value is not None and bool(np.isfinite(value))
+    return value is not None and math.isfinite(value)
+
+
+def _part(value: float | None, ref: float | None, span: float) -> float | None:
+    """Rise of ``value`` over ``ref`` in spans; None if either is missing or not finite."""
+    if value is None or ref is None or not math.isfinite(value):
+        return None
+    return (float(value) - ref) / span
 
 
 class ArousalModel:
@@ -177,29 +185,28 @@ class ArousalModel:
             Why they are unusable (kept in the sample).
         """
         base, w = self.baseline, self.weights
-
-        def part(value: float | None, ref: float | None, span: float) -> float | None:
-            if value is None or ref is None or not _finite(value):
-                return None
-            return (float(value) - ref) / span
-
-        hr_p = part(hr_bpm, base.hr_bpm if base else None, w.hr_span_bpm)
-        scl_p = part(scl_us, base.scl_us if base else None, w.scl_span_us)
-        scr_p = part(scr_rate, base.scr_rate if base else None, w.scr_rate_span_per_min)
-        sample = ArousalSample(time, None, valid, hr_bpm, scl_us, scr_rate, hr_p, scl_p, scr_p)
+        hr_p = _part(hr_bpm, base.hr_bpm if base else None, w.hr_span_bpm)
+        scl_p = _part(scl_us, base.scl_us if base else None, w.scl_span_us)
+        scr_p = _part(scr_rate, base.scr_rate if base else None, w.scr_rate_span_per_min)
+        index: float | None = None
+        why = ""
         if base is None:
-            return replace(sample, reason="baseline not fixed yet")
-        if not valid:
-            return replace(sample, reason=reason or "inputs not valid")
-        total = weight = 0.0
-        for p, wt in ((hr_p, w.heart), (scl_p, w.eda), (scr_p, w.scr_rate)):
-            if p is not None and wt > 0.0:
-                total += wt * p
-                weight += wt
-        if weight == 0.0:
-            return replace(sample, reason="no weighted input has a baseline")
-        index = float(np.clip(total / weight, 0.0, 1.0))
-        return replace(sample, index=index)
+            why = "baseline not fixed yet"
+        elif not valid:
+            why = reason or "inputs not valid"
+        else:
+            total = weight = 0.0
+            for p, wt in ((hr_p, w.heart), (scl_p, w.eda), (scr_p, w.scr_rate)):
+                if p is not None and wt > 0.0:
+                    total += wt * p
+                    weight += wt
+            if weight == 0.0:
+                why = "no weighted input has a baseline"
+            else:
+                index = min(1.0, max(0.0, total / weight))
+        return ArousalSample(
+            time, index, valid, hr_bpm, scl_us, scr_rate, hr_p, scl_p, scr_p, reason=why
+        )
 
     def index(
         self, hr_bpm: float | None, scl_us: float | None, scr_rate: float | None = None

@@ -61,11 +61,14 @@ class _RrCorrector:
     def __init__(self) -> None:
         self.reference: deque[float] = deque(maxlen=_REF_COUNT)
         self.accepted: deque[tuple[float, float]] = deque()
+        self._rate: float | None = None  # heart_rate() of the current accepted RRs
 
     def heart_rate(self) -> float | None:
         if not self.accepted:
             return None
-        return 60.0 / median([rr for _, rr in self.accepted])
+        if self._rate is None:
+            self._rate = 60.0 / median([rr for _, rr in self.accepted])
+        return self._rate
 
     def current(self, last_beat_time: float | None, now: float | None) -> float | None:
         """The smoothed heart rate, or None when no beat came in the last 10 s up to ``now``."""
@@ -86,6 +89,7 @@ class _RrCorrector:
             self.accepted.append((time, rr))
         while self.accepted and self.accepted[0][0] < time - _HR_WINDOW_S:
             self.accepted.popleft()
+        self._rate = None
         return 60.0 / rr if ok else self.heart_rate()
 
 

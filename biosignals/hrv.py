@@ -66,14 +66,21 @@ class HrvTracker:
 
     def reset(self) -> None:
         """Forget all beats."""
-        # per RR: (end time, rr s, normal?, successive difference to previous NN or nan)
-        self._rr: deque[tuple[float, float, bool, float]] = deque()
+        # per RR, rows [lo, n) of preallocated columns: end time, rr (s), normal?, and the
+        # successive difference to the previous NN interval (where one is formed)
+        self._cols = np.empty((2, 256))  # end time, rr (s)
+        self._flags = np.zeros((2, 256), dtype=bool)  # normal?, difference formed?
+        self._diff = np.empty(256)
+        self._lo = 0
+        self._n = 0
+        self._dropped = 0  # rows discarded from the front of the buffer so far
         self._ref: deque[float] = deque(maxlen=_REF_COUNT)
         self._last_time: float | None = None
         self._prev_nn: float | None = None
         self._broken = False
-        self._cache: dict[tuple[float, float], tuple[float | None, float | None]] = {}
-        self._table: np.ndarray | None = None
+        # per window: (absolute first row, absolute end row) -> (rmssd, sdnn); a window's
+        # values depend only on the rows it holds, which never change once added
+        self._memo: dict[float, tuple[tuple[int, int], tuple[float | None, float | None]]] = {}
 
     @property
     def last_beat_time(self) -> float | None:
@@ -106,11 +113,33 @@ class HrvTracker:
         self._broken = False
         diff = rr - self._prev_nn if normal and self._prev_nn is not None else math.nan
         self._prev_nn = rr if normal else None
-        self._rr.append((time, rr, normal, diff))
-        while self._rr and self._rr[0][0] < time - self.max_window:
-            self._rr.popleft()
-        self._cache.clear()
-        self._table = None
+        self._append(time, rr, normal, diff)
+        cols, cutoff = self._cols, time - self.max_window
+        while self._lo < self._n and cols[0, self._lo] < cutoff:
+            self._lo += 1
+
+    def _append(self, time: float, rr: float, normal: bool, diff: float) -> None:
+        if self._n == self._cols.shape[1]:  # full: drop the forgotten rows, grow if still full
+            self._compact()
+        n = self._n
+        self._cols[0, n] = time
+        self._cols[1, n] = rr
+        self._flags[0, n] = normal
+        self._flags[1, n] = not math.isnan(diff)
+        self._diff[n] = diff
+        self._n += 1
+
+    def _compact(self) -> None:
+        lo, held, size = self._lo, self._n - self._lo, self._cols.shape[1]
+        if 2 * held > size:
+            size *= 2
+        cols, flags, diff = np.empty((2, size)), np.zeros((2, size), dtype=bool), np.empty(size)
+        cols[:, :held] = self._cols[:, lo : self._n]
+        flags[:, :held] = self._flags[:, lo : self._n]
+        diff[:held] = self._diff[lo : self._n]
+        self._cols, self._flags, self._diff = cols, flags, diff
+        self._dropped += lo
+        self._n, self._lo = held, 0
 
     def _window(self, window: float, now: float | None) -> tuple[float | None, float | None]:
         if not 0.0 < window <= self.max_window:
@@ -118,29 +147,45 @@ class HrvTracker:
                 f"HrvTracker: window must be within (0, {self.max_window:g}] s, got {window!r}"
             )
         end = self._last_time if now is None else now
-        if end is None or not self._rr:
+        if end is None or self._n == self._lo:
             return None, None
-        key = (window, end)
-        if key in self._cache:
-            return self._cache[key]
-        if self._table is None:  # columns: end time, rr, normal (0/1), difference
-            self._table = np.array(self._rr, dtype=np.float64).reshape(-1, 4)
-        times = self._table[:, 0]
-        lo = int(np.searchsorted(times, end - window, side="right"))
-        rows = self._table[lo : int(np.searchsorted(times, end, side="right"))]
-        normal = rows[:, 2] > 0.0
-        nn = rows[normal, 1]
-        # a difference pairs an RR with the previous one: both must lie in the window
-        diffs = rows[1:, 3][normal[1:] & ~np.isnan(rows[1:, 3])]
-        enough = rows.shape[0] > 0 and 2 * nn.size >= rows.shape[0]
+        times = self._cols[0, self._lo : self._n]
+        lo = self._lo + int(times.searchsorted(end - window, side="right"))
+        hi = self._lo + int(times.searchsorted(end, side="right"))
+        key = (self._dropped + lo, self._dropped + hi)
+        memo = self._memo.get(window)
+        if memo is not None and memo[0] == key:
+            return memo[1]
+        values = self._values(lo, hi)
+        self._memo[window] = (key, values)
+        return values
+
+    def _values(self, lo: int, hi: int) -> tuple[float | None, float | None]:
+        """(RMSSD, SDNN) in ms of buffer rows ``[lo, hi)``."""
+        nn = self._cols[1, lo:hi][self._flags[0, lo:hi]]
+        # a difference pairs an RR with the previous one: both must lie in the window (a
+        # difference is only formed between normal RRs)
+        diffs = self._diff[lo + 1 : hi][self._flags[1, lo + 1 : hi]]
+        enough = hi > lo and 2 * nn.size >= hi - lo
         sdnn = rmssd = None
         if enough and nn.size >= self.min_intervals:
-            dev = nn - nn.mean()
+            dev = nn - float(np.add.reduce(nn)) / nn.size
             sdnn = math.sqrt(float(dev @ dev) / (nn.size - 1)) * 1e3
         if enough and diffs.size >= self.min_intervals:
             rmssd = math.sqrt(float(diffs @ diffs) / diffs.size) * 1e3
-        self._cache[key] = (rmssd, sdnn)
         return rmssd, sdnn
+
+    def rmssd_sdnn(
+        self, window: float = 60.0, now: float | None = None
+    ) -> tuple[float | None, float | None]:
+        """``(rmssd(window, now), sdnn(window, now))`` from one look at the window.
+
+        Raises
+        ------
+        SignalError
+            If ``window`` is not within ``(0, max_window]``.
+        """
+        return self._window(window, now)
 
     def rmssd(self, window: float = 60.0, now: float | None = None) -> float | None:
         """RMSSD (ms) of the beats in ``(now - window, now]``; ``now`` defaults to the last beat.
@@ -167,7 +212,9 @@ class HrvTracker:
         end = self._last_time
         if end is None:
             return []
-        return [r[1] for r in self._rr if r[2] and end - window < r[0] <= end]
+        rows = self._cols[:, self._lo : self._n]
+        keep = self._flags[0, self._lo : self._n] & (end - window < rows[0]) & (rows[0] <= end)
+        return [float(v) for v in rows[1, keep].tolist()]
 
 
 class HrSmoother:

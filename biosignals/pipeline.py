@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike
 
+from biosignals._stream import all_true
 from biosignals.arousal import ArousalModel, ArousalWeights
 from biosignals.ecg import EcgExtractor, HeartBeat
 from biosignals.eda import EdaExtractor, SkinResponse
@@ -110,6 +111,18 @@ def _coerce(role: str, samples: ArrayLike, timestamps: ArrayLike) -> tuple[np.nd
     return x, t
 
 
+def _in_order(t: np.ndarray, last: float) -> bool:
+    """True if the (non-empty) timestamps are finite, non-decreasing and not before ``last``.
+
+    One vectorised comparison (NaN fails it; a non-decreasing series with finite ends has
+    no infinity inside), so clean chunks skip the repair in ``update``.
+    """
+    first, newest = float(t[0]), float(t[-1])
+    if not (math.isfinite(first) and math.isfinite(newest) and first >= last):
+        return False
+    return t.size < 2 or all_true(t[1:] >= t[:-1])
+
+
 def _time_hint(timestamps: ArrayLike) -> float | None:
     """Newest finite timestamp in an unusable chunk, if there is one."""
     try:
@@ -168,6 +181,10 @@ class FeaturePipeline:
         }
         self.monitors = {role: _monitor(role, rate, dropout_after) for role, rate in rates.items()}
         self.arousal = ArousalModel(weights)
+        sources = {"heart": self.ecg, "ppg": self.ppg, "hr": self.hr_stream}
+        self._heart_sources = [
+            (role, self.monitors[role], sources[role]) for role in HEART_ROLES if role in rates
+        ]
         self.errors: dict[str, str] = {}  # last bad-input message per role
         self._last_time: dict[str, float] = {}
         self._last_beat: dict[str, float] = {}
@@ -197,18 +214,21 @@ class FeaturePipeline:
             self._bad_input(role, str(exc), _time_hint(timestamps))
             out.quality = monitor.drain_events()
             return out
-        keep = np.isfinite(t)
-        if not keep.all():
-            x, t = x[keep], t[keep]
-            message = f"{role}: {int(np.count_nonzero(~keep))} non-finite timestamps"
-            self._bad_input(role, message, float(t[0]) if t.size else None)
-        if x.size == 0:
-            out.quality = monitor.drain_events()
-            return out
-        t = self._monotonic(role, t)
-        flagged_before, raised = bool(monitor.active), monitor.raised
+        if t.size and _in_order(t, self._last_time.get(role, -math.inf)):
+            self._last_time[role] = float(t[-1])  # the usual chunk: nothing to repair
+        else:
+            keep = np.isfinite(t)
+            if not keep.all():
+                x, t = x[keep], t[keep]
+                message = f"{role}: {int(np.count_nonzero(~keep))} non-finite timestamps"
+                self._bad_input(role, message, float(t[0]) if t.size else None)
+            if x.size == 0:
+                out.quality = monitor.drain_events()
+                return out
+            t = self._monotonic(role, t)
+        flagged_before, raised = monitor.flagged, monitor.raised
         monitor.update(x, t)
-        faulty = flagged_before or monitor.raised != raised or bool(monitor.active)
+        faulty = flagged_before or monitor.raised != raised or monitor.flagged
         self._extract(role, x, t, out, faulty)
         out.quality = monitor.drain_events()
         return out
@@ -248,7 +268,7 @@ class FeaturePipeline:
         monitor, hrv = self.monitors[role], self.hrv[role]
         if faulty:
             hrv.interrupt()  # beats around a fault never enter HRV
-        else:
+        elif beats:
             hrv.update(beats)
         for beat in beats:
             self._last_beat[role] = beat.time
@@ -271,11 +291,10 @@ class FeaturePipeline:
     # ------------------------------------------------------------------ output
     def _heart(self) -> tuple[float | None, str | None]:
         """Heart rate from the best unflagged source, and that source's role."""
-        for role in HEART_ROLES:
-            if role not in self.monitors or self.monitors[role].active:
+        for role, monitor, source in self._heart_sources:
+            if monitor.flagged:
                 continue
-            hr = {"heart": self.ecg, "ppg": self.ppg, "hr": self.hr_stream}[role]
-            value = None if hr is None else hr.heart_rate
+            value = None if source is None else source.heart_rate
             if value is not None:
                 return value, role
         return None, None
@@ -293,12 +312,12 @@ class FeaturePipeline:
         hrv = self.hrv.get(source or "") if with_hrv else None
         hrv_values: list[float | None] = [None] * 4
         if hrv is not None:
-            hrv_values = [f(w) for w in _HRV_WINDOWS for f in (hrv.rmssd, hrv.sdnn)]
+            hrv_values = [v for w in _HRV_WINDOWS for v in hrv.rmssd_sdnn(w)]
         heart_ok = source is not None or not any(r in self.monitors for r in HEART_ROLES)
         scl = scr_rate = None
         eda_ok = True
         if self.eda is not None:
-            eda_ok = not self.monitors["eda"].active and self.eda.scl is not None
+            eda_ok = not self.monitors["eda"].flagged and self.eda.scl is not None
             if eda_ok:
                 scl = self.eda.scl
                 scr_rate = self.eda.scr_rate(now, self.arousal.weights.scr_window)

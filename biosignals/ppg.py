@@ -125,7 +125,9 @@ class PpgExtractor:
         x, self._last_value = fill_nonfinite(x, self._last_value)
         self._last_time = float(t[-1])
         y = self._bp.filter(x)
-        der = np.diff(y, prepend=self._prev_y)
+        der = np.empty_like(y)
+        der[0] = y[0] - self._prev_y
+        np.subtract(y[1:], y[:-1], out=der[1:])
         self._prev_y = float(y[-1])
         du = np.concatenate((self._du_tail, np.maximum(der, 0.0)))
         ssf = np.convolve(du, self._kernel, mode="valid")
@@ -190,10 +192,14 @@ class PpgExtractor:
         lo = max(lo, self._hist.start + 1)
         if hi <= lo:
             return None
-        seg = self._hist.rows(_SSF, lo - 1, hi)
-        thr = _THRESHOLD * self._spk
-        hit = np.flatnonzero((seg[:-1] <= thr) & (seg[1:] > thr))
-        return lo + int(hit[0]) if hit.size else None
+        above = self._hist.rows(_SSF, lo - 1, hi) > _THRESHOLD * self._spk
+        first = 0
+        if above[0]:  # already above: the crossing comes after it falls below
+            first = int(above.argmin())
+            if above[first]:
+                return None
+        j = first + int(above[first:].argmax())  # first above after [first]: a crossing
+        return lo + j - 1 if above[j] else None
 
     def _decide(self, i: int) -> bool:
         """Place the pulse whose SSF crossed at ``i``; False if more samples are needed."""
@@ -204,12 +210,13 @@ class PpgExtractor:
         p_rel = None
         n = seg.size - h
         if n > 0:  # first k rising into a value that dominates the next h samples
-            ahead = seg[:n].copy()
-            for j in range(1, h + 1):
+            ahead = seg[1 : n + 1].copy()
+            for j in range(2, h + 1):
                 np.maximum(ahead, seg[j : j + n], out=ahead)
-            before = np.concatenate(([-np.inf], seg[: n - 1]))
-            ok = np.flatnonzero((seg[:n] >= ahead) & (seg[:n] > before))
-            p_rel = int(ok[0]) if ok.size else None
+            ok = seg[:n] >= ahead
+            ok[1:] &= seg[1:n] > seg[: n - 1]
+            k = int(ok.argmax())
+            p_rel = k if ok[k] else None
         if p_rel is None:
             if i + self._look + h + 1 > end:
                 return False
@@ -227,7 +234,7 @@ class PpgExtractor:
         start = self._hist.start
         lo = max(p - self._w + 1, start + 1)
         der = self._hist.data[_DER, lo - start : p + 2 - start]
-        k = lo + int(np.argmax(der[: p - lo + 1]))
+        k = lo + int(der[: p - lo + 1].argmax())
         delta = 0.0
         if k - 1 >= start and k + 1 < self._hist.end:
             d0, d1, d2 = self._hist.rows(_DER, k - 1, k + 2).tolist()

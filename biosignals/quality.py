@@ -30,11 +30,14 @@ Flags (``QualityEvent.flag``):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+
+from biosignals._stream import extremes
 
 NAN = "nan"
 FLATLINE = "flatline"
@@ -149,6 +152,7 @@ class QualityMonitor:
         self.range_flag = range_flag
         self.rate_check = rate_check and regular
         self._active: dict[str, float] = {}
+        self._sorted: tuple[str, ...] | None = ()  # sorted flags; None: to be rebuilt
         self._events: list[QualityEvent] = []
         self.raised = 0  # flags raised so far (lets callers see "anything since ...")
         self._first_time: float | None = None
@@ -160,12 +164,20 @@ class QualityMonitor:
         self._min = np.inf
         self._rate_n = 0
         self._rate_span = 0.0
+        self._gap = max(self.dropout_after, 5.0 / self.sampling_rate) if regular else math.inf
 
     # ------------------------------------------------------------------ state
     @property
     def active(self) -> tuple[str, ...]:
         """Currently active flags, sorted."""
-        return tuple(sorted(self._active))
+        if self._sorted is None:
+            self._sorted = tuple(sorted(self._active))
+        return self._sorted
+
+    @property
+    def flagged(self) -> bool:
+        """True while any flag is active."""
+        return bool(self._active)
 
     @property
     def last_sample_time(self) -> float | None:
@@ -179,10 +191,12 @@ class QualityMonitor:
     def _set(self, flag: str, on: bool, t: float) -> None:
         if on and flag not in self._active:
             self._active[flag] = t
+            self._sorted = None
             self.raised += 1
             self._events.append(QualityEvent(self.role, flag, t, None))
         elif not on and flag in self._active:
             start = self._active.pop(flag)
+            self._sorted = None
             self._events.append(QualityEvent(self.role, flag, start, max(t, start)))
 
     def _track(
@@ -209,29 +223,66 @@ class QualityMonitor:
         t = np.asarray(timestamps, dtype=np.float64).reshape(-1)
         if x.size == 0 or x.size != t.size:
             return
-        self._set(FORMAT, False, float(t[0]))
-        self._set(DROPOUT, False, float(t[0]))
+        t0 = float(t[0])
+        self._set(FORMAT, False, t0)
+        self._set(DROPOUT, False, t0)
         if self._first_time is None:
-            self._first_time = float(t[0])
-        self._check_rate(t)
+            self._first_time = t0
+        if self.rate_check:
+            self._check_rate(t)
         self._last_time = float(t[-1])
-        finite = np.isfinite(x)
-        if not finite.all():
+        lo, hi = extremes(x)  # finite extremes: no NaN/inf (the usual case)
+        if math.isfinite(lo) and math.isfinite(hi):
+            if NAN in self._active:
+                self._set(NAN, False, t0)
+        else:
+            finite = np.isfinite(x)
             self._track(NAN, ~finite, t)
             x, t = x[finite], t[finite]
             if x.size == 0:
                 return
-        elif NAN in self._active:
-            self._set(NAN, False, float(t[0]))
-        steps = self._steps(x)
-        if self.flatline_after > 0.0:
-            self._check_flatline(steps, t)
-        if self.clip_samples > 0:
-            self._check_clipping(x, steps, t)
-        if self.value_range is not None:
-            lo, hi = self.value_range
-            self._track(self.range_flag, (x < lo) | (x > hi), t)
+            lo, hi = extremes(x)
+        self._check_samples(x, t, lo, hi)
         self._last_finite = float(x[-1])
+
+    def _check_samples(self, x: FloatArray, t: FloatArray, lo: float, hi: float) -> None:
+        """Flatline, clipping and range checks of finite samples ``x``.
+
+        The common clean chunk costs a few vectorised reductions: the smallest step (no
+        flatline), the chunk's extremes (no new running extreme, inside the range); the
+        per-sample transitions are only worked out when one of them says they may exist.
+        """
+        steps: FloatArray | None = None
+        if self.flatline_after > 0.0:
+            if self._min_step(x) > self.flatline_epsilon:  # moving all along
+                self._moved_at = float(t[-1])
+                if FLATLINE in self._active:
+                    self._set(FLATLINE, False, float(t[0]))
+            else:
+                steps = self._steps(x)
+                self._check_flatline(steps, t)
+        if self.clip_samples > 0:
+            if self.device_range is None and self._min < lo and hi < self._max:
+                self._break_at = float(t[-1])  # nothing at a new extreme: no clipping run
+                if CLIPPING in self._active:
+                    self._set(CLIPPING, False, float(t[0]))
+            else:
+                self._check_clipping(x, self._steps(x) if steps is None else steps, t)
+        if self.value_range is not None:
+            low, high = self.value_range
+            if low <= lo and hi <= high:
+                if self.range_flag in self._active:
+                    self._set(self.range_flag, False, float(t[0]))
+            else:
+                self._track(self.range_flag, (x < low) | (x > high), t)
+
+    def _min_step(self, x: FloatArray) -> float:
+        """Smallest |x[i] - x[i-1]| of the chunk, the previous chunk's last sample included."""
+        first = abs(float(x[0]) - self._last_finite) if self._last_finite is not None else math.inf
+        if x.size < 2:
+            return first
+        steps = np.abs(x[1:] - x[:-1])
+        return min(first, float(steps[steps.argmin()]))
 
     def _steps(self, x: FloatArray) -> FloatArray:
         """|x[i] - x[i-1]| with the previous chunk's last finite sample before x[0]."""
@@ -241,22 +292,12 @@ class QualityMonitor:
         return d
 
     def _check_flatline(self, steps: FloatArray, t: FloatArray) -> None:
-        if steps.min() > self.flatline_epsilon:  # moving all along
-            self._moved_at = float(t[-1])
-            if FLATLINE in self._active:
-                self._set(FLATLINE, False, float(t[0]))
-            return
         moved = steps > self.flatline_epsilon
         moved_at = np.maximum.accumulate(np.where(moved, t, self._moved_at))
         self._moved_at = float(moved_at[-1])
         self._track(FLATLINE, t - moved_at >= self.flatline_after, t, moved_at)
 
     def _check_clipping(self, x: FloatArray, steps: FloatArray, t: FloatArray) -> None:
-        if self.device_range is None and self._min < x.min() and x.max() < self._max:
-            self._break_at = float(t[-1])  # nothing at a new extreme: no clipping run
-            if CLIPPING in self._active:
-                self._set(CLIPPING, False, float(t[0]))
-            return
         hi = np.maximum.accumulate(np.maximum(x, self._max))
         lo = np.minimum.accumulate(np.minimum(x, self._min))
         self._max, self._min = float(hi[-1]), float(lo[-1])
@@ -272,20 +313,24 @@ class QualityMonitor:
         self._track(CLIPPING, same & (t - break_at >= span), t, break_at)
 
     def _check_rate(self, t: FloatArray) -> None:
-        if not self.rate_check:
-            return
         prev = self._last_time if self._last_time is not None else float(t[0])
-        dt = np.empty(t.size)
-        dt[0] = t[0] - prev
-        np.subtract(t[1:], t[:-1], out=dt[1:])
-        if self._last_time is None:
-            dt = dt[1:]
-        gap = max(self.dropout_after, 5.0 / self.sampling_rate)
-        if dt.size and dt.max() <= gap:  # the common case: no gap inside
-            self._rate_n += dt.size
+        n = t.shape[0] if self._last_time is not None else t.shape[0] - 1
+        if n <= 0:
+            return
+        inner = -math.inf
+        if t.shape[0] > 1:
+            dt = t[1:] - t[:-1]
+            inner = float(dt[dt.argmax()])  # the longest step (nan if any)
+        if float(t[0]) - prev <= self._gap and inner <= self._gap:  # common: no gap inside
+            self._rate_n += n
             self._rate_span += float(t[-1]) - prev
         else:
-            keep = dt <= gap
+            dt = np.empty(t.size)
+            dt[0] = t[0] - prev
+            np.subtract(t[1:], t[:-1], out=dt[1:])
+            if self._last_time is None:
+                dt = dt[1:]
+            keep = dt <= self._gap
             self._rate_n += int(np.count_nonzero(keep))
             self._rate_span += float(dt[keep].sum())
         if self._rate_span >= _RATE_WINDOW_S:
