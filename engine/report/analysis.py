@@ -129,9 +129,11 @@ def scr_from_eda(eda: np.ndarray, timestamps: np.ndarray, rate: float) -> Respon
     amps: list[float] = []
     step = max(1, round(_CHUNK_S * rate))
     for i in range(0, x.size, step):
-        for r in ext.update(x[i : i + step], timestamps[i : i + step]):
-            peaks.append(r.peak_time)
-            amps.append(r.amplitude_us)
+        ext.update(x[i : i + step], timestamps[i : i + step])
+        for r in ext.drain_completed():  # completed SCRs carry their peak
+            if r.peak_time is not None:
+                peaks.append(r.peak_time)
+                amps.append(r.amplitude_us)
     return Responses(np.asarray(peaks), np.asarray(amps))
 
 
