@@ -24,6 +24,8 @@ checking is off (``VRTHERAPY_GL_ERROR_CHECKING=0``) unless the environment sets 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import json
 import os
 import time
@@ -34,11 +36,37 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import numpy as np
 
 from engine.display.openxr import OpenXRDisplay
+from engine.gcpolicy import frozen_heap
 from therapies.scenes import HeightsScene
 
 FRAME_BUDGET_MS = 1000.0 / 90.0
 _FIXED_INSTANCES = 110  # as benchmarks/render_cpu.py: balcony, railing, cars, ground
 _WARMUP_FRAMES = 30
+
+
+class _GcPauses:
+    """Wall-clock duration of every garbage collection, by generation (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        self._start = 0.0
+        self.ms: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.ms[info["generation"]].append((time.perf_counter() - self._start) * 1e3)
+
+    def stop(self) -> None:
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
+
+    def max_ms(self) -> list[float]:
+        return [round(max(v, default=0.0), 2) for v in self.ms.values()]
+
+    def count(self) -> list[int]:
+        return [len(v) for v in self.ms.values()]
 
 
 def _pct(samples: list[float], q: float) -> float:
@@ -50,6 +78,7 @@ def measure(
     objects: int = 200,
     graphics: str = "auto",
     eye_size: tuple[int, int] | None = None,
+    freeze: bool = True,
 ) -> dict[str, object]:
     """Present heights-scene frames to the OpenXR runtime for ``seconds``; return figures.
 
@@ -63,6 +92,9 @@ def measure(
         ``auto``, ``egl`` or ``glx`` (see :class:`OpenXRDisplay`).
     eye_size
         Per-eye resolution; default the runtime's recommendation.
+    freeze
+        Freeze the heap after warm-up (:func:`engine.gcpolicy.frozen_heap`), as a session
+        does; ``False`` measures CPython's default collector behaviour.
 
     Returns
     -------
@@ -77,6 +109,9 @@ def measure(
     buildings = max(1, (objects - _FIXED_INSTANCES) // 2 + 1)
     scene = HeightsScene(seed=0, buildings=buildings)
     display = OpenXRDisplay(graphics=graphics, eye_size=eye_size)
+    pauses = _GcPauses()
+    stack = contextlib.ExitStack()
+    stack.callback(pauses.stop)
     cpu: list[float] = []
     margins: list[float] = []
     waits: list[float] = []
@@ -86,6 +121,8 @@ def measure(
         period_s, i, t_start, base = 1.0 / 90.0, 0, 0.0, display.stats
         while True:
             if i == _WARMUP_FRAMES:
+                if freeze:  # as engine.live does around Session.run()
+                    stack.enter_context(frozen_heap())
                 t_start, base = time.perf_counter(), display.stats
             if i > _WARMUP_FRAMES and time.perf_counter() - t_start >= seconds:
                 break
@@ -111,6 +148,7 @@ def measure(
         end = display.stats
         eye_size, runtime, graphics = display.eye_size, display.runtime, display.graphics
     finally:
+        stack.close()
         display.close()
     frames = end.frames - base.frames
     return {
@@ -132,6 +170,9 @@ def measure(
         "busy_p50_ms": _pct(busy, 50),
         "busy_p99_ms": _pct(busy, 99),
         "instances": float(np.mean(counts)) if counts else 0.0,
+        "gc_frozen": freeze,
+        "gc_max_ms": pauses.max_ms(),
+        "gc_count": pauses.count(),
         "eye_size": list(eye_size),
         "graphics": graphics,
         "runtime": runtime,
@@ -146,9 +187,12 @@ def main() -> None:
     parser.add_argument("--graphics", default="auto", choices=("auto", "egl", "glx"))
     parser.add_argument("--eye-size", type=int, nargs=2, metavar=("W", "H"), default=None)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--no-gc-freeze", action="store_true", help="leave CPython's collector as it is"
+    )
     args = parser.parse_args()
     eye = (args.eye_size[0], args.eye_size[1]) if args.eye_size else None
-    r = measure(args.seconds, args.objects, args.graphics, eye)
+    r = measure(args.seconds, args.objects, args.graphics, eye, freeze=not args.no_gc_freeze)
     if args.json:
         print(json.dumps(r, indent=2))
         return
@@ -170,6 +214,10 @@ def main() -> None:
         f"  slack before display time: min {r['margin_min_ms']:.2f} ms, "
         f"p1 {r['margin_p1_ms']:.2f} ms; xrWaitFrame p50 {r['wait_p50_ms']:.2f} ms; "
         f"busy p50 {r['busy_p50_ms']:.2f} ms p99 {r['busy_p99_ms']:.2f} ms"
+    )
+    print(
+        f"  garbage collections (gen 0/1/2) {r['gc_count']}, longest ms {r['gc_max_ms']}, "
+        f"heap frozen after warm-up: {r['gc_frozen']}"
     )
 
 

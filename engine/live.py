@@ -24,6 +24,7 @@ from engine.audio.player import DEFAULT_VOLUME
 from engine.clock import Clock, LslClock, ManualClock
 from engine.display import open_display
 from engine.errors import ProtocolError
+from engine.gcpolicy import frozen_heap
 from engine.outlets import SessionOutlets
 from engine.privacy.audit import model_sha256
 from engine.privacy.consent import Consent, filter_streams, simulation_consent
@@ -253,7 +254,8 @@ def _execute(
                 prompt_answerer=answerer,
             )
             try:
-                summary = session.run()
+                with frozen_heap():  # no full GC pass over start-up objects mid-frame
+                    summary = session.run()
             finally:
                 if not session.done:
                     session.stop(clock.now(), "interrupted")
