@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from engine.render.camera import EyeView, head_rotation, view_matrix
+from therapies.prompt_gaze import quat_rotation as quat_matrix  # one quaternion formula
 
 Matrix = NDArray[np.float32]
 
@@ -61,28 +62,6 @@ def fov_projection(
     m[2, 3] = -2.0 * far * near / (far - near)
     m[3, 2] = -1.0
     return m
-
-
-def quat_matrix(quat: ArrayLike) -> NDArray[np.float64]:
-    """``(3, 3)`` rotation of an ``(x, y, z, w)`` quaternion (normalised here).
-
-    Raises
-    ------
-    ValueError
-        Zero or non-finite quaternion.
-    """
-    q = np.asarray(quat, np.float64).reshape(4)
-    norm = float(np.linalg.norm(q))
-    if not (math.isfinite(norm) and norm > 1e-9):
-        raise ValueError(f"quat_matrix: quaternion {q.tolist()} has no direction")
-    x, y, z, w = q / norm
-    return np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-        ]
-    )
 
 
 def tracked_eye_view(
