@@ -103,14 +103,22 @@ def _nan(value: float | None) -> float:
 
 
 class _Staged:
-    """Rows of one stream waiting for the next batch push."""
+    """Rows of one stream waiting for the next batch push.
+
+    ``arrays``: the rows are sample arrays (raw chunks, concatenated when pushed), not
+    per-frame values/lists (stacked into one float32 array).
+    """
 
     __slots__ = ("arrays", "rows", "stamps")
 
-    def __init__(self) -> None:
-        self.rows: list[Any] = []  # per-frame rows (lists/floats) or arrays (raw chunks)
+    def __init__(self, arrays: bool = False) -> None:
+        self.rows: list[Any] = []
         self.stamps: list[Any] = []
-        self.arrays = False
+        self.arrays = arrays
+
+    def add(self, row: Any, stamp: Any) -> None:
+        self.rows.append(row)
+        self.stamps.append(stamp)
 
 
 class SessionRecording:
@@ -138,26 +146,23 @@ class SessionRecording:
         self._markers = recorder.add_stream(MARKERS)
         self._features = recorder.add_stream(FEATURES)
         self._frames = recorder.add_stream(FRAMES)
-        self._staged: dict[int, _Staged] = {}
+        batched = (self._intensity, self._frames) + (() if self._head is None else (self._head,))
+        self._staged: dict[int, _Staged] = {stream_id: _Staged() for stream_id in batched}
         self._due: float | None = None
 
     def add_source(self, role: str, spec: StreamSpec) -> None:
         """Record raw samples of ``role`` under ``spec`` (original stream info)."""
-        self._raw[role] = self.recorder.add_stream(spec)
+        self._raw[role] = stream_id = self.recorder.add_stream(spec)
+        self._staged[stream_id] = _Staged(arrays=True)
 
     def raw(self, role: str, samples: np.ndarray, timestamps: np.ndarray) -> None:
         """Raw physiology exactly as received (staged; pushed with the next batch)."""
         if samples.size:
-            staged = self._stage(self._raw[role])
-            staged.arrays = True
-            staged.rows.append(samples)
-            staged.stamps.append(timestamps)
+            self._staged[self._raw[role]].add(samples, timestamps)
 
     def intensity(self, value: float, timestamp: float) -> None:
         """Intensity shown at ``timestamp`` (staged)."""
-        staged = self._stage(self._intensity)
-        staged.rows.append(value)
-        staged.stamps.append(timestamp)
+        self._staged[self._intensity].add(value, timestamp)
 
     def marker(self, event: dict[str, Any], timestamp: float) -> None:
         """A JSON event marker (pushes what is staged first)."""
@@ -184,12 +189,6 @@ class SessionRecording:
             staged.rows, staged.stamps = [], []
             self.recorder.push(stream_id, samples, stamps)
 
-    def _stage(self, stream_id: int) -> _Staged:
-        staged = self._staged.get(stream_id)
-        if staged is None:
-            staged = self._staged[stream_id] = _Staged()
-        return staged
-
     def _maybe_flush(self, now: float) -> None:
         if self._due is None:
             self._due = now + self.batch_seconds
@@ -210,10 +209,9 @@ class SessionRecording:
                 float(xr.skipped_periods),
             ]
             if self._head is not None and xr.head_pose_valid:
-                head = self._stage(self._head)
-                head.rows.append([*xr.head_position, *xr.head_orientation])
-                head.stamps.append(xr.display_time_monotonic_s or timestamp)
-        frames = self._stage(self._frames)
-        frames.rows.append(row)
-        frames.stamps.append(timestamp)
+                self._staged[self._head].add(
+                    [*xr.head_position, *xr.head_orientation],
+                    xr.display_time_monotonic_s or timestamp,
+                )
+        self._staged[self._frames].add(row, timestamp)
         self._maybe_flush(timestamp)
