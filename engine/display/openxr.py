@@ -217,6 +217,7 @@ class OpenXRDisplay:
         )
         self.mirror: DesktopMirror | None = None
         """The therapist's desktop mirror (``None`` without one)."""
+        self._window: GlxContext | None = None  # the mirror's window
         try:
             self._eye_size = self._choose_eye_size(eye_size)
             self._swapchain = StereoSwapchain(self._xr, self._rt.session, self._eye_size)
@@ -225,9 +226,10 @@ class OpenXRDisplay:
             self._rt.on_close(self._renderer.close)
             self._rt.on_close(self._rt.gl.make_current)  # runs first: GL frees need it
             if mirror:
-                gl = self._rt.gl
-                assert isinstance(gl, GlxContext)
-                self.mirror = DesktopMirror(gl.swap, gl.window_size, every=mirror_every)
+                window = self._rt.gl
+                assert isinstance(window, GlxContext)
+                self._window = window
+                self.mirror = DesktopMirror(window.swap, window.window_size, every=mirror_every)
             self.controllers = XrControllers(self._xr, self._rt.instance, self._rt.session)
             """The controller action set (its ``syncs`` count and accepted ``profiles``)."""
             self._rt.on_close(self.controllers.destroy)
@@ -309,10 +311,8 @@ class OpenXRDisplay:
                 f"{type(exc).__name__} {exc}"
             ) from exc
         closed = False
-        if self.mirror is not None:  # the therapist's window: its keys, and closing it
-            gl = self._rt.gl
-            assert isinstance(gl, GlxContext)
-            closed, desk = gl.events()
+        if self._window is not None:  # the therapist's window: its keys, and closing it
+            closed, desk = self._window.events()
             keys = (*keys, *desk)
         return InputEvents(
             quit=self._rt.quit_requested or closed,
