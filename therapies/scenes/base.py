@@ -22,6 +22,7 @@ Conventions
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -391,6 +392,15 @@ def trs_matrices(
     m[:, :3, 3] = pos
     m[:, 3, 3] = 1.0
     return m
+
+
+SMOOTHING_TAU_S = 2.0
+"""Time constant of a scene level's exponential approach to the commanded intensity."""
+
+
+def approach(level: float, target: float, dt: float, tau: float = SMOOTHING_TAU_S) -> float:
+    """``level`` moved towards ``target`` over ``dt`` seconds with time constant ``tau``."""
+    return level + (target - level) * (1.0 - math.exp(-dt / tau))
 
 
 def frozen(array: FloatArray) -> FloatArray:

@@ -44,13 +44,12 @@ from therapies.scenes.base import (
     FloatArray,
     SoundLayer,
     Soundscape,
+    approach,
     frozen,
     trs_matrices,
 )
 from therapies.scenes.spiders import segment_matrices
 
-SMOOTHING_TAU_S = 2.0
-"""Time constant of the level's exponential approach to the commanded intensity."""
 REWARD_TAU_S = 3.0
 """Time constant of the shown reward's approach to the set reward."""
 RATE_RANGE = (2.0, 30.0)
@@ -252,8 +251,8 @@ class BreathingScene:
         if not self._started:
             self._level, self._started = target, True
         else:
-            self._level += (target - self._level) * (1.0 - math.exp(-dt / SMOOTHING_TAU_S))
-        self._reward += (self._reward_target - self._reward) * (1.0 - math.exp(-dt / REWARD_TAU_S))
+            self._level = approach(self._level, target, dt)
+        self._reward = approach(self._reward, self._reward_target, dt, REWARD_TAU_S)
         cycles = math.floor(self._phase)
         self._phase += dt * self._rate / 60.0
         self._time += dt

@@ -42,12 +42,11 @@ from therapies.scenes.base import (
     FloatArray,
     SoundLayer,
     Soundscape,
+    approach,
     frozen,
     trs_matrices,
 )
 
-SMOOTHING_TAU_S = 2.0
-"""Time constant of the level's exponential approach to the commanded intensity."""
 EYE = np.array([-1.15, 1.26, 0.25], np.float32)
 ALTITUDE_M = 1000.0
 SPEED_MPS = 80.0
@@ -268,7 +267,7 @@ class FlyingScene:
         if not self._started:
             self._level, self._started = target, True
         else:
-            self._level += (target - self._level) * (1.0 - float(np.exp(-dt / SMOOTHING_TAU_S)))
+            self._level = approach(self._level, target, dt)
         freq = turbulence(self._level)[2]
         self._phase += 2.0 * np.pi * freq * dt * _RATIOS[None, :]
         self._time += dt

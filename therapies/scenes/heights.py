@@ -32,6 +32,7 @@ from therapies.scenes.base import (
     FloatArray,
     SoundLayer,
     Soundscape,
+    approach,
     frozen,
     trs_matrices,
 )
@@ -39,9 +40,6 @@ from therapies.scenes.base import (
 HEIGHT_MIN_M = 2.0
 HEIGHT_MAX_M = 60.0
 EYE_HEIGHT_M = 1.65
-SMOOTHING_TAU_S = 2.0
-"""Time constant of the level's exponential approach to the commanded intensity."""
-
 Vec3 = tuple[float, float, float]
 
 _SKY = (0.60, 0.74, 0.90)
@@ -290,7 +288,7 @@ class HeightsScene:
         if not self._started:
             self._level, self._started = target, True
         else:
-            self._level += (target - self._level) * (1.0 - float(np.exp(-dt / SMOOTHING_TAU_S)))
+            self._level = approach(self._level, target, dt)
         self._time += dt
 
     def describe(self, intensity: float) -> str:

@@ -38,12 +38,11 @@ from therapies.scenes.base import (
     PoissonCues,
     SoundLayer,
     Soundscape,
+    approach,
     frozen,
     trs_matrices,
 )
 
-SMOOTHING_TAU_S = 2.0
-"""Time constant of the level's exponential approach to the commanded intensity."""
 HEAD_TAU_S = 0.6
 """Time constant of a head turning towards where it looks next."""
 ROWS = 10
@@ -229,7 +228,7 @@ class PublicSpeakingScene:
             self._level, self._started = target, True
             self._turn = away
         else:
-            self._level += (target - self._level) * (1.0 - float(np.exp(-dt / SMOOTHING_TAU_S)))
+            self._level = approach(self._level, target, dt)
             away = (self._attend_rank >= attention_fraction(self._level)).astype(float)
             self._turn += (away - self._turn) * (1.0 - float(np.exp(-dt / HEAD_TAU_S)))
         self._time += dt

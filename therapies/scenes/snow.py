@@ -36,12 +36,11 @@ from therapies.scenes.base import (
     FloatArray,
     SoundLayer,
     Soundscape,
+    approach,
     frozen,
     trs_matrices,
 )
 
-SMOOTHING_TAU_S = 2.0
-"""Time constant of the level's exponential approach to the commanded intensity."""
 MAX_TARGETS = 16
 EYE = np.array([0.0, 1.6, 0.0], np.float32)
 """Where the player's eyes are and where throws start."""
@@ -280,7 +279,7 @@ class SnowScene:
         if not self._started:
             self._level, self._started = target, True
         else:
-            self._level += (target - self._level) * (1.0 - float(np.exp(-dt / SMOOTHING_TAU_S)))
+            self._level = approach(self._level, target, dt)
         self._time += dt
         moving = self._pending < 0.0
         self._theta += moving * target_speed_mps(self._level) * dt / self._span

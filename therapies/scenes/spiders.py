@@ -30,13 +30,12 @@ from therapies.scenes.base import (
     FloatArray,
     SoundLayer,
     Soundscape,
+    approach,
     frozen,
     trs_matrices,
 )
 
 MAX_SPIDERS = 30
-SMOOTHING_TAU_S = 2.0
-"""Time constant of the level's exponential approach to the commanded intensity."""
 EYE = np.array([0.0, 1.65, 2.2], np.float32)
 """Viewer's eye position (standing near the back wall, looking towards -z)."""
 
@@ -192,7 +191,7 @@ class SpidersScene:
         if not self._started:
             self._level, self._started = target, True
         else:
-            self._level += (target - self._level) * (1.0 - float(np.exp(-dt / SMOOTHING_TAU_S)))
+            self._level = approach(self._level, target, dt)
         self._time += dt
         step = spider_speed_mps(self._level) * dt
         mean_axis = self._path_axes.mean(axis=1)
