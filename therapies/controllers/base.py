@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -104,3 +105,51 @@ class Controller(Protocol):
         Raises :class:`ControllerError` for an unknown kind or a value off its scale.
         """
         ...
+
+
+class SteppedController:
+    """What the built-in controllers share: quantised levels, the current step, and moving
+    between steps as :class:`IntensityDecision` events.
+
+    A subclass sets ``_levels`` and ``_step`` and implements ``start``, ``tick`` and
+    ``on_answer``; it may override :meth:`_entered` (reset per-step state) and
+    :meth:`_reason` (add to the decision's text).
+    """
+
+    _levels: Sequence[float]
+    _step: int
+
+    @property
+    def target(self) -> float:
+        """Current target intensity 0..1 (the current step's level)."""
+        return self._levels[self._step]
+
+    @property
+    def step(self) -> int:
+        """Index of the current step."""
+        return self._step
+
+    def move(self, now: float, steps: int, reason: str, source: str) -> IntensityDecision | None:
+        """Move by ``steps`` (negative = down) on behalf of safety or the therapist."""
+        return self._go(now, self._step + steps, reason, source)
+
+    def lowest(self, now: float, reason: str, source: str) -> IntensityDecision | None:
+        """Drop to the first step."""
+        return self._go(now, 0, reason, source)
+
+    def _go(self, now: float, step: int, reason: str, source: str) -> IntensityDecision | None:
+        """Go to ``step`` (clamped to the levels); ``None`` when that is where it is."""
+        step = max(0, min(len(self._levels) - 1, step))
+        if step == self._step:
+            return None
+        previous = self.target
+        self._step = step
+        self._entered(now)
+        return IntensityDecision(now, previous, self.target, step, self._reason(reason), source)
+
+    def _entered(self, now: float) -> None:
+        """A new step began at ``now`` (after ``_step`` changed)."""
+
+    def _reason(self, reason: str) -> str:
+        """The decision text for entering the current step."""
+        return reason

@@ -34,7 +34,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from biosignals.features import FeatureSnapshot
 from biosignals.units import Duration
-from therapies.controllers.base import CONTROLLER, IntensityDecision, check_answer
+from therapies.controllers.base import (
+    CONTROLLER,
+    IntensityDecision,
+    SteppedController,
+    check_answer,
+)
 
 MIN_SAMPLES = 8
 MIN_COVERAGE = 0.8
@@ -121,7 +126,7 @@ class BreathingConfig(BaseModel):
         return f"reward {self.levels()[step]:.2f}"
 
 
-class BreathingController:
+class BreathingController(SteppedController):
     """Reward from HR oscillation at the pacer rate (see module docstring).
 
     Parameters
@@ -141,36 +146,10 @@ class BreathingController:
         self.amplitude: float | None = None
         """Last measured oscillation amplitude at the pacer rate, bpm."""
 
-    @property
-    def target(self) -> float:
-        """Current (quantised) reward 0..1."""
-        return self._levels[self._step]
-
-    @property
-    def step(self) -> int:
-        """Index of the current reward level."""
-        return self._step
-
-    def _go(self, now: float, step: int, reason: str, source: str) -> IntensityDecision | None:
-        step = max(0, min(len(self._levels) - 1, step))
-        if step == self._step:
-            return None
-        previous = self.target
-        self._step = step
-        return IntensityDecision(now, previous, self.target, step, reason, source)
-
     def start(self, now: float) -> IntensityDecision:
         """Start with reward 0 (nothing measured yet)."""
         reason = f"breathing biofeedback starts: pacer {self.config.pacer_rate:g}/min"
         return IntensityDecision(now, 0.0, self.target, self._step, reason, CONTROLLER)
-
-    def move(self, now: float, steps: int, reason: str, source: str) -> IntensityDecision | None:
-        """Shift the reward by ``steps`` levels (until the next tick measures again)."""
-        return self._go(now, self._step + steps, reason, source)
-
-    def lowest(self, now: float, reason: str, source: str) -> IntensityDecision | None:
-        """Reward 0 (e.g. no signal: no feedback)."""
-        return self._go(now, 0, reason, source)
 
     def on_answer(self, now: float, kind: str, value: int) -> IntensityDecision | None:
         """Answers are validated and not used by breathing biofeedback."""

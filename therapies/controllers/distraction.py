@@ -27,7 +27,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from biosignals.features import FeatureSnapshot
 from biosignals.units import Duration
-from therapies.controllers.base import CONTROLLER, IntensityDecision, check_answer
+from therapies.controllers.base import (
+    CONTROLLER,
+    IntensityDecision,
+    SteppedController,
+    check_answer,
+)
 
 
 class DistractionConfig(BaseModel):
@@ -82,7 +87,7 @@ class DistractionConfig(BaseModel):
         return min(range(len(levels)), key=lambda i: abs(levels[i] - self.start))
 
 
-class DistractionController:
+class DistractionController(SteppedController):
     """Engagement controller for pain distraction (see module docstring).
 
     Parameters
@@ -101,37 +106,14 @@ class DistractionController:
         self._pain: tuple[float, int] | None = None
         self._calm_since: float | None = None
 
-    @property
-    def target(self) -> float:
-        """Current engagement (the scene's intensity)."""
-        return self._levels[self._step]
-
-    @property
-    def step(self) -> int:
-        """Current engagement level index."""
-        return self._step
-
-    def _go(self, now: float, step: int, reason: str, source: str) -> IntensityDecision | None:
-        step = max(0, min(len(self._levels) - 1, step))
-        if step == self._step:
-            return None
-        previous = self.target
-        self._step, self._changed = step, now
-        return IntensityDecision(now, previous, self.target, step, reason, source)
+    def _entered(self, now: float) -> None:
+        self._changed = now
 
     def start(self, now: float) -> IntensityDecision:
         """Start at the level nearest ``start``."""
         self._changed = now
         reason = f"distraction starts at engagement {self.target:.2f}"
         return IntensityDecision(now, 0.0, self.target, self._step, reason, CONTROLLER)
-
-    def move(self, now: float, steps: int, reason: str, source: str) -> IntensityDecision | None:
-        """Move by ``steps`` levels on behalf of safety or the therapist."""
-        return self._go(now, self._step + steps, reason, source)
-
-    def lowest(self, now: float, reason: str, source: str) -> IntensityDecision | None:
-        """Drop to the lowest engagement."""
-        return self._go(now, 0, reason, source)
 
     def _fresh_pain(self, now: float) -> tuple[float, int] | None:
         if self._pain is None or now - self._pain[0] > self.config.answer_valid:

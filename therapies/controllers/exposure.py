@@ -40,7 +40,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from biosignals.features import FeatureSnapshot
 from biosignals.units import Duration
-from therapies.controllers.base import CONTROLLER, IntensityDecision, check_answer
+from therapies.controllers.base import (
+    CONTROLLER,
+    IntensityDecision,
+    SteppedController,
+    check_answer,
+)
 
 
 class HierarchyStep(BaseModel):
@@ -173,7 +178,7 @@ def _fmt(name: str, value: float) -> str:
     return f"{value:.0f}" if name == "hr_drop" else f"{value:.2f}"
 
 
-class ExposureController:
+class ExposureController(SteppedController):
     """Hierarchy-climbing controller (see module docstring).
 
     Parameters
@@ -194,27 +199,14 @@ class ExposureController:
         self._rest: dict[str, float] = {}
         self._rng = random.Random(seed)
 
-    @property
-    def target(self) -> float:
-        """Current target intensity."""
-        return self._levels[self._step]
-
-    @property
-    def step(self) -> int:
-        """Current step index."""
-        return self._step
-
-    def _go(self, now: float, step: int, reason: str, source: str) -> IntensityDecision | None:
-        step = max(0, min(len(self._levels) - 1, step))
-        if step == self._step:
-            return None
-        previous = self.target
-        self._step, self._step_peak = step, None
+    def _entered(self, now: float) -> None:
+        self._step_peak = None
         self._track = _StepTrack(now)
         self._history.clear()
-        label = self.config.label(step)
-        text = f"{reason} -> {label}" if label else reason
-        return IntensityDecision(now, previous, self.target, step, text, source)
+
+    def _reason(self, reason: str) -> str:
+        label = self.config.label(self._step)
+        return f"{reason} -> {label}" if label else reason
 
     def start(self, now: float) -> IntensityDecision:
         """Start at ``start_step``."""
@@ -222,14 +214,6 @@ class ExposureController:
         label = self.config.label(self._step)
         reason = "exposure starts" + (f" -> {label}" if label else "")
         return IntensityDecision(now, 0.0, self.target, self._step, reason, CONTROLLER)
-
-    def move(self, now: float, steps: int, reason: str, source: str) -> IntensityDecision | None:
-        """Move by ``steps`` on behalf of safety or the therapist."""
-        return self._go(now, self._step + steps, reason, source)
-
-    def lowest(self, now: float, reason: str, source: str) -> IntensityDecision | None:
-        """Drop to the first step."""
-        return self._go(now, 0, reason, source)
 
     def on_answer(self, now: float, kind: str, value: int) -> IntensityDecision | None:
         """Remember a SUDS answer for this step; step down at once above ``suds_step_down``.
