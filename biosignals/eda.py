@@ -38,60 +38,46 @@ overlapping responses by their decay; this is a causal, local version of that id
 The extrapolated decay is deliberately conservative (it falls more slowly than real
 recoveries), so amplitudes of responses on an earlier one's decay are underestimated,
 never overestimated. Results do not depend on how the signal is cut into chunks.
+
+The per-sample values are kept in one buffer (:mod:`biosignals._eda_features`); onsets
+are searched, vectorised (:mod:`biosignals._eda_scan`), only for samples whose rise from
+any point in reach can reach the threshold.
 """
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.ndimage import minimum_filter1d
-from scipy.signal import butter, sosfilt
 
-from biosignals._stream import (
+from biosignals._eda_features import (
+    ROW_ENV,
+    ROW_S,
+    ROW_T,
+    ROW_THR,
+    ROW_U,
+    ROW_V,
+    ROW_W,
+    EdaFeatures,
     FloatArray,
-    History,
-    SosState,
-    as_chunk,
-    check_rate,
-    fill_nonfinite,
+    trailing_min,
 )
+from biosignals._eda_scan import IndexArray, first_hit
+from biosignals._stream import as_chunk, check_rate, fill_nonfinite
 from biosignals.errors import SignalError
 
 __all__ = ["EdaExtractor", "SkinResponse", "detect_scr"]
 
-_LOWPASS_HZ = 1.0
-_SCL_WINDOW_S = 10.0
-_TONIC_SLOPE_LAG_S = 1.0
-_RAMP_HOLD_S = 1.5  # a tonic ramp counts once held this long
-_PERSIST_S = 3.0  # a rise held by every 1-s slope over 3 s is tonic
 _ONSET_WINDOW_S = 0.75  # onsets are searched in the last 0.75 s ...
 _ONSET_GRID_HZ = 32.0  # onsets are searched on a grid of at most 32 Hz
-_BLOCK_ROWS = 2048  # samples evaluated at once (bounds memory at high rates)
 _VPEAK_S = 1.0  # ... after the top of v within 1 s after the last flag
-_DECAY_S = 1.0  # tau of the decay extrapolation (< any SCR recovery time constant)
-_SLOPE_DEADBAND = 0.005  # µS/s: onset slopes within this of 0 count as "at rest" ...
-_SLOPE_DEADBAND_K = 2.0  # ... or within 2 noise SDs of the slope
-_NOISE_K = 7.0  # flag threshold >= 7 SDs of the low-passed noise
-_NOISE_S = (2.0, 0.25)  # time constants of the noise estimate (the larger one counts)
 _ONSET_MAX_S = 5.0  # an SCR is completed at most 5 s after its onset
 _PEAK_DROP = 0.1  # peak confirmed after a fall of 10 % of the amplitude (or thr / 2)
 _RATE_MEMORY_S = 3600.0
-
-try:  # SciPy's compiled kernel behind minimum_filter1d, without the per-call checks
-    from scipy.ndimage import _nd_image
-    from scipy.ndimage._ni_support import _extend_mode_to_code
-
-    _NEAREST = _extend_mode_to_code("nearest")
-except ImportError:  # pragma: no cover - other SciPy layouts use the public function
-    _nd_image = None
-    _NEAREST = 0
-
-_MAD2_TO_SD = 1.0 / (math.sqrt(2.0 / math.pi) * math.sqrt(6.0))  # mean |2nd diff| -> SD
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +130,7 @@ class _Open:
     response: SkinResponse
     best: float
     best_time: float
+    extrapolation: tuple[FloatArray, FloatArray, FloatArray]  # start's time, w, slope
 
 
 class EdaExtractor:
@@ -173,43 +160,23 @@ class EdaExtractor:
             )
         self.scr_threshold_us = thr
         fs = self.sampling_rate
-        self._sos = butter(2, _LOWPASS_HZ, btype="lowpass", fs=fs, output="sos")
-        impulse = np.zeros(max(64, round(20.0 * fs)))
-        impulse[0] = 1.0
-        lp_gain = float(np.sqrt(np.sum(sosfilt(self._sos, impulse) ** 2)))
-        slope_gain = float(np.sqrt(np.sum((np.diff(sosfilt(self._sos, impulse)) * fs) ** 2)))
-        self._noise_gain = _NOISE_K * _MAD2_TO_SD * lp_gain
-        self._band_gain = _SLOPE_DEADBAND_K * _MAD2_TO_SD * slope_gain
-        alphas = [1.0 - math.exp(-1.0 / (tau * fs)) for tau in _NOISE_S]
-        self._noise_sos = [np.array([[a, 0.0, 0.0, 1.0, a - 1.0, 0.0]]) for a in alphas]
-        self._scl_len = max(1, round(_SCL_WINDOW_S * fs))
-        self._lag = max(1, round(_TONIC_SLOPE_LAG_S * fs))
-        self._ramp_len = max(1, round(_RAMP_HOLD_S * fs))
         self._look = max(2, round(_ONSET_WINDOW_S * fs))
-        self._stride = max(1, round(fs / _ONSET_GRID_HZ))
-        self._persist = max(1, round(_PERSIST_S * fs))
-        self._persist_noise = 0.0 * math.sqrt(2.0) * _MAD2_TO_SD * lp_gain / _TONIC_SLOPE_LAG_S
+        self._back = np.arange(0, self._look, max(1, round(fs / _ONSET_GRID_HZ)))  # grid
+        self._features = EdaFeatures(fs, thr, self._look)
+        # constants of the open SCR's course, as 0-d arrays (faster in numpy operations)
+        self._drop = (np.array(_PEAK_DROP), np.array(0.5 * thr), np.array(-_ONSET_MAX_S))
         self.reset()
 
     def reset(self) -> None:
         """Forget all state, as if newly constructed."""
-        self._lp = SosState(self._sos)
-        self._noise = [SosState(sos) for sos in self._noise_sos]
+        self._features.reset()
         self._last_value = 0.0
         self._last_time: float | None = None
         self._n = 0
-        self._x2 = np.zeros(2)  # last two raw samples
-        self._prev = np.zeros(4)  # w, time, shrunk slope, trend Z of the last sample
-        self._virtual = np.zeros(4)  # (w, slope, time, v) before the first sample
-        self._flagged_sample = -(1 << 62)  # onset sample of the last flagged SCR
         # max of v within 1 s after the last flag, its sample, and the end of that second
         self._vpeak = (math.inf, -(1 << 62), -math.inf)
         self._open: _Open | None = None
-        keep = max(self._scl_len, self._lag, self._ramp_len, self._look) + 1
-        keep = max(keep, self._lag + self._persist)
-        # rows: y, scl, raw ramp, w, shrunk slope, t, v, 1-s slope of y
-        self._hist = History(8, keep)
-        self._onsets: deque[float] = deque()
+        self._onsets: list[float] = []  # flagged onset times, in time order
         self._completed: list[SkinResponse] = []
 
     def update(self, samples: ArrayLike, timestamps: ArrayLike) -> list[SkinResponse]:
@@ -238,24 +205,18 @@ class EdaExtractor:
             If the arrays are not 1-D, differ in length or the timestamps are invalid.
         """
         x, t = as_chunk(samples, timestamps, self._last_time, "EdaExtractor.update")
-        if x.size == 0:
+        n = x.size
+        if n == 0:
             return []
-        if self._lp.zi is None:
-            self._start(x, float(t[0]))
+        first = self._n == 0
+        if first:
+            finite = x[np.isfinite(x)]
+            self._last_value = float(finite[0]) if finite.size else 0.0
+            self._features.start(self._last_value, float(t[0]))
         x, self._last_value = fill_nonfinite(x, self._last_value)
-        y = self._lp.filter(x)
-        x3 = np.concatenate((self._x2, x))
-        self._x2 = x3[-2:].copy()
-        d2 = np.abs(x3[2:] - 2.0 * x3[1:-1] + x3[:-2])
-        mad = np.maximum(self._noise[0].filter(d2), self._noise[1].filter(d2))
-        scl, ramp, raw_ramp = self._tonic(y)
-        sec_slope, persist = self._persistent_rise(y, mad)
-        ramp = np.maximum(ramp, persist)
-        w, slope, thr, v, tol = self._features(y, t, ramp, mad)
-        ext = np.concatenate((self._past(), np.stack((w, slope, t, v))), axis=1)
-        flagged = self._scan(ext[0], ext[1], ext[2], ext[3], thr, tol)
-        self._hist.append(y, scl, raw_ramp, w, slope, t, v, sec_slope)
-        self._n += x.size
+        c = self._features.add(x, t, first)
+        flagged = self._scan(c, c + n)
+        self._n += n
         self._last_time = float(t[-1])
         return flagged
 
@@ -268,217 +229,100 @@ class EdaExtractor:
         out, self._completed = self._completed, []
         return out
 
-    def _start(self, x: FloatArray, t0: float) -> None:
-        finite = x[np.isfinite(x)]
-        self._last_value = float(finite[0]) if finite.size else 0.0
-        self._lp.start(self._last_value)
-        for ema in self._noise:
-            ema.start(0.0)
-        self._x2[:] = self._last_value
-        self._prev[:] = (self._last_value, t0, 0.0, 0.0)
-        self._virtual[:] = (self._last_value, 0.0, t0, self._last_value / _DECAY_S)
-
-    def _tonic(self, y: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Causal lower envelope (min over the last 10 s), its held rising slope (µS/s)
-        and the raw rising slope (kept in the history)."""
-        n0 = self._hist.end
-        old = self._hist.rows(0, n0 - self._scl_len + 1, n0)
-        seg = np.concatenate((old, y))
-        size = self._scl_len
-        env = _trailing_min(seg, size)[old.size :]
-        past = self._hist.rows(1, n0 - self._lag, n0)
-        lagged = np.concatenate((past, env))
-        if past.size < self._lag:  # stream start: the first level stands for the past
-            lagged = np.concatenate((np.full(self._lag - past.size, lagged[0]), lagged))
-        ramp = (lagged[self._lag :] - lagged[: -self._lag]) * (self.sampling_rate / self._lag)
-        # a rise held for longer than the lag: a step of the envelope (an old minimum
-        # leaving the window) is no tonic ramp
-        held = self._hist.rows(2, n0 - self._ramp_len + 1, n0)
-        seg = np.concatenate((held, np.maximum(ramp, 0.0)))
-        size = self._ramp_len
-        steady = _trailing_min(seg, size)
-        return env, steady[held.size :], seg[held.size :]
-
-    def _persistent_rise(self, y: FloatArray, mad: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """1-s slopes of ``y`` and the rise held by all of them over the last 3 s (less
-        their noise): a rise that long is tonic, not the start of an SCR."""
-        n0, lag = self._hist.end, self._lag
-        past = self._hist.rows(0, n0 - lag, n0)
-        yy = np.concatenate((past, y))
-        if past.size < lag:
-            yy = np.concatenate((np.full(lag - past.size, yy[0]), yy))
-        sec = (yy[lag:] - yy[:-lag]) * (self.sampling_rate / lag)
-        held = self._hist.rows(7, n0 - self._persist + 1, n0)
-        seg = np.concatenate((held, sec))
-        size = self._persist
-        low = _trailing_min(seg, size)[held.size :]
-        return sec, np.maximum(low - self._persist_noise * mad, 0.0)
-
-    def _features(
-        self, y: FloatArray, t: FloatArray, ramp: FloatArray, mad: FloatArray
-    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
-        """Per-sample ``w``, shrunk slope, flag threshold, ``v`` and onset tolerance."""
-        fs = self.sampling_rate
-        thr = np.maximum(self.scr_threshold_us, self._noise_gain * mad)
-        band = np.maximum(_SLOPE_DEADBAND, self._band_gain * mad)
-        z = np.cumsum(np.concatenate(([self._prev[3]], ramp / fs)))  # tonic trend Z
-        w = y - z[1:]
-        raw = np.empty_like(w)
-        raw[0] = w[0] - self._prev[0]
-        np.subtract(w[1:], w[:-1], out=raw[1:])
-        raw *= fs
-        slope = _shrink(raw, band)
-        self._prev[:] = (w[-1], t[-1], slope[-1], z[-1])
-        return w, slope, thr, raw + w / _DECAY_S, 0.5 * band
-
-    def _past(self) -> FloatArray:
-        """``w``, shrunk slope, time and ``v`` of the ``look - 1`` samples before the
-        chunk (before the first sample: the virtual values of a signal at rest)."""
-        hist, need = self._hist, self._look - 1
-        got = hist.data[3:7, max(hist.end - need - hist.start, 0) :]
-        if got.shape[1] < need:
-            fill = np.repeat(self._virtual[:, None], need - got.shape[1], axis=1)
-            got = np.concatenate((fill, got), axis=1)
-        return got
-
-    def _scan(
-        self,
-        w: FloatArray,
-        slope: FloatArray,
-        t: FloatArray,
-        v: FloatArray,
-        thr: FloatArray,
-        tol: FloatArray,
-    ) -> list[SkinResponse]:
-        """Flag and complete SCRs in one chunk.
-
-        ``w``, ``slope``, ``t`` and ``v`` hold the ``look - 1`` samples before the chunk
-        and the chunk; ``thr`` the chunk only. Index ``j`` is sample ``n0 - look + 1 + j``.
-        """
-        size = self._look
-        k = thr.size
-        base = self._n - size + 1  # sample of index 0
-        # an upper bound of the rise from any onset in the window: rows below it cannot
-        # flag and are skipped
-        low = _trailing_min(w + np.minimum(slope, 0.0) * _DECAY_S, size)
-        rows = np.flatnonzero(w[size - 1 :] - low[size - 1 :] >= thr)
+    def _scan(self, c: int, e: int) -> list[SkinResponse]:
+        """Flag and complete SCRs in the chunk at columns ``[c, e)``."""
+        cols = self._candidates(c, e)
+        col0 = self._n - c  # sample of column 0
+        if cols is None:
+            self._advance(c, e, col0)
+            return []
         out: list[SkinResponse] = []
-        start = 0
-        while start < k:
-            rows = rows[rows >= start]
-            hit = self._first_hit(w, slope, t, v, thr, tol, rows, start)
-            stop = hit[0] if hit is not None else k
-            self._follow(
-                t[size - 1 + start : size - 1 + stop], w[size - 1 + start : size - 1 + stop]
-            )
-            self._track_vpeak(
-                v[size - 1 + start : size - 1 + stop],
-                t[size - 1 + start : size - 1 + stop],
-                base + size - 1 + start,
-            )
+        start = c
+        while start < e:
+            if start > c:
+                cols = cols[cols >= start]
+            hit = None
+            if cols.size:
+                peak_v, peak_at, until = self._vpeak
+                vpeak = (peak_v, peak_at - col0, until)
+                hit = first_hit(self._features.buf, cols, start, e, vpeak, self._back)
+            stop = hit[0] if hit is not None else e
+            self._advance(start, stop, col0)
             if hit is None:
                 break
-            self._close()
-            j, i = hit[1], size - 1 + stop
-            cand = _Candidate(base + j, float(t[j]), float(w[j]), float(slope[j]))
-            resp = SkinResponse(
-                onset=cand.time,
-                onset_sample=max(cand.sample, 0),
-                flag_time=float(t[i]),
-                amplitude_us=hit[2],
-            )
-            self._open = _Open(cand, resp, resp.amplitude_us, resp.flag_time)
-            self._flagged_sample = cand.sample
-            self._vpeak = (float(v[i]), base + i, resp.flag_time + _VPEAK_S)
-            self._remember(cand.time)
-            out.append(resp)
+            out.append(self._flag(hit[1], stop, hit[2], col0))
             start = stop + 1
         return out
 
-    def _first_hit(
-        self,
-        w: FloatArray,
-        slope: FloatArray,
-        t: FloatArray,
-        v: FloatArray,
-        thr: FloatArray,
-        tol: FloatArray,
-        rows: NDArray[np.intp],
-        start: int,
-    ) -> tuple[int, int, float] | None:
-        """First chunk position among ``rows`` (all >= ``start``) whose rise reaches the
-        threshold from a new onset: (position, onset index, rise), or None."""
-        if rows.size == 0:
+    def _candidates(self, c: int, e: int) -> IndexArray | None:
+        """Columns of the chunk ``[c, e)`` that may flag (the others cannot), or None."""
+        buf, look = self._features.buf, self._look
+        w, u, thr = buf[ROW_W, c:e], buf[ROW_U, c - look + 1 : e], buf[ROW_THR, c:e]
+        # a bound of the rise from any onset in reach: rounding is monotone, so no row's
+        # bound below exceeds this one
+        if w[w.argmax()] - u[u.argmin()] < thr[thr.argmin()]:
             return None
-        size = self._look
-        base = self._n - size + 1
-        floor = self._floor(v, t, start)
-        for a in range(0, rows.size, _BLOCK_ROWS):
-            pos = rows[a : a + _BLOCK_ROWS]
-            onset = self._find_onsets(v, tol[pos], pos + size - 1, floor[pos - start])
-            age = t[pos + size - 1] - t[onset]
-            e = w[pos + size - 1] - w[onset] - slope[onset] * _DECAY_S * -np.expm1(-age / _DECAY_S)
-            ok = np.flatnonzero((e >= thr[pos]) & (onset + base > self._flagged_sample))
-            if ok.size:
-                q = int(ok[0])
-                return int(pos[q]), int(onset[q]), float(e[q])
-        return None
+        # an upper bound of the rise from any onset in the window reaches the threshold
+        may = w - trailing_min(buf[ROW_U], c, e, look) >= thr
+        if not may[may.argmax()]:
+            return None
+        return may.nonzero()[0] + c
 
-    def _floor(self, v: FloatArray, t: FloatArray, start: int) -> NDArray[np.intp]:
-        """For chunk positions ``start``..: the index of the top of ``v`` after the last
-        flag (onsets are not searched before it)."""
-        size = self._look
-        base = self._n - size + 1
-        peak_v, peak_at, until = self._vpeak
-        last = np.arange(start + size - 1, v.size)
-        if until < t[last[0]]:
-            return np.full(last.size, peak_at - base)
-        seg = np.where(t[last] <= until, v[last], -np.inf)
-        run = np.maximum.accumulate(np.concatenate(([peak_v], seg)))[1:]
-        return np.maximum.accumulate(np.where(seg >= run, last, peak_at - base))
+    def _flag(self, j: int, i: int, rise: float, col0: int) -> SkinResponse:
+        """Flag the SCR with onset column ``j`` at column ``i`` (rise ``rise``)."""
+        self._close()
+        buf = self._features.buf
+        t, v = buf[ROW_T], buf[ROW_V]
+        cand = _Candidate(col0 + j, float(t[j]), float(buf[ROW_W, j]), float(buf[ROW_S, j]))
+        resp = SkinResponse(
+            onset=cand.time,
+            onset_sample=max(cand.sample, 0),
+            flag_time=float(t[i]),
+            amplitude_us=rise,
+        )
+        ext = (np.array(cand.time), np.array(cand.w), np.array(cand.slope))
+        self._open = _Open(cand, resp, resp.amplitude_us, resp.flag_time, ext)
+        self._vpeak = (float(v[i]), col0 + i, resp.flag_time + _VPEAK_S)
+        self._remember(cand.time)
+        return resp
 
-    def _find_onsets(
-        self, v: FloatArray, tol: FloatArray, last: NDArray[np.intp], floor: NDArray[np.intp]
-    ) -> NDArray[np.intp]:
-        """Candidate onset index for the samples at indices ``last``: the latest point of
-        the window (every ``stride``-th sample back) below everything after it and near
-        the window's minimum, not before ``floor``."""
-        back = np.arange(0, self._look, self._stride)
-        idx = last[:, None] - back
-        vr = v[idx]  # column c: c * stride samples back
-        vr[idx < floor[:, None]] = np.inf
-        after = np.minimum.accumulate(vr, axis=1)
-        low = (vr <= after) & (vr <= after[:, -1:] + tol[:, None])
-        return np.asarray(last - back[np.argmax(low, axis=1)], dtype=np.intp)
-
-    def _track_vpeak(self, v: FloatArray, t: FloatArray, first_sample: int) -> None:
-        """Carry the maximum of ``v`` after the last flag over samples just scanned."""
-        peak_v, _, until = self._vpeak
-        v = v[t <= until]
-        if v.size == 0:
+    def _advance(self, a: int, b: int, col0: int) -> None:
+        """Follow the open SCR and the top of ``v`` after the last flag over columns
+        ``[a, b)``, scanned without a new flag."""
+        if b <= a:
             return
-        j = int(np.argmax(v))
-        if v[j] >= peak_v:
-            self._vpeak = (float(v[j]), first_sample + j, until)
+        buf = self._features.buf
+        if self._open is not None:
+            self._follow(buf[ROW_T, a:b], buf[ROW_W, a:b])
+        peak_v, _, until = self._vpeak
+        if until < buf[ROW_T, a]:  # the second after the last flag is over
+            return
+        seg = buf[ROW_V, a:b][buf[ROW_T, a:b] <= until]
+        j = int(seg.argmax())
+        if seg[j] >= peak_v:
+            self._vpeak = (float(seg[j]), col0 + a + j, until)
 
     def _follow(self, t: FloatArray, w: FloatArray) -> None:
         """Track the open SCR's rise over ``t``; complete it at its confirmed peak."""
-        op = self._open
-        if op is None or t.size == 0:
-            return
-        s = op.start
-        age = t - s.time
-        e = w - s.w - s.slope * _DECAY_S * -np.expm1(-age / _DECAY_S)
-        best = np.maximum.accumulate(np.concatenate(([op.best], e)))[1:]
-        drop = np.maximum(_PEAK_DROP * best, 0.5 * self.scr_threshold_us)
-        done = np.flatnonzero((e <= best - drop) | (age > _ONSET_MAX_S))
-        stop = int(done[0]) if done.size else t.size
+        op, (peak_drop, half_thr, neg_onset_max) = self._open, self._drop
+        assert op is not None
+        time, w0, slope = op.extrapolation
+        # the rise above the extrapolation: w - s.w - s.slope * tau * -expm1(-age / tau)
+        # (tau = 1 s), computed with the negative age (rounds exactly the same)
+        back = np.subtract(time, t)
+        e = w - w0 + slope * np.expm1(back)
+        best = np.maximum.accumulate(e)
+        np.maximum(best, op.best, out=best)  # the running maximum, op.best included
+        done = e <= best - np.maximum(peak_drop * best, half_thr)
+        if t[-1] - op.start.time > _ONSET_MAX_S:  # (the age grows along t)
+            done |= back < neg_onset_max
+        stops = done.nonzero()[0]
+        stop = int(stops[0]) if stops.size else t.size
         if stop > 0:
-            seg = e[:stop]
-            k = int(np.argmax(seg))
-            if seg[k] > op.best:
-                op.best, op.best_time = float(seg[k]), float(t[k])
-        if done.size:
+            j = int(e[:stop].argmax())
+            if e[j] > op.best:
+                op.best, op.best_time = float(e[j]), float(t[j])
+        if stops.size:
             self._close()
 
     def _close(self) -> None:
@@ -499,16 +343,16 @@ class EdaExtractor:
 
     def _remember(self, onset: float) -> None:
         self._onsets.append(onset)
-        while self._onsets and self._onsets[0] < onset - _RATE_MEMORY_S:
-            self._onsets.popleft()
+        if self._onsets[0] < onset - _RATE_MEMORY_S:
+            del self._onsets[: bisect.bisect_left(self._onsets, onset - _RATE_MEMORY_S)]
 
     @property
     def scl(self) -> float | None:
         """Tonic skin conductance level (µS): minimum of the low-passed signal over the
         last 10 s; None before any sample."""
-        if self._hist.end == 0:
+        if self._n == 0:
             return None
-        return float(self._hist.data[1, -1])
+        return float(self._features.buf[ROW_ENV, self._features.c - 1])
 
     def scr_rate(self, now: float, window: float = 60.0) -> float:
         """SCRs per minute flagged so far whose onset lies in ``(now - window, now]``.
@@ -530,24 +374,9 @@ class EdaExtractor:
                 f"EdaExtractor.scr_rate: need finite now and 0 < window <= "
                 f"{_RATE_MEMORY_S:g} s, got now={now!r}, window={window!r}"
             )
-        count = sum(1 for p in self._onsets if now - window < p <= now)
+        onsets = self._onsets  # in time order: count those in (now - window, now]
+        count = bisect.bisect_right(onsets, now) - bisect.bisect_right(onsets, now - window)
         return count * 60.0 / window
-
-
-def _trailing_min(seg: FloatArray, size: int) -> FloatArray:
-    """``out[i] = min(seg[i - size + 1 : i + 1])``, the first value standing for the past."""
-    if _nd_image is None:  # pragma: no cover
-        return np.asarray(
-            minimum_filter1d(seg, size, mode="nearest", origin=(size - 1) // 2), dtype=np.float64
-        )
-    out = np.empty_like(seg)
-    _nd_image.min_or_max_filter1d(seg, size, 0, out, _NEAREST, 0.0, (size - 1) // 2, 1)
-    return out
-
-
-def _shrink(slope: FloatArray, band: FloatArray) -> FloatArray:
-    """Slopes shrunk towards 0 by the dead band (noise at rest is no decay)."""
-    return slope - np.minimum(np.maximum(slope, -band), band)
 
 
 def detect_scr(eda: ArrayLike, sampling_rate: float) -> NDArray[np.int64]:

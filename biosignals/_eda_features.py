@@ -1,0 +1,226 @@
+"""Private: the per-sample feature rows of :class:`biosignals.eda.EdaExtractor`.
+
+:class:`EdaFeatures` keeps the rows below for the samples seen so far (at least the last
+``past`` of them) in one buffer whose columns are samples, and computes each new block of
+samples in place after that past, so that every filter runs on one contiguous view: the
+raw and low-passed signal, its noise level, the tonic level (SCL) and ramp, ``w``, its
+shrunk slope, ``v``, the rise bound's base ``u``, the flag threshold and the slope dead
+band (see :mod:`biosignals.eda` for the algorithm). Before the first sample the past
+columns hold a signal at rest (where a look-back starts at the first sample: that
+sample's value), so every block is computed the same way and results do not depend on
+chunking.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.ndimage import minimum_filter1d
+from scipy.signal import butter, sosfilt, sosfilt_zi
+
+FloatArray = NDArray[np.float64]
+
+_LOWPASS_HZ = 1.0
+_SCL_WINDOW_S = 10.0
+_TONIC_SLOPE_LAG_S = 1.0
+_RAMP_HOLD_S = 1.5  # a tonic ramp counts once held this long
+_PERSIST_S = 3.0  # a rise held by every 1-s slope over 3 s is tonic
+_SLOPE_DEADBAND = 0.005  # µS/s: onset slopes within this of 0 count as "at rest" ...
+_SLOPE_DEADBAND_K = 2.0  # ... or within 2 noise SDs of the slope
+_NOISE_K = 7.0  # flag threshold >= 7 SDs of the low-passed noise
+_NOISE_S = (2.0, 0.25)  # time constants of the noise estimate (the larger one counts)
+_MAD2_TO_SD = 1.0 / (math.sqrt(2.0 / math.pi) * math.sqrt(6.0))  # mean |2nd diff| -> SD
+
+ROW_X = 0  # raw sample (NaN/inf held)
+ROW_Y = 1  # low-passed y
+ROW_ENV = 2  # its envelope, the SCL
+ROW_SEC = 3  # 1-s slope of y; SEC and RAMP are adjacent
+ROW_RAMP = 4  # rise of the envelope over 1 s, >= 0 (raw ramp)
+ROW_M0 = 5  # |2nd difference| of X, averaged (noise, short and long time constant)
+ROW_M1 = 6
+ROW_Z = 7  # tonic trend Z
+ROW_W = 8  # w = y - Z
+ROW_S = 9  # slope of w shrunk by the dead band
+ROW_T = 10  # time
+ROW_V = 11  # v = w' + w / tau (tau = 1 s, so w / tau is w)
+ROW_U = 12  # w + min(slope, 0) * tau: the lowest start of an extrapolation from there
+ROW_THR = 13  # flag threshold
+ROW_BAND = 14  # slope dead band (half of it: the onset tolerance)
+N_ROWS = 15
+
+try:  # SciPy's compiled kernel behind minimum_filter1d, without the per-call checks
+    from scipy.ndimage import _nd_image
+    from scipy.ndimage._ni_support import _extend_mode_to_code
+
+    _NEAREST = _extend_mode_to_code("nearest")
+except ImportError:  # pragma: no cover - other SciPy layouts use the public function
+    _nd_image = None
+    _NEAREST = 0
+
+try:  # SciPy's compiled kernel behind sosfilt: filters buffer rows in place, no checks
+    from scipy.signal._sosfilt import _sosfilt as _filter
+except ImportError:  # pragma: no cover - other SciPy layouts use the public function
+
+    def _filter(sos: FloatArray, rows: FloatArray, zi: FloatArray) -> None:
+        """``rows`` (shape ``(1, n)``) filtered in place, carrying the state ``zi``."""
+        y, zf = sosfilt(sos, rows[0], zi=zi[0])
+        rows[0], zi[0] = y, zf
+
+
+def trailing_min(row: FloatArray, lo: int, hi: int, size: int) -> FloatArray:
+    """``min(row[i - size + 1 : i + 1])`` for columns ``i`` in ``[lo, hi)``; every window
+    must lie inside ``row`` (``lo >= size - 1``)."""
+    seg = row[lo - size + 1 : hi]
+    if _nd_image is None:  # pragma: no cover
+        out = minimum_filter1d(seg, size, mode="nearest", origin=(size - 1) // 2)
+        return np.asarray(out, dtype=np.float64)[size - 1 :]
+    out = np.empty_like(seg)
+    _nd_image.min_or_max_filter1d(seg, size, 0, out, _NEAREST, 0.0, (size - 1) // 2, 1)
+    return out[size - 1 :]
+
+
+class _Constants(NamedTuple):
+    """Constants as 0-d arrays (numpy takes them faster than Python floats)."""
+
+    zero: FloatArray
+    two: FloatArray
+    fs: FloatArray
+    gain: FloatArray  # sampling rate / samples in the 1-s lag
+    thr: FloatArray  # the minimal flag threshold (µS)
+    deadband: FloatArray
+    noise_gain: FloatArray  # flag threshold per noise level
+    band_gain: FloatArray  # slope dead band per noise level
+
+
+class EdaFeatures:
+    """Feature rows at ``sampling_rate`` with flag threshold ``>= scr_threshold_us``,
+    keeping at least ``past`` columns (>= ``look - 1``) before each new block."""
+
+    def __init__(self, sampling_rate: float, scr_threshold_us: float, look: int) -> None:
+        fs = sampling_rate
+        self._scl_len = max(1, round(_SCL_WINDOW_S * fs))
+        self._lag = max(1, round(_TONIC_SLOPE_LAG_S * fs))
+        self._ramp_len = max(1, round(_RAMP_HOLD_S * fs))
+        self._persist = max(1, round(_PERSIST_S * fs))
+        self._sos = butter(2, _LOWPASS_HZ, btype="lowpass", fs=fs, output="sos")
+        impulse = np.zeros(max(64, round(20.0 * fs)))
+        impulse[0] = 1.0
+        lp_gain = float(np.sqrt(np.sum(sosfilt(self._sos, impulse) ** 2)))
+        slope_gain = float(np.sqrt(np.sum((np.diff(sosfilt(self._sos, impulse)) * fs) ** 2)))
+        self._k = _Constants(
+            zero=np.array(0.0),
+            two=np.array(2.0),
+            fs=np.array(fs),
+            gain=np.array(fs / self._lag),
+            thr=np.array(scr_threshold_us),
+            deadband=np.array(_SLOPE_DEADBAND),
+            noise_gain=np.array(_NOISE_K * _MAD2_TO_SD * lp_gain),
+            band_gain=np.array(_SLOPE_DEADBAND_K * _MAD2_TO_SD * slope_gain),
+        )
+        alphas = [1.0 - math.exp(-1.0 / (tau * fs)) for tau in _NOISE_S]
+        self._noise_sos = [np.array([[a, 0.0, 0.0, 1.0, a - 1.0, 0.0]]) for a in alphas]
+        # every look-back fits in the kept past
+        lens = (self._scl_len, self._ramp_len, self._persist, look)
+        self.past = max(self._lag, *(n - 1 for n in lens))
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all samples."""
+        self._zi: list[FloatArray] = []  # low-pass and noise filter states
+        self.buf = np.zeros((N_ROWS, 4 * (self.past + 1)))
+        self.c = self.past  # column of the next sample
+
+    def start(self, x0: float, t0: float) -> None:
+        """Filter states and the columns before the first sample: at rest at ``x0``."""
+        starts = ((self._sos, x0), (self._noise_sos[0], 0.0), (self._noise_sos[1], 0.0))
+        self._zi = [np.ascontiguousarray((sosfilt_zi(s) * v)[np.newaxis]) for s, v in starts]
+        buf, c = self.buf, self.c
+        buf[(ROW_X, ROW_W, ROW_V), :c] = x0
+        buf[(ROW_Z, ROW_S), :c] = 0.0
+        buf[ROW_T, :c] = t0
+        buf[ROW_U, :c] = buf[ROW_W, :c] + np.minimum(buf[ROW_S, :c], 0.0)
+
+    def add(self, x: FloatArray, t: FloatArray, first: bool) -> int:
+        """Compute the rows of a block of samples ``x`` (finite) at times ``t``; return
+        its first column. ``first``: the block starts the stream."""
+        n = x.size
+        c = self.c if self.c + n <= self.buf.shape[1] else self._room(n)
+        mad = self._lowpass(x, c, first)
+        ramp = self._tonic(c, c + n, first)
+        self._features(ramp, mad, t, c, c + n)
+        self.c = c + n
+        return c
+
+    def _room(self, n: int) -> int:
+        """Move the last ``past`` columns to the front (or grow the buffer) to make room for
+        ``n`` new ones after them; return their column."""
+        c, buf, past = self.c, self.buf, self.past
+        if past + n > buf.shape[1]:  # a block larger than the buffer: grow it
+            self.buf = np.zeros((buf.shape[0], past + n + 3 * (past + 1)))
+        self.buf[:, :past] = buf[:, c - past : c].copy()
+        self.c = past
+        return past
+
+    def _lowpass(self, x: FloatArray, c: int, first: bool) -> FloatArray:
+        """Write raw and low-passed samples; return the noise level (mean |2nd diff|)."""
+        buf, e = self.buf, c + x.size
+        buf[ROW_X : ROW_Y + 1, c:e] = x
+        _filter(self._sos, buf[ROW_Y : ROW_Y + 1, c:e], self._zi[0])
+        if first:  # the first level stands for the past
+            buf[ROW_Y, :c] = buf[ROW_Y, c]
+        raw = buf[ROW_X]
+        d2 = np.subtract(raw[c:e], self._k.two * raw[c - 1 : e - 1], out=buf[ROW_M0, c:e])
+        d2 += raw[c - 2 : e - 2]
+        np.abs(d2, out=d2)
+        buf[ROW_M1, c:e] = d2
+        _filter(self._noise_sos[0], buf[ROW_M0 : ROW_M0 + 1, c:e], self._zi[1])
+        _filter(self._noise_sos[1], buf[ROW_M1 : ROW_M1 + 1, c:e], self._zi[2])
+        return np.maximum(d2, buf[ROW_M1, c:e])
+
+    def _tonic(self, c: int, e: int, first: bool) -> FloatArray:
+        """Tonic ramp: the larger of the envelope's rise held for 1.5 s and the rise held
+        by all 1-s slopes of ``y`` over 3 s (writes the envelope, those slopes and the
+        envelope's raw rise)."""
+        buf, lag, k = self.buf, self._lag, self._k
+        y, env = buf[ROW_Y], buf[ROW_ENV]
+        env[c:e] = trailing_min(y, c, e, self._scl_len)
+        if first:
+            env[:c] = env[c]
+        sec = np.subtract(y[c:e], y[c - lag : e - lag], out=buf[ROW_SEC, c:e])
+        sec *= k.gain
+        rise = np.subtract(env[c:e], env[c - lag : e - lag], out=buf[ROW_RAMP, c:e])
+        rise *= k.gain
+        np.maximum(rise, k.zero, out=rise)
+        if first:
+            buf[ROW_SEC : ROW_RAMP + 1, :c] = buf[ROW_SEC : ROW_RAMP + 1, c : c + 1]
+        # a rise held for longer than the lag: a step of the envelope (an old minimum
+        # leaving the window) is no tonic ramp
+        steady = trailing_min(buf[ROW_RAMP], c, e, self._ramp_len)
+        low = trailing_min(buf[ROW_SEC], c, e, self._persist)
+        np.maximum(low, k.zero, out=low)
+        return np.maximum(steady, low, out=steady)
+
+    def _features(self, ramp: FloatArray, mad: FloatArray, t: FloatArray, c: int, e: int) -> None:
+        """Write ``Z``, ``w``, shrunk slope, ``t``, ``v``, ``u``, the flag threshold and the
+        slope dead band (tau = 1 s: ``w / tau`` is ``w``)."""
+        buf, blk, k = self.buf, self.buf[:, c:e], self._k
+        thr, band = blk[ROW_THR], blk[ROW_BAND]
+        np.maximum(k.thr, np.multiply(k.noise_gain, mad, out=thr), out=thr)
+        np.maximum(k.deadband, np.multiply(k.band_gain, mad, out=band), out=band)
+        z = buf[ROW_Z, c - 1 : e]
+        np.divide(ramp, k.fs, out=z[1:])
+        np.add.accumulate(z, out=z)  # tonic trend Z
+        w = np.subtract(blk[ROW_Y], z[1:], out=blk[ROW_W])
+        raw = w - buf[ROW_W, c - 1 : e - 1]
+        raw *= k.fs
+        dead = np.maximum(raw, -band)  # slopes shrunk towards 0 by the dead band
+        np.minimum(dead, band, out=dead)
+        slope = np.subtract(raw, dead, out=blk[ROW_S])
+        np.add(raw, w, out=blk[ROW_V])
+        blk[ROW_T] = t
+        # w + min(slope, 0) * tau: the lowest start of an extrapolation from a sample
+        u = np.minimum(slope, k.zero, out=blk[ROW_U])
+        u += w
