@@ -25,15 +25,26 @@ after the look-ahead are odd-extended, as ``filtfilt`` pads.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 
 import numpy as np
 from scipy.ndimage import maximum_filter1d
 from scipy.signal import butter, sosfilt
 
-from biosignals._stream import FloatArray, History, SosState
+from biosignals._stream import FloatArray, History, SosState, correlate, extremes
 
-# History rows.
-_RAW, _DER, _MWI, _TIME = 0, 1, 2, 3
+try:  # SciPy's compiled kernel behind maximum_filter1d, without the per-call checks
+    from scipy.ndimage import _nd_image
+    from scipy.ndimage._ni_support import _extend_mode_to_code
+
+    _CONSTANT = _extend_mode_to_code("constant")
+except ImportError:  # pragma: no cover - other SciPy layouts use the public function
+    _nd_image = None
+    _CONSTANT = 0
+
+# History rows: raw samples, derivative, MWI, time; band-pass and squared derivative (the
+# front end's recursions read their past from the history instead of carrying tails).
+_RAW, _DER, _MWI, _TIME, _BP, _SQ = 0, 1, 2, 3, 4, 5
 LOOK_AHEAD_S = 0.060
 _RR_HISTORY = 8
 
@@ -58,13 +69,23 @@ class QrsDetector:
     def __init__(self, fs: float) -> None:
         self.fs = fs
         self._sos = butter(2, [5.0, 15.0], btype="bandpass", fs=fs, output="sos")
+        self._fs = np.array(fs)  # 0-d operand: a cheaper ufunc call than a Python float
         self._w_mwi = max(1, round(0.150 * fs))
-        self._mwi_b = np.full(self._w_mwi, 1.0 / self._w_mwi)
+        # np.convolve(sq, b) is np.correlate(sq, b[::-1]): the same arithmetic, reversed once
+        self._mwi_b = np.full(self._w_mwi, 1.0 / self._w_mwi)[::-1].copy()
         self._look = max(1, round(LOOK_AHEAD_S * fs))
-        self._ref_fir = _zero_phase_kernel(fs, round(0.200 * fs))
+        self._ref_fir = _zero_phase_kernel(fs, round(0.200 * fs))[::-1].copy()
         self._refractory = round(0.200 * fs)
         self._twave = round(0.360 * fs)
         self._refine_pre = round(0.250 * fs)
+        self._ref_half = self._ref_fir.size // 2
+        # Scratch for the R-placement window: raw samples up to the look-ahead (head), then
+        # their odd extension (tail); 2 * the last raw sample as a 0-d operand.
+        self._ref_buf = np.empty(self._refine_pre + self._ref_fir.size)
+        head = self._refine_pre + self._ref_half + self._look + 1
+        self._ref_head = self._ref_buf[: min(head, self._ref_buf.size)]
+        self._ref_tail = self._ref_buf[head:]
+        self._ref_two = np.zeros(())
         self._learn = round(2.0 * fs)
         self._relearn = round(3.5 * fs)
         self._rr_min = round(0.27 * fs)
@@ -73,11 +94,10 @@ class QrsDetector:
 
     def reset(self) -> None:
         """Forget everything (filters, thresholds, RR history)."""
-        self._hist = History(4, round(6.0 * self.fs) + 2 * self._look)
+        self._hist = History(6, round(6.0 * self.fs) + 2 * self._look)
         self._bp = SosState(self._sos)
-        self._sq_tail = np.zeros(self._w_mwi - 1)
-        self._prev_bp = 0.0
         self._next_cand = 0
+        self._peak = np.empty(0)  # scratch for the MWI window maxima
         self._ready = False
         self._spki = 0.0
         self._npki = 0.0
@@ -88,32 +108,42 @@ class QrsDetector:
         self._last_slope = 0.0
         self._rr_all: deque[int] = deque(maxlen=8)
         self._rr_reg: deque[int] = deque(maxlen=8)
+        self._rr2: float | None = None  # RR2, the mean of _rr_reg (None while empty)
         self._irregular = 0
         self._sb_due: int | None = None
         self._relearn_due = self._learn
         self._out: list[tuple[int, float]] = []
 
     # ------------------------------------------------------------------ front end
-    def _front_end(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+    def _front_end(self, x: FloatArray, t: FloatArray) -> None:
+        """Append the chunk with its band-pass derivative, square and MWI to the history."""
         if self._bp.zi is None:
             self._bp.start(float(x[0]))
-        bp = self._bp.filter(x)
-        der = np.empty_like(bp)
-        der[0] = bp[0] - self._prev_bp
-        np.subtract(bp[1:], bp[:-1], out=der[1:])
-        der *= self.fs
-        self._prev_bp = float(bp[-1])
-        sq = np.concatenate((self._sq_tail, der * der))
-        mwi = np.convolve(sq, self._mwi_b, mode="valid")
-        self._sq_tail = sq[sq.size - self._mwi_b.size + 1 :]
-        return der, mwi
+        buf, col = self._hist.block(x.size)
+        end = col + x.size
+        buf[_RAW, col:end] = x
+        buf[_TIME, col:end] = t
+        bp = buf[_BP : _BP + 1, col:end]
+        bp[0] = x
+        self._bp.filter_in_place(bp)
+        der = buf[_DER, col:end]
+        if col:  # the previous band-pass sample is held just before the block
+            np.subtract(buf[_BP, col:end], buf[_BP, col - 1 : end - 1], out=der)
+        else:  # the stream's first block: the derivative starts from 0
+            der[0] = bp[0, 0] - 0.0
+            np.subtract(bp[0, 1:], bp[0, :-1], out=der[1:])
+        np.multiply(der, self._fs, out=der)
+        sq = buf[_SQ]
+        np.multiply(der, der, out=sq[col:end])
+        w = self._w_mwi - 1  # past squared samples in the MWI window (zeros before the stream)
+        win = sq[col - w : end] if col >= w else np.concatenate((np.zeros(w - col), sq[:end]))
+        buf[_MWI, col:end] = correlate(win, self._mwi_b, "valid")
 
     def process(self, x: FloatArray, t: FloatArray) -> list[tuple[int, float]]:
         """Consume finite samples ``x`` at times ``t``; return decided beats (index, time)."""
         if x.size == 0:
             return []
-        der, mwi = self._front_end(x)
-        self._hist.append(x, der, mwi, t)
+        self._front_end(x, t)
         self._out = []
         for c, v, slope in self._candidates():
             self._run_timers(c + self._look)
@@ -121,41 +151,68 @@ class QrsDetector:
         self._run_timers(self._hist.end - 1)
         return self._out
 
-    def _candidates(self) -> list[tuple[int, float, float]]:
+    def _run_timers(self, now: int) -> None:
+        """Fire the search-back and re-learn timers due by ``now``, in time order."""
+        sb = self._sb_due
+        if (sb is None or sb > now) and self._relearn_due > now:
+            return  # nothing due (the common case)
+        while True:
+            relearn, sb = self._relearn_due, self._sb_due
+            if sb is not None and sb > now:
+                sb = None
+            if relearn <= now and (sb is None or relearn <= sb):
+                self._learn_thresholds(relearn)  # the earlier timer first; a tie: re-learn
+            elif sb is not None:
+                self._search_back()
+            else:
+                return
+
+    def _candidates(self) -> Iterable[tuple[int, float, float]]:
         """New MWI peaks that dominate +-look, with their value and preceding max |slope|."""
         hist = self._hist
-        last = hist.end - 1 - self._look  # newest index that can be decided now
-        if last < self._next_cand:
+        start, look = hist.start, self._look
+        last = hist.end - 1 - look  # newest index that can be decided now
+        nxt = self._next_cand
+        if last < nxt:
             return []
-        lo = max(self._next_cand - max(self._look, self._w_mwi), hist.start)
-        seg = hist.data[_MWI, lo - hist.start :]
-        peak = maximum_filter1d(
-            seg, 2 * self._look + 1, output=np.empty_like(seg), mode="constant", cval=-np.inf
-        )
-        first = self._next_cand - lo
-        stop = last - lo + 1
-        s = seg[first:stop]
-        prev = seg[first - 1 : stop - 1] if first > 0 else np.concatenate(([-np.inf], s[:-1]))
-        hit = ((s == peak[first:stop]) & (s > prev)).nonzero()[0]
         self._next_cand = last + 1
-        if hit.size == 0:
+        lo = max(nxt - look, start)  # the windows of the new indices start here
+        seg = hist.data[_MWI, lo - start :]
+        if self._peak.size < seg.size:
+            self._peak = np.empty(2 * seg.size)
+        peak = _window_max(seg, 2 * look + 1, self._peak[: seg.size])
+        first, stop = nxt - lo, last - lo + 1
+        s = seg[first:stop]
+        top = (s == peak[first:stop]).nonzero()[0].tolist()  # few, unless the MWI is flat
+        if len(top) > 8:
+            prev = seg[first - 1 : stop - 1] if first else np.concatenate(([-np.inf], s[:-1]))
+            top = (s > prev).nonzero()[0].tolist()
+            hits = [h for h in top if s.item(h) == peak.item(first + h)]
+        else:  # rising into the peak (the value before the first is -inf)
+            hits = [h for h in top if h + first == 0 or s.item(h) > seg.item(first + h - 1)]
+        if not hits:
             return []
-        hit += first
+        values = [s.item(h) for h in hits]
+        hits = [h + nxt for h in hits]
         # Ignore rounding dust (e.g. filter tails while input is held flat): slopes below
         # 1e-9 of full scale per sample are not physiological at any gain.
-        raw = np.abs(hist.data[_RAW, lo - hist.start :])
-        dust = (1e-9 * self.fs * float(raw[raw.argmax()])) ** 2
-        values = seg[hit]
-        if not values[values.argmin()] > dust:
-            keep = values > dust
-            hit, values = hit[keep], values[keep]
-        der = hist.data[_DER, lo - hist.start :]
-        out = []
-        for h, v in zip(hit.tolist(), values.tolist(), strict=True):
-            d = der[max(h - self._w_mwi, 0) : h + 1]
-            slope = max(float(d[d.argmax()]), -float(d[d.argmin()]))
-            out.append((h + lo, v, slope))
-        return out
+        low, high = extremes(hist.data[_RAW, max(nxt - max(look, self._w_mwi), start) - start :])
+        dust = (1e-9 * self.fs * max(high, -low)) ** 2  # the largest |raw|
+        for v in values:
+            if not v > dust:
+                kept = [(c, v) for c, v in zip(hits, values, strict=True) if v > dust]
+                if not kept:
+                    return []
+                hits, values = [c for c, _ in kept], [v for _, v in kept]
+                break
+        # max |derivative| over [c - w, c] for each candidate c, in one reduction
+        a0 = max(hits[0] - self._w_mwi, start)
+        der = np.abs(hist.data[_DER, a0 - start : hits[-1] + 2 - start])
+        bounds: list[int] = []
+        for c in hits:
+            bounds += (max(c - self._w_mwi, start) - a0, c + 1 - a0)
+        slopes = np.maximum.reduceat(der, bounds)[::2].tolist()
+        return zip(hits, values, slopes, strict=True)
 
     # ------------------------------------------------------------------ decisions
     def _thr1(self) -> float:
@@ -172,26 +229,19 @@ class QrsDetector:
         if not self._ready:
             self._pending.append((c, v, slope))
             return
-        if self._last_c is not None and c - self._last_c < self._refractory:
+        last_c = self._last_c
+        if last_c is None:
+            twave = False
+        elif c - last_c < self._refractory:
             return
-        if v > self._thr1() and not self._is_twave(c, slope):
+        else:  # _is_twave, inlined on this hot path
+            twave = c - last_c < self._twave and slope < 0.5 * self._last_slope
+        if not twave and v > self._npki + 0.25 * (self._spki - self._npki):  # THR1
             self._spki = 0.125 * v + 0.875 * self._spki
             self._beat(c, slope)
         else:
             self._npki = 0.125 * v + 0.875 * self._npki
             self._noise.append((c, v, slope))
-
-    def _run_timers(self, now: int) -> None:
-        while True:
-            relearn, sb = self._relearn_due, self._sb_due
-            if sb is not None and sb > now:
-                sb = None
-            if relearn is not None and relearn <= now and (sb is None or relearn <= sb):
-                self._learn_thresholds(relearn)  # the earlier timer first; a tie: re-learn
-            elif sb is not None:
-                self._search_back()
-            else:
-                return
 
     def _learn_thresholds(self, now: int) -> None:
         """(Re)initialise SPKI/NPKI from the last 2 s (start, or no beat for 3.5 s)."""
@@ -230,51 +280,85 @@ class QrsDetector:
         if self._last_r is not None:
             self._update_rr(r - self._last_r)
         self._last_c, self._last_r, self._last_slope = c, r, slope
-        self._noise = [n for n in self._noise if n[0] > c]
-        rr2 = self._rr2()
+        if self._noise:
+            self._noise = [n for n in self._noise if n[0] > c]
+        rr2 = self._rr2
         self._sb_due = None if rr2 is None else c + round(1.66 * rr2) + self._look
         self._relearn_due = c + self._relearn
-        self._out.append((r, float(self._hist.data[_TIME, r - self._hist.start])))
-
-    def _rr2(self) -> float | None:
-        if self._rr_reg:
-            return sum(self._rr_reg) / len(self._rr_reg)
-        return None
+        self._out.append((r, self._hist.data.item(_TIME, r - self._hist.start)))
 
     def _update_rr(self, rr: int) -> None:
         if not self._rr_min <= rr <= self._rr_max:
             return
         self._rr_all.append(rr)
-        rr2 = self._rr2()
+        rr2 = self._rr2
         if rr2 is None or 0.92 * rr2 <= rr <= 1.16 * rr2:
             self._rr_reg.append(rr)
             self._irregular = 0
         else:
             self._irregular += 1
-            if self._irregular >= _RR_HISTORY:  # rhythm changed: adopt it
-                self._rr_reg = deque(self._rr_all, maxlen=8)
-                self._irregular = 0
+            if self._irregular < _RR_HISTORY:
+                return
+            self._rr_reg = deque(self._rr_all, maxlen=8)  # rhythm changed: adopt it
+            self._irregular = 0
+        self._rr2 = sum(self._rr_reg) / len(self._rr_reg)
 
     def _refine(self, c: int) -> int:
         """R sample: max |zero-phase 5-25 Hz band-pass| within 250 ms before ``c``."""
         lo = max(c - self._refine_pre, 0)
         if self._last_r is not None:
             lo = max(lo, self._last_r + self._refractory // 2)
-        half = self._ref_fir.size // 2
-        start = self._hist.start
-        first = max(lo - half, start)
+        half, start = self._ref_half, self._hist.start
         if c < lo or lo < start:
             return c
-        seg = self._hist.data[_RAW, first - start : c + self._look + 1 - start]
-        # Odd extension (as filtfilt pads) before the stream's first sample and after the
-        # look-ahead; both are fixed positions, so chunking never changes the result.
-        before = first - (lo - half)
+        raw = self._hist.data[_RAW]
+        stop = c + self._look + 1 - start  # row index after the look-ahead
+        full = c - self._refine_pre  # where lo usually is (not after a very short RR)
+        if full - half >= start and self._ref_tail.size:
+            # The usual case: the full window into preallocated views. Each output depends
+            # on its own input window only, so computing from ``full`` and skipping to
+            # ``lo`` gives the same values as computing from ``lo``.
+            self._ref_head[:] = raw[full - half - start : stop]
+            self._ref_two[()] = 2.0 * raw.item(stop - 1)
+            ext = self._ref_tail.size
+            np.subtract(self._ref_two, raw[stop - 2 : stop - 2 - ext : -1], out=self._ref_tail)
+            y = correlate(self._ref_buf, self._ref_fir, "valid")
+            np.abs(y, out=y)
+            return lo + int((y[lo - full :] if lo > full else y).argmax())
+        first = lo - half - start  # row index of the window's first sample
+        if first < 0:  # near the stream's first sample
+            return self._refine_near_start(c, lo, raw[:stop], -first)
+        # Odd extension (as filtfilt pads) after the look-ahead, a fixed position, so
+        # chunking never changes the result.
+        n = stop - first
+        seg = self._ref_buf[: c - lo + 1 + 2 * half]
+        seg[:n] = raw[first:stop]
+        if seg.size > n:
+            ext = seg.size - n
+            np.subtract(
+                2.0 * float(raw[stop - 1]), raw[stop - 2 : stop - 2 - ext : -1], out=seg[n:]
+            )
+        return lo + int(np.abs(np.correlate(seg, self._ref_fir, "valid")).argmax())
+
+    def _refine_near_start(self, c: int, lo: int, seg: FloatArray, before: int) -> int:
+        """:meth:`_refine` where the window starts ``before`` samples before the stream:
+        odd extension there too."""
+        half = self._ref_fir.size // 2
         if seg.size <= max(before, 1):
             return c
-        if before > 0:
-            seg = np.concatenate((2.0 * seg[0] - seg[before:0:-1], seg))
+        seg = np.concatenate((2.0 * seg[0] - seg[before:0:-1], seg))
         after = half - self._look
         if after > 0:
             seg = np.concatenate((seg, 2.0 * seg[-1] - seg[-2 : -2 - after : -1]))
-        y = np.convolve(seg[: c - lo + 1 + 2 * half], self._ref_fir, mode="valid")
+        y = np.correlate(seg[: c - lo + 1 + 2 * half], self._ref_fir, "valid")
         return lo + int(np.abs(y).argmax())
+
+
+def _window_max(seg: FloatArray, size: int, out: FloatArray) -> FloatArray:
+    """``maximum_filter1d(seg, size, mode="constant", cval=-inf)`` (centred window) into
+    ``out`` (same length)."""
+    if _nd_image is None:  # pragma: no cover
+        maximum_filter1d(seg, size, output=out, mode="constant", cval=-np.inf)
+    else:
+        _nd_image.min_or_max_filter1d(seg, size, 0, out, _CONSTANT, -np.inf, 0, 0)
+    return out

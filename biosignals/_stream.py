@@ -1,13 +1,16 @@
-"""Private helpers shared by the streaming extractors (ECG, EDA).
+"""Private helpers shared by the streaming extractors (ECG, PPG, EDA).
 
-Input validation for ``update(samples, timestamps)`` chunks, non-finite sample repair and a
-sliding history buffer with absolute sample indices. Everything here is deterministic per
-sample, so results do not depend on how a signal is cut into chunks.
+Input validation for ``update(samples, timestamps)`` chunks, non-finite sample repair, a
+filter with carried state (also in place on buffer rows) and a sliding history buffer with
+absolute sample indices (appended to, or written in place block by block). Everything here
+is deterministic per sample, so results do not depend on how a signal is cut into chunks.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -19,8 +22,19 @@ try:  # SciPy's compiled kernel behind sosfilt: same arithmetic, none of the per
     from scipy.signal._sosfilt import _sosfilt as _sosfilt_kernel
 except ImportError:  # pragma: no cover - other SciPy layouts use the public function
     _sosfilt_kernel = None
+# Its float64 specialisation: the one the fused-type dispatch would pick on every call.
+_sosfilt_kernel = getattr(_sosfilt_kernel, "__signatures__", {}).get("double", _sosfilt_kernel)
 
 FloatArray = NDArray[np.float64]
+
+try:  # np.correlate's compiled function (same arithmetic), without its Python wrapper
+    from numpy._core import multiarray as _multiarray
+
+    _correlate: object = _multiarray.correlate2
+except (ImportError, AttributeError):  # pragma: no cover - other NumPy layouts
+    _correlate = np.correlate
+#: ``correlate(a, v, "valid")``: as ``np.correlate`` (``np.convolve(a, v[::-1], ...)``).
+correlate = cast("Callable[[FloatArray, FloatArray, str], FloatArray]", _correlate)
 
 
 class SosState:
@@ -49,6 +63,15 @@ class SosState:
         y2 = np.array(x, dtype=np.float64, order="C", ndmin=2)
         _sosfilt_kernel(self.sos, y2, self.zi)
         return y2[0]
+
+    def filter_in_place(self, block: FloatArray) -> None:
+        """Filter the samples in ``block`` (shape ``(1, n)``, writable, rows C-contiguous,
+        e.g. one row of a :meth:`History.block`) in place; same result as :meth:`filter`."""
+        assert self.zi is not None
+        if _sosfilt_kernel is None:
+            block[0] = self.filter(block[0])
+        else:
+            _sosfilt_kernel(self.sos, block, self.zi)
 
 
 def check_rate(sampling_rate: float, low: float, high: float, where: str) -> float:
@@ -125,12 +148,15 @@ def _ordered(t: FloatArray, last_time: float | None) -> bool:
     One vectorised comparison: NaN fails every comparison, and a non-decreasing series
     with finite ends has no infinity inside.
     """
-    first, last = float(t[0]), float(t[-1])
+    first, last = t.item(0), t.item(-1)
     if not (math.isfinite(first) and math.isfinite(last)):
         return False
     if last_time is not None and first < last_time:
         return False
-    return t.shape[0] < 2 or all_true(t[1:] >= t[:-1])
+    if t.shape[0] < 2:
+        return True
+    rising = t[1:] >= t[:-1]
+    return bool(rising[rising.argmin()])  # all_true, inlined on this hot path
 
 
 def fill_nonfinite(x: FloatArray, last: float) -> tuple[FloatArray, float]:
@@ -145,7 +171,7 @@ def fill_nonfinite(x: FloatArray, last: float) -> tuple[FloatArray, float]:
         padded = np.concatenate(([last], x))
         x = padded[idx + 1]
     if x.size:
-        last = float(x[-1])
+        last = x.item(-1)
     return x, last
 
 
@@ -174,6 +200,30 @@ class History:
     def append(self, *rows: FloatArray) -> None:
         """Append one block: one equally long 1-D array per row."""
         n = rows[0].size
+        self._make_room(n)
+        for i, row in enumerate(rows):
+            self._buf[i, self._len : self._len + n] = row
+        self._len += n
+        self.data = self._buf[:, : self._len]
+
+    def block(self, n: int) -> tuple[FloatArray, int]:
+        """Append ``n`` samples, not yet written; return the whole preallocated buffer (``data``
+        is its first columns) and the column of the first new sample. The caller writes every
+        row of columns ``[col, col + n)`` before reading them.
+
+        The previous ``keep`` samples stay in the buffer just before ``col`` (fewer only if
+        fewer were appended), so per-sample recursions can read their past in place. The
+        buffer may be replaced by the next call: do not keep it across calls.
+        """
+        if self._len + n > self._buf.shape[1]:
+            self._make_room(n)
+        col = self._len
+        self._len += n
+        self.data = self._buf[:, : self._len]
+        return self._buf, col
+
+    def _make_room(self, n: int) -> None:
+        """Drop all but the last ``keep`` samples if ``n`` more would not fit."""
         if self._len + n > self._buf.shape[1]:
             held = min(self._len, self.keep)
             drop = self._len - held
@@ -185,10 +235,6 @@ class History:
                 self._buf[:, :held] = self._buf[:, drop : self._len].copy()
             self._len = held
             self.start += drop
-        for i, row in enumerate(rows):
-            self._buf[i, self._len : self._len + n] = row
-        self._len += n
-        self.data = self._buf[:, : self._len]
 
     def rows(self, row: int, lo: int, hi: int) -> FloatArray:
         """Values of ``row`` for absolute indices ``[lo, hi)``, clipped to what is held."""

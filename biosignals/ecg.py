@@ -15,8 +15,8 @@ more than 30 % away from the median of the last 9 plausible RRs is flagged; such
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
-from statistics import median
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -55,6 +55,15 @@ class HeartBeat:
     hr_bpm: float | None
 
 
+def _median(values: Iterable[float]) -> float:
+    """``statistics.median`` of a few floats, without its generality (same result)."""
+    data = sorted(values)
+    n = len(data)
+    if n % 2:
+        return data[n // 2]
+    return (data[n // 2 - 1] + data[n // 2]) / 2
+
+
 class _RrCorrector:
     """Flags implausible RR intervals and keeps the smoothed heart rate."""
 
@@ -67,7 +76,7 @@ class _RrCorrector:
         if not self.accepted:
             return None
         if self._rate is None:
-            self._rate = 60.0 / median([rr for _, rr in self.accepted])
+            self._rate = 60.0 / _median([rr for _, rr in self.accepted])
         return self._rate
 
     def current(self, last_beat_time: float | None, now: float | None) -> float | None:
@@ -78,17 +87,18 @@ class _RrCorrector:
 
     def add(self, time: float, rr: float) -> float | None:
         """Register an RR ending at ``time``; return the corrected instantaneous HR."""
-        plausible = _RR_MIN_S <= rr <= _RR_MAX_S
-        ok = plausible
-        if plausible and len(self.reference) >= 3:
-            ref = median(self.reference)
-            ok = abs(rr - ref) <= _RR_JUMP * ref
-        if plausible:
-            self.reference.append(rr)
+        reference, accepted = self.reference, self.accepted
+        ok = _RR_MIN_S <= rr <= _RR_MAX_S  # plausible
         if ok:
-            self.accepted.append((time, rr))
-        while self.accepted and self.accepted[0][0] < time - _HR_WINDOW_S:
-            self.accepted.popleft()
+            if len(reference) >= 3:
+                ref = _median(reference)
+                ok = abs(rr - ref) <= _RR_JUMP * ref
+            reference.append(rr)
+        if ok:
+            accepted.append((time, rr))
+        oldest = time - _HR_WINDOW_S
+        while accepted and accepted[0][0] < oldest:
+            accepted.popleft()
         self._rate = None
         return 60.0 / rr if ok else self.heart_rate()
 
@@ -148,12 +158,12 @@ class EcgExtractor:
             finite = x[np.isfinite(x)]
             self._last_value = float(finite[0]) if finite.size else 0.0
         x, self._last_value = fill_nonfinite(x, self._last_value)
-        self._last_time = float(t[-1])
+        self._last_time = t.item(-1)
         beats: list[HeartBeat] = []
         for sample, time in self._qrs.process(x, t):
             rr = None if self._last_beat_time is None else time - self._last_beat_time
             hr = None if rr is None else self._rr.add(time, rr)
-            beats.append(HeartBeat(time=time, sample=sample, rr=rr, hr_bpm=hr))
+            beats.append(HeartBeat(time, sample, rr, hr))
             self._last_beat_time = time
         return beats
 

@@ -30,18 +30,27 @@ Heart rate uses the same RR artifact handling as the ECG (see :mod:`biosignals.e
 from __future__ import annotations
 
 from collections import deque
-from statistics import median
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.signal import butter
 
-from biosignals._stream import FloatArray, History, SosState, as_chunk, check_rate, fill_nonfinite
-from biosignals.ecg import HeartBeat, _RrCorrector
+from biosignals._stream import (
+    FloatArray,
+    History,
+    SosState,
+    as_chunk,
+    check_rate,
+    correlate,
+    fill_nonfinite,
+)
+from biosignals.ecg import HeartBeat, _median, _RrCorrector
 
 __all__ = ["PpgExtractor", "detect_pulses", "simulate_ppg"]
 
-_Y, _DER, _SSF, _TIME = 0, 1, 2, 3
+# History rows: band-passed signal, its first difference, SSF, time; the clipped difference
+# (the SSF's input, whose past the sum reads in place).
+_Y, _DER, _SSF, _TIME, _DU = 0, 1, 2, 3, 4
 _THRESHOLD = 0.5
 
 
@@ -70,14 +79,14 @@ class PpgExtractor:
         self._learn_len = round(2.0 * fs)
         self._relearn = round(6.0 * fs)
         self._refr_min = round(0.25 * fs)
+        self._zero = np.zeros(())  # 0-d operands: cheaper ufunc calls than Python floats
+        self._thr = np.zeros(())
         self.reset()
 
     def reset(self) -> None:
         """Forget all state, as if newly constructed."""
-        self._hist = History(4, round(8.0 * self.sampling_rate))
+        self._hist = History(5, round(8.0 * self.sampling_rate))
         self._bp = SosState(self._sos)
-        self._prev_y = 0.0
-        self._du_tail = np.zeros(self._w - 1)
         self._last_value = 0.0
         self._last_time: float | None = None
         self._pos = 1  # next absolute index where an SSF crossing may be found
@@ -121,21 +130,32 @@ class PpgExtractor:
             finite = x[np.isfinite(x)]
             self._last_value = float(finite[0]) if finite.size else 0.0
             self._bp.start(self._last_value)
-            self._prev_y = 0.0
         x, self._last_value = fill_nonfinite(x, self._last_value)
-        self._last_time = float(t[-1])
-        y = self._bp.filter(x)
-        der = np.empty_like(y)
-        der[0] = y[0] - self._prev_y
-        np.subtract(y[1:], y[:-1], out=der[1:])
-        self._prev_y = float(y[-1])
-        du = np.concatenate((self._du_tail, np.maximum(der, 0.0)))
-        ssf = np.convolve(du, self._kernel, mode="valid")
-        self._du_tail = du[du.size - self._w + 1 :]
-        self._hist.append(y, der, ssf, t)
+        self._last_time = t.item(-1)
+        self._front_end(x, t)
         self._out = []
         self._scan()
         return self._out
+
+    def _front_end(self, x: FloatArray, t: FloatArray) -> None:
+        """Append the chunk's band-pass, difference and SSF to the history."""
+        buf, col = self._hist.block(x.size)
+        end = col + x.size
+        buf[_TIME, col:end] = t
+        y = buf[_Y : _Y + 1, col:end]
+        y[0] = x
+        self._bp.filter_in_place(y)
+        der = buf[_DER, col:end]
+        if col:  # the previous band-pass sample is held just before the block
+            np.subtract(buf[_Y, col:end], buf[_Y, col - 1 : end - 1], out=der)
+        else:  # the stream's first block: the difference starts from 0
+            der[0] = y[0, 0] - 0.0
+            np.subtract(y[0, 1:], y[0, :-1], out=der[1:])
+        du = buf[_DU]
+        np.maximum(der, self._zero, out=du[col:end])
+        w = self._w - 1  # past samples in the SSF window (zeros before the stream)
+        win = du[col - w : end] if col >= w else np.concatenate((np.zeros(w - col), du[:end]))
+        buf[_SSF, col:end] = correlate(win, self._kernel, "valid")
 
     # ------------------------------------------------------------------ decisions
     def _scan(self) -> None:
@@ -189,68 +209,62 @@ class PpgExtractor:
     def _crossing(self, lo: int, hi: int) -> int | None:
         """First absolute index in ``[lo, hi)`` where SSF rises through the threshold."""
         assert self._spk is not None
-        lo = max(lo, self._hist.start + 1)
+        start = self._hist.start
+        lo = max(lo, start + 1)
         if hi <= lo:
             return None
-        above = self._hist.rows(_SSF, lo - 1, hi) > _THRESHOLD * self._spk
-        first = 0
-        if above[0]:  # already above: the crossing comes after it falls below
+        self._thr[()] = _THRESHOLD * self._spk
+        above = self._hist.data[_SSF, lo - 1 - start : hi - start] > self._thr
+        if above.item(0):  # already above: the crossing comes after it falls below
             first = int(above.argmin())
-            if above[first]:
+            if above.item(first):
                 return None
-        j = first + int(above[first:].argmax())  # first above after [first]: a crossing
-        return lo + j - 1 if above[j] else None
+            j = first + int(above[first:].argmax())  # first above after [first]: a crossing
+        else:
+            j = int(above.argmax())
+        return lo + j - 1 if above.item(j) else None
 
     def _decide(self, i: int) -> bool:
         """Place the pulse whose SSF crossed at ``i``; False if more samples are needed."""
         start, end = self._hist.start, self._hist.end
         stop = min(i + self._look + self._peak_h + 1, end)
         seg = self._hist.data[_SSF, i - start : stop - start]
-        h = self._peak_h
-        p_rel = None
-        n = seg.size - h
-        if n > 0:  # first k rising into a value that dominates the next h samples
-            ahead = seg[1 : n + 1].copy()
-            for j in range(2, h + 1):
-                np.maximum(ahead, seg[j : j + n], out=ahead)
-            ok = seg[:n] >= ahead
-            ok[1:] &= seg[1:n] > seg[: n - 1]
-            k = int(ok.argmax())
-            p_rel = k if ok[k] else None
+        values = seg.tolist()
+        p_rel = _first_peak(values, self._peak_h)
         if p_rel is None:
-            if i + self._look + h + 1 > end:
+            if i + self._look + self._peak_h + 1 > end:
                 return False
             p_rel = int(np.argmax(seg[: self._look + 1]))
-        p = i + p_rel
         assert self._spk is not None
-        level = float(seg[p_rel])
+        level = values[p_rel]
         self._spk = 0.875 * self._spk + 0.125 * level
         self._spk_ref = 0.875 * self._spk_ref + 0.125 * level
-        self._beat(p)
+        self._beat(i + p_rel)
         return True
 
     def _beat(self, p: int) -> None:
         """Record the pulse whose SSF peaked at ``p``: fiducial = max slope in (p - w, p]."""
         start = self._hist.start
-        lo = max(p - self._w + 1, start + 1)
-        der = self._hist.data[_DER, lo - start : p + 2 - start]
-        k = lo + int(der[: p - lo + 1].argmax())
+        data = self._hist.data
+        lo = max(p - self._w + 1, start + 1)  # so k - 1 is held (and k <= p is)
+        k = lo + int(data[_DER, lo - start : p + 1 - start].argmax())
+        j = k - start  # column of k
         delta = 0.0
-        if k - 1 >= start and k + 1 < self._hist.end:
-            d0, d1, d2 = self._hist.rows(_DER, k - 1, k + 2).tolist()
+        if j + 1 < data.shape[1]:
+            d0, d1, d2 = data.item(_DER, j - 1), data.item(_DER, j), data.item(_DER, j + 1)
             den = d0 - 2.0 * d1 + d2
             delta = 0.5 * (d0 - d2) / den if den < 0.0 else 0.0
-        delta = min(0.5, max(-0.5, delta)) - 0.5  # der[k] is the slope between k-1 and k
-        times = self._hist.rows(_TIME, k - 1, k + 1)
-        period = float(times[-1] - times[0]) if times.size == 2 else 1.0 / self.sampling_rate
-        time = float(times[-1]) + delta * period
+        delta = delta if delta > -0.5 else -0.5  # clipped to [-0.5, 0.5] (max, then min)
+        delta = (delta if delta < 0.5 else 0.5) - 0.5  # der[k] is the slope between k-1 and k
+        t0, t1 = data.item(_TIME, j - 1), data.item(_TIME, j)
+        time = t1 + delta * (t1 - t0)
         rr = None if self._last_beat_time is None else time - self._last_beat_time
         hr = None if rr is None else self._rr.add(time, rr)
         if rr is not None and 0.27 <= rr <= 2.0:
             self._rrs.append(rr)
-        self._out.append(HeartBeat(time=time, sample=k, rr=rr, hr_bpm=hr))
+        self._out.append(HeartBeat(time, k, rr, hr))
         self._last_beat_time, self._last_fid = time, k
-        rr_avg = median(self._rrs) if self._rrs else 1.0
+        rr_avg = _median(self._rrs) if self._rrs else 1.0
         fs = self.sampling_rate
         self._refr_end = max(p + 1, k + max(self._refr_min, round(0.4 * rr_avg * fs)))
         self._pos = self._refr_end
@@ -262,6 +276,25 @@ class PpgExtractor:
         """Smoothed heart rate in bpm (median of accepted RRs of the last 10 s of pulses), or
         None until known or after 10 s without a pulse."""
         return self._rr.current(self._last_beat_time, self._last_time)
+
+
+def _first_peak(seg: list[float], h: int) -> int | None:
+    """First ``k`` with ``seg[k] > seg[k - 1]`` (any ``seg[0]``) and ``seg[k] >= seg[k + j]``
+    for ``j = 1..h``, among the ``k`` followed by ``h`` values; None if there is none.
+
+    Pure Python on the few SSF values after a crossing: cheaper there than array calls.
+    A NaN fails every comparison, as in ``seg[k] >= max(...)`` with NaN-propagating max.
+    """
+    for k in range(len(seg) - h):
+        v = seg[k]
+        if (k and not v > seg[k - 1]) or not v >= seg[k + 1]:
+            continue  # not rising into k, or still rising after it (the usual rejections)
+        for w in seg[k + 2 : k + h + 1]:
+            if not v >= w:
+                break
+        else:
+            return k
+    return None
 
 
 def detect_pulses(ppg: ArrayLike, sampling_rate: float) -> NDArray[np.int64]:
