@@ -117,7 +117,7 @@ def _in_order(t: np.ndarray, last: float) -> bool:
     One vectorised comparison (NaN fails it; a non-decreasing series with finite ends has
     no infinity inside), so clean chunks skip the repair in ``update``.
     """
-    first, newest = float(t[0]), float(t[-1])
+    first, newest = t.item(0), t.item(-1)
     if not (math.isfinite(first) and math.isfinite(newest) and first >= last):
         return False
     return t.size < 2 or all_true(t[1:] >= t[:-1])

@@ -223,14 +223,15 @@ class QualityMonitor:
         t = np.asarray(timestamps, dtype=np.float64).reshape(-1)
         if x.size == 0 or x.size != t.size:
             return
-        t0 = float(t[0])
-        self._set(FORMAT, False, t0)
-        self._set(DROPOUT, False, t0)
+        t0 = t.item(0)
+        if self._active:
+            self._set(FORMAT, False, t0)
+            self._set(DROPOUT, False, t0)
         if self._first_time is None:
             self._first_time = t0
         if self.rate_check:
             self._check_rate(t)
-        self._last_time = float(t[-1])
+        self._last_time = t.item(-1)
         lo, hi = extremes(x)  # finite extremes: no NaN/inf (the usual case)
         if math.isfinite(lo) and math.isfinite(hi):
             if NAN in self._active:
@@ -254,7 +255,7 @@ class QualityMonitor:
         """
         steps: FloatArray | None = None
         if self.flatline_after > 0.0:
-            if self._min_step(x) > self.flatline_epsilon:  # moving all along
+            if self._moving(x):  # moving all along
                 self._moved_at = float(t[-1])
                 if FLATLINE in self._active:
                     self._set(FLATLINE, False, float(t[0]))
@@ -275,6 +276,18 @@ class QualityMonitor:
                     self._set(self.range_flag, False, float(t[0]))
             else:
                 self._track(self.range_flag, (x < low) | (x > high), t)
+
+    def _moving(self, x: FloatArray) -> bool:
+        """True if every step of the chunk (from the previous chunk's last sample) is larger
+        than ``flatline_epsilon``; for the usual epsilon 0: no two equal neighbours."""
+        if self.flatline_epsilon != 0.0:
+            return self._min_step(x) > self.flatline_epsilon
+        if self._last_finite is not None and x.item(0) == self._last_finite:
+            return False
+        if x.size < 2:
+            return True
+        differ = x[1:] != x[:-1]
+        return bool(differ.item(differ.argmin()))
 
     def _min_step(self, x: FloatArray) -> float:
         """Smallest |x[i] - x[i-1]| of the chunk, the previous chunk's last sample included."""
