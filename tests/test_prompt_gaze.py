@@ -9,15 +9,13 @@ import pytest
 from pydantic import ValidationError
 
 from engine.clock import ManualClock
+from therapies.head_pose import HeadPose, quat_rotation, yaw_pitch_quaternion
 from therapies.prompt_gaze import (
     GazeSelector,
     GazeState,
-    HeadPose,
     PanelLayout,
     gaze_overlays,
-    quat_rotation,
     scale_values,
-    yaw_pitch_quaternion,
 )
 from therapies.prompts import SCALES, PromptConfig, PromptScheduler, PromptsConfig
 

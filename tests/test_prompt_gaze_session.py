@@ -19,7 +19,8 @@ from engine.record import XdfRecorder
 from engine.session import Session
 from engine.session_record import SessionRecording
 from engine.twinfeed import TwinFeed
-from therapies.prompt_gaze import HeadPose, PanelLayout
+from therapies.head_pose import HeadPose
+from therapies.prompt_gaze import PanelLayout
 from therapies.prompts import PromptsConfig
 from therapies.scenes import create_scene
 from therapies.scenes.base import DrawList, Overlay

@@ -26,7 +26,8 @@ from engine.display.openxr import OpenXRDisplay
 from engine.protocol import load_protocol, resolve_seed
 from engine.render.renderer import head_frame
 from engine.session import Session
-from therapies.prompt_gaze import GazeSelector, PanelLayout, panel_overlay, quat_rotation
+from therapies.head_pose import quat_rotation
+from therapies.prompt_gaze import GazeSelector, PanelLayout, panel_overlay
 from therapies.prompts import PromptsConfig
 from therapies.scenes import HeightsScene
 

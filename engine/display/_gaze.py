@@ -18,7 +18,8 @@ from engine.display.base import PointerRay
 from engine.render.camera import EyeView
 from engine.render.renderer import head_frame, overlay_font_px
 from engine.render.text import TextStyle, panel_layout
-from therapies.prompt_gaze import HeadPose, PanelLayout
+from therapies.head_pose import HeadPose
+from therapies.prompt_gaze import PanelLayout
 from therapies.scenes.base import Overlay
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from engine.render.camera import EyeView, head_rotation, view_matrix
-from therapies.prompt_gaze import quat_rotation as quat_matrix  # one quaternion formula
+from therapies.head_pose import quat_rotation as quat_matrix  # one quaternion formula
 
 Matrix = NDArray[np.float32]
 

@@ -9,7 +9,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-from therapies.prompt_gaze import HeadPose
+from therapies.head_pose import HeadPose
 from therapies.scenes.base import DrawList
 
 __all__ = ["Display", "FrameTiming", "HeadPose", "InputEvents", "PointerRay"]
