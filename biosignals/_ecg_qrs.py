@@ -28,19 +28,18 @@ from collections import deque
 from collections.abc import Iterable
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d
 from scipy.signal import butter, sosfilt
 
-from biosignals._stream import FloatArray, History, SosState, correlate, extremes
-
-try:  # SciPy's compiled kernel behind maximum_filter1d, without the per-call checks
-    from scipy.ndimage import _nd_image
-    from scipy.ndimage._ni_support import _extend_mode_to_code
-
-    _CONSTANT = _extend_mode_to_code("constant")
-except ImportError:  # pragma: no cover - other SciPy layouts use the public function
-    _nd_image = None
-    _CONSTANT = 0
+from biosignals._stream import (
+    FloatArray,
+    History,
+    SosState,
+    causal_window,
+    correlate,
+    extremes,
+    filter_and_difference,
+    window_extreme,
+)
 
 # History rows: raw samples, derivative, MWI, time; band-pass and squared derivative (the
 # front end's recursions read their past from the history instead of carrying tails).
@@ -123,20 +122,11 @@ class QrsDetector:
         end = col + x.size
         buf[_RAW, col:end] = x
         buf[_TIME, col:end] = t
-        bp = buf[_BP : _BP + 1, col:end]
-        bp[0] = x
-        self._bp.filter_in_place(bp)
         der = buf[_DER, col:end]
-        if col:  # the previous band-pass sample is held just before the block
-            np.subtract(buf[_BP, col:end], buf[_BP, col - 1 : end - 1], out=der)
-        else:  # the stream's first block: the derivative starts from 0
-            der[0] = bp[0, 0] - 0.0
-            np.subtract(bp[0, 1:], bp[0, :-1], out=der[1:])
+        filter_and_difference(buf, _BP, col, x, self._bp, der)
         np.multiply(der, self._fs, out=der)
-        sq = buf[_SQ]
-        np.multiply(der, der, out=sq[col:end])
-        w = self._w_mwi - 1  # past squared samples in the MWI window (zeros before the stream)
-        win = sq[col - w : end] if col >= w else np.concatenate((np.zeros(w - col), sq[:end]))
+        np.multiply(der, der, out=buf[_SQ, col:end])
+        win = causal_window(buf[_SQ], col, end, self._w_mwi)
         buf[_MWI, col:end] = correlate(win, self._mwi_b, "valid")
 
     def process(self, x: FloatArray, t: FloatArray) -> list[tuple[int, float]]:
@@ -357,8 +347,4 @@ class QrsDetector:
 def _window_max(seg: FloatArray, size: int, out: FloatArray) -> FloatArray:
     """``maximum_filter1d(seg, size, mode="constant", cval=-inf)`` (centred window) into
     ``out`` (same length)."""
-    if _nd_image is None:  # pragma: no cover
-        maximum_filter1d(seg, size, output=out, mode="constant", cval=-np.inf)
-    else:
-        _nd_image.min_or_max_filter1d(seg, size, 0, out, _CONSTANT, -np.inf, 0, 0)
-    return out
+    return window_extreme(seg, size, out, maximum=True, mode="constant", cval=-np.inf)

@@ -18,8 +18,9 @@ from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.ndimage import minimum_filter1d
-from scipy.signal import butter, sosfilt, sosfilt_zi
+from scipy.signal import butter, sosfilt
+
+from biosignals._stream import SosState, window_extreme
 
 FloatArray = NDArray[np.float64]
 
@@ -51,34 +52,13 @@ ROW_THR = 13  # flag threshold
 ROW_BAND = 14  # slope dead band (half of it: the onset tolerance)
 N_ROWS = 15
 
-try:  # SciPy's compiled kernel behind minimum_filter1d, without the per-call checks
-    from scipy.ndimage import _nd_image
-    from scipy.ndimage._ni_support import _extend_mode_to_code
-
-    _NEAREST = _extend_mode_to_code("nearest")
-except ImportError:  # pragma: no cover - other SciPy layouts use the public function
-    _nd_image = None
-    _NEAREST = 0
-
-try:  # SciPy's compiled kernel behind sosfilt: filters buffer rows in place, no checks
-    from scipy.signal._sosfilt import _sosfilt as _filter
-except ImportError:  # pragma: no cover - other SciPy layouts use the public function
-
-    def _filter(sos: FloatArray, rows: FloatArray, zi: FloatArray) -> None:
-        """``rows`` (shape ``(1, n)``) filtered in place, carrying the state ``zi``."""
-        y, zf = sosfilt(sos, rows[0], zi=zi[0])
-        rows[0], zi[0] = y, zf
-
 
 def trailing_min(row: FloatArray, lo: int, hi: int, size: int) -> FloatArray:
     """``min(row[i - size + 1 : i + 1])`` for columns ``i`` in ``[lo, hi)``; every window
     must lie inside ``row`` (``lo >= size - 1``)."""
     seg = row[lo - size + 1 : hi]
-    if _nd_image is None:  # pragma: no cover
-        out = minimum_filter1d(seg, size, mode="nearest", origin=(size - 1) // 2)
-        return np.asarray(out, dtype=np.float64)[size - 1 :]
     out = np.empty_like(seg)
-    _nd_image.min_or_max_filter1d(seg, size, 0, out, _NEAREST, 0.0, (size - 1) // 2, 1)
+    window_extreme(seg, size, out, maximum=False, mode="nearest", origin=(size - 1) // 2)
     return out[size - 1 :]
 
 
@@ -129,14 +109,15 @@ class EdaFeatures:
 
     def reset(self) -> None:
         """Forget all samples."""
-        self._zi: list[FloatArray] = []  # low-pass and noise filter states
+        # low-pass and the two noise averages (started at the first sample)
+        self._filters = [SosState(sos) for sos in (self._sos, *self._noise_sos)]
         self.buf = np.zeros((N_ROWS, 4 * (self.past + 1)))
         self.c = self.past  # column of the next sample
 
     def start(self, x0: float, t0: float) -> None:
         """Filter states and the columns before the first sample: at rest at ``x0``."""
-        starts = ((self._sos, x0), (self._noise_sos[0], 0.0), (self._noise_sos[1], 0.0))
-        self._zi = [np.ascontiguousarray((sosfilt_zi(s) * v)[np.newaxis]) for s, v in starts]
+        for filt, level in zip(self._filters, (x0, 0.0, 0.0), strict=True):
+            filt.start(level)
         buf, c = self.buf, self.c
         buf[(ROW_X, ROW_W, ROW_V), :c] = x0
         buf[(ROW_Z, ROW_S), :c] = 0.0
@@ -168,7 +149,7 @@ class EdaFeatures:
         """Write raw and low-passed samples; return the noise level (mean |2nd diff|)."""
         buf, e = self.buf, c + x.size
         buf[ROW_X : ROW_Y + 1, c:e] = x
-        _filter(self._sos, buf[ROW_Y : ROW_Y + 1, c:e], self._zi[0])
+        self._filters[0].filter_in_place(buf[ROW_Y : ROW_Y + 1, c:e])
         if first:  # the first level stands for the past
             buf[ROW_Y, :c] = buf[ROW_Y, c]
         raw = buf[ROW_X]
@@ -176,8 +157,8 @@ class EdaFeatures:
         d2 += raw[c - 2 : e - 2]
         np.abs(d2, out=d2)
         buf[ROW_M1, c:e] = d2
-        _filter(self._noise_sos[0], buf[ROW_M0 : ROW_M0 + 1, c:e], self._zi[1])
-        _filter(self._noise_sos[1], buf[ROW_M1 : ROW_M1 + 1, c:e], self._zi[2])
+        self._filters[1].filter_in_place(buf[ROW_M0 : ROW_M0 + 1, c:e])
+        self._filters[2].filter_in_place(buf[ROW_M1 : ROW_M1 + 1, c:e])
         return np.maximum(d2, buf[ROW_M1, c:e])
 
     def _tonic(self, c: int, e: int, first: bool) -> FloatArray:

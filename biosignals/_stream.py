@@ -14,6 +14,7 @@ from typing import cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy.ndimage import maximum_filter1d, minimum_filter1d
 from scipy.signal import sosfilt, sosfilt_zi
 
 from biosignals.errors import SignalError
@@ -26,6 +27,15 @@ except ImportError:  # pragma: no cover - other SciPy layouts use the public fun
 _sosfilt_kernel = getattr(_sosfilt_kernel, "__signatures__", {}).get("double", _sosfilt_kernel)
 
 FloatArray = NDArray[np.float64]
+
+try:  # SciPy's compiled kernel behind minimum/maximum_filter1d, without the per-call checks
+    from scipy.ndimage import _nd_image
+    from scipy.ndimage._ni_support import _extend_mode_to_code
+
+    _MODES = {mode: _extend_mode_to_code(mode) for mode in ("nearest", "constant")}
+except ImportError:  # pragma: no cover - other SciPy layouts use the public functions
+    _nd_image = None
+    _MODES = {}
 
 try:  # np.correlate's compiled function (same arithmetic), without its Python wrapper
     from numpy._core import multiarray as _multiarray
@@ -72,6 +82,51 @@ class SosState:
             block[0] = self.filter(block[0])
         else:
             _sosfilt_kernel(self.sos, block, self.zi)
+
+
+def window_extreme(
+    seg: FloatArray,
+    size: int,
+    out: FloatArray,
+    *,
+    maximum: bool,
+    mode: str,
+    cval: float = 0.0,
+    origin: int = 0,
+) -> FloatArray:
+    """``scipy.ndimage.maximum_filter1d`` (or ``minimum_filter1d``) of the 1-D ``seg`` into
+    ``out`` with the given ``mode`` (``"nearest"`` or ``"constant"``), ``cval`` and
+    ``origin``; calls SciPy's compiled kernel directly where it can. Returns ``out``."""
+    if _nd_image is None:  # pragma: no cover
+        filt = maximum_filter1d if maximum else minimum_filter1d
+        filt(seg, size, output=out, mode=mode, cval=cval, origin=origin)
+    else:
+        _nd_image.min_or_max_filter1d(seg, size, 0, out, _MODES[mode], cval, origin, not maximum)
+    return out
+
+
+def filter_and_difference(
+    buf: FloatArray, row: int, col: int, x: FloatArray, state: SosState, out: FloatArray
+) -> None:
+    """Filter ``x`` into ``buf[row, col : col + x.size]`` (state carried) and write its first
+    difference into ``out``; the sample before the block is the row's previous one, held
+    just before ``col`` (:meth:`History.block`), or 0 before the stream's first block."""
+    end = col + x.size
+    y = buf[row : row + 1, col:end]
+    y[0] = x
+    state.filter_in_place(y)
+    if col:
+        np.subtract(buf[row, col:end], buf[row, col - 1 : end - 1], out=out)
+    else:
+        out[0] = y[0, 0] - 0.0
+        np.subtract(y[0, 1:], y[0, :-1], out=out[1:])
+
+
+def causal_window(row: FloatArray, col: int, end: int, taps: int) -> FloatArray:
+    """``row[col - taps + 1 : end]`` for a ``taps``-long causal FIR over columns
+    ``[col, end)``; zeros stand for the samples before the stream."""
+    w = taps - 1
+    return row[col - w : end] if col >= w else np.concatenate((np.zeros(w - col), row[:end]))
 
 
 def check_rate(sampling_rate: float, low: float, high: float, where: str) -> float:

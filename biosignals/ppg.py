@@ -40,9 +40,11 @@ from biosignals._stream import (
     History,
     SosState,
     as_chunk,
+    causal_window,
     check_rate,
     correlate,
     fill_nonfinite,
+    filter_and_difference,
 )
 from biosignals.ecg import HeartBeat, _median, _RrCorrector
 
@@ -142,19 +144,10 @@ class PpgExtractor:
         buf, col = self._hist.block(x.size)
         end = col + x.size
         buf[_TIME, col:end] = t
-        y = buf[_Y : _Y + 1, col:end]
-        y[0] = x
-        self._bp.filter_in_place(y)
         der = buf[_DER, col:end]
-        if col:  # the previous band-pass sample is held just before the block
-            np.subtract(buf[_Y, col:end], buf[_Y, col - 1 : end - 1], out=der)
-        else:  # the stream's first block: the difference starts from 0
-            der[0] = y[0, 0] - 0.0
-            np.subtract(y[0, 1:], y[0, :-1], out=der[1:])
-        du = buf[_DU]
-        np.maximum(der, self._zero, out=du[col:end])
-        w = self._w - 1  # past samples in the SSF window (zeros before the stream)
-        win = du[col - w : end] if col >= w else np.concatenate((np.zeros(w - col), du[:end]))
+        filter_and_difference(buf, _Y, col, x, self._bp, der)
+        np.maximum(der, self._zero, out=buf[_DU, col:end])
+        win = causal_window(buf[_DU], col, end, self._w)
         buf[_SSF, col:end] = correlate(win, self._kernel, "valid")
 
     # ------------------------------------------------------------------ decisions

@@ -149,3 +149,41 @@ def test_pipeline_repairs_out_of_order_chunks_as_before() -> None:
     bad = pipe.update("eda", x[:4], np.array([3.0, np.nan, 3.1, 3.2]))
     assert "non-finite" in pipe.errors["eda"]
     assert any(e.flag == "format" for e in bad.quality)
+
+
+def test_public_library_fallbacks_give_the_same_features(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The private SciPy/NumPy kernels the extractors call have public fallbacks (for other
+    library layouts); both paths must give identical beats, responses and levels."""
+    import biosignals._stream as stream
+    from biosignals.twin_model import TwinPhysiology, TwinProfile
+
+    twin = TwinPhysiology(TwinProfile(), start_time=0.0, seed=4)
+    twin.set_intensity(0.7)
+    c = twin.advance(40.0)
+    streams = {"heart": (c.ecg, c.ecg_t), "eda": (c.eda, c.eda_t)}
+
+    def run() -> list[tuple[object, ...]]:
+        pipe = FeaturePipeline({"heart": 500.0, "eda": 32.0})
+        out: list[tuple[object, ...]] = []
+        for k in range(1, 41):
+            for role, (x, t) in streams.items():
+                sel = (t > k - 1) & (t <= k)
+                o = pipe.update(role, x[sel], t[sel])
+                out += [(b.time, b.sample, b.hr_bpm) for b in o.beats]
+                out += [(r.onset, r.amplitude_us) for r in o.responses]
+            s = pipe.snapshot(float(k))
+            out.append((s.hr_bpm, s.scl_us, s.scr_rate, s.rmssd_ms))
+        return out
+
+    fast = run()
+    assert stream._sosfilt_kernel is not None and stream._nd_image is not None
+    monkeypatch.setattr(stream, "_sosfilt_kernel", None)
+    monkeypatch.setattr(stream, "_nd_image", None)
+    monkeypatch.setattr(stream, "correlate", np.correlate)
+    import biosignals._ecg_qrs as qrs
+    import biosignals.ppg as ppg
+
+    monkeypatch.setattr(qrs, "correlate", np.correlate)
+    monkeypatch.setattr(ppg, "correlate", np.correlate)
+    assert run() == fast
+    assert len([v for v in fast if len(v) == 3]) > 40  # beats were found
