@@ -9,8 +9,8 @@ is deterministic per sample, so results do not depend on how a signal is cut int
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import cast
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -296,3 +296,30 @@ class History:
         a = max(lo, self.start) - self.start
         b = max(min(hi, self.end) - self.start, a)
         return self.data[row, a:b]
+
+
+class ChunkConsumer(Protocol):
+    """An extractor: a sampling rate and ``update(samples, timestamps)`` returning events."""
+
+    sampling_rate: float
+
+    def update(self, samples: ArrayLike, timestamps: ArrayLike) -> Sequence[Any]: ...
+
+
+def offline_indices(
+    ext: ChunkConsumer, signal: ArrayLike, chunk_s: float, index: Callable[[Any], int]
+) -> NDArray[np.int64]:
+    """Stream a whole recording through ``ext`` in ``chunk_s``-second chunks (sample ``i``
+    at ``i / sampling_rate`` s) and return ``index(event)`` of every event, as int64.
+
+    A signal that is not 1-D goes to ``ext.update`` once, whose SignalError names its shape.
+    """
+    x = np.asarray(signal, dtype=np.float64)
+    t = np.arange(x.shape[0] if x.ndim == 1 else 0) / ext.sampling_rate
+    if x.ndim != 1:
+        ext.update(x, t)
+    chunk = max(1, round(chunk_s * ext.sampling_rate))
+    out: list[int] = []
+    for i in range(0, x.size, chunk):
+        out.extend(index(e) for e in ext.update(x[i : i + chunk], t[i : i + chunk]))
+    return np.asarray(out, dtype=np.int64)

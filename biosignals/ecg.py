@@ -17,12 +17,13 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from biosignals._ecg_qrs import QrsDetector
-from biosignals._stream import as_chunk, check_rate, fill_nonfinite
+from biosignals._stream import as_chunk, check_rate, fill_nonfinite, offline_indices
 
 __all__ = ["EcgExtractor", "HeartBeat", "detect_r_peaks"]
 
@@ -192,13 +193,4 @@ def detect_r_peaks(ecg: ArrayLike, sampling_rate: float) -> NDArray[np.int64]:
     numpy.ndarray
         int64 sample indices of the detected R peaks, increasing.
     """
-    x = np.asarray(ecg, dtype=np.float64)
-    ext = EcgExtractor(sampling_rate)
-    t = np.arange(x.shape[0] if x.ndim == 1 else 0) / ext.sampling_rate
-    if x.ndim != 1:
-        ext.update(x, t)  # raises the SignalError naming the shape
-    chunk = max(1, round(2.0 * ext.sampling_rate))
-    out: list[int] = []
-    for i in range(0, x.size, chunk):
-        out.extend(b.sample for b in ext.update(x[i : i + chunk], t[i : i + chunk]))
-    return np.asarray(out, dtype=np.int64)
+    return offline_indices(EcgExtractor(sampling_rate), ecg, 2.0, attrgetter("sample"))

@@ -50,6 +50,7 @@ import bisect
 import dataclasses
 import math
 from dataclasses import dataclass
+from operator import attrgetter
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -67,7 +68,7 @@ from biosignals._eda_features import (
     trailing_min,
 )
 from biosignals._eda_scan import IndexArray, first_hit
-from biosignals._stream import as_chunk, check_rate, fill_nonfinite
+from biosignals._stream import as_chunk, check_rate, fill_nonfinite, offline_indices
 from biosignals.errors import SignalError
 
 __all__ = ["EdaExtractor", "SkinResponse", "detect_scr"]
@@ -394,13 +395,4 @@ def detect_scr(eda: ArrayLike, sampling_rate: float) -> NDArray[np.int64]:
     numpy.ndarray
         int64 onset sample indices, increasing.
     """
-    x = np.asarray(eda, dtype=np.float64)
-    ext = EdaExtractor(sampling_rate)
-    t = np.arange(x.shape[0] if x.ndim == 1 else 0) / ext.sampling_rate
-    if x.ndim != 1:
-        ext.update(x, t)  # raises the SignalError naming the shape
-    chunk = max(1, round(10.0 * ext.sampling_rate))
-    out: list[int] = []
-    for i in range(0, x.size, chunk):
-        out.extend(r.onset_sample for r in ext.update(x[i : i + chunk], t[i : i + chunk]))
-    return np.asarray(out, dtype=np.int64)
+    return offline_indices(EdaExtractor(sampling_rate), eda, 10.0, attrgetter("onset_sample"))

@@ -30,6 +30,7 @@ Heart rate uses the same RR artifact handling as the ECG (see :mod:`biosignals.e
 from __future__ import annotations
 
 from collections import deque
+from operator import attrgetter
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -45,6 +46,7 @@ from biosignals._stream import (
     correlate,
     fill_nonfinite,
     filter_and_difference,
+    offline_indices,
 )
 from biosignals.ecg import HeartBeat, _median, _RrCorrector
 
@@ -305,16 +307,7 @@ def detect_pulses(ppg: ArrayLike, sampling_rate: float) -> NDArray[np.int64]:
     numpy.ndarray
         int64 sample indices of the pulses' maximal upstroke slope, increasing.
     """
-    x = np.asarray(ppg, dtype=np.float64)
-    ext = PpgExtractor(sampling_rate)
-    t = np.arange(x.shape[0] if x.ndim == 1 else 0) / ext.sampling_rate
-    if x.ndim != 1:
-        ext.update(x, t)  # raises the SignalError naming the shape
-    chunk = max(1, round(10.0 * ext.sampling_rate))
-    out: list[int] = []
-    for i in range(0, x.size, chunk):
-        out.extend(b.sample for b in ext.update(x[i : i + chunk], t[i : i + chunk]))
-    return np.asarray(out, dtype=np.int64)
+    return offline_indices(PpgExtractor(sampling_rate), ppg, 10.0, attrgetter("sample"))
 
 
 def simulate_ppg(
