@@ -6,7 +6,6 @@ Every stream gets a uuid name/source_id so tests never see each other's streams.
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pytest
+from lsl_helpers import pull_until
 
 from biosignals.conversion import SignalSettings
 from biosignals.errors import StreamError
@@ -52,20 +52,6 @@ def outlet(
             if unit:
                 ch.append_child_value("unit", unit)
     return pylsl.StreamOutlet(info), StreamPredicate(name=name)
-
-
-def pull_until(inlet: LslInlet, n: int, timeout: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
-    values, stamps = [np.zeros(0)], [np.zeros(0)]
-    deadline = pylsl.local_clock() + timeout
-    waiter = threading.Event()
-    got = 0
-    while got < n and pylsl.local_clock() < deadline:
-        v, t = inlet.pull()
-        values.append(v)
-        stamps.append(t)
-        got += v.size
-        waiter.wait(0.01)
-    return np.concatenate(values), np.concatenate(stamps)
 
 
 @pytest.fixture

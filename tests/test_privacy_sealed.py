@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from killed_writer import assert_ecg_ramp, write_and_kill
 
 from engine.errors import RecordingError
 from engine.privacy.errors import DecryptionError, KeyFileError, SealedFileError
@@ -296,57 +293,13 @@ def test_encrypted_recording_round_trip(tmp_path: Path) -> None:
     assert sorted(tmp_path.iterdir()) == before
 
 
-_KILLED_WRITER = r"""
-import sys, threading, time
-import numpy as np
-from engine.privacy.keys import load_site_key
-from engine.privacy.sealed import sealed_sink
-from engine.record import StreamSpec, XdfRecorder
-key = load_site_key(sys.argv[2])
-rec = XdfRecorder(sys.argv[1], flush_interval=0.25, sink_factory=sealed_sink(key))
-ecg = rec.add_stream(StreamSpec("ECG", "ECG", 1, 500.0, "float32"))
-ev = rec.add_stream(StreamSpec("events", "Markers", 1, 0.0, "string"))
-rec.start()
-waiter, t0, sent, k = threading.Event(), time.perf_counter(), 0, 0
-while True:
-    due = int((time.perf_counter() - t0) * 500)
-    if due > sent:
-        idx = np.arange(sent, due)
-        rec.push(ecg, idx.astype(np.float32), 1000.0 + idx / 500)
-        sent = due
-        if sent // 250 > k:
-            k = sent // 250
-            rec.push_marker(ev, f"m{k}", 1000.0 + sent / 500)
-        print(sent, flush=True)
-    waiter.wait(0.01)
-"""
-
-
 def test_sigkilled_encrypted_recording_reads_up_to_last_record(tmp_path: Path) -> None:
     key_path = tmp_path / "site.key"
     key = create_site_key(key_path)
     path = tmp_path / "killed.xdf.sealed"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _KILLED_WRITER, str(path), str(key_path)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        pushed = 0
-        while pushed < 2.0 * 500:
-            line = proc.stdout.readline()
-            assert line, "writer subprocess died"
-            pushed = int(line)
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    assert proc.returncode == -signal.SIGKILL
+    pushed = write_and_kill(path, 2.0, key_path)
     check = verify_sealed(path, key)
     assert not check.closed and check.records >= 2
     ecg = load_recording(path, key=key).streams["ECG"]
-    n = len(ecg.time_stamps)
-    assert n >= pushed - 500  # at most ~1 s lost (flush_interval 0.25 s)
-    assert np.array_equal(ecg.time_series[:, 0], np.arange(n, dtype=np.float32))
-    assert np.array_equal(ecg.time_stamps, 1000.0 + np.arange(n) / 500)
+    assert_ecg_ramp(ecg.time_series, ecg.time_stamps, pushed)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["killed.xdf.sealed", "site.key"]

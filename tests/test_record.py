@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import struct
 import subprocess
 import sys
@@ -15,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 import pyxdf
+from killed_writer import assert_ecg_ramp, write_and_kill
 
 from engine.errors import IllegalTransitionError, RecordingError
 from engine.record import (
@@ -332,55 +331,16 @@ def test_load_recording_rejects_non_xdf_and_empty_files(tmp_path: Path) -> None:
         scan_chunks(empty)
 
 
-_KILLED_WRITER = r"""
-import sys, threading, time
-import numpy as np
-from engine.record import StreamSpec, XdfRecorder
-rec = XdfRecorder(sys.argv[1], flush_interval=0.25)
-ecg = rec.add_stream(StreamSpec("ECG", "ECG", 1, 500.0, "float32"))
-ev = rec.add_stream(StreamSpec("events", "Markers", 1, 0.0, "string"))
-rec.start()
-waiter, t0, sent, k = threading.Event(), time.perf_counter(), 0, 0
-while True:
-    due = int((time.perf_counter() - t0) * 500)
-    if due > sent:
-        idx = np.arange(sent, due)
-        rec.push(ecg, idx.astype(np.float32), 1000.0 + idx / 500)
-        sent = due
-        if sent // 250 > k:
-            k = sent // 250
-            rec.push_marker(ev, f"m{k}", 1000.0 + sent / 500)
-        print(sent, flush=True)
-    waiter.wait(0.01)
-"""
-
-
 def test_sigkill_loses_at_most_about_one_second(tmp_path: Path) -> None:
     path = tmp_path / "killed.xdf"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _KILLED_WRITER, str(path)], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        pushed = 0
-        while pushed < 3.0 * 500:
-            line = proc.stdout.readline()
-            assert line, "writer subprocess died"
-            pushed = int(line)
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    assert proc.returncode == -signal.SIGKILL
+    pushed = write_and_kill(path, 3.0)
     scan = scan_chunks(path)
     if not scan.torn:  # all chunks whole: opens as killed, without footers
         as_killed = load_recording(path).streams["ECG"]
         assert len(as_killed.time_stamps) == scan.streams[1].sample_count
     repair(path)
     ecg = load_recording(path).streams["ECG"]
-    n = len(ecg.time_stamps)
-    assert n >= pushed - 500  # at most ~1 s lost (flush_interval 0.25 s)
-    assert np.array_equal(ecg.time_series[:, 0], np.arange(n, dtype=np.float32))
-    assert np.array_equal(ecg.time_stamps, 1000.0 + np.arange(n) / 500)
+    assert_ecg_ramp(ecg.time_series, ecg.time_stamps, pushed)
     events = load_recording(path).streams["events"].time_series
     assert events == [[f"m{k}"] for k in range(1, len(events) + 1)]
 

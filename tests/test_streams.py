@@ -6,13 +6,13 @@ tests (and other processes on this machine) never see each other's streams.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
+from lsl_helpers import pull_until
 
 from biosignals.errors import SignalError, StreamError, StreamNotFoundError
 from biosignals.lsl import import_pylsl
@@ -153,21 +153,6 @@ def make_outlet(
             ch.append_child_value("label", label)
             ch.append_child_value("unit", "microvolts")
     return pylsl.StreamOutlet(info)
-
-
-def pull_until(inlet: LslInlet, n: int, timeout: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
-    """Pull until ``n`` samples arrived (polling, bounded)."""
-    values, stamps = [np.zeros(0)], [np.zeros(0)]
-    deadline = pylsl.local_clock() + timeout
-    waiter = threading.Event()
-    got = 0
-    while got < n and pylsl.local_clock() < deadline:
-        v, t = inlet.pull()
-        values.append(v)
-        stamps.append(t)
-        got += v.size
-        waiter.wait(0.01)
-    return np.concatenate(values), np.concatenate(stamps)
 
 
 @pytest.fixture
