@@ -403,6 +403,42 @@ def approach(level: float, target: float, dt: float, tau: float = SMOOTHING_TAU_
     return level + (target - level) * (1.0 - math.exp(-dt / tau))
 
 
+def clamp01(value: float) -> float:
+    """``value`` limited to 0..1."""
+    return min(max(float(value), 0.0), 1.0)
+
+
+class SmoothedLevel:
+    """Mixin for scenes: the intensity shown, :attr:`level`, snaps to the first target and
+    then approaches each new one with time constant :data:`SMOOTHING_TAU_S`."""
+
+    _level = 0.0
+    _started = False
+
+    @property
+    def level(self) -> float:
+        """The smoothed intensity currently shown (0..1)."""
+        return self._level
+
+    def _follow(self, intensity: float, dt: float) -> float:
+        """Move :attr:`level` towards ``intensity`` (limited to 0..1) over ``dt`` seconds
+        (the first call snaps to it, so a session starts where it is told to); return it.
+
+        Raises
+        ------
+        ValueError
+            If ``dt`` is negative.
+        """
+        if dt < 0:
+            raise ValueError(f"{type(self).__name__}.update: dt={dt} must be >= 0")
+        target = clamp01(intensity)
+        if not self._started:
+            self._level, self._started = target, True
+        else:
+            self._level = approach(self._level, target, dt)
+        return self._level
+
+
 def frozen(array: FloatArray) -> FloatArray:
     """Mark ``array`` read-only (for static batches reused every frame) and return it."""
     array.flags.writeable = False

@@ -42,9 +42,11 @@ from therapies.scenes.base import (
     CueLog,
     DrawList,
     FloatArray,
+    SmoothedLevel,
     SoundLayer,
     Soundscape,
     approach,
+    clamp01,
     frozen,
     trs_matrices,
 )
@@ -63,23 +65,19 @@ _SKY_DULL, _SKY_CLEAR = np.array([0.64, 0.70, 0.78]), np.array([0.42, 0.66, 0.95
 _FOG_DULL, _FOG_CLEAR = np.array([0.74, 0.76, 0.78]), np.array([0.75, 0.84, 0.95])
 
 
-def _clamp(value: float) -> float:
-    return min(max(value, 0.0), 1.0)
-
-
 def pacer_full_radius_m(level: float) -> float:
     """Radius of the pacer at full inhale, metres."""
-    return 0.2 + 0.5 * _clamp(level)
+    return 0.2 + 0.5 * clamp01(level)
 
 
 def pacer_distance_m(level: float) -> float:
     """Distance from the viewer to the pacer, metres."""
-    return 6.0 - 3.0 * _clamp(level)
+    return 6.0 - 3.0 * clamp01(level)
 
 
 def pacer_volume(level: float) -> float:
     """Loudness 0..1 of the pacer tone at ``level`` (pacer prominence)."""
-    return 0.2 + 0.5 * _clamp(level)
+    return 0.2 + 0.5 * clamp01(level)
 
 
 def breath_fraction(phase_cycles: float) -> float:
@@ -95,7 +93,7 @@ def _saturate(rgb: NDArray[np.floating], saturation: float, brightness: float) -
     return col
 
 
-class BreathingScene:
+class BreathingScene(SmoothedLevel):
     """Beach with a breathing pacer; see the module docstring.
 
     Parameters
@@ -117,8 +115,6 @@ class BreathingScene:
         rng = np.random.default_rng(seed)
         self._rate = 6.0
         self.rate_per_min = rate_per_min
-        self._level = 0.0
-        self._started = False
         self._time = 0.0
         self._phase = 0.0
         self._reward_target = 0.0
@@ -159,11 +155,6 @@ class BreathingScene:
     def shown_reward(self) -> float:
         """The smoothed reward currently shown."""
         return self._reward
-
-    @property
-    def level(self) -> float:
-        """The smoothed intensity (pacer prominence) currently shown (0..1)."""
-        return self._level
 
     @property
     def period_s(self) -> float:
@@ -245,13 +236,7 @@ class BreathingScene:
 
         The first call snaps to ``intensity`` so a session starts where it is told to.
         """
-        if dt < 0:
-            raise ValueError(f"BreathingScene.update: dt={dt} must be >= 0")
-        target = _clamp(float(intensity))
-        if not self._started:
-            self._level, self._started = target, True
-        else:
-            self._level = approach(self._level, target, dt)
+        self._follow(intensity, dt)
         self._reward = approach(self._reward, self._reward_target, dt, REWARD_TAU_S)
         cycles = math.floor(self._phase)
         self._phase += dt * self._rate / 60.0
@@ -268,7 +253,7 @@ class BreathingScene:
 
     def describe(self, intensity: float) -> str:
         """E.g. ``breathing: 6.0 breaths/min (10.0 s cycle), pacer 0.60 m at 3.6 m, ...``."""
-        lv = _clamp(float(intensity))
+        lv = clamp01(intensity)
         return (
             f"breathing: {self._rate:.1f} breaths/min ({self.period_s:.1f} s cycle), "
             f"pacer {pacer_full_radius_m(lv):.2f} m at {pacer_distance_m(lv):.1f} m, "

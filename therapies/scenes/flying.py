@@ -40,9 +40,10 @@ from therapies.scenes.base import (
     CueLog,
     DrawList,
     FloatArray,
+    SmoothedLevel,
     SoundLayer,
     Soundscape,
-    approach,
+    clamp01,
     frozen,
     trs_matrices,
 )
@@ -68,24 +69,20 @@ _RATIOS = np.array([1.0, 1.73, 2.91])
 _WEIGHTS = np.array([0.6, 0.3, 0.15])
 
 
-def _clamp(level: float) -> float:
-    return min(max(level, 0.0), 1.0)
-
-
 def turbulence(level: float) -> tuple[float, float, float]:
     """``(amplitude_m, amplitude_deg, frequency_hz)`` of the camera shake at ``level``."""
-    lv = _clamp(level)
+    lv = clamp01(level)
     return 0.003 + 0.047 * lv**1.5, 0.1 + 2.9 * lv**1.5, 0.4 + 2.1 * lv
 
 
 def shade_open(level: float) -> float:
     """Fraction of each window not covered by its shade."""
-    return 0.45 + 0.55 * _clamp(level)
+    return 0.45 + 0.55 * clamp01(level)
 
 
 def bank_deg(level: float) -> float:
     """Left bank of the aircraft in degrees (the left windows look further down)."""
-    return 18.0 * _clamp(level)
+    return 18.0 * clamp01(level)
 
 
 def rumble_volume(level: float) -> float:
@@ -95,12 +92,12 @@ def rumble_volume(level: float) -> float:
 
 def cloud_cover(level: float) -> float:
     """Fraction of the cloud deck below the aircraft that is present."""
-    return 0.9 - 0.7 * _clamp(level)
+    return 0.9 - 0.7 * clamp01(level)
 
 
 def announcement(level: float) -> str:
     """What the cabin crew / captain says at ``level`` (``"none"`` below 0.2)."""
-    lv = _clamp(level)
+    lv = clamp01(level)
     if lv < 0.2:
         return "none"
     if lv < 0.45:
@@ -117,7 +114,7 @@ def _boxes(rows: list[list[float]]) -> tuple[FloatArray, FloatArray]:
     return trs_matrices(a[:, :3], a[:, 3:6]), col
 
 
-class FlyingScene:
+class FlyingScene(SmoothedLevel):
     """Airliner cabin from a window seat; see the module docstring.
 
     Parameters
@@ -130,8 +127,6 @@ class FlyingScene:
 
     def __init__(self, seed: int = 0) -> None:
         rng = np.random.default_rng(seed)
-        self._level = 0.0
-        self._started = False
         self._time = 0.0
         self._phase = rng.uniform(0.0, 2.0 * np.pi, (5, 3))  # x, y, yaw, pitch, roll
         self._cabin, self._heads = self._build_cabin(rng)
@@ -251,23 +246,12 @@ class FlyingScene:
         return trs_matrices(pos, scl), col
 
     # ----------------------------------------------------------------- per frame
-    @property
-    def level(self) -> float:
-        """The smoothed intensity currently shown (0..1)."""
-        return self._level
-
     def update(self, intensity: float, dt: float) -> None:
         """Approach ``intensity`` (time constant :data:`SMOOTHING_TAU_S`); shake; fly on.
 
         The first call snaps to ``intensity`` so a session starts where it is told to.
         """
-        if dt < 0:
-            raise ValueError(f"FlyingScene.update: dt={dt} must be >= 0")
-        target = _clamp(float(intensity))
-        if not self._started:
-            self._level, self._started = target, True
-        else:
-            self._level = approach(self._level, target, dt)
+        self._follow(intensity, dt)
         freq = turbulence(self._level)[2]
         self._phase += 2.0 * np.pi * freq * dt * _RATIOS[None, :]
         self._time += dt
@@ -288,7 +272,7 @@ class FlyingScene:
 
     def describe(self, intensity: float) -> str:
         """E.g. ``flying: turbulence 3.4 cm/2.1 deg at 2.1 Hz, shades 89% open, ...``."""
-        lv = _clamp(float(intensity))
+        lv = clamp01(intensity)
         amp_m, amp_deg, freq = turbulence(lv)
         return (
             f"flying: turbulence {amp_m * 100:.1f} cm/{amp_deg:.1f} deg at {freq:.1f} Hz, "

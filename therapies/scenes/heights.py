@@ -30,9 +30,10 @@ from therapies.scenes.base import (
     Batch,
     DrawList,
     FloatArray,
+    SmoothedLevel,
     SoundLayer,
     Soundscape,
-    approach,
+    clamp01,
     frozen,
     trs_matrices,
 )
@@ -115,7 +116,7 @@ def traffic_volume(level: float) -> float:
     return 0.5 * float(np.sqrt(HEIGHT_MIN_M / platform_height(level)))
 
 
-class HeightsScene:
+class HeightsScene(SmoothedLevel):
     """Balcony over a city avenue; see the module docstring.
 
     Parameters
@@ -134,8 +135,6 @@ class HeightsScene:
         if buildings < 0 or cars < 0:
             raise ValueError(f"HeightsScene: buildings={buildings}, cars={cars} must be >= 0")
         rng = np.random.default_rng(seed)
-        self._level = 0.0
-        self._started = False
         self._time = 0.0
         self._ground = self._build_ground(buildings, rng)
         self._buildings = self._build_buildings(buildings, rng)
@@ -272,28 +271,17 @@ class HeightsScene:
         self._car_colors = frozen(col)
 
     # ----------------------------------------------------------------- per frame
-    @property
-    def level(self) -> float:
-        """The smoothed intensity currently shown (0..1)."""
-        return self._level
-
     def update(self, intensity: float, dt: float) -> None:
         """Approach ``intensity`` with time constant :data:`SMOOTHING_TAU_S`.
 
         The first call snaps to ``intensity`` so a session starts where it is told to.
         """
-        target = min(max(float(intensity), 0.0), 1.0)
-        if dt < 0:
-            raise ValueError(f"HeightsScene.update: dt={dt} must be >= 0")
-        if not self._started:
-            self._level, self._started = target, True
-        else:
-            self._level = approach(self._level, target, dt)
+        self._follow(intensity, dt)
         self._time += dt
 
     def describe(self, intensity: float) -> str:
         """E.g. ``heights: platform 13.0 m, railing 0.88, glass floor 0%, gaps 0%``."""
-        lv = min(max(float(intensity), 0.0), 1.0)
+        lv = clamp01(intensity)
         return (
             f"heights: platform {platform_height(lv):.1f} m, railing {railing_strength(lv):.2f}, "
             f"glass floor {glass_fraction(lv) * 100:.0f}%, gaps {gap_fraction(lv) * 100:.0f}%"

@@ -36,9 +36,10 @@ from therapies.scenes.base import (
     DrawList,
     FloatArray,
     PoissonCues,
+    SmoothedLevel,
     SoundLayer,
     Soundscape,
-    approach,
+    clamp01,
     frozen,
     trs_matrices,
 )
@@ -107,7 +108,7 @@ def _rgba(rgb: NDArray[np.floating]) -> FloatArray:
     return c
 
 
-class PublicSpeakingScene:
+class PublicSpeakingScene(SmoothedLevel):
     """Lecture hall from the podium; see the module docstring.
 
     Parameters
@@ -120,8 +121,6 @@ class PublicSpeakingScene:
 
     def __init__(self, seed: int = 0) -> None:
         rng = np.random.default_rng(seed)
-        self._level = 0.0
-        self._started = False
         self._time = 0.0
         self._hall = self._build_hall()
         rows = np.concatenate([np.full(12 + r, r) for r in range(ROWS)])
@@ -209,27 +208,18 @@ class PublicSpeakingScene:
         return Batch("box", frozen(trs_matrices(pos, scl)), frozen(col))
 
     # ----------------------------------------------------------------- per frame
-    @property
-    def level(self) -> float:
-        """The smoothed intensity currently shown (0..1)."""
-        return self._level
-
     def update(self, intensity: float, dt: float) -> None:
         """Approach ``intensity`` (time constant :data:`SMOOTHING_TAU_S`); heads turn.
 
         The first call snaps to ``intensity`` (heads included) so a session starts where it
         is told to.
         """
-        if dt < 0:
-            raise ValueError(f"PublicSpeakingScene.update: dt={dt} must be >= 0")
-        target = min(max(float(intensity), 0.0), 1.0)
-        away = (self._attend_rank >= attention_fraction(target)).astype(float)
-        if not self._started:
-            self._level, self._started = target, True
+        first = not self._started
+        level = self._follow(intensity, dt)
+        away = (self._attend_rank >= attention_fraction(level)).astype(float)
+        if first:
             self._turn = away
         else:
-            self._level = approach(self._level, target, dt)
-            away = (self._attend_rank >= attention_fraction(self._level)).astype(float)
             self._turn += (away - self._turn) * (1.0 - float(np.exp(-dt / HEAD_TAU_S)))
         self._time += dt
         for _ in range(self._cue_clock.advance(cue_rate_per_min(self._level) / 60.0, dt)):
@@ -241,7 +231,7 @@ class PublicSpeakingScene:
 
     def describe(self, intensity: float) -> str:
         """E.g. ``public_speaking: audience 124/165, 80% watching, murmurs 0.74``."""
-        lv = min(max(float(intensity), 0.0), 1.0)
+        lv = clamp01(intensity)
         return (
             f"public_speaking: audience {audience_size(lv)}/{seat_count()}, "
             f"{attention_fraction(lv) * 100:.0f}% watching, murmurs {murmur_level(lv):.2f}"

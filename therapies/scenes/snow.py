@@ -34,9 +34,10 @@ from therapies.scenes.base import (
     CueLog,
     DrawList,
     FloatArray,
+    SmoothedLevel,
     SoundLayer,
     Soundscape,
-    approach,
+    clamp01,
     frozen,
     trs_matrices,
 )
@@ -88,23 +89,19 @@ _SHAPES = np.array(
 _TINTED = np.array([3, 6])  # parts whose colour follows colourfulness (nose/beak, feet)
 
 
-def _clamp(level: float) -> float:
-    return min(max(level, 0.0), 1.0)
-
-
 def target_count(level: float) -> int:
     """Targets in play at ``level`` (0..1)."""
-    return round(4 + 12 * _clamp(level))
+    return round(4 + 12 * clamp01(level))
 
 
 def target_speed_mps(level: float) -> float:
     """How fast targets move across the canyon, m/s."""
-    return 0.3 + 2.2 * _clamp(level)
+    return 0.3 + 2.2 * clamp01(level)
 
 
 def colourfulness(level: float) -> float:
     """0 = grey-white accessories, 1 = fully saturated."""
-    return 0.15 + 0.85 * _clamp(level)
+    return 0.15 + 0.85 * clamp01(level)
 
 
 def aim_direction(yaw_deg: float, pitch_deg: float) -> NDArray[np.float64]:
@@ -113,7 +110,7 @@ def aim_direction(yaw_deg: float, pitch_deg: float) -> NDArray[np.float64]:
     return np.array([-math.sin(y) * math.cos(p), math.sin(p), -math.cos(y) * math.cos(p)])
 
 
-class SnowScene:
+class SnowScene(SmoothedLevel):
     """Icy canyon snowball game; see the module docstring.
 
     Parameters
@@ -128,8 +125,6 @@ class SnowScene:
     def __init__(self, seed: int = 0) -> None:
         rng = np.random.default_rng(seed)
         self._rng = np.random.default_rng([seed, 1])  # respawns
-        self._level = 0.0
-        self._started = False
         self._time = 0.0
         self._score = 0
         self._throws = 0
@@ -195,11 +190,6 @@ class SnowScene:
         return boxes, mound_batch
 
     # ----------------------------------------------------------------- game
-    @property
-    def level(self) -> float:
-        """The smoothed intensity currently shown (0..1)."""
-        return self._level
-
     @property
     def score(self) -> int:
         """Targets hit so far."""
@@ -273,13 +263,7 @@ class SnowScene:
 
         The first call snaps to ``intensity`` so a session starts where it is told to.
         """
-        if dt < 0:
-            raise ValueError(f"SnowScene.update: dt={dt} must be >= 0")
-        target = _clamp(float(intensity))
-        if not self._started:
-            self._level, self._started = target, True
-        else:
-            self._level = approach(self._level, target, dt)
+        self._follow(intensity, dt)
         self._time += dt
         moving = self._pending < 0.0
         self._theta += moving * target_speed_mps(self._level) * dt / self._span
@@ -313,7 +297,7 @@ class SnowScene:
 
     def describe(self, intensity: float) -> str:
         """E.g. ``snow: 14 targets, 2.1 m/s, colour 0.83, score 3/5``."""
-        lv = _clamp(float(intensity))
+        lv = clamp01(intensity)
         return (
             f"snow: {target_count(lv)} targets, {target_speed_mps(lv):.1f} m/s, "
             f"colour {colourfulness(lv):.2f}, score {self._score}/{self._throws}"

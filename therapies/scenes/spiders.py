@@ -28,9 +28,10 @@ from therapies.scenes.base import (
     Batch,
     DrawList,
     FloatArray,
+    SmoothedLevel,
     SoundLayer,
     Soundscape,
-    approach,
+    clamp01,
     frozen,
     trs_matrices,
 )
@@ -98,7 +99,7 @@ def segment_matrices(a: NDArray[np.floating], b: NDArray[np.floating], radius: f
     return m
 
 
-class SpidersScene:
+class SpidersScene(SmoothedLevel):
     """A living room with up to 30 walking spiders; see the module docstring.
 
     Parameters
@@ -111,8 +112,6 @@ class SpidersScene:
 
     def __init__(self, seed: int = 0) -> None:
         rng = np.random.default_rng(seed)
-        self._level = 0.0
-        self._started = False
         self._time = 0.0
         self._room = self._build_room()
         n = MAX_SPIDERS
@@ -175,23 +174,12 @@ class SpidersScene:
         return Batch("box", frozen(trs_matrices(parts[:, :3], parts[:, 3:6])), frozen(col))
 
     # ----------------------------------------------------------------- per frame
-    @property
-    def level(self) -> float:
-        """The smoothed intensity currently shown (0..1)."""
-        return self._level
-
     def update(self, intensity: float, dt: float) -> None:
         """Approach ``intensity`` (time constant :data:`SMOOTHING_TAU_S`); spiders walk.
 
         The first call snaps to ``intensity`` so a session starts where it is told to.
         """
-        if dt < 0:
-            raise ValueError(f"SpidersScene.update: dt={dt} must be >= 0")
-        target = min(max(float(intensity), 0.0), 1.0)
-        if not self._started:
-            self._level, self._started = target, True
-        else:
-            self._level = approach(self._level, target, dt)
+        self._follow(intensity, dt)
         self._time += dt
         step = spider_speed_mps(self._level) * dt
         mean_axis = self._path_axes.mean(axis=1)
@@ -200,7 +188,7 @@ class SpidersScene:
 
     def describe(self, intensity: float) -> str:
         """E.g. ``spiders: 19 spiders, body 5.9 cm, 1.2 m away, walking 24 cm/s``."""
-        lv = min(max(float(intensity), 0.0), 1.0)
+        lv = clamp01(intensity)
         return (
             f"spiders: {spider_count(lv)} spiders, body {spider_size_m(lv) * 100:.1f} cm, "
             f"{spider_distance_m(lv):.1f} m away, walking {spider_speed_mps(lv) * 100:.0f} cm/s"
