@@ -9,7 +9,7 @@ is deterministic per sample, so results do not depend on how a signal is cut int
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, cast
 
 import numpy as np
@@ -127,6 +127,15 @@ def causal_window(row: FloatArray, col: int, end: int, taps: int) -> FloatArray:
     ``[col, end)``; zeros stand for the samples before the stream."""
     w = taps - 1
     return row[col - w : end] if col >= w else np.concatenate((np.zeros(w - col), row[:end]))
+
+
+def median_of_few(values: Iterable[float]) -> float:
+    """``statistics.median`` of a few floats, without its generality (same result)."""
+    data = sorted(values)
+    n = len(data)
+    if n % 2:
+        return data[n // 2]
+    return (data[n // 2 - 1] + data[n // 2]) / 2
 
 
 def check_rate(sampling_rate: float, low: float, high: float, where: str) -> float:

@@ -15,7 +15,6 @@ more than 30 % away from the median of the last 9 plausible RRs is flagged; such
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass
 from operator import attrgetter
 
@@ -23,7 +22,13 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from biosignals._ecg_qrs import QrsDetector
-from biosignals._stream import as_chunk, check_rate, fill_nonfinite, offline_indices
+from biosignals._stream import (
+    as_chunk,
+    check_rate,
+    fill_nonfinite,
+    median_of_few,
+    offline_indices,
+)
 
 __all__ = ["EcgExtractor", "HeartBeat", "detect_r_peaks"]
 
@@ -56,15 +61,6 @@ class HeartBeat:
     hr_bpm: float | None
 
 
-def _median(values: Iterable[float]) -> float:
-    """``statistics.median`` of a few floats, without its generality (same result)."""
-    data = sorted(values)
-    n = len(data)
-    if n % 2:
-        return data[n // 2]
-    return (data[n // 2 - 1] + data[n // 2]) / 2
-
-
 class _RrCorrector:
     """Flags implausible RR intervals and keeps the smoothed heart rate."""
 
@@ -77,7 +73,7 @@ class _RrCorrector:
         if not self.accepted:
             return None
         if self._rate is None:
-            self._rate = 60.0 / _median([rr for _, rr in self.accepted])
+            self._rate = 60.0 / median_of_few([rr for _, rr in self.accepted])
         return self._rate
 
     def current(self, last_beat_time: float | None, now: float | None) -> float | None:
@@ -92,7 +88,7 @@ class _RrCorrector:
         ok = _RR_MIN_S <= rr <= _RR_MAX_S  # plausible
         if ok:
             if len(reference) >= 3:
-                ref = _median(reference)
+                ref = median_of_few(reference)
                 ok = abs(rr - ref) <= _RR_JUMP * ref
             reference.append(rr)
         if ok:

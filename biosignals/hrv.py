@@ -31,6 +31,7 @@ from statistics import median
 import numpy as np
 from numpy.typing import ArrayLike
 
+from biosignals._stream import median_of_few
 from biosignals.ecg import HeartBeat
 from biosignals.errors import SignalError
 
@@ -66,11 +67,16 @@ class HrvTracker:
 
     def reset(self) -> None:
         """Forget all beats."""
-        # per RR, rows [lo, n) of preallocated columns: end time, rr (s), normal?, and the
-        # successive difference to the previous NN interval (where one is formed)
+        # per RR, rows [lo, n) of preallocated columns: end time, rr (s), normal?; the NN
+        # intervals and the successive differences between them (where one is formed) are
+        # also kept packed in row order, with their counts before each row, so that a
+        # window's values are one slice each
         self._cols = np.empty((2, 256))  # end time, rr (s)
-        self._flags = np.zeros((2, 256), dtype=bool)  # normal?, difference formed?
-        self._diff = np.empty(256)
+        self._normal = np.zeros(256, dtype=bool)
+        self._nn = np.empty(256)
+        self._dd = np.empty(256)
+        self._nn_before = [0]  # NN intervals in rows before row i (i = 0..n)
+        self._dd_before = [0]  # differences in rows before row i
         self._lo = 0
         self._n = 0
         self._dropped = 0  # rows discarded from the front of the buffer so far
@@ -106,7 +112,7 @@ class HrvTracker:
         plausible = _RR_MIN_S <= rr <= _RR_MAX_S
         normal = plausible and not self._broken
         if normal and len(self._ref) >= 3:
-            ref = median(self._ref)
+            ref = median_of_few(self._ref)
             normal = abs(rr - ref) <= _NN_JUMP * ref
         if plausible:
             self._ref.append(rr)
@@ -124,20 +130,28 @@ class HrvTracker:
         n = self._n
         self._cols[0, n] = time
         self._cols[1, n] = rr
-        self._flags[0, n] = normal
-        self._flags[1, n] = not math.isnan(diff)
-        self._diff[n] = diff
+        self._normal[n] = normal
+        nn, dd = self._nn_before[-1], self._dd_before[-1]
+        if normal:
+            self._nn[nn] = rr
+            nn += 1
+        if not math.isnan(diff):
+            self._dd[dd] = diff
+            dd += 1
+        self._nn_before.append(nn)
+        self._dd_before.append(dd)
         self._n += 1
 
     def _compact(self) -> None:
         lo, held, size = self._lo, self._n - self._lo, self._cols.shape[1]
         if 2 * held > size:
             size *= 2
-        cols, flags, diff = np.empty((2, size)), np.zeros((2, size), dtype=bool), np.empty(size)
+        cols, normal = np.empty((2, size)), np.zeros(size, dtype=bool)
         cols[:, :held] = self._cols[:, lo : self._n]
-        flags[:, :held] = self._flags[:, lo : self._n]
-        diff[:held] = self._diff[lo : self._n]
-        self._cols, self._flags, self._diff = cols, flags, diff
+        normal[:held] = self._normal[lo : self._n]
+        self._cols, self._normal = cols, normal
+        self._nn, self._nn_before = _packed(self._nn, self._nn_before, lo, size)
+        self._dd, self._dd_before = _packed(self._dd, self._dd_before, lo, size)
         self._dropped += lo
         self._n, self._lo = held, 0
 
@@ -162,10 +176,10 @@ class HrvTracker:
 
     def _values(self, lo: int, hi: int) -> tuple[float | None, float | None]:
         """(RMSSD, SDNN) in ms of buffer rows ``[lo, hi)``."""
-        nn = self._cols[1, lo:hi][self._flags[0, lo:hi]]
+        nn = self._nn[self._nn_before[lo] : self._nn_before[hi]]
         # a difference pairs an RR with the previous one: both must lie in the window (a
         # difference is only formed between normal RRs)
-        diffs = self._diff[lo + 1 : hi][self._flags[1, lo + 1 : hi]]
+        diffs = self._dd[self._dd_before[min(lo + 1, hi)] : self._dd_before[hi]]
         enough = hi > lo and 2 * nn.size >= hi - lo
         sdnn = rmssd = None
         if enough and nn.size >= self.min_intervals:
@@ -213,8 +227,19 @@ class HrvTracker:
         if end is None:
             return []
         rows = self._cols[:, self._lo : self._n]
-        keep = self._flags[0, self._lo : self._n] & (end - window < rows[0]) & (rows[0] <= end)
+        keep = self._normal[self._lo : self._n] & (end - window < rows[0]) & (rows[0] <= end)
         return [float(v) for v in rows[1, keep].tolist()]
+
+
+def _packed(
+    values: np.ndarray, before: list[int], lo: int, size: int
+) -> tuple[np.ndarray, list[int]]:
+    """Packed per-row values and their counts before each row, rows before ``lo`` dropped,
+    in a buffer of ``size``."""
+    first = before[lo]
+    out = np.empty(size)
+    out[: before[-1] - first] = values[first : before[-1]]
+    return out, [b - first for b in before[lo:]]
 
 
 class HrSmoother:

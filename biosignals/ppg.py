@@ -46,9 +46,10 @@ from biosignals._stream import (
     correlate,
     fill_nonfinite,
     filter_and_difference,
+    median_of_few,
     offline_indices,
 )
-from biosignals.ecg import HeartBeat, _median, _RrCorrector
+from biosignals.ecg import HeartBeat, _RrCorrector
 
 __all__ = ["PpgExtractor", "detect_pulses", "simulate_ppg"]
 
@@ -259,7 +260,7 @@ class PpgExtractor:
             self._rrs.append(rr)
         self._out.append(HeartBeat(time, k, rr, hr))
         self._last_beat_time, self._last_fid = time, k
-        rr_avg = _median(self._rrs) if self._rrs else 1.0
+        rr_avg = median_of_few(self._rrs) if self._rrs else 1.0
         fs = self.sampling_rate
         self._refr_end = max(p + 1, k + max(self._refr_min, round(0.4 * rr_avg * fs)))
         self._pos = self._refr_end

@@ -16,17 +16,17 @@ from scipy.ndimage import maximum_filter1d
 from scipy.signal import butter, sosfilt, sosfilt_zi
 
 from biosignals._ecg_qrs import QrsDetector, _window_max
-from biosignals._stream import History, SosState
-from biosignals.ecg import EcgExtractor, _median
+from biosignals._stream import History, SosState, median_of_few
+from biosignals.ecg import EcgExtractor
 from biosignals.ppg import PpgExtractor, _first_peak, simulate_ppg
 from biosignals.twin import TwinPhysiology, TwinProfile
 
 
-def test_median_equals_statistics_median() -> None:
+def test_median_equals_statisticsmedian_of_few() -> None:
     rng = np.random.default_rng(0)
     for n in range(1, 12):
         values = rng.uniform(0.3, 1.5, n).tolist()
-        assert _median(values) == statistics.median(values)
+        assert median_of_few(values) == statistics.median(values)
 
 
 def test_filter_in_place_on_history_rows_equals_sosfilt() -> None:
