@@ -23,6 +23,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from biosignals._ecg_qrs import QrsDetector
 from biosignals._stream import (
+    FloatArray,
     as_chunk,
     check_rate,
     fill_nonfinite,
@@ -149,6 +150,13 @@ class EcgExtractor:
             If the arrays are not 1-D, differ in length or the timestamps are invalid.
         """
         x, t = as_chunk(samples, timestamps, self._last_time, "EcgExtractor.update")
+        return self.update_checked(x, t)
+
+    def update_checked(self, x: FloatArray, t: FloatArray) -> list[HeartBeat]:
+        """:meth:`update` for a chunk already checked as :meth:`update` would: 1-D float64
+        arrays of equal length, timestamps finite and non-decreasing from the previous
+        chunk (:class:`~biosignals.pipeline.FeaturePipeline` checks them before). Nothing is
+        checked again."""
         if x.size == 0:
             return []
         if self._last_time is None and not np.isfinite(x[0]):

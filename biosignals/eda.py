@@ -206,6 +206,13 @@ class EdaExtractor:
             If the arrays are not 1-D, differ in length or the timestamps are invalid.
         """
         x, t = as_chunk(samples, timestamps, self._last_time, "EdaExtractor.update")
+        return self.update_checked(x, t)
+
+    def update_checked(self, x: FloatArray, t: FloatArray) -> list[SkinResponse]:
+        """:meth:`update` for a chunk already checked as :meth:`update` would: 1-D float64
+        arrays of equal length, timestamps finite and non-decreasing from the previous
+        chunk (:class:`~biosignals.pipeline.FeaturePipeline` checks them before). Nothing is
+        checked again."""
         n = x.size
         if n == 0:
             return []

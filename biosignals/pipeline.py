@@ -250,14 +250,15 @@ class FeaturePipeline:
         self, role: str, x: np.ndarray, t: np.ndarray, out: PipelineOutput, faulty: bool
     ) -> None:
         try:
+            # x and t are checked (float64, 1-D, in order): the extractors need not again
             if role == "eda" and self.eda is not None:
-                out.responses = self.eda.update(x, t)
+                out.responses = self.eda.update_checked(x, t)
             elif role == "hr" and self.hr_stream is not None:
                 self.hr_stream.update(x, t)
             elif role == "heart" and self.ecg is not None:
-                out.beats = self.ecg.update(x, t)
+                out.beats = self.ecg.update_checked(x, t)
             elif role == "ppg" and self.ppg is not None:
-                out.beats = self.ppg.update(x, t)
+                out.beats = self.ppg.update_checked(x, t)
         except SignalError as exc:  # defensive: inputs were validated above
             self._bad_input(role, str(exc), float(t[0]))
             return
