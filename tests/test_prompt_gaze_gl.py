@@ -19,15 +19,14 @@ from engine.display.window import WindowDisplay
 from engine.protocol import load_protocol, resolve_seed
 from engine.render.text import TextStyle, panel_layout, render_coverage
 from engine.session import Session
+from therapies.head_pose import HeadPose, quat_rotation
 from therapies.prompt_gaze import (
     CURSOR_FG,
     HOVER_BG,
     GazeSelector,
-    HeadPose,
     PanelLayout,
     gaze_overlays,
     panel_overlay,
-    quat_rotation,
 )
 from therapies.prompts import Prompt, PromptConfig, PromptScheduler, PromptsConfig
 from therapies.scenes import HeightsScene
