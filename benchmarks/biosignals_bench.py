@@ -165,8 +165,10 @@ def _feed(pipe: FeaturePipeline, sig: _Signals, seconds: float, chunk: float) ->
 
 THROUGHPUT_CHUNKS = (("10s", 10.0, 600.0), ("1s", 1.0, 120.0), ("frame", FRAME, 24.0))
 """Label, seconds per call and seconds streamed per run of the throughput figures."""
-THROUGHPUT_RUNS = 5
-"""Runs per chunk size (fresh pipeline each); the best and the median are reported."""
+THROUGHPUT_RUNS = 9
+"""Runs per chunk size (fresh pipeline each). The best is what the code costs on an
+undisturbed core (``timeit``'s convention); the median shows how much other load on the
+machine slowed the runs down."""
 
 
 def throughput(quick: bool) -> dict[str, float]:
