@@ -8,21 +8,16 @@ from pathlib import Path
 
 import pytest
 import pyxdf
+from session_helpers import make_session
 
-from biosignals.twin import TwinPhysiology, TwinProfile
 from engine.clock import ManualClock
 from engine.display.base import FrameTiming, InputEvents, PointerRay
 from engine.display.null import NullDisplay
-from engine.live import _raw_spec
 from engine.protocol import load_protocol, resolve_seed
-from engine.record import XdfRecorder
 from engine.session import Session
-from engine.session_record import SessionRecording
-from engine.twinfeed import TwinFeed
 from therapies.head_pose import HeadPose
 from therapies.prompt_gaze import PanelLayout
 from therapies.prompts import PromptsConfig
-from therapies.scenes import create_scene
 from therapies.scenes.base import DrawList, Overlay
 
 FPS = 15.0
@@ -70,23 +65,7 @@ def make(tmp_path: Path, display: HeadDisplay, **prompts: object):
     protocol = load_protocol(resolve_seed("protocols", "heights-demo"))
     config = PromptsConfig.model_validate({"suds": {"timeout": "20s"}, **prompts})
     protocol = protocol.model_copy(update={"prompts": config})
-    clock = ManualClock(100.0)
-    feed = TwinFeed(TwinPhysiology(TwinProfile(), start_time=100.0, seed=3), clock, 500.0, 32.0)
-    recorder = XdfRecorder(tmp_path / "rec.xdf")
-    recorder.start()
-    recording = SessionRecording(recorder)
-    for role, (src, _) in feed.sources().items():
-        recording.add_source(role, _raw_spec(src.meta))
-    session = Session(
-        protocol,
-        clock=clock,
-        display=display,
-        scene=create_scene(protocol.scene, 0),
-        sources=feed.sources(),
-        recording=recording,
-        sinks=(feed,),
-        frame_rate=FPS,
-    )
+    session, _, recorder = make_session(tmp_path, protocol, display=display, fps=FPS)
     return session, recorder
 
 

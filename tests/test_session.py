@@ -8,21 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import pyxdf
+from session_helpers import FPS, make_session
 
-from biosignals.twin import TwinPhysiology, TwinProfile
-from engine.clock import ManualClock
+from biosignals.twin import TwinProfile
 from engine.display.base import InputEvents
 from engine.display.null import NullDisplay
 from engine.errors import IllegalTransitionError
 from engine.live import RunOptions, run_simulated, with_duration
 from engine.protocol import load_protocol, resolve_seed
-from engine.record import XdfRecorder
-from engine.session import Session, SessionState
-from engine.session_record import SessionRecording
+from engine.session import SessionState
 from engine.twinfeed import TwinFeed
-from therapies.scenes import create_scene
-
-FPS = 30.0
 
 
 def demo_protocol(**update: object):
@@ -50,40 +45,6 @@ class DroppingFeed(TwinFeed):
         super().pump()
         if self.clock.now() >= self.drop_at:
             self._ecg.pull()  # discard: nothing reaches the session
-
-
-def make_session(
-    tmp_path: Path,
-    protocol,
-    profile: TwinProfile | None = None,
-    display=None,
-    feed_cls=TwinFeed,
-    **feed_attrs: float,
-):
-    clock = ManualClock(100.0)
-    feed = feed_cls(
-        TwinPhysiology(profile or TwinProfile(), start_time=100.0, seed=3), clock, 500.0, 32.0
-    )
-    for k, v in feed_attrs.items():
-        setattr(feed, k, v)
-    recorder = XdfRecorder(tmp_path / "rec.xdf")
-    recorder.start()
-    recording = SessionRecording(recorder)
-    for role, (src, _) in feed.sources().items():
-        from engine.live import _raw_spec
-
-        recording.add_source(role, _raw_spec(src.meta))
-    session = Session(
-        protocol,
-        clock=clock,
-        display=display or NullDisplay(),
-        scene=create_scene(protocol.scene, 0),
-        sources=feed.sources(),
-        recording=recording,
-        sinks=(feed,),
-        frame_rate=FPS,
-    )
-    return session, feed, recorder
 
 
 def test_dry_run_climbs_hierarchy_and_records_reasons(tmp_path: Path) -> None:
