@@ -6,31 +6,23 @@ Run through ``scripts/xr-tests.sh``; elsewhere skipped (no OpenXR runtime to tal
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from xr_tier import XR_TIER, open_display
 
 from engine.display.openxr import OpenXRDisplay
 from engine.render.renderer import overlay_model
 from therapies.prompts import PromptConfig, PromptScheduler, PromptsConfig
 from therapies.scenes import DrawList, HeightsScene
 
-pytestmark = [
-    pytest.mark.xr,
-    pytest.mark.skipif(
-        os.environ.get("XR_HARNESS") != "monado",
-        reason="needs a real OpenXR runtime: run through scripts/xr-tests.sh",
-    ),
-]
+pytestmark = XR_TIER
 
 
 @pytest.fixture
 def display() -> Iterator[OpenXRDisplay]:
-    d = OpenXRDisplay(title="vrtherapy-text-tests")
-    yield d
-    d.close()
+    yield from open_display("vrtherapy-text-tests")
 
 
 def _present(display: OpenXRDisplay, dl: DrawList, frames: int = 3) -> np.ndarray:

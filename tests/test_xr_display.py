@@ -18,27 +18,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from xr_tier import XR_TIER, open_display
 
 from engine.display.openxr import OpenXRDisplay
 from engine.errors import DisplayUnavailableError
 from therapies.scenes import HeightsScene
 
-pytestmark = [
-    pytest.mark.xr,
-    pytest.mark.skipif(
-        os.environ.get("XR_HARNESS") != "monado",
-        reason="needs a real OpenXR runtime: run through scripts/xr-tests.sh",
-    ),
-]
+pytestmark = XR_TIER
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
 def display() -> Iterator[OpenXRDisplay]:
-    d = OpenXRDisplay(title="vrtherapy-tests")
-    yield d
-    d.close()
+    yield from open_display("vrtherapy-tests")
 
 
 def _present(display: OpenXRDisplay, scene: HeightsScene, intensity: float, frames: int) -> None:

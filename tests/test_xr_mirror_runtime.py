@@ -15,16 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from xr_tier import XR_TIER
 
 from engine.errors import DisplayUnavailableError
 
-pytestmark = [
-    pytest.mark.xr,
-    pytest.mark.skipif(
-        os.environ.get("XR_HARNESS") != "monado",
-        reason="needs a real OpenXR runtime: run through scripts/xr-tests.sh",
-    ),
-]
+pytestmark = XR_TIER
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ same size in view) so that the simulated head's sway stays within one scale valu
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from xr_tier import XR_TIER, open_display
 
 from engine.clock import ManualClock
 from engine.display._xr_actions import SIMPLE_PROFILE
@@ -31,20 +31,12 @@ from therapies.prompt_gaze import GazeSelector, PanelLayout, panel_overlay
 from therapies.prompts import PromptsConfig
 from therapies.scenes import HeightsScene
 
-pytestmark = [
-    pytest.mark.xr,
-    pytest.mark.skipif(
-        os.environ.get("XR_HARNESS") != "monado",
-        reason="needs a real OpenXR runtime: run through scripts/xr-tests.sh",
-    ),
-]
+pytestmark = XR_TIER
 
 
 @pytest.fixture
 def display() -> Iterator[OpenXRDisplay]:
-    d = OpenXRDisplay(title="vrtherapy-prompt-tests")
-    yield d
-    d.close()
+    yield from open_display("vrtherapy-prompt-tests")
 
 
 def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
