@@ -188,13 +188,11 @@ class QrsDetector:
         # 1e-9 of full scale per sample are not physiological at any gain.
         low, high = extremes(hist.data[_RAW, max(nxt - max(look, self._w_mwi), start) - start :])
         dust = (1e-9 * self.fs * max(high, -low)) ** 2  # the largest |raw|
-        for v in values:
-            if not v > dust:
-                kept = [(c, v) for c, v in zip(hits, values, strict=True) if v > dust]
-                if not kept:
-                    return []
-                hits, values = [c for c, _ in kept], [v for _, v in kept]
-                break
+        if not all(v > dust for v in values):
+            kept = [(c, v) for c, v in zip(hits, values, strict=True) if v > dust]
+            if not kept:
+                return []
+            hits, values = [c for c, _ in kept], [v for _, v in kept]
         # max |derivative| over [c - w, c] for each candidate c, in one reduction
         a0 = max(hits[0] - self._w_mwi, start)
         der = np.abs(hist.data[_DER, a0 - start : hits[-1] + 2 - start])
@@ -328,7 +326,7 @@ class QrsDetector:
             np.subtract(
                 2.0 * float(raw[stop - 1]), raw[stop - 2 : stop - 2 - ext : -1], out=seg[n:]
             )
-        return lo + int(np.abs(np.correlate(seg, self._ref_fir, "valid")).argmax())
+        return lo + int(np.abs(correlate(seg, self._ref_fir, "valid")).argmax())
 
     def _refine_near_start(self, c: int, lo: int, seg: FloatArray, before: int) -> int:
         """:meth:`_refine` where the window starts ``before`` samples before the stream:
@@ -340,7 +338,7 @@ class QrsDetector:
         after = half - self._look
         if after > 0:
             seg = np.concatenate((seg, 2.0 * seg[-1] - seg[-2 : -2 - after : -1]))
-        y = np.correlate(seg[: c - lo + 1 + 2 * half], self._ref_fir, "valid")
+        y = correlate(seg[: c - lo + 1 + 2 * half], self._ref_fir, "valid")
         return lo + int(np.abs(y).argmax())
 
 

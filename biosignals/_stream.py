@@ -178,7 +178,7 @@ def as_chunk(
         raise SignalError(
             f"{where}: {x.shape[0]} samples but {t.shape[0]} timestamps; lengths must match"
         )
-    if t.size and not _ordered(t, last_time):  # slow path only to say what is wrong
+    if t.size and not in_order(t, last_time):  # slow path only to say what is wrong
         if not np.all(np.isfinite(t)):
             raise SignalError(f"{where}: timestamps must be finite")
         raise SignalError(f"{where}: timestamps must be non-decreasing (monotonic clock)")
@@ -206,7 +206,7 @@ def all_finite(x: FloatArray) -> bool:
     return math.isfinite(lo) and math.isfinite(hi)
 
 
-def _ordered(t: FloatArray, last_time: float | None) -> bool:
+def in_order(t: FloatArray, last_time: float | None) -> bool:
     """True if the (non-empty) timestamps are finite and non-decreasing from ``last_time``.
 
     One vectorised comparison: NaN fails every comparison, and a non-decreasing series
@@ -217,10 +217,7 @@ def _ordered(t: FloatArray, last_time: float | None) -> bool:
         return False
     if last_time is not None and first < last_time:
         return False
-    if t.shape[0] < 2:
-        return True
-    rising = t[1:] >= t[:-1]
-    return bool(rising[rising.argmin()])  # all_true, inlined on this hot path
+    return t.shape[0] < 2 or all_true(t[1:] >= t[:-1])
 
 
 def fill_nonfinite(x: FloatArray, last: float) -> tuple[FloatArray, float]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike
 
-from biosignals._stream import all_true
+from biosignals._stream import in_order
 from biosignals.arousal import ArousalModel, ArousalWeights
 from biosignals.ecg import EcgExtractor, HeartBeat
 from biosignals.eda import EdaExtractor, SkinResponse
@@ -109,18 +109,6 @@ def _coerce(role: str, samples: ArrayLike, timestamps: ArrayLike) -> tuple[np.nd
     if x.size != t.size:
         raise SignalError(f"{role}: {x.size} samples but {t.size} timestamps")
     return x, t
-
-
-def _in_order(t: np.ndarray, last: float) -> bool:
-    """True if the (non-empty) timestamps are finite, non-decreasing and not before ``last``.
-
-    One vectorised comparison (NaN fails it; a non-decreasing series with finite ends has
-    no infinity inside), so clean chunks skip the repair in ``update``.
-    """
-    first, newest = t.item(0), t.item(-1)
-    if not (math.isfinite(first) and math.isfinite(newest) and first >= last):
-        return False
-    return t.size < 2 or all_true(t[1:] >= t[:-1])
 
 
 def _time_hint(timestamps: ArrayLike) -> float | None:
@@ -214,7 +202,7 @@ class FeaturePipeline:
             self._bad_input(role, str(exc), _time_hint(timestamps))
             out.quality = monitor.drain_events()
             return out
-        if t.size and _in_order(t, self._last_time.get(role, -math.inf)):
+        if t.size and in_order(t, self._last_time.get(role)):
             self._last_time[role] = float(t[-1])  # the usual chunk: nothing to repair
         else:
             keep = np.isfinite(t)
