@@ -243,7 +243,7 @@ class History:
     absolute index of its column 0. Samples are written into a preallocated buffer; when it
     is full, all but the last ``keep`` are dropped before the new block is written, so any
     look-up within ``keep`` samples before the newest block, or inside it, is independent
-    of chunk sizes, and appending costs O(block) amortised.
+    of chunk sizes, and adding a block costs O(block) amortised.
     """
 
     def __init__(self, rows: int, keep: int) -> None:
@@ -258,17 +258,8 @@ class History:
         """Absolute index one past the newest sample."""
         return self.start + self._len
 
-    def append(self, *rows: FloatArray) -> None:
-        """Append one block: one equally long 1-D array per row."""
-        n = rows[0].size
-        self._make_room(n)
-        for i, row in enumerate(rows):
-            self._buf[i, self._len : self._len + n] = row
-        self._len += n
-        self.data = self._buf[:, : self._len]
-
     def block(self, n: int) -> tuple[FloatArray, int]:
-        """Append ``n`` samples, not yet written; return the whole preallocated buffer (``data``
+        """Add ``n`` samples, not yet written; return the whole preallocated buffer (``data``
         is its first columns) and the column of the first new sample. The caller writes every
         row of columns ``[col, col + n)`` before reading them.
 
@@ -276,8 +267,7 @@ class History:
         fewer were appended), so per-sample recursions can read their past in place. The
         buffer may be replaced by the next call: do not keep it across calls.
         """
-        if self._len + n > self._buf.shape[1]:
-            self._make_room(n)
+        self._make_room(n)
         col = self._len
         self._len += n
         self.data = self._buf[:, : self._len]
