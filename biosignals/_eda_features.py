@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.signal import butter, sosfilt
 
-from biosignals._stream import SosState, window_extreme
+from biosignals._stream import History, SosState, window_extreme
 
 FloatArray = NDArray[np.float64]
 
@@ -111,8 +111,10 @@ class EdaFeatures:
         """Forget all samples."""
         # low-pass and the two noise averages (started at the first sample)
         self._filters = [SosState(sos) for sos in (self._sos, *self._noise_sos)]
-        self.buf = np.zeros((N_ROWS, 4 * (self.past + 1)))
-        self.c = self.past  # column of the next sample
+        # the ``past`` columns before the first sample, filled by :meth:`start`
+        self._hist = History(N_ROWS, self.past)
+        self.buf, self.c = self._hist.block(self.past)
+        self.c += self.past  # column of the next sample
 
     def start(self, x0: float, t0: float) -> None:
         """Filter states and the columns before the first sample: at rest at ``x0``."""
@@ -128,22 +130,12 @@ class EdaFeatures:
         """Compute the rows of a block of samples ``x`` (finite) at times ``t``; return
         its first column. ``first``: the block starts the stream."""
         n = x.size
-        c = self.c if self.c + n <= self.buf.shape[1] else self._room(n)
+        self.buf, c = self._hist.block(n)  # keeps the last ``past`` columns before it
         mad = self._lowpass(x, c, first)
         ramp = self._tonic(c, c + n, first)
         self._features(ramp, mad, t, c, c + n)
         self.c = c + n
         return c
-
-    def _room(self, n: int) -> int:
-        """Move the last ``past`` columns to the front (or grow the buffer) to make room for
-        ``n`` new ones after them; return their column."""
-        c, buf, past = self.c, self.buf, self.past
-        if past + n > buf.shape[1]:  # a block larger than the buffer: grow it
-            self.buf = np.zeros((buf.shape[0], past + n + 3 * (past + 1)))
-        self.buf[:, :past] = buf[:, c - past : c].copy()
-        self.c = past
-        return past
 
     def _lowpass(self, x: FloatArray, c: int, first: bool) -> FloatArray:
         """Write raw and low-passed samples; return the noise level (mean |2nd diff|)."""
