@@ -70,8 +70,9 @@ class SignalSettings(BaseModel):
         offset estimate, ``time_correction()``, is added). ``"unix"``: they are
         ``time.time()`` values and are mapped to the local LSL clock by
         ``local_clock() - time.time()``, measured at each pull.
-        ``"auto"``: decided on the first samples (closer to the Unix clock than to the
-        LSL clock -> ``unix``), then fixed for the session.
+        ``"auto"`` (default): decided on the first samples (closer to the Unix clock than
+        to the LSL clock -> ``unix``), then fixed for the session. LSL clock values are
+        seconds since the machine started, Unix values ~1.7e9, so the choice is safe.
     dejitter
         Re-time samples of a *regular* stream to its nominal rate (for bridges that stamp
         every sample of a radio packet with one time). Causal; see :class:`Dejitter`.
@@ -89,7 +90,7 @@ class SignalSettings(BaseModel):
     unit: Unit | Literal["auto"] = "auto"
     scale: float = 1.0
     offset: float = 0.0
-    clock: Literal["lsl", "unix", "auto"] = "lsl"
+    clock: Literal["lsl", "unix", "auto"] = "auto"
     dejitter: bool = False
     content: Literal["waveform", "hr_bpm", "rr_ms", "rr_s"] = "waveform"
     dejitter_tau: float = Field(default=10.0, gt=0.0, le=60.0)
@@ -417,6 +418,8 @@ class TimestampMapper:
             if settings.dejitter
             else None
         )
+        self.last_offset: float | None = None
+        """Seconds added to the sender's stamps at the last :meth:`apply` (``None`` before)."""
 
     @property
     def unix(self) -> bool | None:
@@ -428,10 +431,11 @@ class TimestampMapper:
         current offset from the sender's LSL clock to ours (``time_correction``)."""
         if self._unix is None:
             self._unix = looks_like_unix(stamps, self._local_clock(), self._wall_clock())
-        if self._unix:
-            stamps = stamps + unix_to_lsl_offset(self._local_clock, self._wall_clock)
-        else:
-            stamps = stamps + correction()
+        offset = (
+            unix_to_lsl_offset(self._local_clock, self._wall_clock) if self._unix else correction()
+        )
+        self.last_offset = offset
+        stamps = stamps + offset
         if self._dejitter is not None:
             stamps = self._dejitter.apply(stamps)
         return stamps

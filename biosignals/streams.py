@@ -388,6 +388,16 @@ class LslInlet:
         """Why the last candidate found while re-resolving could not be opened, if any."""
         return self._sup.last_error
 
+    @property
+    def clock_decision(self) -> bool | None:
+        """Whether stamps are taken as Unix time (``None`` until ``clock: auto`` decided)."""
+        return self._times.unix
+
+    @property
+    def clock_offset(self) -> float | None:
+        """Seconds added to the sender's stamps at the last pull with data (``None`` before)."""
+        return self._times.last_offset
+
     def pull(self) -> tuple[np.ndarray, np.ndarray]:
         """Return all samples that arrived since the last pull.
 
@@ -402,6 +412,25 @@ class LslInlet:
         timestamps : np.ndarray
             float64, shape (n,), on the local LSL clock.
         """
+        values, stamps, link = self._pull_link()
+        if not stamps.size:
+            return _EMPTY.copy(), _EMPTY.copy()
+        selected = np.asarray(values[:, link.index], dtype=np.float64)
+        if link.conversion is not None:
+            selected = link.conversion(selected)
+        return selected, stamps
+
+    def pull_all(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every channel of every sample that arrived since the last pull, as received.
+
+        Like :meth:`pull` (never blocks, timestamps on the local LSL clock), but the
+        values are not selected or converted: shape ``(n, channel_count)`` in the
+        stream's own numeric type (``float32``, ``int16``...).
+        """
+        values, stamps, _ = self._pull_link()
+        return values, stamps
+
+    def _pull_link(self) -> tuple[np.ndarray, np.ndarray, _Link]:
         if self._sup.status is StreamStatus.CLOSED:
             raise StreamError(f"inlet for stream {self.meta.name!r} is closed")
         fresh = self._sup.adopt()
@@ -415,14 +444,12 @@ class LslInlet:
         now = self._pylsl.local_clock()
         if not stamps.size:
             self._sup.on_idle(now, link.uid)
-            return _EMPTY.copy(), _EMPTY.copy()
+            return values, _EMPTY.copy(), link
         stamps = self._times.apply(stamps, link.correction_now)
-        if link.conversion is not None:
-            values = link.conversion(values)
         leftover = self._sup.on_data(stamps, now)
         if leftover is not None:
             leftover.close()
-        return values, stamps
+        return values, stamps, link
 
     def _read(self, link: _Link) -> tuple[np.ndarray, np.ndarray]:
         values: list[np.ndarray] = []
@@ -436,12 +463,12 @@ class LslInlet:
                 self._sup.lost(link.uid)
                 break
             if len(ts):
-                values.append(np.asarray(data[:, link.index], dtype=np.float64))
+                values.append(np.array(data, copy=True).reshape(len(ts), -1))
                 stamps.append(np.asarray(ts, dtype=np.float64))
             if len(ts) < _PULL_MAX_SAMPLES:
                 break
         if not stamps:
-            return _EMPTY, _EMPTY
+            return np.zeros((0, link.meta.channel_count)), _EMPTY
         return np.concatenate(values), np.concatenate(stamps)
 
     def close(self) -> None:
@@ -542,6 +569,16 @@ class FakeInlet:
         """CONNECTED until closed."""
         return StreamStatus.CLOSED if self._closed else StreamStatus.CONNECTED
 
+    @property
+    def clock_decision(self) -> bool | None:
+        """Always ``False``: a fake is fed LSL-clock stamps."""
+        return False
+
+    @property
+    def clock_offset(self) -> float | None:
+        """Always ``0.0`` (stamps are used as pushed)."""
+        return 0.0
+
     def drain_gaps(self) -> list[Gap]:
         """Gaps in the pulled timestamps since the last call."""
         gaps, self._gaps = self._gaps, []
@@ -573,22 +610,32 @@ class FakeInlet:
                 f"fake stream {self.meta.name!r}: {data.shape[0]} samples but "
                 f"{ts.shape[0]} timestamps"
             )
-        self._values.append(data[:, self._index].copy())
+        self._values.append(data.copy())
         self._stamps.append(ts.copy())
 
     def pull(self) -> tuple[np.ndarray, np.ndarray]:
         """Return (and forget) everything pushed since the last pull."""
+        values, stamps = self.pull_all()
+        if stamps.size == 0:
+            return _EMPTY.copy(), _EMPTY.copy()
+        selected = values[:, self._index].copy()
+        if self.conversion is not None:
+            selected = self.conversion(selected)
+        return selected, stamps
+
+    def pull_all(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every channel of everything pushed since the last pull, unconverted:
+        ``(n, channel_count)`` float64 values and ``(n,)`` timestamps."""
         if self._closed:
             raise StreamError(f"fake inlet for stream {self.meta.name!r} is closed")
+        empty = np.zeros((0, self.meta.channel_count))
         if not self._stamps:
-            return _EMPTY.copy(), _EMPTY.copy()
+            return empty, _EMPTY.copy()
         values, stamps = np.concatenate(self._values), np.concatenate(self._stamps)
         self._values.clear()
         self._stamps.clear()
         if stamps.size == 0:  # only empty chunks were pushed (e.g. a sensor dropout)
-            return _EMPTY.copy(), _EMPTY.copy()
-        if self.conversion is not None:
-            values = self.conversion(values)
+            return empty, _EMPTY.copy()
         self._gaps.extend(self._tracker.observe(stamps, float(stamps[-1])))
         return values, stamps
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from biosignals.errors import VrTherapyError
 from biosignals.units import format_duration, parse_duration
 from engine.privacy import cli as privacy_cli
+from engine.signals import InterruptedBySignal, SignalStop
 
 if TYPE_CHECKING:
     from engine.live import RunOptions, SessionResult
@@ -302,11 +303,18 @@ def _finish(result: SessionResult, protocol: Protocol) -> int:
     )
     if result.report is not None:
         print(f"report:    {result.report}", file=sys.stderr)
+    for warning in result.warnings:
+        print(f"vrtherapy: warning: {warning}", file=sys.stderr)
     print(f"recording: {result.recording}")
     return EXIT_OK if s.state is SessionState.FINISHED else EXIT_ABORTED
 
 
 def _cmd_session(args: argparse.Namespace) -> int:
+    with SignalStop() as signals:  # from here on a stop signal ends cleanly
+        return _session(args, signals)
+
+
+def _session(args: argparse.Namespace, signals: SignalStop) -> int:
     from engine.live import run_live, run_simulated, with_duration
     from engine.protocol import load_protocol, resolve_seed
     from engine.sessiondir import check_participant
@@ -331,9 +339,9 @@ def _cmd_session(args: argparse.Namespace) -> int:
     if args.command == "simulate":
         assert patient is not None
         opts.progress_every = 60.0
-        result = run_simulated(protocol, opts, patient)
+        result = run_simulated(protocol, opts, patient, signals)
     else:
-        result = run_live(protocol, opts, twin=patient)
+        result = run_live(protocol, opts, twin=patient, signals=signals)
     return _finish(result, protocol)
 
 
@@ -438,6 +446,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in PRIVACY_COMMANDS:
             return PRIVACY_COMMANDS[args.command](args)
         return _cmd_session(args)
+    except InterruptedBySignal as exc:
+        print(f"vrtherapy {args.command}: {exc}", file=sys.stderr)
+        return EXIT_ABORTED
     except VrTherapyError as exc:
         print(f"vrtherapy {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

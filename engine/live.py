@@ -8,16 +8,15 @@ recording.
 
 from __future__ import annotations
 
-import json
-import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from biosignals.streams import LslInlet, StreamPredicate, open_inlet
+from biosignals.role_streams import RoleRequest, SharedStream, open_role_streams
+from biosignals.streams import StreamPredicate
 from biosignals.twin import TwinOutlets, TwinPhysiology, TwinProfile, TwinRunner
 from engine import __version__
 from engine.audio.player import DEFAULT_VOLUME
@@ -30,13 +29,15 @@ from engine.privacy.audit import model_sha256
 from engine.privacy.consent import Consent, filter_streams, simulation_consent
 from engine.privacy.errors import ConsentError
 from engine.privacy.keys import SiteKey
-from engine.privacy.sealed import write_sealed_bytes
 from engine.privacy.session_guard import SessionPrivacy
 from engine.protocol import ROLE_UNITS, Protocol, StreamSelector
 from engine.record import StreamSpec, XdfRecorder
+from engine.record.rolemap import raw_stream_spec
 from engine.session import Progress, Session, SessionSummary
+from engine.session_end import close_failed, end_session
 from engine.session_record import SessionRecording
 from engine.sessiondir import new_session_dir
+from engine.signals import SignalStop
 from engine.twinfeed import TwinFeed
 from therapies.scenes import create_scene
 
@@ -86,6 +87,9 @@ class SessionResult:
     folder: Path
     recording: Path
     report: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+    """What went wrong after the session was sealed (e.g. the report could not be
+    written); the session's outcome is unchanged."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -99,74 +103,6 @@ def with_duration(protocol: Protocol, duration: float | None) -> Protocol:
         return Protocol.model_validate(data)
     except ValueError as exc:
         raise ProtocolError(f"--duration {duration:g} s: {exc}") from None
-
-
-def _raw_spec(meta: Any) -> StreamSpec:
-    if meta.channel_count == 1 and meta.info_xml:
-        return StreamSpec(
-            meta.name,
-            meta.type,
-            1,
-            meta.nominal_srate,
-            "float32",
-            meta.source_id,
-            info_xml=meta.info_xml,
-        )
-    from engine.record import ChannelSpec
-
-    label = (meta.channel_labels[0] if meta.channel_labels else "") or "ch0"
-    unit = meta.channel_units[0] if meta.channel_units else ""
-    return StreamSpec(
-        meta.name,
-        meta.type,
-        1,
-        meta.nominal_srate,
-        "double64",
-        meta.source_id,
-        channels=(ChannelSpec(label, unit, meta.type),),
-    )
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def summary_dict(result: SessionSummary, protocol: Protocol) -> dict[str, Any]:
-    """JSON-ready summary of a session."""
-    return {
-        "protocol": protocol.protocol,
-        "scene": protocol.scene,
-        "software": f"vrtherapy {__version__}",
-        "state": result.state.value,
-        "reason": result.reason,
-        "duration_s": round(result.duration, 3),
-        "frames": result.frames,
-        "max_step": result.max_step + 1,
-        "steps_total": len(protocol.controller.levels()),
-        "arousal_window": list(protocol.controller.arousal_window),
-        "hierarchy": [
-            {"intensity": level, "label": protocol.controller.label(i)}
-            for i, level in enumerate(protocol.controller.levels())
-        ],
-        "max_hr_bpm": result.max_hr,
-        "final_intensity": round(result.final_intensity, 4),
-        "quality_events": result.quality_events,
-        "time_in_window": result.time_in_window,
-        "safety_events": result.safety_events,
-        "decisions": [
-            {
-                "time": d.time,
-                "previous": d.previous,
-                "target": d.target,
-                "step": d.step,
-                "source": d.source,
-                "reason": d.reason,
-            }
-            for d in result.decisions
-        ],
-    }
 
 
 DRY_RUN_BATCH_SECONDS = 5.0
@@ -202,19 +138,25 @@ def _recording(
             recorder.close()
 
 
-def _open_inlets(protocol: Protocol, stack: ExitStack) -> dict[str, tuple[LslInlet, float]]:
-    sources: dict[str, tuple[LslInlet, float]] = {}
-    for role, sel in protocol.streams.items():
-        inlet = open_inlet(
+def role_requests(protocol: Protocol) -> list[RoleRequest]:
+    """What the protocol's ``streams:`` block asks of LSL, one request per role."""
+    return [
+        RoleRequest(
+            role,
             StreamPredicate(sel.type, sel.name, sel.source_id),
-            protocol.stream_timeout,
-            channel=sel.channel,
-            settings=sel.signal,
-            role_unit=ROLE_UNITS[role],
+            sel.channel,
+            sel.signal,
+            ROLE_UNITS[role],
         )
-        stack.callback(inlet.close)
-        sources[role] = (inlet, inlet.meta.nominal_srate)
-    return sources
+        for role, sel in protocol.streams.items()
+    ]
+
+
+def _open_streams(protocol: Protocol, stack: ExitStack) -> list[SharedStream]:
+    streams = open_role_streams(role_requests(protocol), protocol.stream_timeout, keep_raw=True)
+    for stream in streams:
+        stack.callback(stream.close)
+    return streams
 
 
 def _execute(
@@ -222,21 +164,58 @@ def _execute(
     opts: RunOptions,
     clock: Clock,
     display: Any,
-    sources: dict[str, tuple[Any, float]],
+    streams: Sequence[SharedStream],
     sinks: tuple[Any, ...],
-    folder: Path,
     consent: Consent,
+    signals: SignalStop,
     answerer: Callable[[str], int | None] | None = None,
     audio: bool = False,
 ) -> SessionResult:
+    """Record and run the session, then end it: summary, audit stop and integrity, and
+    only then the report (see :mod:`engine.session_end`)."""
+    raw_specs = [raw_stream_spec(stream) for stream in streams]  # before any folder exists
+    folder = new_session_dir(opts.out, protocol.protocol, opts.participant)
     guard = SessionPrivacy(opts.out, folder, consent=consent, key=opts.key)
     guard.start(protocol.protocol, model_sha256(protocol), f"vrtherapy {__version__}")
+    try:
+        summary = _run_recorded(
+            protocol, opts, clock, display, streams, raw_specs, sinks, folder, guard,
+            signals, answerer, audio,
+        )  # fmt: skip
+    except BaseException as exc:  # the audit entry is closed whatever happened
+        close_failed(guard, exc)
+        raise
+    if opts.screenshot is not None:
+        display.screenshot(opts.screenshot)
+    result = SessionResult(summary, folder, folder / guard.recording_name)
+    ending = end_session(summary, protocol, guard, result.recording, opts.key, opts.report)
+    result.report, result.warnings = ending.report, ending.warnings
+    return result
+
+
+def _run_recorded(
+    protocol: Protocol,
+    opts: RunOptions,
+    clock: Clock,
+    display: Any,
+    streams: Sequence[SharedStream],
+    raw_specs: list[StreamSpec],
+    sinks: tuple[Any, ...],
+    folder: Path,
+    guard: SessionPrivacy,
+    signals: SignalStop,
+    answerer: Callable[[str], int | None] | None,
+    audio: bool,
+) -> SessionSummary:
     head_pose = opts.display == "openxr"
     # a dry-run's session time runs ~400x faster than the wall clock: batch by 5 s of it
     batch = DRY_RUN_BATCH_SECONDS if isinstance(clock, ManualClock) else 0.25
+    sources = {
+        role: (view, stream.meta.nominal_srate)
+        for stream in streams
+        for role, view in stream.views.items()
+    }
     with _recording(folder, protocol, opts.participant, head_pose, guard, batch) as recording:
-        for role, (source, _) in sources.items():
-            recording.add_source(role, _raw_spec(source.meta))
         scene = create_scene(protocol.scene, protocol.seed)
         with _audio(scene, opts, recording, clock, audio) as player:
             session = Session(
@@ -245,7 +224,9 @@ def _execute(
                 display=display,
                 scene=scene,
                 sources=sources,
+                streams=streams,
                 recording=recording,
+                raw_specs=raw_specs,
                 sinks=sinks if player is None else (*sinks, player),
                 frame_rate=opts.frame_rate,
                 on_event=opts.on_event,
@@ -253,34 +234,13 @@ def _execute(
                 progress_every=opts.progress_every,
                 prompt_answerer=answerer,
             )
+            signals.attach(session)
             try:
                 with frozen_heap():  # no full GC pass over start-up objects mid-frame
-                    summary = session.run()
+                    return session.run()
             finally:
                 if not session.done:
                     session.stop(clock.now(), "interrupted")
-    if opts.screenshot is not None:
-        display.screenshot(opts.screenshot)
-    data = summary_dict(summary, protocol)
-    if opts.key is None:
-        _write_json(folder / "summary.json", data)
-    else:  # health data: sealed like the recording
-        text = json.dumps(data, indent=2, sort_keys=True).encode("utf-8")
-        write_sealed_bytes(folder / "summary.json.sealed", text, opts.key)
-    result = SessionResult(summary, folder, folder / guard.recording_name)
-    if opts.report and opts.key is None:  # an HTML report would be plaintext health data
-        from engine.report import build_report
-
-        result.report = build_report(
-            result.recording, folder / "report.html", summary=folder / "summary.json"
-        )
-    for d in summary.decisions:  # the therapist's overrides go into the audit trail
-        if d.source == "therapist":
-            guard.override(time=d.time, previous=d.previous, target=d.target, reason=d.reason)
-    if summary.reason.startswith("stop requested"):
-        guard.override(action="stop", reason=summary.reason)
-    guard.finish(summary.state.value, summary.reason, summary.duration)  # after every file
-    return result
 
 
 def audio_wanted(opts: RunOptions) -> bool:
@@ -349,14 +309,21 @@ def _consent(opts: RunOptions, roles: list[str], simulated: bool) -> tuple[Conse
 
 
 def run_live(
-    protocol: Protocol, opts: RunOptions, twin: TwinProfile | None = None
+    protocol: Protocol,
+    opts: RunOptions,
+    twin: TwinProfile | None = None,
+    signals: SignalStop | None = None,
 ) -> SessionResult:
     """Run a live session on the LSL clock; with ``twin``, also publish a simulated patient.
 
     With a twin (the demo), the protocol's stream predicates are narrowed to the twin's own
     source ids, so other LSL streams on this machine are never picked up by mistake.
+    SIGTERM, SIGINT and SIGHUP stop the session cleanly (:mod:`engine.signals`; pass the
+    caller's ``signals`` when it installed them earlier).
     """
     with ExitStack() as stack:
+        if signals is None:
+            signals = stack.enter_context(SignalStop())
         display = open_display(opts.display, size=opts.size, mirror=opts.mirror)
         stack.callback(display.close)
         clock = LslClock()
@@ -364,44 +331,60 @@ def run_live(
         outlets_session = SessionOutlets(session_id)
         stack.callback(outlets_session.close)
         if twin is not None:
-            prefix = f"vrtherapy-twin-{session_id}"
-            outlets = TwinOutlets(
-                TwinPhysiology(twin, start_time=clock.now(), seed=protocol.seed),
-                source_prefix=prefix,
-                intensity_predicate=StreamPredicate(source_id=outlets_session.intensity_source_id),
-            )
-            stack.callback(outlets.close)
-            runner = TwinRunner(outlets)
-            runner.start()
-            stack.callback(runner.stop)
-            protocol = protocol.model_copy(
-                update={
-                    "streams": {
-                        "heart": StreamSelector(source_id=f"{prefix}-ecg"),
-                        "eda": StreamSelector(source_id=f"{prefix}-eda"),
-                    }
-                }
-            )
+            protocol = _start_twin(protocol, twin, clock, session_id, outlets_session, stack)
         consent, allowed = _consent(opts, list(protocol.streams), simulated=twin is not None)
         protocol = protocol.model_copy(
             update={"streams": {r: s for r, s in protocol.streams.items() if r in allowed}}
         )
-        sources = _open_inlets(protocol, stack)
-        folder = new_session_dir(opts.out, protocol.protocol, opts.participant)
+        streams = _open_streams(protocol, stack)
         return _execute(
             protocol,
             opts,
             clock,
             display,
-            sources,
+            streams,
             (outlets_session,),
-            folder,
             consent,
+            signals,
             audio=audio_wanted(opts),
         )
 
 
-def run_simulated(protocol: Protocol, opts: RunOptions, twin: TwinProfile) -> SessionResult:
+def _start_twin(
+    protocol: Protocol,
+    twin: TwinProfile,
+    clock: Clock,
+    session_id: str,
+    outlets_session: SessionOutlets,
+    stack: ExitStack,
+) -> Protocol:
+    """Publish ``twin`` on LSL for the demo; the protocol, narrowed to its streams."""
+    prefix = f"vrtherapy-twin-{session_id}"
+    outlets = TwinOutlets(
+        TwinPhysiology(twin, start_time=clock.now(), seed=protocol.seed),
+        source_prefix=prefix,
+        intensity_predicate=StreamPredicate(source_id=outlets_session.intensity_source_id),
+    )
+    stack.callback(outlets.close)
+    runner = TwinRunner(outlets)
+    runner.start()
+    stack.callback(runner.stop)
+    return protocol.model_copy(
+        update={
+            "streams": {
+                "heart": StreamSelector(source_id=f"{prefix}-ecg"),
+                "eda": StreamSelector(source_id=f"{prefix}-eda"),
+            }
+        }
+    )
+
+
+def run_simulated(
+    protocol: Protocol,
+    opts: RunOptions,
+    twin: TwinProfile,
+    signals: SignalStop | None = None,
+) -> SessionResult:
     """Dry-run: the whole engine against an in-process twin on a ManualClock.
 
     No LSL and no waiting: the clock jumps from frame to frame.
@@ -413,6 +396,8 @@ def run_simulated(protocol: Protocol, opts: RunOptions, twin: TwinProfile) -> Se
             f"patient {twin.name}'s resting heart rate ({twin.resting_hr:g} bpm)"
         )
     with ExitStack() as stack:
+        if signals is None:
+            signals = stack.enter_context(SignalStop())
         display = open_display(opts.display, size=opts.size)
         stack.callback(display.close)
         clock = ManualClock()
@@ -423,8 +408,7 @@ def run_simulated(protocol: Protocol, opts: RunOptions, twin: TwinProfile) -> Se
             TWIN_EDA_RATE,
         )
         consent, allowed = _consent(opts, list(feed.sources()), simulated=True)
-        sources = {r: s for r, s in feed.sources().items() if r in allowed}
-        folder = new_session_dir(opts.out, protocol.protocol, opts.participant)
+        streams = [s for s in feed.streams() if set(s.roles) <= set(allowed)]
         physiology = feed.physiology
         pacer_rate = getattr(protocol.controller, "pacer_rate", None)
         if pacer_rate is not None:  # the simulated patient follows the breathing pacer
@@ -435,7 +419,7 @@ def run_simulated(protocol: Protocol, opts: RunOptions, twin: TwinProfile) -> Se
             return physiology.suds() if kind == "suds" else physiology.pain_nrs()
 
         result = _execute(
-            protocol, opts, clock, display, sources, (feed,), folder, consent, twin_answers
+            protocol, opts, clock, display, streams, (feed,), consent, signals, twin_answers
         )
         result.extra["true_beats"] = len(feed.beat_times)
         return result

@@ -6,11 +6,13 @@ problem in a file is reported as ``file:line: field.path: what is wrong (allowed
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from biosignals.arousal import ArousalWeights
 from biosignals.conversion import SignalSettings
@@ -27,6 +29,45 @@ Role = Literal["heart", "ppg", "hr", "eda"]
 RR intervals from the device (``signal.content``), ``eda`` = skin conductance."""
 ROLE_UNITS: dict[str, str] = {"heart": "mV", "ppg": "", "hr": "bpm", "eda": "uS"}
 """Canonical unit of each role; device values are converted to it (``signal`` settings)."""
+WAVEFORM_ROLES = ("heart", "ppg", "eda")
+"""Roles whose stream carries a waveform (``signal.content: waveform``); heart rate or RR
+numbers go to the role ``hr``."""
+
+
+def field_error(loc: tuple[str | int, ...], message: str, value: object) -> ValidationError:
+    """A validation error at ``loc`` (so the YAML loader names that field's line)."""
+    error = PydanticCustomError("protocol_field", message)
+    return ValidationError.from_exception_data(
+        "Protocol", [InitErrorDetails(type=error, loc=loc, input=value)]
+    )
+
+
+def _stream_problems(streams: Mapping[Role, StreamSelector]) -> None:
+    """Each role's content fits the role; no two roles read one channel of one stream."""
+    for role, sel in streams.items():
+        content = sel.signal.content
+        if role in WAVEFORM_ROLES and content != "waveform":
+            hint = (
+                "heart-rate numbers go under the role hr (streams: {hr: {...}})"
+                if role != "eda"
+                else "eda reads a skin-conductance waveform"
+            )
+            raise field_error(
+                ("streams", role, "signal", "content"),
+                f"{content!r} is not a waveform, and {role} reads a waveform: {hint}",
+                content,
+            )
+    seen: dict[tuple[object, ...], str] = {}
+    for role, sel in streams.items():
+        where = (sel.type, sel.name, sel.source_id, sel.channel if sel.channel else 0)
+        if where in seen:
+            raise field_error(
+                ("streams", role, "channel"),
+                f"roles {seen[where]} and {role} read the same channel of the same stream; "
+                "give each role its own channel",
+                sel.channel,
+            )
+        seen[where] = role
 
 
 class StreamSelector(BaseModel):
@@ -79,6 +120,11 @@ class Protocol(BaseModel):
         if value not in names:
             raise ValueError(f"{value!r} is not one of {', '.join(names)}")
         return value
+
+    @model_validator(mode="after")
+    def _streams_fit_roles(self) -> Protocol:
+        _stream_problems(self.streams)
+        return self
 
     @model_validator(mode="after")
     def _baseline_fits(self) -> Protocol:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -23,6 +23,7 @@ from biosignals.quality import QualityEvent
 from engine.clock import Clock
 from engine.errors import IllegalTransitionError
 from engine.protocol import Protocol as TherapyProtocol
+from engine.record import StreamSpec
 from engine.session_record import SessionRecording
 from therapies.controllers import IntensityDecision, create_controller
 from therapies.prompt_gaze import PromptGaze
@@ -31,6 +32,8 @@ from therapies.safety import Command, SafetyLayer
 
 PACER_PROMINENCE = 0.6
 """Scene intensity (pacer size/distance) in breathing sessions, where intensity is reward."""
+WAVEFORM_HEART_ROLES = ("heart", "ppg")
+"""Roles whose extractor detects beats (recorded as ``vrtherapy-beats-<role>``)."""
 KEY_COMMANDS = {"escape": Command.STOP, "up": Command.STEP_UP, "down": Command.STEP_DOWN}
 
 
@@ -57,6 +60,20 @@ class SampleSource(Protocol):
     """An inlet: ``pull()`` returns (samples, timestamps) without blocking."""
 
     def pull(self) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class RawStream(Protocol):
+    """A stream the session records whole (:class:`~biosignals.role_streams.SharedStream`):
+    its raw chunks and its notes (e.g. the ``clock: auto`` decision) since the last call."""
+
+    @property
+    def withheld(self) -> tuple[int, ...]:
+        """Channels no role reads (recorded blank)."""
+        ...
+
+    def drain_raw(self) -> list[tuple[np.ndarray, np.ndarray]]: ...
+
+    def drain_notes(self) -> list[dict[str, Any]]: ...
 
 
 class IntensitySink(Protocol):
@@ -142,8 +159,14 @@ class Session:
         Scene instance the protocol names.
     sources
         Inlet per role, with its nominal sampling rate: ``{role: (inlet, rate)}``.
+    streams
+        The streams behind the sources, recorded whole (every channel, as received)
+        under the specs in ``raw_specs`` (same order); a stream read by several roles
+        appears once.
     recording
         Where streams go (``None``: nothing recorded).
+    raw_specs
+        How each of ``streams`` is recorded (:func:`engine.record.rolemap.raw_stream_spec`).
     sinks
         Receivers of the intensity shown (LSL outlets, in-process twin).
     frame_rate
@@ -162,7 +185,9 @@ class Session:
         display: DisplayLike,
         scene: Any,
         sources: Mapping[str, tuple[SampleSource, float]],
+        streams: Sequence[RawStream] = (),
         recording: SessionRecording | None = None,
+        raw_specs: Sequence[StreamSpec] = (),
         sinks: tuple[IntensitySink, ...] = (),
         frame_rate: float = 60.0,
         on_event: Callable[[str], None] | None = None,
@@ -173,7 +198,10 @@ class Session:
         self.protocol = protocol
         self.clock, self.display, self.scene = clock, display, scene
         self.sources = dict(sources)
+        self.streams = tuple(streams)
         self.recording, self.sinks = recording, sinks
+        if recording is not None:
+            self._add_recorded_streams(recording, raw_specs)
         self.frame_period = 1.0 / frame_rate
         self.on_event, self.on_progress = on_event, on_progress
         self.progress_every = progress_every
@@ -197,10 +225,24 @@ class Session:
         if hasattr(display, "menu_key"):  # a headset controller's menu button asks prompts
             display.menu_key = protocol.prompts.on_demand_key
         self._state = SessionState.CREATED
+        self._stop_request: str | None = None
         self.summary = SessionSummary(protocol.protocol, self._state, "not started")
         self._t0 = self._last = self._next_tick = self._next_progress = 0.0
         self._intensity = 0.0
         self.features = FeatureSnapshot(0.0, None, None, None, None, False)
+
+    def _add_recorded_streams(
+        self, recording: SessionRecording, raw_specs: Sequence[StreamSpec]
+    ) -> None:
+        if len(raw_specs) != len(self.streams):
+            raise ValueError(f"{len(raw_specs)} raw specs for {len(self.streams)} streams")
+        for i, (spec, stream) in enumerate(zip(raw_specs, self.streams, strict=True)):
+            recording.add_source(f"raw{i}", spec, stream.withheld)
+        for role in self.sources:
+            if role in WAVEFORM_HEART_ROLES:
+                recording.add_beats(role)
+        if "eda" in self.sources:
+            recording.add_scr()
 
     @property
     def state(self) -> SessionState:
@@ -248,6 +290,11 @@ class Session:
             },
         )
 
+    def request_stop(self, reason: str) -> None:
+        """Ask the session to stop (aborted, ``reason``) at its next step; safe to call
+        from a signal handler."""
+        self._stop_request = reason
+
     def stop(self, now: float, reason: str) -> None:
         """Abort the session (user stop, safety, display closed)."""
         if not self.done:
@@ -267,6 +314,9 @@ class Session:
         if self._state is SessionState.CREATED:
             self.start(now)
         if self.done:
+            return False
+        if self._stop_request is not None:
+            self.stop(now, self._stop_request)
             return False
         dt, self._last = max(0.0, now - self._last), now
         self._pull(now)
@@ -307,14 +357,29 @@ class Session:
                 )
             if samples.size == 0:
                 continue
-            if self.recording is not None:
-                self.recording.raw(role, samples, timestamps)
             out = self.pipeline.update(role, samples, timestamps)
             self._quality(out.quality)
+            if self.recording is not None and out.beats and role in WAVEFORM_HEART_ROLES:
+                self.recording.beats(role, out.beats)
             beats = [b for b in out.beats if b.hr_bpm is not None]
-            if beats and self._observe_hr is not None and role in ("heart", "ppg"):
+            if beats and self._observe_hr is not None and role in WAVEFORM_HEART_ROLES:
                 self._observe_hr([b.time for b in beats], [b.hr_bpm for b in beats])
+        self._record_streams()
         self._quality(self.pipeline.check(now))
+
+    def _record_streams(self) -> None:
+        """Raw chunks of every stream, completed SCRs and stream notes into the recording."""
+        for i, stream in enumerate(self.streams):
+            for note in stream.drain_notes():
+                self._mark(self._last, note)
+            chunks = stream.drain_raw()
+            if self.recording is not None:
+                for values, stamps in chunks:
+                    self.recording.raw(f"raw{i}", values, stamps)
+        if self.pipeline.eda is not None:
+            done = self.pipeline.eda.drain_completed()
+            if self.recording is not None:
+                self.recording.scr(done)
 
     def _quality(self, events: list[QualityEvent]) -> None:
         for event in events:

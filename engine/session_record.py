@@ -1,11 +1,17 @@
 """The streams a session writes into its recording, on top of the raw physiology.
 
-- raw physiology, one stream per role, with the original LSL stream info;
+- raw physiology, one stream per LSL stream read (however many roles read it): every
+  channel as received, the original LSL stream info plus the role map
+  (:mod:`engine.record.rolemap`, docs/recording.md);
 - ``vrtherapy-intensity`` (float32, irregular): the intensity shown, every frame;
 - ``vrtherapy-markers`` (string, irregular): JSON events (start/stop, every intensity
   decision with its reason, quality flags, notes);
 - ``vrtherapy-features`` (float32 x 4, irregular): HR, SCL, SCR rate, arousal at each tick
   (NaN where unknown or invalid);
+- ``vrtherapy-beats-<role>`` (double64 x 2, irregular): RR (s) and heart rate (bpm) of every
+  beat the live extractor detected on a waveform heart role (``heart``, ``ppg``);
+- ``vrtherapy-scr`` (double64 x 3, irregular): onset, amplitude (uS) and rise time of every
+  completed skin conductance response, stamped at its peak;
 - ``vrtherapy-frames`` (float32 x 6, irregular): CPU ms per frame, frame index and the
   headset's frame timing;
 - ``vrtherapy-head-pose`` (float32 x 7, irregular, headsets only): position + quaternion.
@@ -22,10 +28,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from biosignals.ecg import HeartBeat
+from biosignals.eda import SkinResponse
 from biosignals.features import FeatureSnapshot
 from engine.record import ChannelSpec, StreamSpec, XdfRecorder
 
@@ -76,6 +85,34 @@ FRAMES = StreamSpec(
         ChannelSpec("skipped_periods", "count", "count"),
     ),
 )
+SCR = StreamSpec(
+    name="vrtherapy-scr",
+    type="SCR",
+    channel_count=3,
+    nominal_srate=0.0,
+    channel_format="double64",
+    source_id="vrtherapy-scr",
+    channels=(
+        ChannelSpec("onset", "s", "time"),
+        ChannelSpec("amplitude", "uS", "EDA"),
+        ChannelSpec("rise_time", "s", "time"),
+    ),
+)
+
+
+def beats_spec(role: str) -> StreamSpec:
+    """The stream of beats detected live on heart role ``role``."""
+    return StreamSpec(
+        name=f"vrtherapy-beats-{role}",
+        type="Beats",
+        channel_count=2,
+        nominal_srate=0.0,
+        channel_format="double64",
+        source_id=f"vrtherapy-beats-{role}",
+        channels=(ChannelSpec("rr", "s", "RR"), ChannelSpec("hr_bpm", "bpm", "HR")),
+    )
+
+
 HEAD_POSE = StreamSpec(
     name="vrtherapy-head-pose",
     type="MoCap",
@@ -142,6 +179,9 @@ class SessionRecording:
         self.batch_seconds = float(batch_seconds)
         self._head = recorder.add_stream(HEAD_POSE) if head_pose else None
         self._raw: dict[str, int] = {}
+        self._withheld: dict[str, list[int]] = {}
+        self._beats: dict[str, int] = {}
+        self._scr: int | None = None
         self._intensity = recorder.add_stream(INTENSITY)
         self._markers = recorder.add_stream(MARKERS)
         self._features = recorder.add_stream(FEATURES)
@@ -150,15 +190,51 @@ class SessionRecording:
         self._staged: dict[int, _Staged] = {stream_id: _Staged() for stream_id in batched}
         self._due: float | None = None
 
-    def add_source(self, role: str, spec: StreamSpec) -> None:
-        """Record raw samples of ``role`` under ``spec`` (original stream info)."""
-        self._raw[role] = stream_id = self.recorder.add_stream(spec)
-        self._staged[stream_id] = _Staged(arrays=True)
+    def add_source(self, key: str, spec: StreamSpec, withheld: Sequence[int] = ()) -> None:
+        """Record raw samples of stream ``key`` under ``spec`` (original stream info).
 
-    def raw(self, role: str, samples: np.ndarray, timestamps: np.ndarray) -> None:
-        """Raw physiology exactly as received (staged; pushed with the next batch)."""
-        if samples.size:
-            self._staged[self._raw[role]].add(samples, timestamps)
+        Two LSL streams may share a name (muselsl names every stream ``Muse``), so raw
+        streams are told apart by ``key``, not by name. Channels in ``withheld`` are
+        written as NaN (0 for integer formats): no consented role reads them.
+        """
+        self._raw[key] = stream_id = self.recorder.add_stream(spec, unique_name=False)
+        self._staged[stream_id] = _Staged(arrays=True)
+        if withheld:
+            self._withheld[key] = list(withheld)
+
+    def raw(self, key: str, samples: np.ndarray, timestamps: np.ndarray) -> None:
+        """Raw physiology as received (staged; pushed with the next batch), withheld
+        channels blanked."""
+        if not samples.size:
+            return
+        withheld = self._withheld.get(key)
+        if withheld is not None:
+            samples = samples.copy()
+            samples[:, withheld] = np.nan if samples.dtype.kind == "f" else 0
+        self._staged[self._raw[key]].add(samples, timestamps)
+
+    def add_beats(self, role: str) -> None:
+        """Record the beats detected live on heart role ``role``."""
+        self._beats[role] = self.recorder.add_stream(beats_spec(role))
+
+    def beats(self, role: str, beats: Sequence[HeartBeat]) -> None:
+        """Beats detected on ``role`` (pushed at once: a few per second)."""
+        if not beats:
+            return
+        rows = np.array([[_nan(b.rr), _nan(b.hr_bpm)] for b in beats], np.float64)
+        self.recorder.push(self._beats[role], rows, np.array([b.time for b in beats]))
+
+    def add_scr(self) -> None:
+        """Record completed skin conductance responses (sessions with an ``eda`` role)."""
+        self._scr = self.recorder.add_stream(SCR)
+
+    def scr(self, responses: Sequence[SkinResponse]) -> None:
+        """Completed skin conductance responses, stamped at their peaks."""
+        done = [r for r in responses if r.peak_time is not None]
+        if not done or self._scr is None:
+            return
+        rows = np.array([[r.onset, r.amplitude_us, _nan(r.rise_time)] for r in done], np.float64)
+        self.recorder.push(self._scr, rows, np.array([r.peak_time for r in done], np.float64))
 
     def intensity(self, value: float, timestamp: float) -> None:
         """Intensity shown at ``timestamp`` (staged)."""

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from biosignals.conversion import SignalSettings
+from biosignals.reconnect import Gap, StreamPredicate
+from biosignals.role_streams import RoleRequest, RoleView, SharedStream, bind_roles
 from biosignals.streams import FakeInlet, StreamMeta
 from biosignals.twin import TwinPhysiology
 from engine.clock import Clock
+from engine.protocol import ROLE_UNITS
 
 
 def _meta(role: str, stream_type: str, rate: float, label: str, unit: str) -> StreamMeta:
@@ -37,13 +41,40 @@ def _meta(role: str, stream_type: str, rate: float, label: str, unit: str) -> St
 
 
 class _TwinSource:
+    """One twin stream as a :class:`~biosignals.role_streams.RawSource`: generates up to
+    the clock's time before every pull."""
+
     def __init__(self, feed: TwinFeed, inlet: FakeInlet) -> None:
         self._feed, self.inlet = feed, inlet
-        self.meta = inlet.meta
 
-    def pull(self) -> tuple[np.ndarray, np.ndarray]:
+    @property
+    def meta(self) -> StreamMeta:
+        return self.inlet.meta
+
+    @property
+    def clock_decision(self) -> bool | None:
+        return False
+
+    @property
+    def clock_offset(self) -> float | None:
+        return 0.0
+
+    def pull_all(self) -> tuple[np.ndarray, np.ndarray]:
         self._feed.pump()
-        return self.inlet.pull()
+        return self.inlet.pull_all()
+
+    def drain_gaps(self) -> list[Gap]:
+        return self.inlet.drain_gaps()
+
+    def close(self) -> None:
+        self.inlet.close()
+
+
+def _shared(feed: TwinFeed, inlet: FakeInlet, role: str) -> SharedStream:
+    request = RoleRequest(role, StreamPredicate(source_id=inlet.meta.source_id), None,
+                          SignalSettings(), ROLE_UNITS[role])  # fmt: skip
+    bindings = bind_roles(inlet.meta, [request])
+    return SharedStream(_TwinSource(feed, inlet), bindings, keep_raw=True)
 
 
 class TwinFeed:
@@ -56,6 +87,7 @@ class TwinFeed:
         self._eda = FakeInlet(_meta("eda", "EDA", eda_rate, "EDA", "microsiemens"))
         self._until = clock.now()
         self.beat_times: list[float] = []
+        self._streams = (_shared(self, self._ecg, "heart"), _shared(self, self._eda, "eda"))
 
     def pump(self) -> None:
         """Generate everything up to the clock's current time."""
@@ -68,11 +100,16 @@ class TwinFeed:
         self._eda.push(chunk.eda, chunk.eda_t)
         self.beat_times.extend(float(t) for t in chunk.beat_times)
 
-    def sources(self) -> dict[str, tuple[_TwinSource, float]]:
+    def streams(self) -> tuple[SharedStream, ...]:
+        """The twin's ECG and EDA streams (for :class:`~engine.session.Session` ``streams``)."""
+        return self._streams
+
+    def sources(self) -> dict[str, tuple[RoleView, float]]:
         """``{role: (source, rate)}`` for :class:`~engine.session.Session`."""
         return {
-            "heart": (_TwinSource(self, self._ecg), self.ecg_rate),
-            "eda": (_TwinSource(self, self._eda), self.eda_rate),
+            role: (view, stream.meta.nominal_srate)
+            for stream in self._streams
+            for role, view in stream.views.items()
         }
 
     def push_intensity(self, value: float, timestamp: float) -> None:

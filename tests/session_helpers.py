@@ -9,9 +9,9 @@ from biosignals.twin import TwinPhysiology, TwinProfile
 from engine.clock import ManualClock
 from engine.display.base import Display
 from engine.display.null import NullDisplay
-from engine.live import _raw_spec
 from engine.protocol import Protocol
 from engine.record import XdfRecorder
+from engine.record.rolemap import raw_stream_spec
 from engine.session import Session
 from engine.session_record import SessionRecording
 from engine.twinfeed import TwinFeed
@@ -44,15 +44,15 @@ def make_session(
     recorder = XdfRecorder(tmp_path / "rec.xdf")
     recorder.start()
     recording = SessionRecording(recorder)
-    for role, (src, _) in feed.sources().items():
-        recording.add_source(role, _raw_spec(src.meta))
     session = Session(
         protocol,
         clock=clock,
         display=display or NullDisplay(),
         scene=create_scene(protocol.scene, 0),
         sources=feed.sources(),
+        streams=feed.streams(),
         recording=recording,
+        raw_specs=[raw_stream_spec(stream) for stream in feed.streams()],
         sinks=(feed,),
         frame_rate=fps,
     )

@@ -204,19 +204,23 @@ class XdfRecorder:
             self._state = RecorderState.RECORDING
             self._thread.start()
 
-    def add_stream(self, spec: StreamSpec) -> int:
+    def add_stream(self, spec: StreamSpec, *, unique_name: bool = True) -> int:
         """Register a stream; its StreamHeader is queued. Returns its XDF stream id (1, 2...).
+
+        ``unique_name=False`` allows a name already used (raw LSL streams of one device
+        often share a name; XDF tells streams apart by id).
 
         Raises
         ------
         RecordingError
-            When a stream of that name exists already, or the writer has failed.
+            When a stream of that name exists already (unless allowed), or the writer
+            has failed.
         IllegalTransitionError
             After ``close()``.
         """
         with self._lock:
             self._check_open("add_stream")
-            if any(s.name == spec.name for s in self._specs.values()):
+            if unique_name and any(s.name == spec.name for s in self._specs.values()):
                 raise RecordingError(
                     f"recording {self._path}: a stream named {spec.name!r} exists already"
                 )
