@@ -51,6 +51,7 @@ _TYPE_ROLES: dict[str, tuple[str, Hint]] = {
     "hr": ("hr", "hr_bpm"), "heartrate": ("hr", "hr_bpm"),
     "rr": ("hr", "rr"), "ibi": ("hr", "rr"), "rri": ("hr", "rr"),
 }  # fmt: skip
+_PREFIX_TYPES = ("ecg", "ekg", "ppg", "bvp", "eda", "gsr")
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +156,10 @@ def rate_problem(role: str, rate: float) -> str:
 def _stream_role(entry: StreamEntry) -> tuple[str, str, Hint] | None:
     """(role, why, hint) from the stream's type, else its name (E4 forwarders: 'gsr')."""
     for field, value in (("type", entry.meta.type), ("name", entry.meta.name)):
-        found = _TYPE_ROLES.get("".join(_words(value)))
+        joined = "".join(_words(value))
+        found = _TYPE_ROLES.get(joined) or next(
+            (_TYPE_ROLES[k] for k in _PREFIX_TYPES if joined.startswith(k)), None
+        )  # "PPGInfrared", "ECGStream"
         if found is not None:
             return found[0], f"stream {field} {value!r}", found[1]
     return None

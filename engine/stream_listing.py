@@ -152,9 +152,15 @@ def format_entry(entry: StreamEntry, all_channels: bool = False) -> list[str]:
 
 
 def format_listing(
-    entries: Sequence[StreamEntry], waited: float, all_channels: bool = False
+    entries: Sequence[StreamEntry],
+    waited: float,
+    all_channels: bool = False,
+    visible: int | None = None,
 ) -> str:
-    """The whole listing (what ``vrtherapy streams`` prints), ending in a newline."""
+    """The whole listing (what ``vrtherapy streams`` prints), ending in a newline.
+
+    ``visible``: how many streams were seen in all, when ``entries`` is a selection.
+    """
     if not entries:
         return (
             f"no LSL streams visible on this machine within {waited:g} s. Is the bridge "
@@ -162,8 +168,10 @@ def format_listing(
             "network-wide liblsl config: vrtherapy --lsl-config FILE streams (README, "
             "'Privacy').\n"
         )
-    n = len(entries)
+    n = len(entries) if visible is None else visible
     lines = [f"{n} LSL stream{'s' if n != 1 else ''} visible (listened {waited:g} s):"]
+    if len(entries) != n:
+        lines[0] = lines[0][:-1] + f", showing {len(entries)}:"
     for entry in entries:
         lines += format_entry(entry, all_channels)
     lines.append(

@@ -129,11 +129,16 @@ def read_samples(infos: Sequence[Any], seconds: float) -> dict[str, DataSample]:
     chunks: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {uid: [] for uid in inlets}
     deadline = pylsl.local_clock() + seconds
     try:
-        while pylsl.local_clock() < deadline:
-            for uid, inlet in inlets.items():
-                data, ts = inlet.pull_chunk(
-                    timeout=_PULL_TIMEOUT_S, max_samples=4096, as_numpy=True
-                )
+        live = dict(inlets)
+        while live and pylsl.local_clock() < deadline:
+            for uid, inlet in list(live.items()):
+                try:
+                    data, ts = inlet.pull_chunk(
+                        timeout=_PULL_TIMEOUT_S, max_samples=4096, as_numpy=True
+                    )
+                except pylsl.util.LostError:  # gone: keep what arrived
+                    del live[uid]
+                    continue
                 if len(ts):
                     chunks[uid].append((np.asarray(data, dtype=np.float64), np.asarray(ts)))
     finally:
@@ -205,7 +210,8 @@ def cmd_streams(args: argparse.Namespace) -> int:
             doc = {"waited_s": args.wait, "streams": [entry_dict(e) for e in entries]}
             print(json.dumps(doc, indent=2))
         else:
-            print(format_listing(entries, args.wait, args.all_channels), end="")
+            text = format_listing(entries, args.wait, args.all_channels, len(everything))
+            print(text, end="")
         return 0
     if not entries:
         raise StreamError(

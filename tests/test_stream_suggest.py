@@ -92,6 +92,9 @@ def test_listing_marks_strings_irregular_and_missing_labels() -> None:
     assert "channels: 4, no labels or units in the description (select by index 0..3)" in text
     assert "channels: ECG [mV], #1 [uV]" in text
     assert "host 'lab-pc'" in text
+    assert format_listing([bare], 1.5, visible=3).startswith(
+        "3 LSL streams visible (listened 1.5 s), showing 1:\n[2] type='EXG'"
+    )
 
 
 def test_nothing_visible_says_how_to_widen_discovery() -> None:
@@ -171,6 +174,7 @@ def test_unit_and_stream_type_fill_in_for_missing_labels() -> None:
     assert roles_of(entry(count=1, type_="ECG")) == {0: ("heart", 2, "")}
     assert roles_of(entry(("gsr",), name="gsr", type_="GSR", rate=4.0))[0][0] == "eda"
     assert roles_of(entry(count=1, name="bvp", type_="Misc", rate=64.0)) == {0: ("ppg", 2, "")}
+    assert roles_of(entry(count=1, type_="PPGInfrared", rate=64.0)) == {0: ("ppg", 2, "")}
     assert roles_of(entry(("nSeq", "A1", "A2"), type_="ECG")) == {1: ("heart", 1, "")}
     # a unit alone says nothing on a wide stream's voltage channels
     assert roles_of(entry(("Fp1", "Fp2"), ("uV", "uV"), type_="EEG")) == {}
@@ -412,3 +416,12 @@ def test_select_stream_by_number_name_or_source_id() -> None:
         select_stream([a, b, b2], "b")
     with pytest.raises(StreamError, match="matches no visible stream"):
         select_stream([a, b, b2], "7")
+
+
+def test_the_suggestion_shown_in_the_docs_loads(tmp_path: Path) -> None:
+    docs = (ROOT / "docs" / "devices.md").read_text()
+    start = docs.index("```yaml\n# Suggested by `vrtherapy streams")
+    block = docs[start + len("```yaml\n") : docs.index("```\n", start + 8)]
+    protocol = load_protocol(paste(block, tmp_path))
+    assert protocol.streams["heart"].channel == "ECGBIT1"
+    assert protocol.streams["eda"].type == "98:D3:41:FD:4F:D9"
