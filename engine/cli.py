@@ -219,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_parser(sub)
     add_export_parser(sub)
     add_replay_parser(sub)
+    from engine.streams_cli import add_streams_parser
+
+    add_streams_parser(sub)
     privacy_cli.add_verify_parser(sub)
     privacy_cli.add_purge_parser(sub)
     privacy_cli.add_keygen_parser(sub)
@@ -441,6 +444,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from engine.bench import run_bench
 
             return run_bench(args.name, args.bench_args)
+        if args.command == "streams":
+            from engine.streams_cli import cmd_streams
+
+            return cmd_streams(args)
         if args.command in ("report", "export", "replay"):
             return _cmd_review(args)
         if args.command in PRIVACY_COMMANDS:
