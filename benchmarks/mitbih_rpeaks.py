@@ -2,17 +2,22 @@
 
 Usage::
 
+    vrtherapy bench mitbih [DATA_DIR]
     .venv/bin/python benchmarks/mitbih_rpeaks.py [DATA_DIR]
 
-DATA_DIR defaults to ``$VRTHERAPY_MITBIH_DIR`` or ``../shared/data/mitbih`` next to the
-repository. Scoring convention: a detection matches an annotation within 150 ms (one-to-one,
-nearest first); the first and last 2 s of each record are not scored.
+DATA_DIR defaults to ``$VRTHERAPY_MITBIH_DIR`` or the four development records shipped with
+the project (``benchmarks/data/mitbih``, installed as package data; see its README.md for
+the source, license and citations). Scoring convention: a detection matches an annotation
+within 150 ms (one-to-one, nearest first); the first and last 2 s of each record are not
+scored. :func:`load_record` is also the tests' loader.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
+import lzma
 import os
 import sys
 import time
@@ -29,22 +34,39 @@ TOLERANCE_S = 0.150
 EDGE_S = 2.0
 
 
+SHIPPED_DIR = Path(__file__).resolve().parent / "data" / "mitbih"
+"""The development records shipped with the project (package data of the benchmarks)."""
+
+
 def default_data_dir() -> Path:
-    """``$VRTHERAPY_MITBIH_DIR`` or ``<repo>/../shared/data/mitbih``."""
+    """``$VRTHERAPY_MITBIH_DIR`` if set, else :data:`SHIPPED_DIR`."""
     env = os.environ.get("VRTHERAPY_MITBIH_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mitbih"
+    return Path(env) if env else SHIPPED_DIR
 
 
 def load_record(
     data_dir: Path, record: str
 ) -> tuple[NDArray[np.float64], NDArray[np.int64], float]:
-    """Return (ecg in mV, annotated beat samples, sampling rate) of one record."""
+    """Return (ecg in mV, annotated beat samples, sampling rate) of one record.
+
+    Reads the packed layout of :data:`SHIPPED_DIR` (``<record>.ecg.i16.xz``: int16 ADC
+    units, ``adc_units_per_mv`` of ``records.json`` per mV; ``<record>.beats.csv.xz``) or,
+    in a folder given by ``$VRTHERAPY_MITBIH_DIR``, the plain CSV layout
+    (``<record>.ecg.csv`` with header ``ecg_mv``; ``<record>.beats.csv`` with
+    ``sample,symbol``). Both give the same float64 values for the same record. xz checks
+    each file's integrity as it decompresses.
+    """
     meta = json.loads((data_dir / "records.json").read_text())
-    ecg = np.loadtxt(data_dir / f"{record}.ecg.csv", skiprows=1, dtype=np.float64)
-    with (data_dir / f"{record}.beats.csv").open() as f:
-        beats = np.asarray([int(row["sample"]) for row in csv.DictReader(f)], dtype=np.int64)
+    packed = data_dir / f"{record}.ecg.i16.xz"
+    if packed.is_file():
+        adc = np.frombuffer(lzma.decompress(packed.read_bytes()), dtype="<i2")
+        ecg = adc / float(meta["adc_units_per_mv"])
+        beats_text = lzma.decompress((data_dir / f"{record}.beats.csv.xz").read_bytes()).decode()
+    else:
+        ecg = np.loadtxt(data_dir / f"{record}.ecg.csv", skiprows=1, dtype=np.float64)
+        beats_text = (data_dir / f"{record}.beats.csv").read_text()
+    rows = csv.DictReader(io.StringIO(beats_text))
+    beats = np.asarray([int(row["sample"]) for row in rows], dtype=np.int64)
     return ecg, beats, float(meta["sampling_rate"])
 
 

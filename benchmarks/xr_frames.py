@@ -1,13 +1,15 @@
 """Sustained OpenXR frames of the heights scene: submitted, late, dropped, CPU per frame.
 
-Runs inside the Monado chroot (``../shared/xr``), from the repository root::
+Runs inside the project's OpenXR harness (``scripts/xr/harness.sh``: Monado's simulated
+headset in a Debian chroot, as root), which imports the working tree; from the repository::
 
     # 20 Hz null compositor, runtime-recommended 320x240 per eye
-    bash ../shared/xr/xr-run.sh --project . -- sh -c \
-        'PYTHONPATH=/project python benchmarks/xr_frames.py --seconds 300 --objects 200'
+    bash scripts/xr/harness.sh run -- python -m benchmarks.xr_frames --seconds 300
     # 90 Hz compositor on Xvfb (Monado's main compositor, lavapipe), optional smaller eyes
-    bash ../shared/xr/xr-run.sh --xvfb --project . -- sh -c \
-        'PYTHONPATH=/project python benchmarks/xr_frames.py --seconds 60 --eye-size 224 252'
+    bash scripts/xr/harness.sh run --xvfb -- \
+        python -m benchmarks.xr_frames --seconds 60 --eye-size 224 252
+
+(``vrtherapy bench xr ARGS`` inside the harness is the same.)
 
 What is measured
 ----------------

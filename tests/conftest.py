@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
@@ -30,17 +32,47 @@ def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str
     )
 
 
-def need_mitbih(path: Path) -> None:
-    """Skip when the MIT-BIH data (outside the repo, ../shared/data/mitbih) is absent.
+# ---------------------------------------------------------------------------- tiers and skips
+# The `xr` tier needs the OpenXR harness (scripts/xr-tests.sh runs it there). Elsewhere its
+# tests are deselected rather than skipped, so that a skip always means something is missing;
+# an explicit ``-m`` naming ``xr`` still selects them (and they skip outside the harness).
+# Under CI=true any skipped test fails the run: CI tests everything or says what it could not.
+_XR_LEFT_TO_HARNESS: list[pytest.Item] = []
+_SKIPPED: list[str] = []
 
-    A real limit on a machine without ../shared; in CI (``CI=true``) the data must be there,
-    so its absence fails instead of hiding the R-peak tests.
-    """
-    import pytest
 
-    if path.is_file():
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the xr tier outside the harness unless ``-m`` asks for it."""
+    if os.environ.get("XR_HARNESS") == "monado" or "xr" in (config.option.markexpr or ""):
         return
-    message = f"MIT-BIH data not found: {path} (set VRTHERAPY_MITBIH_DIR)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    xr = [item for item in items if item.get_closest_marker("xr") is not None]
+    if xr:
+        _XR_LEFT_TO_HARNESS.extend(xr)
+        config.hook.pytest_deselected(items=xr)
+        items[:] = [item for item in items if item.get_closest_marker("xr") is None]
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Note every skipped test (xfail excluded)."""
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _SKIPPED.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under CI=true, a run with skipped tests fails."""
+    if os.environ.get("CI") == "true" and _SKIPPED and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say where the xr tier runs, and why a CI run with skips failed."""
+    if _XR_LEFT_TO_HARNESS:
+        terminalreporter.write_line(
+            f"xr tier: {len(_XR_LEFT_TO_HARNESS)} tests deselected here; "
+            "scripts/xr-tests.sh runs them against the OpenXR runtime"
+        )
+    if os.environ.get("CI") == "true" and _SKIPPED:
+        terminalreporter.write_line(
+            f"CI=true: {len(_SKIPPED)} skipped tests fail this run: {', '.join(_SKIPPED[:10])}",
+            red=True,
+        )

@@ -2,44 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-import os
-from functools import cache
-from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
-from conftest import need_mitbih
+from mitbih import bench as _bench
+from mitbih import record as _record
 
 from biosignals.ecg import EcgExtractor, HeartBeat, detect_r_peaks
 from biosignals.errors import SignalError
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _data_dir() -> Path:
-    env = os.environ.get("VRTHERAPY_MITBIH_DIR")
-    return Path(env) if env else REPO.parent / "shared" / "data" / "mitbih"
-
-
-@cache
-def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "mitbih_rpeaks", REPO / "benchmarks" / "mitbih_rpeaks.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@cache
-def _record(name: str) -> tuple[np.ndarray, np.ndarray, float]:
-    need_mitbih(_data_dir() / f"{name}.ecg.csv")
-    ecg, ann, fs = _bench().load_record(_data_dir(), name)
-    return ecg, ann, fs
 
 
 def _stream(

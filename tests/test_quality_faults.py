@@ -8,14 +8,13 @@ and valid again within a few seconds after it ends.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import need_mitbih
+from mitbih import record
 
 from biosignals.pipeline import FeaturePipeline
 from biosignals.ppg import simulate_ppg
@@ -27,16 +26,8 @@ FAULT_AT, FAULT_LEN = 12.0, 3.0
 UNTIL = FAULT_AT + FAULT_LEN + 6.0
 
 
-def _mitbih_dir() -> Path:
-    env = os.environ.get("VRTHERAPY_MITBIH_DIR")
-    return Path(env) if env else REPO.parent / "shared" / "data" / "mitbih"
-
-
-@cache
 def _ecg_100() -> np.ndarray:
-    path = _mitbih_dir() / "100.ecg.csv"
-    need_mitbih(path)
-    return np.loadtxt(path, skiprows=1, max_rows=360 * 25)
+    return record("100")[0][: 360 * 25]
 
 
 @cache
@@ -187,10 +178,8 @@ def test_no_false_flags_on_clean_signals() -> None:
 
 def test_real_amplifier_saturation_in_mitbih_116_is_flagged() -> None:
     """Record 116 hits the ADC rail (-5.12 mV) for ~0.7 s at 1001.9 s: clipping, then flatline."""
-    path = _mitbih_dir() / "116.ecg.csv"
-    need_mitbih(path)
     first = 360 * 990
-    x = np.loadtxt(path, skiprows=1 + first, max_rows=360 * 15)
+    x = record("116")[0][first : first + 360 * 15]
     t = (first + np.arange(x.size)) / 360.0
     pipe = FeaturePipeline({"heart": 360.0})
     events = []

@@ -1,6 +1,6 @@
 """A prompt overlay through a real OpenXR runtime (Monado's simulated HMD, tracked eyes).
 
-Run through ``scripts/xr-tests.sh``; elsewhere skipped (no OpenXR runtime to talk to).
+Run through ``scripts/xr-tests.sh``; elsewhere left out (no OpenXR runtime to talk to).
 """
 
 from __future__ import annotations

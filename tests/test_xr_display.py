@@ -1,9 +1,10 @@
 """The openxr display against a real OpenXR runtime (Monado's simulated HMD).
 
-Run through ``scripts/xr-tests.sh`` (it uses ``../shared/xr/xr-run.sh``): inside the Monado
-chroot ``XR_HARNESS=monado``; anywhere else these tests are skipped because there is no
-OpenXR runtime to talk to. The default harness uses Monado's null compositor (20 Hz,
-320x240 per eye), so frame counts are kept small.
+Run through ``scripts/xr-tests.sh`` (the project's harness, ``scripts/xr/harness.sh``):
+inside its Monado chroot ``XR_HARNESS=monado``; anywhere else the ordinary test run leaves
+these tests out (``-m xr`` there skips them): there is no OpenXR runtime to talk to. The
+harness uses Monado's null compositor by default (20 Hz, 320x240 per eye), so frame counts
+are kept small.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 created, bound, attached and synced every frame, the tracked head pose reaches the session,
 and a gaze dwell on the world-locked panel answers the prompt.
 
-Run through ``scripts/xr-tests.sh``; elsewhere skipped (no OpenXR runtime). Monado's
+Run through ``scripts/xr-tests.sh``; elsewhere left out (no OpenXR runtime). Monado's
 simulated HMD has no controllers (nothing is ever pressed), and its head is not still: it
 wobbles around straight ahead (measured over 15 s: yaw -11.5..+2.7 deg at up to 2.8 deg/s,
 pitch -1.8..+1.8 deg, position x -0.2..0 m and y -0.07..+0.02 m at up to 0.075 m/s). A

@@ -16,7 +16,9 @@ XR_TIER = [
         reason="needs a real OpenXR runtime: run through scripts/xr-tests.sh",
     ),
 ]
-"""``pytestmark`` of an xr test module: marked ``xr``, skipped outside the Monado harness."""
+"""``pytestmark`` of an xr test module: marked ``xr``, skipped outside the Monado harness.
+
+Outside the harness conftest.py deselects these tests unless ``-m`` names ``xr``."""
 
 
 def open_display(title: str) -> Iterator[OpenXRDisplay]:
