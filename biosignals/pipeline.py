@@ -13,6 +13,10 @@ the arousal model. Roles:
 ``eda``
     skin conductance (µS): SCL, SCRs and their rate.
 
+Each role's quality monitor knows what a clean signal of that role looks like at a coarse
+resolution (:data:`COARSE_RULES`; ``biosignals.quality``, "Quantisation"): a 10-bit EDA may
+hold one value for seconds, an ECG in 0.025 mV steps its baseline between beats.
+
 The snapshot's heart rate comes from the best unflagged source, ECG > PPG > HR stream; HRV
 from the same source (ECG or PPG). It is pure: no IO, no clock; the session passes chunks
 and the current time. :meth:`FeaturePipeline.update` never raises on bad data (wrong shape
@@ -23,7 +27,9 @@ unknown role (a programming error) raises :class:`~biosignals.errors.SignalError
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -46,7 +52,14 @@ from biosignals.quality import (
     active_flags,
 )
 
-__all__ = ["EDA_PLAUSIBLE_US", "HEART_ROLES", "ROLES", "FeaturePipeline", "PipelineOutput"]
+__all__ = [
+    "COARSE_RULES",
+    "EDA_PLAUSIBLE_US",
+    "HEART_ROLES",
+    "ROLES",
+    "FeaturePipeline",
+    "PipelineOutput",
+]
 
 ROLES = ("heart", "ppg", "hr", "eda")
 HEART_ROLES = ("heart", "ppg", "hr")  # best first
@@ -73,11 +86,13 @@ class PipelineOutput:
 # ECG/PPG must move with every beat (>= 30 bpm: 2 s apart), so a coarse one is flat after
 # 2.5 s within +-1 step; EDA may rest within one step for as long as a 0.1 uS/min drift
 # takes to cross it (600 s per uS of step), at least 4 s, at most 60 s.
-COARSE_RULES: dict[str, CoarseRules] = {
-    "heart": CoarseRules(step=0.010, hold=2.5, band_after=2.5),
-    "ppg": CoarseRules(fraction=1e-3, hold=2.5, band_after=2.5),
-    "eda": CoarseRules(step=0.0005, hold=4.0, hold_per_unit=600.0, hold_max=60.0),
-}
+COARSE_RULES: Mapping[str, CoarseRules] = MappingProxyType(
+    {
+        "heart": CoarseRules(step=0.010, hold=2.5, band_after=2.5),
+        "ppg": CoarseRules(fraction=1e-3, hold=2.5, band_after=2.5),
+        "eda": CoarseRules(step=0.0005, hold=4.0, hold_per_unit=600.0, hold_max=60.0),
+    }
+)
 
 
 def _monitor(

@@ -83,15 +83,17 @@ class Device:
 
     ``bound`` is the documented flatline/clipping bound (s) for a hold of the clean
     value grid (biosignals.quality, "Quantisation"); ``lsb`` the device's value step;
-    ``adc_max`` the value it sends at full scale; ``off`` the value with the electrode off
-    (None: ADC noise of +-1 step around the signal's mean instead); ``uniform`` whether
-    every step is ``lsb`` (EmotiBit's reciprocal grid is not: ``lsb`` is its finest step).
+    ``adc_min``/``adc_max`` the values it sends at the ADC's limits; ``off`` the value
+    with the electrode off (None: ADC noise of +-1 step around the signal's mean
+    instead); ``uniform`` whether every step is ``lsb`` (EmotiBit's reciprocal grid is
+    not: ``lsb`` is roughly its finest step).
     """
 
     name: str
     role: str
     rate: float
     lsb: float
+    adc_min: float
     adc_max: float
     bound: float
     make: Callable[[float], Signal]
@@ -139,13 +141,15 @@ BITALINO_EDA_LSB = VCC / 2**10 / EDA_GAIN  # 0.0244 uS
 BITALINO_ECG6_LSB = VCC / 2**6 / ECG_GAIN * 1000.0  # 0.0469 mV
 
 DEVICES = (
-    Device("bitalino_eda_10bit_1000hz", "eda", 1000.0, BITALINO_EDA_LSB,
+    Device("bitalino_eda_10bit_1000hz", "eda", 1000.0, BITALINO_EDA_LSB, 0.0,
            1023 * BITALINO_EDA_LSB, 600.0 * BITALINO_EDA_LSB, _bitalino_eda, off=0.0),
-    Device("e4_eda_1ns_4hz", "eda", 4.0, 0.001, 100.0, 4.0, _e4_eda, off=0.0),
-    Device("emotibit_eda_15hz", "eda", 15.0, 0.004, 1000.0, EMOTIBIT_BOUND, _emotibit_eda,
-           off=0.0, uniform=False),
-    Device("zephyr_ecg_25uv_250hz", "heart", 250.0, 0.025, 2047 * 0.025, 2.5, _zephyr_ecg),
+    Device("e4_eda_1ns_4hz", "eda", 4.0, 0.001, 0.0, 100.0, 4.0, _e4_eda, off=0.0),
+    Device("emotibit_eda_15hz", "eda", 15.0, 0.004, 0.0, 1000.0, EMOTIBIT_BOUND,
+           _emotibit_eda, off=0.0, uniform=False),
+    Device("zephyr_ecg_25uv_250hz", "heart", 250.0, 0.025, -2048 * 0.025, 2047 * 0.025,
+           2.5, _zephyr_ecg),
     Device("bitalino_ecg_6bit_1000hz", "heart", 1000.0, BITALINO_ECG6_LSB,
-           (63 / 64 - 0.5) * VCC / ECG_GAIN * 1000.0, 2.5, _bitalino_ecg6),
-    Device("muse_ppg_counts_64hz", "ppg", 64.0, 1.0, 2.0**24 - 1, 2.5, _muse_ppg),
+           -0.5 * VCC / ECG_GAIN * 1000.0, (63 / 64 - 0.5) * VCC / ECG_GAIN * 1000.0, 2.5,
+           _bitalino_ecg6),
+    Device("muse_ppg_counts_64hz", "ppg", 64.0, 1.0, 0.0, 2.0**24 - 1, 2.5, _muse_ppg),
 )  # fmt: skip
