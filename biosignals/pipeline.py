@@ -13,6 +13,10 @@ the arousal model. Roles:
 ``eda``
     skin conductance (µS): SCL, SCRs and their rate.
 
+Each role's quality monitor knows what a clean signal of that role looks like at a coarse
+resolution (:data:`COARSE_RULES`; ``biosignals.quality``, "Quantisation"): a 10-bit EDA may
+hold one value for seconds, an ECG in 0.025 mV steps its baseline between beats.
+
 The snapshot's heart rate comes from the best unflagged source, ECG > PPG > HR stream; HRV
 from the same source (ECG or PPG). It is pure: no IO, no clock; the session passes chunks
 and the current time. :meth:`FeaturePipeline.update` never raises on bad data (wrong shape
@@ -23,7 +27,9 @@ unknown role (a programming error) raises :class:`~biosignals.errors.SignalError
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -40,12 +46,20 @@ from biosignals.quality import (
     FORMAT,
     IMPLAUSIBLE,
     OUT_OF_RANGE,
+    CoarseRules,
     QualityEvent,
     QualityMonitor,
     active_flags,
 )
 
-__all__ = ["EDA_PLAUSIBLE_US", "HEART_ROLES", "ROLES", "FeaturePipeline", "PipelineOutput"]
+__all__ = [
+    "COARSE_RULES",
+    "EDA_PLAUSIBLE_US",
+    "HEART_ROLES",
+    "ROLES",
+    "FeaturePipeline",
+    "PipelineOutput",
+]
 
 ROLES = ("heart", "ppg", "hr", "eda")
 HEART_ROLES = ("heart", "ppg", "hr")  # best first
@@ -68,7 +82,25 @@ class PipelineOutput:
     quality: list[QualityEvent] = field(default_factory=list)
 
 
-def _monitor(role: str, rate: float, dropout_after: float | None) -> QualityMonitor:
+# Quantisation-aware flatline/clipping per role (biosignals.quality, "Quantisation"):
+# ECG/PPG must move with every beat (>= 30 bpm: 2 s apart), so a coarse one is flat after
+# 2.5 s within +-1 step; EDA may rest within one step for as long as a 0.1 uS/min drift
+# takes to cross it (600 s per uS of step), at least 4 s, at most 60 s.
+COARSE_RULES: Mapping[str, CoarseRules] = MappingProxyType(
+    {
+        "heart": CoarseRules(step=0.010, hold=2.5, band_after=2.5),
+        "ppg": CoarseRules(fraction=1e-3, hold=2.5, band_after=2.5),
+        "eda": CoarseRules(step=0.0005, hold=4.0, hold_per_unit=600.0, hold_max=60.0),
+    }
+)
+
+
+def _monitor(
+    role: str,
+    rate: float,
+    dropout_after: float | None,
+    device_range: tuple[float, float] | None = None,
+) -> QualityMonitor:
     if role == "hr":
         return QualityMonitor(
             role,
@@ -86,10 +118,38 @@ def _monitor(role: str, rate: float, dropout_after: float | None) -> QualityMoni
             rate,
             dropout_after=dropout_after,
             clip_samples=max(4, round(0.3 * rate)),
+            device_range=device_range,
             value_range=EDA_PLAUSIBLE_US,
             range_flag=OUT_OF_RANGE,
+            coarse=COARSE_RULES[role],
         )
-    return QualityMonitor(role, rate, dropout_after=dropout_after)
+    return QualityMonitor(
+        role,
+        rate,
+        dropout_after=dropout_after,
+        device_range=device_range,
+        coarse=COARSE_RULES[role],
+    )
+
+
+def _device_ranges(
+    ranges: dict[str, tuple[float, float]], rates: dict[str, float]
+) -> dict[str, tuple[float, float]]:
+    """``device_ranges`` checked: roles with a clipping check, finite limits, low < high."""
+    out = {}
+    for role, limits in ranges.items():
+        if role not in rates or role == "hr":
+            allowed = ", ".join(r for r in rates if r != "hr") or "none"
+            raise SignalError(
+                f"device_ranges: role {role!r} has no clipping check here; allowed: {allowed}"
+            )
+        low, high = (float(v) for v in limits)
+        if not (math.isfinite(low) and math.isfinite(high) and low < high):
+            raise SignalError(
+                f"device_ranges.{role}: limits must be finite with low < high, got {limits!r}"
+            )
+        out[role] = (low, high)
+    return out
 
 
 def _coerce(role: str, samples: ArrayLike, timestamps: ArrayLike) -> tuple[np.ndarray, ...]:
@@ -138,6 +198,10 @@ class FeaturePipeline:
         Arousal weights and spans.
     hr_smoothing : float
         Seconds of an ``hr`` stream's values whose median is its heart rate.
+    device_ranges : dict of str to (float, float), optional
+        Per role, the values the device sends at its ADC's limits (in the role's unit);
+        samples pinned there (within one resolution step) are ``clipping`` after the
+        usual short run, also on coarse streams.
 
     Raises
     ------
@@ -153,6 +217,7 @@ class FeaturePipeline:
         dropout_after: float | None = None,
         weights: ArousalWeights | None = None,
         hr_smoothing: float = 5.0,
+        device_ranges: dict[str, tuple[float, float]] | None = None,
     ) -> None:
         unknown = sorted(set(rates) - set(ROLES))
         if unknown:
@@ -167,7 +232,11 @@ class FeaturePipeline:
         self.hrv: dict[str, HrvTracker] = {
             role: HrvTracker(max(_HRV_WINDOWS)) for role in ("heart", "ppg") if role in rates
         }
-        self.monitors = {role: _monitor(role, rate, dropout_after) for role, rate in rates.items()}
+        limits = _device_ranges(device_ranges or {}, rates)
+        self.monitors = {
+            role: _monitor(role, rate, dropout_after, limits.get(role))
+            for role, rate in rates.items()
+        }
         self.arousal = ArousalModel(weights)
         sources = {"heart": self.ecg, "ppg": self.ppg, "hr": self.hr_stream}
         self._heart_sources = [

@@ -12,9 +12,11 @@ Flags (``QualityEvent.flag``):
 ``flatline``
     the signal did not move by more than ``flatline_epsilon`` for ``flatline_after``
     seconds; the event starts at the last movement, the flag ends at the next one.
+    Coarse streams (below) allow longer holds.
 ``clipping``
     ``clip_samples`` consecutive identical samples at the running maximum or minimum of
-    the stream (after a 1 s warm-up) or outside ``device_range``: saturation.
+    the stream (after a 1 s warm-up) or outside ``device_range``: saturation. Coarse
+    streams need a longer run at a running extreme (below).
 ``dropout``
     no sample for ``dropout_after`` seconds (lead-off, lost connection); starts at the
     first missing sample, ends when samples come again.
@@ -26,6 +28,39 @@ Flags (``QualityEvent.flag``):
     stream outside 30-220 bpm), or a value judged outside (``flag_value``).
 ``format``
     a chunk that could not be used at all (wrong shape, channel count, lengths).
+
+Quantisation
+------------
+A signal from a low-resolution ADC legitimately repeats values: BITalino's 10-bit EDA
+(steps of 3.3 V / 1024 / 0.132 = 0.0244 µS) holds one value for seconds, a 0.025 mV-step
+ECG holds its baseline between beats, a PPG whose pulse spans a dozen counts sits on its
+peaks. The monitor estimates the stream's **resolution** ``q`` causally as the smallest
+non-zero step between consecutive samples seen so far (the value grid; unknown before the
+first step). With :class:`CoarseRules` given, a sample belongs to a *coarse* stream while
+``q >= step``, or ``q >= fraction * R`` with ``R`` the range of the stream's first
+``reference`` seconds (for unitless signals; unknown ``q`` counts as coarse). ``q`` only
+shrinks and ``R`` only grows, so a stream that is fine once stays fine and is checked
+exactly as without the rules (float and high-resolution streams pay nothing after their
+first chunk). On coarse samples:
+
+* **flatline** needs an exact hold of :meth:`CoarseRules.hold_after` seconds
+  (``max(hold, min(q * hold_per_unit, hold_max))``; ``hold`` while ``q`` is unknown),
+  or, with ``band_after > 0``, ``band_after`` seconds (counted in samples at the nominal
+  rate) within +-1 step (max - min <= 2 ``q``: an electrode off that leaves only ADC
+  noise); the bound of a hold is the one at its first sample;
+* **clipping** at a running extreme needs the same hold as flatline (a coarse signal sits
+  on its highest value at every rounded peak); at a ``device_range`` limit (within one
+  step of it) ``clip_samples`` identical samples still suffice.
+
+The pipeline's rules per role (``biosignals.pipeline.COARSE_RULES``): ECG is coarse from
+10 µV steps, PPG from steps of 1/1000 of its first 5 s's range; either is flat after 2.5 s
+within +-1 step (the slowest plausible beat, 30 bpm, is 2 s apart; a clean 50 bpm ECG in
+0.025 mV steps holds its baseline up to ~1.1 s). EDA is coarse from 0.5 nS steps and may
+hold one value ``max(4 s, q * 600 s/µS)``, at most 60 s: the time a resting level drifting
+0.1 µS/min takes to cross one step (14.6 s at BITalino's 10 bits, 4 s at the E4's 1 nS);
+EDA has no band rule (a calm skin may stay within one step for minutes), and an electrode
+off reads ~0 µS, which ``out_of_range`` flags at once. Heart-rate streams repeat values and
+have no flatline or clipping check.
 """
 
 from __future__ import annotations
@@ -37,6 +72,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from biosignals._quality_coarse import GRID_SLACK, CoarseRules, CoarseTracker
 from biosignals._stream import extremes
 
 NAN = "nan"
@@ -120,6 +156,8 @@ class QualityMonitor:
     rate_check : bool
         Compare the rate seen in the timestamps with ``sampling_rate`` (off for streams
         whose nominal rate is only indicative, e.g. one heart-rate value per beat).
+    coarse : CoarseRules, optional
+        Longer holds for coarsely quantised streams (module docstring); None: none.
     """
 
     def __init__(
@@ -135,6 +173,7 @@ class QualityMonitor:
         value_range: tuple[float, float] | None = None,
         range_flag: str = OUT_OF_RANGE,
         rate_check: bool = True,
+        coarse: CoarseRules | None = None,
     ) -> None:
         self.role = role
         self.sampling_rate = float(sampling_rate)
@@ -165,6 +204,8 @@ class QualityMonitor:
         self._rate_n = 0
         self._rate_span = 0.0
         self._gap = max(self.dropout_after, 5.0 / self.sampling_rate) if regular else math.inf
+        checked = self.flatline_after > 0.0 or self.clip_samples > 0
+        self._coarse = CoarseTracker(coarse, self.sampling_rate) if coarse and checked else None
 
     # ------------------------------------------------------------------ state
     @property
@@ -246,13 +287,40 @@ class QualityMonitor:
         self._check_samples(x, t, lo, hi)
         self._last_finite = float(x[-1])
 
+    @property
+    def is_coarse(self) -> bool:
+        """True while the stream counts as coarsely quantised (or its resolution is unknown)."""
+        return self._coarse is not None
+
+    @property
+    def resolution(self) -> float | None:
+        """Smallest non-zero step seen while the stream counts as coarse; None before the
+        first step and once the stream is fine (then no longer tracked)."""
+        q = self._coarse.resolution if self._coarse is not None else math.inf
+        return q if math.isfinite(q) else None
+
     def _check_samples(self, x: FloatArray, t: FloatArray, lo: float, hi: float) -> None:
         """Flatline, clipping and range checks of finite samples ``x``.
 
         The common clean chunk costs a few vectorised reductions: the smallest step (no
         flatline), the chunk's extremes (no new running extreme, inside the range); the
         per-sample transitions are only worked out when one of them says they may exist.
+        Streams that may be coarse go through :meth:`_check_coarse` instead.
         """
+        if self._coarse is not None:
+            self._check_coarse(x, t, self._coarse)
+        else:
+            self._check_fine(x, t, lo, hi)
+        if self.value_range is not None:
+            low, high = self.value_range
+            if low <= lo and hi <= high:
+                if self.range_flag in self._active:
+                    self._set(self.range_flag, False, float(t[0]))
+            else:
+                self._track(self.range_flag, (x < low) | (x > high), t)
+
+    def _check_fine(self, x: FloatArray, t: FloatArray, lo: float, hi: float) -> None:
+        """Flatline and clipping of a stream known to be finely quantised."""
         steps: FloatArray | None = None
         if self.flatline_after > 0.0:
             if self._moving(x):  # moving all along
@@ -269,13 +337,6 @@ class QualityMonitor:
                     self._set(CLIPPING, False, float(t[0]))
             else:
                 self._check_clipping(x, self._steps(x) if steps is None else steps, t)
-        if self.value_range is not None:
-            low, high = self.value_range
-            if low <= lo and hi <= high:
-                if self.range_flag in self._active:
-                    self._set(self.range_flag, False, float(t[0]))
-            else:
-                self._track(self.range_flag, (x < low) | (x > high), t)
 
     def _moving(self, x: FloatArray) -> bool:
         """True if every step of the chunk (from the previous chunk's last sample) is larger
@@ -324,6 +385,71 @@ class QualityMonitor:
         # run of identical extreme samples: clip_samples samples = clip_samples-1 periods
         span = (self.clip_samples - 1.5) / self.sampling_rate
         self._track(CLIPPING, same & (t - break_at >= span), t, break_at)
+
+    def _check_coarse(self, x: FloatArray, t: FloatArray, tracker: CoarseTracker) -> None:
+        """Flatline and clipping, per sample, of a stream that may be coarsely quantised.
+
+        The resolution, running extremes and coarse/fine verdict are worked out per sample
+        (they change only at a movement, so a hold keeps the bound it started with); once
+        the last sample is fine the stream is fine for good and takes the usual path.
+        """
+        steps = self._steps(x)
+        q, coarse = tracker.samples(x, steps)
+        # q never grows: equal ends mean one resolution, and one bound, for the chunk
+        bound = tracker.rules.hold_after(q[:1] if q[0] == q[-1] else q)
+        if self.flatline_after > 0.0:
+            moved_at = np.maximum.accumulate(
+                np.where(steps > self.flatline_epsilon, t, self._moved_at)
+            )
+            self._moved_at = float(moved_at[-1])
+            flat = t - moved_at >= np.where(coarse, bound, self.flatline_after)
+            onset = moved_at
+            band = tracker.band_flat(x, t, q, coarse)
+            if band is not None:  # flat since the last move, or the window's first sample
+                banded, since = band
+                onset = np.where(banded & ~(flat & (moved_at <= since)), since, moved_at)
+                flat |= banded
+            self._track(FLATLINE, flat, t, onset)
+        lo, hi = extremes(x)
+        if self.clip_samples > 0 and (
+            self.device_range is not None or not (self._min < lo and hi < self._max)
+        ):
+            span = (self.clip_samples - 1.5) / self.sampling_rate
+            need = np.where(coarse, bound, span)
+            self._coarse_clipping(x, t, steps, np.where(coarse, q, 0.0), need)
+        elif self.clip_samples > 0:  # nothing at a running extreme: no clipping run
+            self._break_at = float(t[-1])
+            if CLIPPING in self._active:
+                self._set(CLIPPING, False, float(t[0]))
+        self._max, self._min = max(self._max, hi), min(self._min, lo)
+        if not coarse[-1]:
+            self._coarse = None  # fine for good: q only shrinks, the range only grows
+
+    def _coarse_clipping(
+        self,
+        x: FloatArray,
+        t: FloatArray,
+        steps: FloatArray,
+        step: FloatArray,
+        need: FloatArray,
+    ) -> None:
+        """Clipping with per-sample bounds: a run at a running extreme must last ``need``
+        seconds; at a ``device_range`` limit (within ``step``: the resolution on coarse
+        samples, else 0) ``clip_samples`` samples suffice."""
+        assert self._first_time is not None
+        top = np.maximum.accumulate(np.maximum(x, self._max))
+        bottom = np.minimum.accumulate(np.minimum(x, self._min))
+        extreme = ((x >= top) | (x <= bottom)) & (t - self._first_time >= _WARMUP_S)
+        if self.device_range is not None:
+            span = (self.clip_samples - 1.5) / self.sampling_rate
+            tol = np.where(np.isfinite(step), step, 0.0) * GRID_SLACK
+            at_limit = (x <= self.device_range[0] + tol) | (x >= self.device_range[1] - tol)
+            extreme |= at_limit
+            need = np.where(at_limit, span, need)
+        same = extreme & (steps == 0.0)
+        break_at = np.maximum.accumulate(np.where(same, self._break_at, t))
+        self._break_at = float(break_at[-1])
+        self._track(CLIPPING, same & (t - break_at >= need), t, break_at)
 
     def _check_rate(self, t: FloatArray) -> None:
         prev = self._last_time if self._last_time is not None else float(t[0])
