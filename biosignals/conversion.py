@@ -84,6 +84,12 @@ class SignalSettings(BaseModel):
         ``"waveform"`` (ECG/PPG/EDA samples), or heart rate from HR-only devices on an
         irregular stream: ``"hr_bpm"`` (beats per minute), ``"rr_ms"`` / ``"rr_s"`` (RR
         intervals, converted to bpm at the beat's timestamp).
+    range
+        ``[low, high]``: the values the device sends at its ADC's limits, in the role's
+        unit (after conversion), e.g. BITalino EDA ``[0, 24.976]``. Samples pinned there
+        raise ``clipping`` after the usual short run, also on low-resolution streams
+        (without it, a coarse stream pinned at its top is flagged after the role's longer
+        hold; see :mod:`biosignals.quality`). Not for heart-rate content.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -94,6 +100,16 @@ class SignalSettings(BaseModel):
     dejitter: bool = False
     content: Literal["waveform", "hr_bpm", "rr_ms", "rr_s"] = "waveform"
     dejitter_tau: float = Field(default=10.0, gt=0.0, le=60.0)
+    range: tuple[float, float] | None = None
+
+    @field_validator("range")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not (
+            math.isfinite(value[0]) and math.isfinite(value[1]) and value[0] < value[1]
+        ):
+            raise ValueError(f"{list(value)!r} is not [low, high] with finite low < high")
+        return value
 
     @field_validator("scale", "offset")
     @classmethod

@@ -57,6 +57,13 @@ def _stream_problems(streams: Mapping[Role, StreamSelector]) -> None:
                 f"{content!r} is not a waveform, and {role} reads a waveform: {hint}",
                 content,
             )
+    for role, sel in streams.items():
+        if role == "hr" and sel.signal.range is not None:
+            raise field_error(
+                ("streams", role, "signal", "range"),
+                "a heart-rate stream has no clipping check: give range only for heart, ppg, eda",
+                list(sel.signal.range),
+            )
     seen: dict[tuple[object, ...], str] = {}
     for role, sel in streams.items():
         where = (sel.type, sel.name, sel.source_id, sel.channel if sel.channel else 0)

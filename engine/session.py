@@ -206,7 +206,13 @@ class Session:
         self.on_event, self.on_progress = on_event, on_progress
         self.progress_every = progress_every
         self.pipeline = FeaturePipeline(
-            {role: rate for role, (_, rate) in self.sources.items()}, weights=protocol.arousal
+            {role: rate for role, (_, rate) in self.sources.items()},
+            weights=protocol.arousal,
+            device_ranges={
+                role: sel.signal.range
+                for role, sel in protocol.streams.items()
+                if sel.signal.range is not None and role in self.sources
+            },
         )
         self.safety = SafetyLayer(
             create_controller(protocol.controller, seed=protocol.seed),
