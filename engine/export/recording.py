@@ -21,7 +21,7 @@ and returns a :class:`SessionData`:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -311,7 +311,7 @@ def _assign_roles(data: SessionData, streams: list[XdfStream]) -> None:
         if roles is None:
             data.other.append(_recorded(stream))
             continue
-        raw = _recorded(stream)
+        raw = replace(_recorded(stream), clock="unix" if roles.clock == "unix" else "lsl")
         data.physiology.append(raw)
         data.stream_roles[raw.name] = roles
         for mapping in roles.roles:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,11 +26,13 @@ from engine.protocol import ROLE_UNITS
 __all__ = [
     "FORMAT",
     "ROLE_MAP_HELP",
+    "ROLE_ORDER",
     "TYPE_ROLES",
     "RoleMapping",
     "RoleSignal",
     "StreamRoles",
     "guess_role_map",
+    "in_role_order",
     "parse_role_map",
     "role_signal",
 ]
@@ -44,6 +47,8 @@ ROLE_MAP_HELP = (
     "the header of each raw physiology stream it records, naming which channel is the "
     "heart, ppg, hr or eda signal (docs/recording.md)"
 )
+#: The order roles are listed in (reports, exports); other role names follow.
+ROLE_ORDER = ("heart", "ppg", "hr", "eda")
 _CONTENTS = ("waveform", "hr_bpm", "rr_ms", "rr_s")
 _KINDS = ("linear", "reciprocal")
 _CLOCKS = ("lsl", "unix", "auto", "")
@@ -170,13 +175,22 @@ class RoleSignal:
         return self.mapping.content == "waveform"
 
     @property
-    def title(self) -> str:
-        """Human label, e.g. ``"ECG heart (mV)"`` or ``"heart rate hr (bpm)"``."""
+    def heading(self) -> str:
+        """Channel label (or the signal kind) and role, e.g. ``"ECG heart"``, ``"RR hr"``."""
         kind = {"heart": "ECG", "ppg": "PPG", "eda": "EDA", "hr": "HR"}.get(self.role, "")
         if not self.is_waveform:
             kind = "heart rate"
-        head = " ".join(p for p in (self.label or kind, self.role) if p)
-        return f"{head} ({self.unit})" if self.unit else head
+        return " ".join(p for p in (self.label or kind, self.role) if p)
+
+    @property
+    def title(self) -> str:
+        """:attr:`heading` with the unit, e.g. ``"ECG heart (mV)"``, ``"RR hr (bpm)"``."""
+        return f"{self.heading} ({self.unit})" if self.unit else self.heading
+
+
+def in_role_order(names: Iterable[str]) -> list[str]:
+    """``names`` sorted as :data:`ROLE_ORDER` (other names after, in their order)."""
+    return sorted(names, key=lambda r: (*ROLE_ORDER, r).index(r))
 
 
 def _text(node: ET.Element, tag: str) -> str:

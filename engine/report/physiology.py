@@ -18,6 +18,7 @@ import numpy as np
 
 from biosignals.errors import SignalError
 from engine.export.recording import RoleSignal, SessionData
+from engine.export.roles import in_role_order
 from engine.report.analysis import (
     Beats,
     Gaps,
@@ -34,9 +35,6 @@ if TYPE_CHECKING:
     from engine.report.model import ReportModel
 
 __all__ = ["SourceRow", "add_physiology", "source_rows"]
-
-_ROLE_ORDER = ("heart", "ppg", "hr", "eda")
-
 
 @dataclass(frozen=True)
 class SourceRow:
@@ -74,7 +72,7 @@ def _conversion_text(r: RoleSignal) -> str:
 
 def source_rows(data: SessionData) -> list[SourceRow]:
     """One row per role, in the order heart, ppg, hr, eda, then any other role."""
-    order = sorted(data.roles, key=lambda r: (*_ROLE_ORDER, r).index(r))
+    order = in_role_order(data.roles)
     return [
         SourceRow(
             role,
