@@ -151,9 +151,11 @@ def test_back_dated_ecg_packets_do_not_stop_the_report(
     assert "detected offline" in html and "non-decreasing" not in html
 
 
-def test_rr_intervals_at_rate_zero_and_hr_numbers_at_one_hz(tmp_path: Path, body: Twin) -> None:
+def test_rr_intervals_at_rate_zero_and_hr_numbers_at_one_hz(tmp_path: Path) -> None:
     """``hr`` with rr_ms on an irregular stream, ``heart`` with hr_bpm at 1 Hz (Zephyr
-    summary, type Misc): both are heart-rate numbers, never fed to a waveform extractor."""
+    summary, type Misc): both are heart-rate numbers, never fed to a waveform extractor;
+    the RR intervals give RMSSD."""
+    body = twin(130.0)
     rr_ms = np.diff(body.beats) * 1000.0
     rr_info = lsl_info("PolarH10 RR", "RR", 0.0, "float32", [("RR", "ms")])
     summary = lsl_info("ZephyrSummary", "Misc", 1.0, "float32", [("HR", "bpm"), ("BR", "")])
@@ -172,8 +174,17 @@ def test_rr_intervals_at_rate_zero_and_hr_numbers_at_one_hz(tmp_path: Path, body
     html, model = _report_model(path)
     series = model.series  # type: ignore[attr-defined]
     assert abs(float(np.median(series["hr_stream"])) - body.hr_bpm) < 3.0
-    assert "HRV n/a: the heart role carries heart-rate numbers" in html
+    assert "HRV from the RR intervals of RR hr (bpm)" in html
+    rmssd = series["rmssd"][np.isfinite(series["rmssd"])]
+    true_rmssd = 1000.0 * float(np.sqrt(np.mean(np.diff(np.diff(body.beats)) ** 2)))
+    assert rmssd.size == 2 and np.all(np.abs(rmssd - true_rmssd) < 0.2 * true_rmssd)
     assert "sampling_rate" not in html
+    summary_only = load_session(path)
+    del summary_only.roles["hr"]
+    assert (
+        "HRV n/a: the heart roles carry heart-rate numbers, not beats."
+        in build_model(summary_only, {}).notes
+    )
 
 
 def test_older_recording_without_role_maps_reads_by_type(tmp_path: Path, body: Twin) -> None:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SourceRow", "add_physiology", "source_rows"]
 
+
 @dataclass(frozen=True)
 class SourceRow:
     """Where one role's signal came from, for the report's header."""
@@ -145,6 +146,19 @@ def _hr_numbers(model: ReportModel, data: SessionData, t0: float) -> bool:
     return False
 
 
+def _rr_beats(model: ReportModel, data: SessionData) -> Beats | None:
+    """Beats from a role carrying RR intervals (``rr_ms``/``rr_s``, converted to bpm)."""
+    for role in ("hr", "heart", "ppg"):
+        r = data.roles.get(role)
+        if r is not None and r.content in ("rr_ms", "rr_s") and r.timestamps.size > 1:
+            order = np.argsort(r.timestamps, kind="stable")
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rr = 60.0 / r.values[order]
+            model.notes.append(f"HRV from the RR intervals of {r.title}.")
+            return clean_beats(r.timestamps[order], rr[1:])
+    return None
+
+
 def _eda(model: ReportModel, data: SessionData, t0: float) -> bool:
     eda = data.roles.get("eda")
     have = eda is not None and eda.timestamps.size > 0
@@ -179,6 +193,8 @@ def add_physiology(model: ReportModel, data: SessionData, t0: float, end: float)
     return the sample gaps of each raw physiology stream by name."""
     gaps = {s.name: signal_gaps(monotonic(s.timestamps), s.nominal_srate) for s in data.physiology}
     beats = _beats(model, data, t0)
+    if beats is None:
+        beats = _rr_beats(model, data)
     if beats is not None:
         rm = rmssd_windows(beats, t0, t0 + end)
         model.series["rmssd_t"], model.series["rmssd"] = rm[:, 0] - t0, rm[:, 1]
@@ -189,7 +205,7 @@ def add_physiology(model: ReportModel, data: SessionData, t0: float, end: float)
             "the physiology n/a; HRV n/a."
         )
     elif beats is None:
-        model.notes.append("HRV n/a: the heart role carries heart-rate numbers, not beats.")
+        model.notes.append("HRV n/a: the heart roles carry heart-rate numbers, not beats.")
     if not _eda(model, data, t0):
         reason = "holds no samples" if "eda" in data.roles else "is not in this recording"
         model.notes.append(f"Skin conductance and SCRs n/a: the eda role {reason}.")
