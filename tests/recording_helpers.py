@@ -102,9 +102,10 @@ def role_element(
     roles: Sequence[Role],
     *,
     clock: str = "lsl",
-    clock_offset: float = 0.0,
+    clock_offset: float | None = None,
     dejitter: bool = False,
     dejitter_tau: float = 10.0,
+    withheld: Sequence[int] = (),
 ) -> ET.Element:
     """The ``<vrtherapy>`` element of docs/recording.md, with the live session's conversions
     (``plan_conversion`` on the channel's declared unit, as the session plans them)."""
@@ -114,10 +115,11 @@ def role_element(
         "format": "1",
         "timestamps": "session",
         "clock": clock,
-        "clock_offset": repr(float(clock_offset)),
         "dejitter": "true" if dejitter else "false",
         "dejitter_tau": repr(float(dejitter_tau)),
     }
+    if clock_offset is not None:
+        fields["clock_offset"] = repr(float(clock_offset))
     for tag, text in fields.items():
         ET.SubElement(node, tag).text = text
     holder = ET.SubElement(node, "roles")
@@ -141,6 +143,11 @@ def role_element(
         }
         for tag, text in values.items():
             ET.SubElement(entry, tag).text = text
+    if withheld:
+        blank = ET.SubElement(node, "withheld")
+        ET.SubElement(blank, "reason").text = "no consented role reads these channels"
+        for index in withheld:
+            ET.SubElement(blank, "channel_index").text = str(index)
     return node
 
 

@@ -124,7 +124,8 @@ def _pull_all(inlet: object, n: int, timeout: float = 10.0) -> tuple[np.ndarray,
 @pytest.mark.lsl
 def test_replay_publishes_every_channel_with_the_original_info(body: Twin, tmp_path: Path) -> None:
     """A 7-channel stream replays as 7 channels with the device's <desc> (not the role
-    map); a Unix-clock stream is stamped on the Unix clock again."""
+    map); a stream the session found stamped with Unix time (``clock: auto`` and its
+    ``clock`` marker) is stamped on the Unix clock again."""
     pylsl = import_pylsl()
     tag = uuid.uuid4().hex[:8]
     info, values, t = _bitalino(body, source=f"{MAC}-{tag}")
@@ -135,7 +136,9 @@ def test_replay_publishes_every_channel_with_the_original_info(body: Twin, tmp_p
                     source_id=f"muse-{tag}")  # fmt: skip
     ppg_t = np.arange(1, 129) / 64.0
     ppg = np.column_stack([np.sin(ppg_t), np.cos(ppg_t)]).astype(np.float32)
-    rec.raw(with_role_map(muse, [Role("ppg", 1)], clock="unix", clock_offset=-1.7e9), ppg, ppg_t)
+    rec.raw(with_role_map(muse, [Role("ppg", 1)], clock="auto"), ppg, ppg_t)
+    clock = {"event": "clock", "stream": "Muse-PPG", "roles": ["ppg"], "clock": "unix"}
+    rec.marker({**clock, "offset_s": -1.7e9, "text": "Muse-PPG stamps with Unix time"}, 0.1)
     streams = load_physiology(rec.close())
     assert [s.clock for s in streams] == ["lsl", "unix"]
     assert "<vrtherapy>" in streams[0].info_xml  # the loaded raw stream is untouched

@@ -283,3 +283,53 @@ def test_malformed_role_map_names_stream_and_field(
     with pytest.raises(RecordingError, match=message) as err:
         load_session(path)
     assert "stream 'amp' <desc><vrtherapy>" in str(err.value)
+
+
+def test_clock_marker_and_withheld_channels(tmp_path: Path, body: Twin) -> None:
+    """``clock: auto`` is resolved by the session's ``clock`` marker; channels no
+    consented role reads are recorded blank and listed under ``<withheld>``."""
+    labels = [f"E{k}" for k in range(8)]
+    info = lsl_info("amp", "EEG", 500.0, "float32", [(x, "uV") for x in labels])
+    values = np.full((body.ecg.size, 8), np.nan, dtype=np.float32)
+    values[:, 3] = body.ecg * 1000.0
+    rec = SessionFile(tmp_path / "auto.xdf")
+    withheld = [0, 1, 2, 4, 5, 6, 7]
+    xml = with_role_map(info, [Role("heart", 3)], clock="auto", withheld=withheld)
+    rec.raw(xml, values, body.ecg_t)
+    rec.marker({"event": "clock", "stream": "other", "roles": ["eda"], "clock": "unix"}, 0.0)
+    clock = {"event": "clock", "stream": "amp", "roles": ["heart"], "clock": "lsl"}
+    rec.marker({**clock, "offset_s": 0.25, "text": "amp: LSL clock"}, 0.1)
+    path = rec.close()
+
+    data = load_session(path)
+    roles = data.stream_roles["amp"]
+    assert (roles.clock, roles.clock_used, roles.clock_offset) == ("auto", "lsl", 0.25)
+    assert roles.withheld == tuple(withheld) and data.physiology[0].clock == "lsl"
+    html, model = _report_model(path)
+    assert abs(_beat_hr(model) - body.hr_bpm) < 3.0
+    assert "clock auto (used: lsl), offset 0.250 s" in html
+    assert "Stream &#39;amp&#39;: 7 of its channels not recorded" in html
+
+
+def test_streams_sharing_a_name_keep_their_roles(tmp_path: Path, body: Twin) -> None:
+    """Two devices of one bridge publish under one name; XDF tells them apart by id."""
+    from engine.record import xdf
+
+    ecg = with_role_map(lsl_info("OpenSignals", "ECG", 500.0, "float32", [("ECG", "mV")]),
+                       [Role("heart", 0)])  # fmt: skip
+    eda = with_role_map(lsl_info("OpenSignals", "EDA", 32.0, "float32", [("EDA", "uS")]),
+                        [Role("eda", 0)])  # fmt: skip
+    parts = [xdf.MAGIC, xdf.file_header_chunk({"participant": "P-1"})]
+    parts += [xdf.stream_header_chunk(1, ecg), xdf.stream_header_chunk(2, eda)]
+    for sid, x, t in ((1, body.ecg, body.ecg_t), (2, body.eda, body.eda_t)):
+        record = xdf.sample_dtype(np.dtype("<f4"), 1)
+        parts.append(xdf.numeric_samples_chunk(sid, x[:, None], t, record))
+    path = tmp_path / "twins.xdf"
+    path.write_bytes(b"".join(parts))
+
+    data = load_session(path)
+    assert list(data.stream_roles) == ["OpenSignals", "OpenSignals#2"]
+    assert data.roles["heart"].stream_type == "ECG" and data.roles["eda"].stream_type == "EDA"
+    html, model = _report_model(path)
+    assert abs(_beat_hr(model) - body.hr_bpm) < 3.0
+    assert "stream OpenSignals#2 (sample gaps)" in html

@@ -134,7 +134,8 @@ class SessionData:
         The raw streams the roles read, whole (all channels, values and header as
         recorded), in file order.
     stream_roles
-        Raw stream name -> its role map (``recorded`` False when guessed from the type).
+        Raw stream name -> its role map (``recorded`` False when guessed from the type);
+        a name repeated in the file gets ``#<stream id>`` from its second stream on.
     beats, scr
         What the live session detected, when the recording holds it.
     other
@@ -303,6 +304,25 @@ def _role_maps(path: Path, streams: list[XdfStream]) -> dict[int, StreamRoles]:
     return guessed
 
 
+def _clock_used(roles: StreamRoles, name: str, markers: list[Marker]) -> StreamRoles:
+    """``clock: auto`` resolved by the session's ``clock`` marker for this stream."""
+    if roles.clock_used or not roles.recorded:
+        return roles
+    mine = {m.role for m in roles.roles}
+    for m in markers:
+        e = m.event
+        said = e.get("roles")
+        if m.kind != "clock" or e.get("stream") != name or e.get("clock") not in ("lsl", "unix"):
+            continue
+        if isinstance(said, list) and mine and not mine & set(map(str, said)):
+            continue  # another stream of the same name
+        offset = e.get("offset_s")
+        if not isinstance(offset, int | float) or isinstance(offset, bool):
+            offset = roles.clock_offset
+        return replace(roles, clock_used=str(e["clock"]), clock_offset=offset)
+    return roles
+
+
 def _assign_roles(data: SessionData, streams: list[XdfStream]) -> None:
     maps = _role_maps(data.path, streams)
     owner: dict[str, str] = {}
@@ -311,16 +331,18 @@ def _assign_roles(data: SessionData, streams: list[XdfStream]) -> None:
         if roles is None:
             data.other.append(_recorded(stream))
             continue
-        raw = replace(_recorded(stream), clock="unix" if roles.clock == "unix" else "lsl")
+        roles = _clock_used(roles, stream.text("name"), data.markers)
+        raw = replace(_recorded(stream), clock="unix" if roles.clock_used == "unix" else "lsl")
+        key = raw.name if raw.name not in data.stream_roles else f"{raw.name}#{stream.stream_id}"
         data.physiology.append(raw)
-        data.stream_roles[raw.name] = roles
+        data.stream_roles[key] = roles
         for mapping in roles.roles:
             if mapping.role in owner:
                 raise RecordingError(
                     f"{data.path}: role {mapping.role!r} is mapped twice, in streams "
-                    f"{owner[mapping.role]!r} and {raw.name!r}"
+                    f"{owner[mapping.role]!r} and {key!r}"
                 )
-            owner[mapping.role] = raw.name
+            owner[mapping.role] = key
             data.roles[mapping.role] = role_signal(
                 mapping, roles, stream.info, raw.timestamps, raw.samples
             )

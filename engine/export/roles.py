@@ -97,9 +97,10 @@ class StreamRoles:
     roles
         The roles read from this stream.
     clock
-        How the sender stamped (``lsl``/``unix``; ``""`` unknown).
+        The protocol's clock setting: ``lsl``, ``unix`` or ``auto`` (``""`` unknown).
     clock_offset
-        Seconds the live session added to the sender's stamps (``None`` unknown).
+        Seconds the live session added to the sender's stamps (``None`` unknown): from the
+        element, or the session's ``clock`` marker.
     dejitter
         Whether the recorded stamps were re-timed to the nominal rate.
     dejitter_tau
@@ -107,6 +108,13 @@ class StreamRoles:
     recorded
         ``True`` when the recording carries the role map; ``False`` when it was guessed
         from the stream type (older recordings).
+    clock_used
+        How the sender stamped as the session decided: ``lsl`` or ``unix`` (``clock``
+        itself when explicit; for ``auto`` from the session's ``clock`` marker; ``""``
+        unknown).
+    withheld
+        Channels recorded blank (NaN, or 0 for integer formats): no consented role read
+        them.
     """
 
     roles: tuple[RoleMapping, ...]
@@ -115,6 +123,8 @@ class StreamRoles:
     dejitter: bool = False
     dejitter_tau: float | None = None
     recorded: bool = True
+    clock_used: str = ""
+    withheld: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -298,13 +308,35 @@ def parse_role_map(info: ET.Element, where: str) -> StreamRoles | None:
         for k, role in enumerate(node.findall("roles/role"))
     )
     offset = _text(node, "clock_offset")
+    clock = _choice(node, "clock", _CLOCKS, where)
     return StreamRoles(
         roles,
-        _choice(node, "clock", _CLOCKS, where),
+        clock,
         _number(node, "clock_offset", where) if offset else None,
         _text(node, "dejitter").lower() == "true",
         _number(node, "dejitter_tau", where) if _text(node, "dejitter_tau") else None,
+        clock_used=clock if clock in ("lsl", "unix") else "",
+        withheld=_withheld(node, channels, where),
     )
+
+
+def _withheld(node: ET.Element, channel_count: int, where: str) -> tuple[int, ...]:
+    out = []
+    for k, item in enumerate(node.findall("withheld/channel_index")):
+        raw = (item.text or "").strip()
+        try:
+            index = int(raw)
+        except ValueError:
+            raise RecordingError(
+                f"{where} <withheld><channel_index>[{k + 1}]: {raw!r} is not an integer"
+            ) from None
+        if not 0 <= index < channel_count:
+            raise RecordingError(
+                f"{where} <withheld><channel_index>[{k + 1}]: {index} is outside the "
+                f"stream's {channel_count} channels"
+            )
+        out.append(index)
+    return tuple(out)
 
 
 def guess_role_map(info: ET.Element) -> StreamRoles | None:

@@ -63,8 +63,9 @@ def _conversion_text(r: RoleSignal) -> str:
     text = f"{c.describe()}: {formula}"
     sr = r.stream_roles
     if sr.clock:
+        used = f" (used: {sr.clock_used})" if sr.clock_used and sr.clock_used != sr.clock else ""
         offset = f", offset {sr.clock_offset:.3f} s" if sr.clock_offset is not None else ""
-        text += f"; clock {sr.clock}{offset}"
+        text += f"; clock {sr.clock}{used}{offset}"
     if sr.dejitter:
         tau = f" (tau {sr.dejitter_tau:g} s)" if sr.dejitter_tau is not None else ""
         text += f"; dejittered{tau}"
@@ -191,7 +192,16 @@ def _eda(model: ReportModel, data: SessionData, t0: float) -> bool:
 def add_physiology(model: ReportModel, data: SessionData, t0: float, end: float) -> dict[str, Gaps]:
     """Fill ``model.series`` (beats, RMSSD, HR numbers, SCL, SCRs) and notes from the roles;
     return the sample gaps of each raw physiology stream by name."""
-    gaps = {s.name: signal_gaps(monotonic(s.timestamps), s.nominal_srate) for s in data.physiology}
+    gaps = {  # stream_roles is keyed like the streams, in their order (names made unique)
+        key: signal_gaps(monotonic(s.timestamps), s.nominal_srate)
+        for key, s in zip(data.stream_roles, data.physiology, strict=True)
+    }
+    for name, roles in data.stream_roles.items():
+        if roles.withheld:
+            model.notes.append(
+                f"Stream {name!r}: {len(roles.withheld)} of its channels not recorded "
+                "(no consented role reads them)."
+            )
     beats = _beats(model, data, t0)
     if beats is None:
         beats = _rr_beats(model, data)
