@@ -89,6 +89,25 @@ def test_edf_holds_the_roles_converted_with_units(recording: Path, tmp_path: Pat
         reader.close()
 
 
+def test_edf_of_an_older_recording_reads_roles_by_type(body: Twin, tmp_path: Path) -> None:
+    import pyedflib
+
+    rec = SessionFile(tmp_path / "old.xdf")
+    rec.raw(lsl_info("dev-ECG", "ECG", 500.0, "float32", [("II", "millivolts")]),
+            body.ecg[:, None], body.ecg_t)  # fmt: skip
+    rec.raw(lsl_info("dev-GSR", "GSR", 32.0, "float32", [("GSR", "microsiemens")]),
+            body.eda[:, None], body.eda_t)  # fmt: skip
+    out = export_edf(rec.close(), tmp_path / "old.edf")
+    reader = pyedflib.EdfReader(str(out))
+    try:
+        assert reader.getSignalLabels() == ["II heart", "GSR eda"]
+        assert [reader.getPhysicalDimension(i) for i in range(2)] == ["mV", "uS"]
+        got = reader.readSignal(1)
+        assert abs(float(np.median(got)) - float(np.median(body.eda))) < 0.01
+    finally:
+        reader.close()
+
+
 def test_csv_holds_roles_and_raw_streams_whole(recording: Path, tmp_path: Path) -> None:
     paths = export_csv(recording, tmp_path / "csv")
     names = [p.name for p in paths]

@@ -333,3 +333,16 @@ def test_streams_sharing_a_name_keep_their_roles(tmp_path: Path, body: Twin) -> 
     html, model = _report_model(path)
     assert abs(_beat_hr(model) - body.hr_bpm) < 3.0
     assert "stream OpenSignals#2 (sample gaps)" in html
+
+
+def test_waveforms_below_the_extractor_rates_become_notes(tmp_path: Path, body: Twin) -> None:
+    """An ECG at 50 Hz and an EDA at 2 Hz: the report says why beats and SCRs are n/a."""
+    rec = SessionFile(tmp_path / "slow.xdf")
+    ecg = lsl_info("slow-ecg", "ECG", 50.0, "float32", [("ECG", "mV")])
+    rec.raw(with_role_map(ecg, [Role("heart", 0)]), body.ecg[::10, None], body.ecg_t[::10])
+    eda = lsl_info("slow-eda", "EDA", 2.0, "float32", [("EDA", "uS")])
+    rec.raw(with_role_map(eda, [Role("eda", 0)]), body.eda[::16, None], body.eda_t[::16])
+    html, model = _report_model(rec.close())
+    assert "Beats not detected in ECG heart (mV): EcgExtractor: sampling_rate must be" in html
+    assert "SCRs not detected in EDA eda (uS): EdaExtractor: sampling_rate must be" in html
+    assert model.series["eda"].size == body.eda[::16].size  # type: ignore[attr-defined]
