@@ -346,3 +346,20 @@ def test_waveforms_below_the_extractor_rates_become_notes(tmp_path: Path, body: 
     assert "Beats not detected in ECG heart (mV): EcgExtractor: sampling_rate must be" in html
     assert "SCRs not detected in EDA eda (uS): EdaExtractor: sampling_rate must be" in html
     assert model.series["eda"].size == body.eda[::16].size  # type: ignore[attr-defined]
+
+
+def test_ppg_role_gives_pulse_beats(tmp_path: Path, body: Twin) -> None:
+    """Muse/E4-like PPG at 64 Hz as the only heart role: pulse beats detected offline."""
+    t = np.arange(1, round(64 * SECONDS) + 1) / 64.0
+    wave = np.zeros_like(t)
+    for beat in body.beats:  # one pulse 200 ms after each R-peak
+        d = t - (beat + 0.2)
+        wave += np.where(d > 0, (d / 0.12) * np.exp(1 - d / 0.12), 0.0)
+    info = lsl_info("Muse", "PPG", 64.0, "float32", [("PPG1", ""), ("PPG2", ""), ("PPG3", "")])
+    values = np.column_stack([np.zeros_like(t), wave, np.zeros_like(t)]).astype(np.float32)
+    rec = SessionFile(tmp_path / "ppg.xdf")
+    rec.raw(with_role_map(info, [Role("ppg", 1)]), values, t)
+    html, model = _report_model(rec.close())
+    assert abs(_beat_hr(model) - body.hr_bpm) < 3.0
+    assert model.labels["beat_hr"] == "beat-to-beat (pulse)"  # type: ignore[attr-defined]
+    assert "detected offline in PPG1" not in html and "detected offline in PPG2 ppg" in html
