@@ -3,11 +3,15 @@
 :class:`Replayer` takes streams already loaded from a recording (this layer does no file
 IO; ``engine.export.load_physiology`` reads them from an XDF file) and re-creates one LSL
 outlet per stream with the recorded name, type, rate, format, source id and the original
-``<desc>`` (channel labels, units, acquisition...). Samples are pushed with their timestamps
-shifted so the recording starts "now": a sample recorded at ``t`` is pushed, and stamped,
-at ``origin + (t - t_first) / speed`` on the LSL clock, where ``t_first`` is the earliest
-sample of all streams and ``origin`` the moment the replay began. Inter-sample timing is
-therefore the recorded one (scaled by ``1 / speed``).
+``<desc>`` (channel labels, units, acquisition...; the session's own ``<vrtherapy>`` role
+map is left out, so the stream looks as the device sent it), and every channel's values
+as recorded. Samples are pushed with their timestamps shifted so the recording starts
+"now": a sample recorded at ``t`` is pushed, and stamped, at ``origin + (t - t_first) /
+speed`` on the LSL clock, where ``t_first`` is the earliest sample of all streams and
+``origin`` the moment the replay began. Inter-sample timing is therefore the recorded one
+(scaled by ``1 / speed``), back-dated packets included (a sample is due when the latest
+stamp so far is). A stream whose device stamped with Unix time (``clock="unix"``) is
+stamped on the Unix clock again, so a session can read the replay with the same protocol.
 
 ``step(now)`` pushes whatever is due at ``now`` (tests drive it directly); ``start()``
 runs ``step(local_clock())`` on a background thread, waiting on a ``threading.Event``
@@ -17,12 +21,15 @@ between steps so that :meth:`Replayer.stop` returns at once.
 from __future__ import annotations
 
 import threading
+import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from biosignals.conversion import unix_to_lsl_offset
 from biosignals.errors import SignalError, StreamError
 from biosignals.lsl import import_pylsl
 from biosignals.streams import StreamMeta, stream_meta
@@ -30,6 +37,7 @@ from biosignals.streams import StreamMeta, stream_meta
 __all__ = ["RecordedStream", "Replayer"]
 
 _NUMERIC = {"float32", "double64", "int8", "int16", "int32", "int64"}
+_ROLE_MAP = "vrtherapy"  # the session's element in <desc> (docs/recording.md), not the device's
 _MAX_WAIT_S = 0.02
 _SLACK_S = 1e-6
 
@@ -51,7 +59,11 @@ class RecordedStream:
     samples
         ``(n, channel_count)`` values.
     timestamps
-        ``(n,)`` float64 seconds on the recording's LSL clock, non-decreasing.
+        ``(n,)`` float64 seconds on the recording's LSL clock (a back-dating device's
+        stamps may step back).
+    clock
+        How the device stamped: ``"lsl"`` (default) or ``"unix"`` (re-stamped on the Unix
+        clock when replayed).
     """
 
     name: str
@@ -62,6 +74,7 @@ class RecordedStream:
     info_xml: str
     samples: np.ndarray
     timestamps: np.ndarray
+    clock: str = "lsl"
 
     def __post_init__(self) -> None:
         if self.channel_format not in _NUMERIC:
@@ -95,9 +108,12 @@ class RecordedStream:
         )
 
 
-def _copy_desc(source: ET.Element, target: Any) -> None:
-    """Copy an XML subtree under ``source`` onto a pylsl ``XMLElement``."""
+def _copy_desc(source: ET.Element, target: Any, *, top: bool = False) -> None:
+    """Copy an XML subtree under ``source`` onto a pylsl ``XMLElement`` (without the
+    session's role map at the top of ``<desc>``)."""
     for child in source:
+        if top and child.tag == _ROLE_MAP:
+            continue
         if len(child):
             _copy_desc(child, target.append_child(child.tag))
         else:
@@ -121,7 +137,7 @@ def _make_outlet(pylsl: Any, stream: RecordedStream, source_suffix: str) -> Any:
                 f"recorded stream {stream.name!r}: unreadable info XML ({exc})"
             ) from None
         if desc is not None:
-            _copy_desc(desc, info.desc())
+            _copy_desc(desc, info.desc(), top=True)
     return pylsl.StreamOutlet(info)
 
 
@@ -136,6 +152,8 @@ class Replayer:
         Playback speed factor (> 0); 2.0 plays twice as fast.
     source_suffix
         Appended to every source id (e.g. to tell a replay apart from the live device).
+    wall_clock
+        ``time.time`` (for the Unix stamps of ``clock="unix"`` streams; injectable).
 
     Raises
     ------
@@ -144,16 +162,25 @@ class Replayer:
     """
 
     def __init__(
-        self, streams: list[RecordedStream], speed: float = 1.0, *, source_suffix: str = ""
+        self,
+        streams: list[RecordedStream],
+        speed: float = 1.0,
+        *,
+        source_suffix: str = "",
+        wall_clock: Callable[[], float] | None = None,
     ) -> None:
         if not streams:
             raise SignalError("replay: no streams to replay")
         if not (np.isfinite(speed) and speed > 0):
             raise SignalError(f"replay: speed must be > 0, got {speed}")
-        firsts = [float(s.timestamps[0]) for s in streams if s.timestamps.size]
+        firsts = [float(np.min(s.timestamps)) for s in streams if s.timestamps.size]
         if not firsts:
             raise SignalError("replay: the streams hold no samples")
         self.streams = list(streams)
+        # when each sample is due: the latest stamp so far (back-dated packets wait for it)
+        self._due = [np.maximum.accumulate(s.timestamps) for s in self.streams]
+        self._wall_clock = time.time if wall_clock is None else wall_clock
+        self._unix_offset = 0.0
         self.speed = float(speed)
         self.source_suffix = source_suffix
         self._t_first = min(firsts)
@@ -177,13 +204,15 @@ class Replayer:
     @property
     def duration(self) -> float:
         """Replay length in seconds of LSL time (recorded span / speed)."""
-        last = max(float(s.timestamps[-1]) for s in self.streams if s.timestamps.size)
+        last = max(float(d[-1]) for d in self._due if d.size)
         return (last - self._t_first) / self.speed
 
     def open(self) -> None:
         """Create the outlets (idempotent); consumers can resolve them from now on."""
         if self._outlets is None:
             pylsl = import_pylsl()
+            if any(s.clock == "unix" for s in self.streams):
+                self._unix_offset = unix_to_lsl_offset(pylsl.local_clock, self._wall_clock)
             self._outlets = [_make_outlet(pylsl, s, self.source_suffix) for s in self.streams]
 
     def step(self, now: float) -> int:
@@ -203,21 +232,19 @@ class Replayer:
         pushed = 0
         for k, (stream, outlet) in enumerate(zip(self.streams, self._outlets, strict=True)):
             lo = self._next[k]
-            hi = int(np.searchsorted(stream.timestamps, cutoff, side="right"))
+            hi = int(np.searchsorted(self._due[k], cutoff, side="right"))
             if hi <= lo:
                 continue
             stamps = self._origin + (stream.timestamps[lo:hi] - self._t_first) / self.speed
+            if stream.clock == "unix":
+                stamps = stamps - self._unix_offset
             outlet.push_chunk(np.ascontiguousarray(stream.samples[lo:hi]), stamps.tolist())
             self._next[k] = hi
             pushed += hi - lo
         return pushed
 
     def _next_due(self) -> float | None:
-        pending = [
-            float(s.timestamps[i])
-            for i, s in zip(self._next, self.streams, strict=True)
-            if i < s.timestamps.size
-        ]
+        pending = [float(d[i]) for i, d in zip(self._next, self._due, strict=True) if i < d.size]
         if not pending or self._origin is None:
             return None
         return self._origin + (min(pending) - self._t_first) / self.speed

@@ -94,7 +94,7 @@ def test_edf_read_back_by_pyedflib(session: SessionResult, tmp_path: Path) -> No
     reader = pyedflib.EdfReader(str(out))
     try:
         labels = reader.getSignalLabels()
-        assert labels == ["ECG", "EDA", "Intensity"]
+        assert labels == ["ECG heart", "EDA eda", "Intensity"]
         rates = [reader.getSampleFrequency(i) for i in range(reader.signals_in_file)]
         assert rates == [500.0, 32.0, 10.0]
         assert reader.getPhysicalDimension(0) == "mV"
@@ -102,12 +102,12 @@ def test_edf_read_back_by_pyedflib(session: SessionResult, tmp_path: Path) -> No
         assert reader.getPatientCode() == data.header["participant"]
         start = dt.datetime.fromisoformat(data.header["datetime"]).replace(tzinfo=None)
         assert reader.getStartdatetime() == start
-        for i, stream in enumerate(data.physiology):
+        for i, role in enumerate(("heart", "eda")):
+            signal = data.roles[role]
             got = reader.readSignal(i)
             step = (reader.getPhysicalMaximum(i) - reader.getPhysicalMinimum(i)) / 65535
-            idx = np.rint((stream.timestamps - t0) * stream.nominal_srate).astype(int)
-            want = stream.samples[:, 0].astype(np.float64)
-            assert np.max(np.abs(got[idx] - want)) <= step * 0.51 + 1e-9
+            idx = np.rint((signal.timestamps - t0) * signal.nominal_srate).astype(int)
+            assert np.max(np.abs(got[idx] - signal.values)) <= step * 0.51 + 1e-9
         onsets, _, texts = reader.readAnnotations()
     finally:
         reader.close()
@@ -136,6 +136,9 @@ def test_csv_export(session: SessionResult, tmp_path: Path) -> None:
     names = [p.name for p in paths]
     assert names[-1] == "events.csv"
     assert "vrtherapy-twin-ECG.csv" in names and "vrtherapy-features.csv" in names
+    assert names[:2] == ["role-heart.csv", "role-eda.csv"]
+    role = (tmp_path / "csv" / "role-heart.csv").read_text().splitlines()
+    assert role[0] == "lsl_time_s,time_s,ECG heart [mV]"
     data = load_session(session.recording)
     ecg = next(s for s in data.physiology if s.type == "ECG")
     table = np.loadtxt(tmp_path / "csv" / "vrtherapy-twin-ECG.csv", delimiter=",", skiprows=1)

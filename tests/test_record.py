@@ -137,6 +137,42 @@ def test_round_trip_is_exact_through_pyxdf(tmp_path: Path) -> None:
     assert info["channel_format"] == ["int32"]
 
 
+@pytest.mark.parametrize(
+    ("fmt", "dtype"), [("int8", np.int8), ("int16", np.int16), ("int64", np.int64)]
+)
+def test_integer_formats_round_trip_through_pyxdf_and_the_fast_reader(
+    tmp_path: Path, fmt: str, dtype: type[np.signedinteger[Any]]
+) -> None:
+    """LSL's int8/int16/int64 streams (BITalino, Shimmer counts) are recorded in their own
+    format, extremes included, and read back exactly by pyxdf and engine.export.xdfread."""
+    from engine.export.xdfread import read_xdf
+
+    limits = np.iinfo(dtype)
+    values = np.array(
+        [[limits.min, 0, 1], [limits.max, -1, 2], [7, limits.max - 1, limits.min + 1]],
+        dtype=dtype,
+    )
+    stamps = np.array([10.0, 10.001, 10.002])
+    path = tmp_path / f"{fmt}.xdf"
+    rec = XdfRecorder(path)
+    sid = rec.add_stream(StreamSpec(fmt, "Raw", 3, 1000.0, fmt))
+    rec.start()
+    rec.push(sid, values[:2], stamps[:2])
+    rec.push(sid, values[2:].astype(np.int64), stamps[2:])  # wider ints within range
+    with pytest.raises(RecordingError, match=f"outside the {fmt} range"):
+        rec.push(sid, np.array([[int(limits.max) + 1, 0, 0]], dtype=np.uint64), [11.0])
+    rec.close()
+    raw, _ = pyxdf.load_xdf(str(path), dejitter_timestamps=False)
+    assert raw[0]["info"]["channel_format"] == [fmt]
+    assert raw[0]["time_series"].dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(raw[0]["time_series"], values)
+    np.testing.assert_array_equal(raw[0]["time_stamps"], stamps)
+    ours = read_xdf(path).streams[0]
+    assert isinstance(ours.values, np.ndarray) and ours.values.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(ours.values, values)
+    np.testing.assert_array_equal(ours.timestamps, stamps)
+
+
 def test_sample_chunk_bytes_match_spec_layout() -> None:
     values = np.array([[1.5, -2.0], [3.25, 4.0], [0.0, 1e-3]], dtype=np.float32)
     stamps = np.array([10.0, 10.002, 10.004])
@@ -171,8 +207,8 @@ def test_info_xml_passthrough_keeps_original_desc(tmp_path: Path) -> None:
     assert got.info["source_id"] == ["shimmer-1234"]
     with pytest.raises(RecordingError, match="channel_count"):
         StreamSpec("Shimmer", "EDA", 2, 32.0, "float32", info_xml=info.as_xml())
-    with pytest.raises(RecordingError, match="channel_format 'int8' is not one of"):
-        StreamSpec("x", "y", 1, 0.0, "int8")
+    with pytest.raises(RecordingError, match="channel_format 'uint8' is not one of"):
+        StreamSpec("x", "y", 1, 0.0, "uint8")
 
 
 def test_never_overwrites_an_existing_file(tmp_path: Path) -> None:

@@ -203,7 +203,7 @@ def test_report_command(
 def test_time_format() -> None:
     assert _mmss(119.99) == "02:00.0"
     assert _mmss(61.24) == "01:01.2"
-    assert _mmss(None) == "-"
+    assert _mmss(None) == "n/a"
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

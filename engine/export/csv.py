@@ -1,11 +1,13 @@
-"""CSV export of a session recording: one file per stream, plus ``events.csv``.
+"""CSV export of a session recording: one file per role and per stream, plus ``events.csv``.
 
-Every numeric stream (physiology, intensity, features, frame timing, others) becomes
-``<stream name>.csv`` with columns ``lsl_time_s`` (the recorded LSL timestamp), ``time_s``
-(seconds from the first physiology sample) and one column per channel headed
-``label [unit]``. Values are written with 9 significant digits, so float32 samples read
-back exactly. The event markers become ``events.csv``: ``lsl_time_s, time_s, event,
-source, text, json``.
+Each physiological role becomes ``role-<role>.csv``: the role's channel converted to the
+role unit as the live session did, headed e.g. ``ECG heart [mV]``. Every numeric stream
+(the raw physiology streams whole, with every channel as recorded; intensity, features,
+frame timing, the live session's beats and SCRs, others) becomes ``<stream name>.csv``.
+Columns: ``lsl_time_s`` (the recorded LSL timestamp), ``time_s`` (seconds from the first
+physiology sample), then one per channel headed ``label [unit]``. Values are written with 9
+significant digits, so float32 samples read back exactly. The event markers become
+``events.csv``: ``lsl_time_s, time_s, event, source, text, json``.
 """
 
 from __future__ import annotations
@@ -22,13 +24,16 @@ import numpy as np
 from biosignals.replay import RecordedStream
 from engine.errors import VrTherapyError
 from engine.export.recording import (
+    BEATS_PREFIX,
     FEATURES_NAME,
     FRAMES_NAME,
     INTENSITY_NAME,
+    SCR_NAME,
     SessionData,
     TimeSeries,
     load_session,
 )
+from engine.export.roles import in_role_order
 from engine.privacy.keys import SiteKey
 
 __all__ = ["export_csv", "stream_tables"]
@@ -50,7 +55,8 @@ def _columns(labels: tuple[str, ...], units: tuple[str, ...], n: int) -> list[st
 
 
 def stream_tables(data: SessionData) -> list[tuple[str, list[str], np.ndarray, np.ndarray]]:
-    """``(file name, channel headers, timestamps, values)`` for every numeric stream."""
+    """``(file name, channel headers, timestamps, values)``: each role, then every numeric
+    stream."""
     tables = []
     seen: set[str] = set()
 
@@ -62,6 +68,10 @@ def stream_tables(data: SessionData) -> list[tuple[str, list[str], np.ndarray, n
         seen.add(fname)
         tables.append((fname, headers, t, v))
 
+    for role in in_role_order(data.roles):
+        r = data.roles[role]
+        head = f"{r.heading} [{r.unit}]" if r.unit else r.heading
+        add(f"role-{role}", [head], r.timestamps, r.values[:, None])
     streams: list[RecordedStream] = data.physiology + data.other
     for s in streams:
         meta = s.meta
@@ -80,6 +90,17 @@ def stream_tables(data: SessionData) -> list[tuple[str, list[str], np.ndarray, n
         if series is not None:
             cols = _columns(series.labels, series.units, series.values.shape[1])
             add(name, cols, series.timestamps, series.values)
+    for role, b in data.beats.items():
+        add(
+            BEATS_PREFIX + role,
+            ["rr [s]", "hr_bpm [bpm]"],
+            b.times,
+            np.column_stack([b.rr, b.hr_bpm]),
+        )
+    if data.scr is not None:
+        c = data.scr
+        values = np.column_stack([c.onsets, c.amplitudes, c.rise_times])
+        add(SCR_NAME, ["onset [s]", "amplitude [uS]", "rise_time [s]"], c.peak_times, values)
     return tables
 
 

@@ -2,7 +2,9 @@
 
 Layout of the file written by :func:`export_edf`:
 
-* one signal per physiology channel at its own rate; EDF needs a whole number of samples
+* one signal per physiological role (``heart``, ``ppg``, ``hr``, ``eda``: the role's channel
+  converted to the role unit as the live session did, labelled e.g. ``ECG heart`` in ``mV``;
+  see :mod:`engine.export.roles`) at its stream's rate; EDF needs a whole number of samples
   per data record, so records last ``record_duration`` seconds (1 s by default) and a
   stream whose rate does not give whole samples per record is refused with a clear error;
 * samples are placed on the uniform grid ``t0 + k / rate`` by nearest slot, where ``t0``
@@ -13,7 +15,8 @@ Layout of the file written by :func:`export_edf`:
   ``irregular_rate`` Hz (10 by default) by zero-order hold;
 * physical ranges come from the data with a 5 % margin, so values survive within one
   16-bit quantisation step ((max - min) / 65535);
-* labels (16 ASCII characters) and units come from the stream's channel metadata;
+* labels (16 ASCII characters) are the channel label and the role, units the role units;
+  the transducer field names the source stream and channel;
 * EDF+ annotations (TAL) hold every event marker: start/stop, intensity decisions with
   source and reason, SUDS/NRS answers, quality flags (with their duration), notes.
   Texts longer than 120 characters are cut with ``...``. Onsets are seconds from ``t0``.
@@ -36,6 +39,7 @@ import numpy as np
 
 from engine.errors import RecordingError, VrTherapyError
 from engine.export.recording import INTENSITY_NAME, Marker, SessionData, load_session
+from engine.export.roles import in_role_order
 from engine.privacy.keys import SiteKey
 
 __all__ = ["EdfChannel", "edf_annotations", "edf_channels", "export_edf"]
@@ -111,23 +115,21 @@ def _samples_per_record(rate: float, record: float, name: str) -> int:
 def edf_channels(
     data: SessionData, n_records: int, record: float, irregular_rate: float
 ) -> list[EdfChannel]:
-    """The signals of the export, in order: physiology channels, then the intensity."""
+    """The signals of the export, in order: the roles (heart, ppg, hr, eda), then the
+    intensity."""
     t0 = data.t0
     out: list[EdfChannel] = []
-    for s in data.physiology:
-        meta = s.meta
-        regular = s.nominal_srate > 0
-        rate = s.nominal_srate if regular else irregular_rate
-        n = _samples_per_record(rate, record, s.name) * n_records
-        for ch in range(s.channel_count):
-            label = meta.channel_labels[ch] or f"{s.type}{ch + 1}"
-            v = s.samples[:, ch].astype(np.float64)
-            grid = (
-                _grid(s.timestamps, v, t0, rate, n)
-                if regular
-                else _hold(s.timestamps, v, t0, rate, n)
-            )
-            out.append(EdfChannel(label, _unit(meta.channel_units[ch]), rate, grid, s.name))
+    for r in (data.roles[name] for name in in_role_order(data.roles)):
+        regular = r.nominal_srate > 0
+        rate = r.nominal_srate if regular else irregular_rate
+        n = _samples_per_record(rate, record, r.stream) * n_records
+        if regular:
+            grid = _grid(r.timestamps, r.values, t0, rate, n)
+        else:
+            order = np.argsort(r.timestamps, kind="stable")
+            grid = _hold(r.timestamps[order], r.values[order], t0, rate, n)
+        source = f"{r.stream} channel {r.channel_index + 1}"
+        out.append(EdfChannel(r.heading, _unit(r.unit), rate, grid, source))
     if data.intensity is not None and data.intensity.timestamps.size:
         n = _samples_per_record(irregular_rate, record, "intensity") * n_records
         iv = data.intensity.values[:, 0].astype(np.float64)
@@ -192,13 +194,13 @@ def edf_annotations(data: SessionData) -> list[tuple[float, float | None, str]]:
     t0, end = data.t0, data.t_end
     items = [d for m in data.markers if (d := _describe(m, end)) is not None]
     items += _open_quality(data.markers, end)
-    for s in data.physiology:
-        if s.nominal_srate <= 0 or s.timestamps.size < 2:
+    for r in data.roles.values():
+        if r.nominal_srate <= 0 or r.timestamps.size < 2:
             continue
-        dt_ = np.diff(s.timestamps)
-        for k in np.flatnonzero(dt_ > max(_GAP_S, 3.0 / s.nominal_srate)):
-            label = s.meta.channel_labels[0] or s.type
-            items.append((float(s.timestamps[k]), float(dt_[k]), f"no samples: {label}"))
+        stamps = np.maximum.accumulate(r.timestamps)
+        dt_ = np.diff(stamps)
+        for k in np.flatnonzero(dt_ > max(_GAP_S, 3.0 / r.nominal_srate)):
+            items.append((float(stamps[k]), float(dt_[k]), f"no samples: {r.heading}"))
     return sorted((max(0.0, a - t0), d, _text(txt)) for a, d, txt in items)
 
 

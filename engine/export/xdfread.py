@@ -33,11 +33,6 @@ __all__ = ["XdfContents", "XdfStream", "read_xdf"]
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
 _OFFSET = struct.Struct("<dd")
-_EXTRA_FORMATS: dict[str, np.dtype[np.generic]] = {
-    "int8": np.dtype("<i1"),
-    "int16": np.dtype("<i2"),
-    "int64": np.dtype("<i8"),
-}
 
 
 @dataclass
@@ -94,9 +89,12 @@ def _new_stream(content: memoryview, where: str) -> tuple[int, _Acc]:
     xml = bytes(content[4:]).decode("utf-8", errors="replace")
     info = _xml(bytes(content[4:]), f"{where}: stream header {sid}")
     fmt = (info.findtext("channel_format") or "").strip()
-    if fmt != "string" and fmt not in CHANNEL_FORMATS and fmt not in _EXTRA_FORMATS:
-        raise RecordingError(f"{where}: stream {sid} has unknown channel_format {fmt!r}")
-    dtype = CHANNEL_FORMATS.get(fmt, _EXTRA_FORMATS.get(fmt))
+    if fmt not in CHANNEL_FORMATS:
+        allowed = ", ".join(CHANNEL_FORMATS)
+        raise RecordingError(
+            f"{where}: stream {sid} has unknown channel_format {fmt!r} (allowed: {allowed})"
+        )
+    dtype = CHANNEL_FORMATS[fmt]
     try:
         nchan = int((info.findtext("channel_count") or "").strip())
         srate = float((info.findtext("nominal_srate") or "0").strip())

@@ -23,7 +23,10 @@ __all__ = ["CHANNEL_FORMATS", "ChannelSpec", "StreamSpec"]
 CHANNEL_FORMATS: dict[str, np.dtype[np.generic] | None] = {
     "float32": np.dtype("<f4"),
     "double64": np.dtype("<f8"),
+    "int8": np.dtype("<i1"),
+    "int16": np.dtype("<i2"),
     "int32": np.dtype("<i4"),
+    "int64": np.dtype("<i8"),
     "string": None,
 }
 
@@ -60,7 +63,8 @@ class StreamSpec:
     nominal_srate
         Nominal sampling rate in Hz; ``0.0`` for irregular streams (markers, events).
     channel_format
-        ``'float32'``, ``'double64'``, ``'int32'`` or ``'string'``.
+        ``'float32'``, ``'double64'``, ``'int8'``, ``'int16'``, ``'int32'``, ``'int64'`` or
+        ``'string'`` (LSL's formats).
     source_id
         LSL source id, empty when none.
     channels

@@ -13,8 +13,6 @@ from engine.record.spec import StreamSpec
 
 __all__ = ["StreamWriteState", "as_numeric", "as_strings"]
 
-_INT32 = np.iinfo(np.int32)
-
 
 def as_numeric(samples: Any, spec: StreamSpec, n: int) -> np.ndarray:
     """Copy numeric ``samples`` to an array of the stream's dtype.
@@ -25,8 +23,8 @@ def as_numeric(samples: Any, spec: StreamSpec, n: int) -> np.ndarray:
     Raises
     ------
     RecordingError
-        On a shape mismatch, non-numeric data, float data for an int32 stream, or int
-        values outside int32.
+        On a shape mismatch, non-numeric data, float data for an integer stream, or int
+        values outside the stream's integer range.
     """
     dtype = spec.dtype
     assert dtype is not None
@@ -42,10 +40,13 @@ def as_numeric(samples: Any, spec: StreamSpec, n: int) -> np.ndarray:
         )
     if kind in "fiu" and dtype.kind == "i":
         if kind == "f":
-            raise RecordingError("float samples pushed to an int32 stream")
-        wide = arr.dtype.itemsize > 4 or (kind == "u" and arr.dtype.itemsize == 4)
-        if wide and arr.size and (arr.min() < _INT32.min or arr.max() > _INT32.max):
-            raise RecordingError("samples outside the int32 range")
+            raise RecordingError(f"float samples pushed to an {spec.channel_format} stream")
+        if not np.can_cast(arr.dtype, dtype) and arr.size:
+            limits = np.iinfo(dtype.str)
+            if int(arr.min()) < limits.min or int(arr.max()) > limits.max:
+                raise RecordingError(
+                    f"samples outside the {spec.channel_format} range [{limits.min}, {limits.max}]"
+                )
     return arr.astype(dtype)
 
 

@@ -1,8 +1,11 @@
-"""Offline physiology for the report: R-peaks, RMSSD, SCRs, signal gaps, quality intervals.
+"""Offline physiology for the report: beats, RMSSD, SCRs, signal gaps, quality intervals.
 
-Everything here runs the same causal extractors the session used
-(:class:`biosignals.ecg.EcgExtractor`, :class:`biosignals.eda.EdaExtractor`) over the
-whole recorded signal, chunk by chunk, with the recorded timestamps.
+The report prefers what the live session detected (its recorded beats and SCRs). For
+recordings without them, the functions here run the same causal extractors the session
+used (:class:`biosignals.ecg.EcgExtractor`, :class:`biosignals.ppg.PpgExtractor`,
+:class:`biosignals.eda.EdaExtractor`) over the whole recorded signal, chunk by chunk, with
+the recorded timestamps made non-decreasing exactly as the live pipeline does (bridges such
+as App-Zephyr back-date each packet, so stamps step back at packet joins).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from scipy.ndimage import median_filter
 
 from biosignals.ecg import EcgExtractor
 from biosignals.eda import EdaExtractor
+from biosignals.ppg import PpgExtractor
 from engine.export.recording import Marker
 
 __all__ = [
@@ -21,7 +25,10 @@ __all__ = [
     "Gaps",
     "Responses",
     "beats_from_ecg",
+    "beats_from_ppg",
+    "clean_beats",
     "flag_intervals",
+    "monotonic",
     "rmssd_windows",
     "scr_from_eda",
     "signal_gaps",
@@ -74,26 +81,69 @@ def _chunks(n: int, rate: float) -> range:
     return range(0, n, max(1, round(_CHUNK_S * rate)))
 
 
-def beats_from_ecg(ecg: np.ndarray, timestamps: np.ndarray, rate: float) -> Beats:
-    """Detect R-peaks with :class:`EcgExtractor` and clean the RR series.
+def monotonic(timestamps: np.ndarray) -> np.ndarray:
+    """Timestamps that never go back: each is at least the one before it (as the live
+    pipeline's ``_monotonic`` does for a jittery or back-dating device clock)."""
+    t = np.asarray(timestamps, dtype=np.float64)
+    return np.maximum.accumulate(t) if t.size else t
 
-    An RR is accepted when it lies in 0.27-2.0 s and within 30 % of the median of the nine
-    RRs around it (the extractor's own artifact rule, applied offline, centred).
+
+def clean_beats(times: np.ndarray, rr: np.ndarray | None = None) -> Beats:
+    """Beats with cleaned RR intervals: an RR is accepted when it lies in 0.27-2.0 s and
+    within 30 % of the median of the nine RRs around it (the extractor's own artifact
+    rule, applied offline, centred).
+
+    Parameters
+    ----------
+    times
+        Beat times (s), non-decreasing.
+    rr
+        ``rr[i]`` ends at ``times[i + 1]``; default ``diff(times)``. NaN entries (unknown,
+        e.g. the first beat after a signal loss) are never accepted.
     """
-    ext = EcgExtractor(rate)
-    x = np.asarray(ecg, dtype=np.float64)
-    times: list[float] = []
-    for i in _chunks(x.size, rate):
-        j = i + max(1, round(_CHUNK_S * rate))
-        times.extend(b.time for b in ext.update(x[i:j], timestamps[i:j]))
     t = np.asarray(times, dtype=np.float64)
-    rr = np.diff(t)
-    ok = (rr >= _RR_RANGE[0]) & (rr <= _RR_RANGE[1])
-    if rr.size:
-        ref = median_filter(np.where(ok, rr, np.nan), size=9, mode="nearest")
-        ref = np.where(np.isfinite(ref), ref, np.nanmedian(rr) if ok.any() else np.nan)
-        ok &= np.abs(rr - ref) <= _RR_JUMP * ref
+    rr = np.diff(t) if rr is None else np.asarray(rr, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(rr) & (rr >= _RR_RANGE[0]) & (rr <= _RR_RANGE[1])
+        if ok.any():
+            ref = median_filter(np.where(ok, rr, np.nan), size=9, mode="nearest")
+            ref = np.where(np.isfinite(ref), ref, np.median(rr[ok]))
+            ok &= np.abs(rr - ref) <= _RR_JUMP * ref
     return Beats(t, rr, ok)
+
+
+def _beat_times(
+    ext: EcgExtractor | PpgExtractor, x: np.ndarray, t: np.ndarray, rate: float
+) -> Beats:
+    x = np.asarray(x, dtype=np.float64)
+    t = monotonic(t)
+    times: list[float] = []
+    step = max(1, round(_CHUNK_S * rate))
+    for i in _chunks(x.size, rate):
+        times.extend(b.time for b in ext.update(x[i : i + step], t[i : i + step]))
+    return clean_beats(np.asarray(times, dtype=np.float64))
+
+
+def beats_from_ecg(ecg: np.ndarray, timestamps: np.ndarray, rate: float) -> Beats:
+    """Detect R-peaks with :class:`EcgExtractor` and clean the RR series (:func:`clean_beats`).
+
+    Raises
+    ------
+    SignalError
+        When ``rate`` is outside the extractor's range (100-10000 Hz).
+    """
+    return _beat_times(EcgExtractor(rate), ecg, timestamps, rate)
+
+
+def beats_from_ppg(ppg: np.ndarray, timestamps: np.ndarray, rate: float) -> Beats:
+    """Detect pulse beats with :class:`PpgExtractor` and clean the RR series.
+
+    Raises
+    ------
+    SignalError
+        When ``rate`` is outside the extractor's range (25-300 Hz).
+    """
+    return _beat_times(PpgExtractor(rate), ppg, timestamps, rate)
 
 
 def rmssd_windows(beats: Beats, start: float, end: float, window: float = 60.0) -> np.ndarray:
@@ -122,9 +172,16 @@ def rmssd_windows(beats: Beats, start: float, end: float, window: float = 60.0) 
 
 
 def scr_from_eda(eda: np.ndarray, timestamps: np.ndarray, rate: float) -> Responses:
-    """Skin conductance responses found by :class:`EdaExtractor` over the whole signal."""
+    """Skin conductance responses found by :class:`EdaExtractor` over the whole signal.
+
+    Raises
+    ------
+    SignalError
+        When ``rate`` is outside the extractor's range (4-1000 Hz).
+    """
     ext = EdaExtractor(rate)
     x = np.asarray(eda, dtype=np.float64)
+    timestamps = monotonic(timestamps)
     peaks: list[float] = []
     amps: list[float] = []
     step = max(1, round(_CHUNK_S * rate))
@@ -161,7 +218,7 @@ def flag_intervals(markers: list[Marker], end: float) -> dict[str, list[tuple[st
         start = m.event.get("start")
         stop = m.event.get("end")
         a = float(start) if isinstance(start, int | float) else m.time
-        if stop is None:
+        if not isinstance(stop, int | float) or isinstance(stop, bool):
             open_.setdefault((role, flag), a)
             out.setdefault(role, [])
         else:

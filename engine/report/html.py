@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 from importlib import resources
 from pathlib import Path
@@ -13,24 +14,21 @@ from engine.errors import RecordingError, VrTherapyError
 from engine.export.recording import load_session
 from engine.privacy.keys import SiteKey
 from engine.privacy.sealed import read_sealed_bytes, write_sealed_bytes
-from engine.report.model import ReportModel, build_model
+from engine.report.model import ReportModel, build_model, mmss
 from engine.report.plots import timeline_png
 
 __all__ = ["build_report", "render_html"]
 
 TEMPLATE = "report.html.j2"
+_mmss = mmss
 
 
-def _mmss(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    sign = "-" if seconds < 0 else ""
-    tenths = round(abs(seconds) * 10)
-    return f"{sign}{tenths // 600:02d}:{(tenths % 600) / 10:04.1f}"
-
-
-def _num(value: float | None, fmt: str = ".2f") -> str:
-    return "-" if value is None else format(value, fmt)
+def _num(value: float | None, fmt: str = ".2f", unit: str = "") -> str:
+    """A number (with its unit) for the report; ``n/a`` for None or NaN (the section
+    says why)."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return f"{format(value, fmt)} {unit}" if unit else format(value, fmt)
 
 
 def _environment() -> Any:
@@ -116,7 +114,9 @@ def build_report(
     VrTherapyError
         When ``out`` exists and ``force`` is false.
     RecordingError
-        When the recording is not readable XDF, is empty, or holds no physiology.
+        When the recording is not readable XDF, is empty, or no stream in it carries a
+        physiological role. A partial recording (cut off, stopped early) gives a report
+        whose missing numbers read "n/a" with the reason.
     """
     recording, out = Path(recording), Path(out)
     if out.exists() and not force:

@@ -1,6 +1,9 @@
 """What a clinician report shows, computed from a loaded recording (no HTML, no plotting).
 
-All times in the model are seconds from the first physiology sample (``t0``).
+All times in the model are seconds from the first physiology sample (``t0``). Partial
+recordings (cut off, stopped during the baseline, without features or decisions) give a
+model too: a number that cannot be computed is ``None`` and its section says why
+(:attr:`ReportModel.reasons`).
 """
 
 from __future__ import annotations
@@ -11,24 +14,23 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import RecordingError
 from engine.export.recording import Marker, SessionData
-from engine.report.analysis import (
-    Beats,
-    Gaps,
-    Responses,
-    beats_from_ecg,
-    flag_intervals,
-    rmssd_windows,
-    scr_from_eda,
-    signal_gaps,
-    union_length,
-)
+from engine.report.analysis import Gaps, flag_intervals, union_length
+from engine.report.physiology import SourceRow, add_physiology, source_rows
 
-__all__ = ["Answer", "Decision", "QualityRow", "ReportModel", "StepRow", "build_model"]
+__all__ = [
+    "WINDOW_KEYS",
+    "Answer",
+    "Decision",
+    "QualityRow",
+    "ReportModel",
+    "StepRow",
+    "build_model",
+    "mmss",
+]
 
-_ECG_TYPES = ("ECG",)
-_EDA_TYPES = ("EDA", "GSR")
+#: Keys of :attr:`ReportModel.window_stats` (each ``None`` when n/a).
+WINDOW_KEYS = ("inside_pct", "below_pct", "above_pct", "known_s", "unknown_s")
 _ANSWER_KINDS = ("suds", "nrs")
 _ANSWER_KEYS = ("value", "answer", "score", "rating")
 _END_WINDOW_S = 30.0
@@ -85,7 +87,12 @@ class QualityRow:
 
 @dataclass
 class ReportModel:
-    """Everything the report shows."""
+    """Everything the report shows.
+
+    ``window_stats`` always holds :data:`WINDOW_KEYS` (``None`` where n/a); ``reasons``
+    says why a section's numbers are n/a (keys ``window``, ``steps``, ``frames``,
+    ``decisions``, ``quality``; absent when they are all there).
+    """
 
     header: list[tuple[str, str]]
     duration: float
@@ -93,13 +100,25 @@ class ReportModel:
     steps: list[StepRow]
     answers: list[Answer]
     quality: list[QualityRow]
-    frames: dict[str, float]
+    frames: dict[str, float | None]
     window: tuple[float, float] | None
     window_source: str
-    window_stats: dict[str, float]
+    window_stats: dict[str, float | None]
     series: dict[str, np.ndarray] = field(default_factory=dict)
     events: list[tuple[float, str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    sources: list[SourceRow] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+
+
+def mmss(seconds: float | None) -> str:
+    """``mm:ss.s`` (``-`` sign before it for negative times); ``n/a`` for None/NaN."""
+    if seconds is None or not math.isfinite(seconds):
+        return "n/a"
+    sign = "-" if seconds < 0 else ""
+    tenths = round(abs(seconds) * 10)
+    return f"{sign}{tenths // 600:02d}:{(tenths % 600) / 10:04.1f}"
 
 
 def _num(value: Any) -> float | None:
@@ -179,29 +198,69 @@ def _window(data: SessionData, summary: dict[str, Any]) -> tuple[tuple[float, fl
     return None, "unknown: neither summary.json nor the markers name the arousal window"
 
 
-def _window_stats(model: ReportModel, active_from: float, end: float) -> dict[str, float]:
+def _cut_off(data: SessionData, t0: float) -> str:
+    """Why the session's data ends: its stop marker, or the recording's end."""
+    stop = next(iter(data.events("stop")), None)
+    if stop is not None:
+        return f"the session ended at {mmss(stop.time - t0)} ({stop.text})"
+    if data.truncated:
+        return f"the recording is cut off at {mmss(data.t_end - t0)} (torn chunk: crash?)"
+    return f"the recording ends at {mmss(data.t_end - t0)} without a stop marker"
+
+
+def _no_arousal_reason(data: SessionData, t0: float, unknown: float) -> str:
+    base = next(iter(data.events("baseline")), None)
+    why = ""
+    unset = base is not None and _num(base.event.get("hr_bpm")) is None
+    if unset and base is not None and _num(base.event.get("scl_us")) is None:
+        why = "; the baseline set no reference (HR and SCL unknown at its end)"
+    return (
+        f"n/a: no valid arousal after the baseline (unknown for {mmss(unknown)}{why}); "
+        f"{_cut_off(data, t0)}"
+    )
+
+
+def _window_stats(model: ReportModel, data: SessionData, t0: float, end: float) -> None:
+    """Fill ``model.window_stats`` (all keys, ``None`` where n/a) and its reason."""
+    stats: dict[str, float | None] = dict.fromkeys(WINDOW_KEYS)
+    model.window_stats = stats
     t, ar = model.series.get("feat_t", np.zeros(0)), model.series.get("feat_arousal", np.zeros(0))
+    base = next(iter(data.events("baseline")), None)
     if t.size == 0:
-        return {}
+        model.reasons["window"] = (
+            f"n/a: no controller features (arousal) in this recording; {_cut_off(data, t0)}"
+        )
+        return
+    active_from = 0.0 if base is None else base.time - t0
     hold = np.diff(np.append(t, end))
-    sel = (t >= active_from) & np.isfinite(ar) & (hold > 0)
+    after = (t >= active_from) & (hold > 0)
+    sel = after & np.isfinite(ar)
     known = float(hold[sel].sum())
-    stats = {
-        "known_s": known,
-        "unknown_s": float(hold[(t >= active_from) & ~np.isfinite(ar)].sum()),
-    }
-    if model.window is not None and known > 0:
+    stats["known_s"] = known
+    stats["unknown_s"] = float(hold[after & ~np.isfinite(ar)].sum())
+    if known <= 0 and base is None:
+        model.reasons["window"] = (
+            f"n/a: no valid arousal; the baseline never completed: {_cut_off(data, t0)}"
+        )
+    elif known <= 0:
+        model.reasons["window"] = _no_arousal_reason(data, t0, stats["unknown_s"] or 0.0)
+    elif model.window is None:
+        model.reasons["window"] = f"n/a: arousal window {model.window_source}"
+    else:
         lo, hi = model.window
         a, h = ar[sel], hold[sel]
         stats["inside_pct"] = 100.0 * float(h[(a >= lo) & (a <= hi)].sum()) / known
         stats["below_pct"] = 100.0 * float(h[a < lo].sum()) / known
         stats["above_pct"] = 100.0 * float(h[a > hi].sum()) / known
-    return stats
 
 
 def _quality(data: SessionData, t0: float, end: float, gaps: dict[str, Gaps]) -> list[QualityRow]:
     rows = []
-    span = max(end, 1e-9)
+    span = end if end > 0 else None
+
+    def valid(lost: float) -> float | None:
+        return None if span is None else max(0.0, 100.0 * (1.0 - lost / span))
+
     for role, items in sorted(flag_intervals(data.markers, end + t0).items()):
         covered = union_length([(a - t0, b - t0) for _, a, b in items])
         kinds: dict[str, int] = {}
@@ -211,58 +270,34 @@ def _quality(data: SessionData, t0: float, end: float, gaps: dict[str, Gaps]) ->
         rows.append(
             QualityRow(
                 f"role {role} (quality flags)",
-                max(0.0, 100.0 * (1.0 - covered / span)),
+                valid(covered),
                 ", ".join(f"{k} x{n}" for k, n in sorted(kinds.items())) or "none",
                 len(drops),
                 union_length(drops),
             )
         )
     for name, g in gaps.items():
-        valid = max(0.0, 100.0 * (1.0 - g.total_s / span))
-        rows.append(QualityRow(f"stream {name} (sample gaps)", valid, "-", g.count, g.total_s))
+        rows.append(
+            QualityRow(f"stream {name} (sample gaps)", valid(g.total_s), "-", g.count, g.total_s)
+        )
     return rows
 
 
-def _frames(data: SessionData) -> dict[str, float]:
+def _frames(data: SessionData) -> dict[str, float | None]:
     if data.frames is None or data.frames.timestamps.size == 0:
         return {}
     cpu = data.frames.values[:, 0].astype(np.float64)
+    cpu = cpu[np.isfinite(cpu)]
     t = data.frames.timestamps
     span = float(t[-1] - t[0])
+    have = cpu.size > 0
     return {
         "frames": float(t.size),
-        "cpu_p50": float(np.nanpercentile(cpu, 50)),
-        "cpu_p99": float(np.nanpercentile(cpu, 99)),
-        "cpu_max": float(np.nanmax(cpu)),
-        "rate": (t.size - 1) / span if span > 0 else 0.0,
+        "cpu_p50": float(np.percentile(cpu, 50)) if have else None,
+        "cpu_p99": float(np.percentile(cpu, 99)) if have else None,
+        "cpu_max": float(np.max(cpu)) if have else None,
+        "rate": (t.size - 1) / span if span > 0 else None,
     }
-
-
-def _physiology(model: ReportModel, data: SessionData, t0: float, end: float) -> dict[str, Gaps]:
-    gaps: dict[str, Gaps] = {}
-    beats: Beats | None = None
-    scr: Responses | None = None
-    for s in data.physiology:
-        gaps[s.name] = signal_gaps(s.timestamps, s.nominal_srate)
-        kind, x = s.type.upper(), s.samples[:, 0].astype(np.float64)
-        if kind in _ECG_TYPES and beats is None and s.nominal_srate >= 100:
-            beats = beats_from_ecg(x, s.timestamps, s.nominal_srate)
-            model.series["beat_t"], model.series["beat_hr"] = beats.hr_times - t0, beats.hr_bpm
-            rm = rmssd_windows(beats, t0, t0 + end)
-            model.series["rmssd_t"], model.series["rmssd"] = rm[:, 0] - t0, rm[:, 1]
-        elif kind in _EDA_TYPES and scr is None and 4 <= s.nominal_srate <= 1000:
-            scr = scr_from_eda(x, s.timestamps, s.nominal_srate)
-            model.series["eda_t"], model.series["eda"] = s.timestamps - t0, x
-            model.series["scr_t"], model.series["scr_amp"] = scr.peak_times - t0, scr.amplitudes
-        elif kind == "HR" and "hr_stream" not in model.series:
-            model.series["hr_stream_t"], model.series["hr_stream"] = s.timestamps - t0, x
-    if beats is None:
-        model.notes.append(
-            "No ECG stream at >= 100 Hz: R-peaks, beat-to-beat HR and HRV not shown."
-        )
-    if scr is None:
-        model.notes.append("No EDA/GSR stream: skin conductance and SCRs not shown.")
-    return gaps
 
 
 def _header(data: SessionData, summary: dict[str, Any], end: float) -> list[tuple[str, str]]:
@@ -273,6 +308,10 @@ def _header(data: SessionData, summary: dict[str, Any], end: float) -> list[tupl
         (str(m.event.get("state")) for m in data.events("stop")), ""
     )
     reason = summary.get("reason") or next((m.text for m in data.events("stop")), "")
+    if not reason and not data.events("stop"):
+        reason = "unknown: no stop marker (" + (
+            "the recording is cut off: crash?)" if data.truncated else "session not ended?)"
+        )
     return [
         ("Protocol", str(summary.get("protocol") or h.get("protocol") or "unknown")),
         ("Scene", str(summary.get("scene") or "unknown")),
@@ -286,12 +325,43 @@ def _header(data: SessionData, summary: dict[str, Any], end: float) -> list[tupl
     ]
 
 
+def _features(model: ReportModel, data: SessionData, t0: float) -> None:
+    if data.features is not None and data.features.timestamps.size:
+        f = data.features
+        model.series["feat_t"] = f.timestamps - t0
+        for key, label in (("hr", "heart_rate"), ("scl", "scl"), ("arousal", "arousal")):
+            model.series[f"feat_{key}"] = (
+                f.column(label) if label in f.labels else np.full(f.timestamps.size, np.nan)
+            )
+    if data.intensity is not None and data.intensity.timestamps.size:
+        model.series["int_t"] = data.intensity.timestamps - t0
+        model.series["int"] = data.intensity.values[:, 0].astype(np.float64)
+
+
+def _reasons(model: ReportModel, data: SessionData, t0: float) -> None:
+    """Why decisions, steps, frames or quality numbers are missing (partial recordings)."""
+    cut = _cut_off(data, t0)
+    if not model.decisions:
+        model.reasons["decisions"] = f"No intensity decisions were recorded; {cut}."
+    if any(None in (s.hr_peak, s.hr_end, s.scl_peak, s.scl_end) for s in model.steps):
+        model.reasons["steps"] = "n/a: no valid session value (features) in that stretch" + (
+            "" if "feat_t" in model.series else f"; no features recorded: {cut}"
+        )
+    if not model.frames:
+        model.reasons["frames"] = f"No frame timing recorded; {cut}."
+    elif None in model.frames.values():
+        model.reasons["frames"] = "n/a: too few frames with a valid time to compute it."
+    if model.duration <= 0:
+        model.reasons["quality"] = "n/a: the recording spans no time (no samples)."
+
+
 def build_model(data: SessionData, summary: dict[str, Any]) -> ReportModel:
-    """Compute the report's content from a loaded recording and its ``summary.json``."""
+    """Compute the report's content from a loaded recording and its ``summary.json``.
+
+    Never fails on a partial recording: what cannot be computed is ``None`` with a reason.
+    """
     t0 = data.t0
-    end = data.t_end - t0
-    if end <= 0:
-        raise RecordingError(f"{data.path}: the recording spans no time")
+    end = max(0.0, data.t_end - t0)
     window, window_source = _window(data, summary)
     model = ReportModel(
         _header(data, summary, end),
@@ -304,26 +374,20 @@ def build_model(data: SessionData, summary: dict[str, Any]) -> ReportModel:
         window,
         window_source,
         {},
+        sources=source_rows(data),
     )
-    if data.features is not None and data.features.timestamps.size:
-        f = data.features
-        model.series["feat_t"] = f.timestamps - t0
-        for key, label in (("hr", "heart_rate"), ("scl", "scl"), ("arousal", "arousal")):
-            model.series[f"feat_{key}"] = (
-                f.column(label) if label in f.labels else np.full(f.timestamps.size, np.nan)
-            )
-    if data.intensity is not None:
-        model.series["int_t"] = data.intensity.timestamps - t0
-        model.series["int"] = data.intensity.values[:, 0].astype(np.float64)
-    gaps = _physiology(model, data, t0, end)
+    _features(model, data, t0)
+    gaps = add_physiology(model, data, t0, end)
     model.steps = _steps(model, end)
-    active = next((m.time - t0 for m in data.events("baseline")), 0.0)
-    model.window_stats = _window_stats(model, active, end)
+    _window_stats(model, data, t0, end)
     model.quality = _quality(data, t0, end, gaps)
     model.frames = _frames(data)
     model.events = _marked_events(data.markers, t0)
+    _reasons(model, data, t0)
     if data.truncated:
         model.notes.append("The recording ends in a torn chunk (crash?); data up to it is shown.")
+    if not data.has_samples:
+        model.notes.append("The recording holds stream headers but no samples: nothing to plot.")
     return model
 
 

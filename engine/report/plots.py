@@ -45,17 +45,25 @@ def _minutes(t: np.ndarray) -> np.ndarray:
     return t / 60.0
 
 
-def _heart(ax: Any, s: dict[str, np.ndarray]) -> None:
+def _legend(ax: Any, ncol: int) -> None:
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", fontsize=7, frameon=False, ncol=ncol)
+
+
+def _heart(ax: Any, model: ReportModel) -> None:
+    s = model.series
     if "beat_t" in s and s["beat_t"].size:
         t, y = envelope(s["beat_t"], s["beat_hr"])
-        ax.plot(_minutes(t), y, color=_SOFT, lw=0.6, label="beat-to-beat (R-peaks)")
-    if "hr_stream_t" in s:
+        label = model.labels.get("beat_hr", "beat-to-beat (R-peaks)")
+        ax.plot(_minutes(t), y, color=_SOFT, lw=0.6, label=label)
+    if "hr_stream_t" in s and s["hr_stream_t"].size:
         t, y = envelope(s["hr_stream_t"], s["hr_stream"])
-        ax.plot(_minutes(t), y, color="#2e7d32", lw=0.8, label="HR stream")
+        label = model.labels.get("hr_stream", "HR stream")
+        ax.plot(_minutes(t), y, color="#2e7d32", lw=0.8, label=label)
     if "feat_t" in s:
         ax.plot(_minutes(s["feat_t"]), s["feat_hr"], color=_LINE, lw=1.2, label="session HR")
     ax.set_ylabel("HR (bpm)")
-    ax.legend(loc="upper left", fontsize=7, frameon=False, ncol=3)
+    _legend(ax, 3)
 
 
 def _hrv(ax: Any, s: dict[str, np.ndarray]) -> None:
@@ -65,7 +73,7 @@ def _hrv(ax: Any, s: dict[str, np.ndarray]) -> None:
         ax.text(
             0.5,
             0.5,
-            "no RMSSD (no ECG or too few beats)",
+            "no RMSSD (no beats, or too few)",
             transform=ax.transAxes,
             ha="center",
             va="center",
@@ -76,20 +84,22 @@ def _hrv(ax: Any, s: dict[str, np.ndarray]) -> None:
 
 
 def _eda(ax: Any, s: dict[str, np.ndarray]) -> None:
-    if "eda_t" in s:
+    if "eda_t" in s and s["eda_t"].size:
         t, y = envelope(s["eda_t"], s["eda"])
         ax.plot(_minutes(t), y, color=_LINE, lw=0.7, label="skin conductance")
-        if s["scr_t"].size:
-            level = np.interp(s["scr_t"], s["eda_t"], s["eda"])
+        scr_t = s.get("scr_t", np.zeros(0))
+        if scr_t.size:
+            order = np.argsort(s["eda_t"], kind="stable")
+            level = np.interp(scr_t, s["eda_t"][order], s["eda"][order])
             ax.plot(
                 _minutes(s["scr_t"]),
                 level,
                 "v",
                 color="#ef6c00",
                 ms=3.5,
-                label=f"SCR peaks ({s['scr_t'].size})",
+                label=f"SCR peaks ({scr_t.size})",
             )
-        ax.legend(loc="upper left", fontsize=7, frameon=False, ncol=2)
+        _legend(ax, 2)
     ax.set_ylabel("SC (µS)")
 
 
@@ -121,7 +131,7 @@ def _intensity(ax: Any, model: ReportModel) -> None:
         )
     ax.set_ylim(-0.05, 1.1)
     ax.set_ylabel("intensity /\narousal")
-    ax.legend(loc="upper left", fontsize=7, frameon=False, ncol=3)
+    _legend(ax, 3)
 
 
 def _answers(ax: Any, model: ReportModel) -> None:
@@ -132,7 +142,7 @@ def _answers(ax: Any, model: ReportModel) -> None:
             if sel:
                 arr = np.asarray(sel)
                 ax.plot(_minutes(arr[:, 0]), arr[:, 1], marker + "-", ms=4, lw=0.8, label=kind)
-        ax.legend(loc="upper left", fontsize=7, frameon=False)
+        _legend(ax, 1)
     else:
         ax.text(
             0.5,
@@ -154,7 +164,7 @@ def timeline_png(model: ReportModel, width_in: float = 11.0, dpi: int = 96) -> b
     canvas_cls(fig)
     axes = fig.subplots(5, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1.6, 2.4, 2.6, 1.4]})
     s = model.series
-    _heart(axes[0], s)
+    _heart(axes[0], model)
     _hrv(axes[1], s)
     _eda(axes[2], s)
     _intensity(axes[3], model)
