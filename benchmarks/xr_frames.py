@@ -8,6 +8,8 @@ headset in a Debian chroot, as root), which imports the working tree; from the r
     # 90 Hz compositor on Xvfb (Monado's main compositor, lavapipe), optional smaller eyes
     bash scripts/xr/harness.sh run --xvfb -- \
         python -m benchmarks.xr_frames --seconds 60 --eye-size 224 252
+    # the same with the collector as before engine.gcpolicy.FrameCollector (--gc freeze),
+    # or CPython's default (--gc off)
 
 (``vrtherapy bench xr ARGS`` inside the harness is the same.)
 
@@ -21,16 +23,26 @@ this thread), and the display's :class:`~engine.display.openxr.XrFrameInfo`: *la
 frame's ``xrEndFrame`` returned after its predicted display time; *dropped* = display
 periods the runtime skipped. The frame budget is a 90 Hz headset's 11.1 ms. PyOpenGL error
 checking is off (``VRTHERAPY_GL_ERROR_CHECKING=0``) unless the environment sets it.
+
+Garbage collector (``--gc``): ``policy`` (default) is what a session does,
+:class:`engine.gcpolicy.FrameCollector` entered after warm-up with its safe point called
+after each frame's ``present()``; ``freeze`` only freezes the heap after warm-up and leaves
+automatic collection on (the policy before); ``off`` leaves CPython's collector alone. Every
+collection is timed (:class:`engine.gcpolicy.CollectorMonitor`): longest pause, how many ran
+inside a frame (anywhere but a safe point), and how many late frames had a collection in
+them or at the safe point before them.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
+import dataclasses
 import json
 import os
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("VRTHERAPY_GL_ERROR_CHECKING", "0")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
@@ -38,37 +50,22 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import numpy as np
 
 from engine.display.openxr import OpenXRDisplay
-from engine.gcpolicy import frozen_heap
+from engine.gcpolicy import (
+    CollectorMonitor,
+    CollectorStats,
+    FrameCollector,
+    frozen_heap,
+    resident_memory_mib,
+)
 from therapies.scenes import HeightsScene
+
+if TYPE_CHECKING:
+    from engine.display.openxr import XrFrameInfo
+    from therapies.scenes.base import DrawList
 
 FRAME_BUDGET_MS = 1000.0 / 90.0
 _FIXED_INSTANCES = 110  # as benchmarks/render_cpu.py: balcony, railing, cars, ground
 _WARMUP_FRAMES = 30
-
-
-class _GcPauses:
-    """Wall-clock duration of every garbage collection, by generation (gc.callbacks)."""
-
-    def __init__(self) -> None:
-        self._start = 0.0
-        self.ms: dict[int, list[float]] = {0: [], 1: [], 2: []}
-        gc.callbacks.append(self._on_gc)
-
-    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self._start = time.perf_counter()
-        else:
-            self.ms[info["generation"]].append((time.perf_counter() - self._start) * 1e3)
-
-    def stop(self) -> None:
-        if self._on_gc in gc.callbacks:
-            gc.callbacks.remove(self._on_gc)
-
-    def max_ms(self) -> list[float]:
-        return [round(max(v, default=0.0), 2) for v in self.ms.values()]
-
-    def count(self) -> list[int]:
-        return [len(v) for v in self.ms.values()]
 
 
 def _pct(samples: list[float], q: float) -> float:
@@ -80,7 +77,7 @@ def measure(
     objects: int = 200,
     graphics: str = "auto",
     eye_size: tuple[int, int] | None = None,
-    freeze: bool = True,
+    gc_mode: str = "policy",
 ) -> dict[str, object]:
     """Present heights-scene frames to the OpenXR runtime for ``seconds``; return figures.
 
@@ -94,9 +91,8 @@ def measure(
         ``auto``, ``egl`` or ``glx`` (see :class:`OpenXRDisplay`).
     eye_size
         Per-eye resolution; default the runtime's recommendation.
-    freeze
-        Freeze the heap after warm-up (:func:`engine.gcpolicy.frozen_heap`), as a session
-        does; ``False`` measures CPython's default collector behaviour.
+    gc_mode
+        ``policy``, ``freeze`` or ``off`` (module docstring), from the end of warm-up.
 
     Returns
     -------
@@ -106,26 +102,25 @@ def measure(
         11.1 ms, ``margin_min_ms``/``margin_p1_ms`` (slack before the display time),
         ``wait_p50_ms``, ``busy_p50_ms``/``busy_p99_ms`` (wall time of a frame outside
         ``xrWaitFrame``: CPU plus waiting on the rasteriser), ``instances``, ``eye_size``,
-        ``graphics``, ``runtime``.
+        ``graphics``, ``runtime``; the collector's: ``gc_mode``, ``gc`` (the
+        :class:`~engine.gcpolicy.CollectorStats` as a dict), ``gc_late_frames`` (late
+        frames with a collection in them or at the safe point before them); ``rss_mib``:
+        resident memory after warm-up and at the end.
     """
+    if gc_mode not in GC_MODES:
+        raise ValueError(f"gc_mode {gc_mode!r} is not one of {', '.join(GC_MODES)}")
     buildings = max(1, (objects - _FIXED_INSTANCES) // 2 + 1)
     scene = HeightsScene(seed=0, buildings=buildings)
     display = OpenXRDisplay(graphics=graphics, eye_size=eye_size)
-    pauses = _GcPauses()
+    monitor, frames = CollectorMonitor(), _Frames()
     stack = contextlib.ExitStack()
-    stack.callback(pauses.stop)
-    cpu: list[float] = []
-    margins: list[float] = []
-    waits: list[float] = []
-    busy: list[float] = []
-    counts: list[int] = []
+    safe_point: Callable[[], object] = _no_safe_point
     try:
-        period_s, i, t_start, base = 1.0 / 90.0, 0, 0.0, display.stats
+        period_s, i, t_start, base, rss_start = 1.0 / 90.0, 0, 0.0, display.stats, 0.0
         while True:
             if i == _WARMUP_FRAMES:
-                if freeze:  # as engine.live does around Session.run()
-                    stack.enter_context(frozen_heap())
-                t_start, base = time.perf_counter(), display.stats
+                safe_point = _enter_gc_mode(gc_mode, monitor, stack)
+                t_start, base, rss_start = time.perf_counter(), display.stats, resident_memory_mib()
             if i > _WARMUP_FRAMES and time.perf_counter() - t_start >= seconds:
                 break
             if display.poll().quit:
@@ -139,46 +134,96 @@ def measure(
             if frame is not None:
                 period_s = frame.predicted_display_period_ns / 1e9
                 if i >= _WARMUP_FRAMES:
-                    cpu.append((t1 - t0) * 1e3)
-                    waits.append(frame.wait_ms)
-                    busy.append((w1 - w0) * 1e3 - frame.wait_ms)
-                    counts.append(dl.instance_count)
-                    if frame.margin_ms is not None:
-                        margins.append(frame.margin_ms)
+                    frames.add(frame, (t1 - t0) * 1e3, (w1 - w0) * 1e3, dl, monitor.count)
+            safe_point()  # as Session.run calls it after each step
             i += 1
         elapsed = time.perf_counter() - t_start
-        end = display.stats
+        end, rss_end = display.stats, resident_memory_mib()
         eye_size, runtime, graphics = display.eye_size, display.runtime, display.graphics
     finally:
         stack.close()
         display.close()
-    frames = end.frames - base.frames
+    n = end.frames - base.frames
     return {
         "seconds": elapsed,
-        "frames": frames,
+        "frames": n,
         "submitted": end.submitted - base.submitted,
         "late": end.late - base.late,
         "dropped_periods": end.skipped_periods - base.skipped_periods,
         "runtime_hz": 1.0 / period_s,
-        "achieved_fps": frames / elapsed if elapsed > 0 else 0.0,
-        "cpu_p50_ms": _pct(cpu, 50),
-        "cpu_p99_ms": _pct(cpu, 99),
-        "cpu_max_ms": max(cpu, default=float("nan")),
-        "cpu_p50_pct_of_11_1ms": 100.0 * _pct(cpu, 50) / FRAME_BUDGET_MS,
-        "cpu_p99_pct_of_11_1ms": 100.0 * _pct(cpu, 99) / FRAME_BUDGET_MS,
-        "margin_min_ms": min(margins, default=float("nan")),
-        "margin_p1_ms": _pct(margins, 1),
-        "wait_p50_ms": _pct(waits, 50),
-        "busy_p50_ms": _pct(busy, 50),
-        "busy_p99_ms": _pct(busy, 99),
-        "instances": float(np.mean(counts)) if counts else 0.0,
-        "gc_frozen": freeze,
-        "gc_max_ms": pauses.max_ms(),
-        "gc_count": pauses.count(),
+        "achieved_fps": n / elapsed if elapsed > 0 else 0.0,
+        **frames.figures(),
+        "gc_mode": gc_mode,
+        "gc": dataclasses.asdict(monitor.stats),
+        "rss_mib": [rss_start, rss_end],
         "eye_size": list(eye_size),
         "graphics": graphics,
         "runtime": runtime,
     }
+
+
+GC_MODES = ("policy", "freeze", "off")
+
+
+def _no_safe_point() -> None:
+    return None
+
+
+def _enter_gc_mode(
+    mode: str, monitor: CollectorMonitor, stack: contextlib.ExitStack
+) -> Callable[[], object]:
+    """Set the collector up as ``mode`` says; return what to call after each frame."""
+    if mode == "policy":
+        return stack.enter_context(FrameCollector(monitor=monitor)).safe_point
+    if mode == "freeze":
+        stack.enter_context(frozen_heap())
+    stack.enter_context(monitor)
+    return _no_safe_point
+
+
+class _Frames:
+    """Per-frame figures of the measured frames."""
+
+    def __init__(self) -> None:
+        self.cpu: list[float] = []
+        self.margins: list[float] = []
+        self.waits: list[float] = []
+        self.busy: list[float] = []
+        self.counts: list[int] = []
+        self.late_with_gc = 0
+        self._collections = -1
+
+    def add(
+        self, frame: XrFrameInfo, cpu_ms: float, wall_ms: float, dl: DrawList, gcs: int
+    ) -> None:
+        """One presented frame; ``gcs``: collections so far (monitor count)."""
+        self.cpu.append(cpu_ms)
+        self.waits.append(frame.wait_ms)
+        self.busy.append(wall_ms - frame.wait_ms)
+        self.counts.append(dl.instance_count)
+        if frame.margin_ms is not None:
+            self.margins.append(frame.margin_ms)
+        if frame.late and self._collections >= 0 and gcs > self._collections:
+            self.late_with_gc += 1
+        self._collections = gcs
+
+    def figures(self) -> dict[str, object]:
+        """The per-frame part of :func:`measure`'s figures."""
+        cpu = self.cpu
+        return {
+            "cpu_p50_ms": _pct(cpu, 50),
+            "cpu_p99_ms": _pct(cpu, 99),
+            "cpu_max_ms": max(cpu, default=float("nan")),
+            "cpu_p50_pct_of_11_1ms": 100.0 * _pct(cpu, 50) / FRAME_BUDGET_MS,
+            "cpu_p99_pct_of_11_1ms": 100.0 * _pct(cpu, 99) / FRAME_BUDGET_MS,
+            "margin_min_ms": min(self.margins, default=float("nan")),
+            "margin_p1_ms": _pct(self.margins, 1),
+            "wait_p50_ms": _pct(self.waits, 50),
+            "busy_p50_ms": _pct(self.busy, 50),
+            "busy_p99_ms": _pct(self.busy, 99),
+            "instances": float(np.mean(self.counts)) if self.counts else 0.0,
+            "gc_late_frames": self.late_with_gc,
+        }
 
 
 def main() -> None:
@@ -190,14 +235,19 @@ def main() -> None:
     parser.add_argument("--eye-size", type=int, nargs=2, metavar=("W", "H"), default=None)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument(
-        "--no-gc-freeze", action="store_true", help="leave CPython's collector as it is"
-    )
+        "--gc", default="policy", choices=GC_MODES,
+        help="collector: as a session (policy), heap frozen only (freeze), CPython's (off)",
+    )  # fmt: skip
     args = parser.parse_args()
     eye = (args.eye_size[0], args.eye_size[1]) if args.eye_size else None
-    r = measure(args.seconds, args.objects, args.graphics, eye, freeze=not args.no_gc_freeze)
+    r = measure(args.seconds, args.objects, args.graphics, eye, gc_mode=args.gc)
     if args.json:
         print(json.dumps(r, indent=2))
         return
+    _print(r)
+
+
+def _print(r: dict[str, Any]) -> None:
     print(
         f"xr_frames: {r['runtime']} graphics={r['graphics']} eye={r['eye_size']} "
         f"instances={r['instances']:.0f} runtime={r['runtime_hz']:.1f} Hz"
@@ -217,9 +267,11 @@ def main() -> None:
         f"p1 {r['margin_p1_ms']:.2f} ms; xrWaitFrame p50 {r['wait_p50_ms']:.2f} ms; "
         f"busy p50 {r['busy_p50_ms']:.2f} ms p99 {r['busy_p99_ms']:.2f} ms"
     )
+    print(f"  garbage collector ({r['gc_mode']}): {CollectorStats(**r['gc']).describe()}")
+    print(f"  late frames with a collection in or just before them: {r['gc_late_frames']}")
     print(
-        f"  garbage collections (gen 0/1/2) {r['gc_count']}, longest ms {r['gc_max_ms']}, "
-        f"heap frozen after warm-up: {r['gc_frozen']}"
+        "  resident memory after warm-up / at the end: "
+        f"{r['rss_mib'][0]:.1f} / {r['rss_mib'][1]:.1f} MiB"
     )
 
 

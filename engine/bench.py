@@ -16,7 +16,8 @@ BENCHES: dict[str, tuple[str, str]] = {
     "report": ("report_cost", "seconds to report a 60-minute session"),
     "simulate": ("simulate_speed", "dry-run speed, x real time"),
     "crypto": ("crypto_cost", "encryption overhead vs the recorder's cost"),
-    "xr": ("xr_frames", "OpenXR frames: late frames, CPU per frame (inside the runtime)"),
+    "xr": ("xr_frames", "OpenXR frames: late frames, CPU per frame, collector pauses"),
+    "gc": ("gc_session", "collector pauses and memory over a 60-minute 90 Hz session"),
 }
 
 

@@ -23,7 +23,7 @@ from engine.audio.player import DEFAULT_VOLUME
 from engine.clock import Clock, LslClock, ManualClock
 from engine.display import open_display
 from engine.errors import ProtocolError
-from engine.gcpolicy import frozen_heap
+from engine.gcpolicy import FrameCollector
 from engine.outlets import SessionOutlets
 from engine.privacy.audit import model_sha256
 from engine.privacy.consent import Consent, filter_streams, simulation_consent
@@ -236,8 +236,8 @@ def _run_recorded(
             )
             signals.attach(session)
             try:
-                with frozen_heap():  # no full GC pass over start-up objects mid-frame
-                    return session.run()
+                with FrameCollector() as collector:  # no collector pause inside a frame
+                    return session.run(collector.safe_point)
             finally:
                 if not session.done:
                     session.stop(clock.now(), "interrupted")

@@ -558,10 +558,16 @@ class Session:
             )
         )
 
-    def run(self) -> SessionSummary:
-        """Step until the session ends; pace by the display or, failing that, the clock."""
+    def run(self, between_frames: Callable[[], object] | None = None) -> SessionSummary:
+        """Step until the session ends; pace by the display or, failing that, the clock.
+
+        ``between_frames`` is called after each frame was presented, before the next one
+        starts (the garbage collector's safe point: :class:`engine.gcpolicy.FrameCollector`).
+        """
         now = self.clock.now()
         while self.step(now):
+            if between_frames is not None:
+                between_frames()
             if not self.display.paced:
                 self.clock.wait_until(now + self.frame_period)
             now = self.clock.now()
