@@ -51,18 +51,15 @@ from biosignals.quality import (
     QualityMonitor,
     active_flags,
 )
+from biosignals.roles import BEAT_ROLES, HEART_ROLES, ROLE_NAMES
 
 __all__ = [
     "COARSE_RULES",
     "EDA_PLAUSIBLE_US",
-    "HEART_ROLES",
-    "ROLES",
     "FeaturePipeline",
     "PipelineOutput",
 ]
 
-ROLES = ("heart", "ppg", "hr", "eda")
-HEART_ROLES = ("heart", "ppg", "hr")  # best first
 HR_PLAUSIBLE = HR_PLAUSIBLE_BPM
 EDA_PLAUSIBLE_US = (0.05, 60.0)
 _RR_MIN_S = 60.0 / HR_PLAUSIBLE_BPM[1]
@@ -219,9 +216,11 @@ class FeaturePipeline:
         hr_smoothing: float = 5.0,
         device_ranges: dict[str, tuple[float, float]] | None = None,
     ) -> None:
-        unknown = sorted(set(rates) - set(ROLES))
+        unknown = sorted(set(rates) - set(ROLE_NAMES))
         if unknown:
-            raise SignalError(f"unknown stream role(s) {unknown}; allowed: {', '.join(ROLES)}")
+            raise SignalError(
+                f"unknown stream role(s) {unknown}; allowed: {', '.join(ROLE_NAMES)}"
+            )
         self.rates = dict(rates)
         self.ecg = EcgExtractor(rates["heart"]) if "heart" in rates else None
         self.ppg = PpgExtractor(rates["ppg"]) if "ppg" in rates else None
@@ -230,7 +229,7 @@ class FeaturePipeline:
         if "hr" in rates and not (math.isfinite(rates["hr"]) and rates["hr"] >= 0.0):
             raise SignalError(f"hr: sampling rate must be >= 0 (0: irregular), got {rates['hr']}")
         self.hrv: dict[str, HrvTracker] = {
-            role: HrvTracker(max(_HRV_WINDOWS)) for role in ("heart", "ppg") if role in rates
+            role: HrvTracker(max(_HRV_WINDOWS)) for role in BEAT_ROLES if role in rates
         }
         limits = _device_ranges(device_ranges or {}, rates)
         self.monitors = {

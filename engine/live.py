@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from biosignals.role_streams import RoleRequest, SharedStream, open_role_streams
+from biosignals.roles import ROLE_UNITS
 from biosignals.streams import StreamPredicate
 from biosignals.twin import TwinOutlets, TwinPhysiology, TwinProfile, TwinRunner
 from engine import __version__
@@ -30,12 +31,13 @@ from engine.privacy.consent import Consent, filter_streams, simulation_consent
 from engine.privacy.errors import ConsentError
 from engine.privacy.keys import SiteKey
 from engine.privacy.session_guard import SessionPrivacy
-from engine.protocol import ROLE_UNITS, Protocol, StreamSelector
+from engine.protocol import Protocol, StreamSelector
 from engine.record import StreamSpec, XdfRecorder
 from engine.record.rolemap import raw_stream_spec
 from engine.session import Progress, Session, SessionSummary
 from engine.session_end import close_failed, end_session
 from engine.session_record import SessionRecording
+from engine.session_types import PromptResponder
 from engine.sessiondir import new_session_dir
 from engine.signals import SignalStop
 from engine.twinfeed import TwinFeed
@@ -168,7 +170,7 @@ def _execute(
     sinks: tuple[Any, ...],
     consent: Consent,
     signals: SignalStop,
-    answerer: Callable[[str], int | None] | None = None,
+    answerer: PromptResponder | None = None,
     audio: bool = False,
 ) -> SessionResult:
     """Record and run the session, then end it: summary, audit stop and integrity, and
@@ -204,7 +206,7 @@ def _run_recorded(
     folder: Path,
     guard: SessionPrivacy,
     signals: SignalStop,
-    answerer: Callable[[str], int | None] | None,
+    answerer: PromptResponder | None,
     audio: bool,
 ) -> SessionSummary:
     head_pose = opts.display == "openxr"
@@ -410,7 +412,7 @@ def run_simulated(
         consent, allowed = _consent(opts, list(feed.sources()), simulated=True)
         streams = [s for s in feed.streams() if set(s.roles) <= set(allowed)]
         physiology = feed.physiology
-        pacer_rate = getattr(protocol.controller, "pacer_rate", None)
+        pacer_rate = protocol.controller.paced_breathing_rate()
         if pacer_rate is not None:  # the simulated patient follows the breathing pacer
             physiology.set_paced_breathing(pacer_rate)
 

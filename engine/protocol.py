@@ -9,13 +9,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from biosignals.arousal import ArousalWeights
 from biosignals.conversion import SignalSettings
+from biosignals.roles import WAVEFORM_ROLES, check_role
 from biosignals.units import Duration
 from engine.errors import ProtocolError
 from engine.privacy.consent import Consent
@@ -24,14 +33,11 @@ from therapies.controllers import ControllerConfig
 from therapies.prompts import PromptsConfig
 from therapies.safety import SafetyConfig
 
-Role = Literal["heart", "ppg", "hr", "eda"]
-"""Stream roles: ``heart`` = ECG waveform, ``ppg`` = pulse waveform, ``hr`` = heart rate or
-RR intervals from the device (``signal.content``), ``eda`` = skin conductance."""
-ROLE_UNITS: dict[str, str] = {"heart": "mV", "ppg": "", "hr": "bpm", "eda": "uS"}
-"""Canonical unit of each role; device values are converted to it (``signal`` settings)."""
-WAVEFORM_ROLES = ("heart", "ppg", "eda")
-"""Roles whose stream carries a waveform (``signal.content: waveform``); heart rate or RR
-numbers go to the role ``hr``."""
+Role = Annotated[str, AfterValidator(check_role)]
+"""A stream role from :data:`biosignals.roles.ROLES`: ``heart`` = ECG waveform, ``ppg`` =
+pulse waveform, ``hr`` = heart rate or RR intervals from the device (``signal.content``),
+``eda`` = skin conductance. Each has a canonical unit (:data:`ROLE_UNITS`) its values are
+converted to; waveform roles (:data:`WAVEFORM_ROLES`) refuse heart-rate content."""
 
 
 def field_error(loc: tuple[str | int, ...], message: str, value: object) -> ValidationError:

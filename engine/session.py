@@ -10,141 +10,50 @@ frame. Time comes only from the injected clock; the display paces the loop when 
 from __future__ import annotations
 
 import dataclasses
-import enum
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-import numpy as np
+from typing import Any
 
 from biosignals.features import FeatureSnapshot
 from biosignals.pipeline import FeaturePipeline
 from biosignals.quality import QualityEvent
+from biosignals.roles import BEAT_ROLES
 from engine.clock import Clock
+from engine.display.base import Display
 from engine.errors import IllegalTransitionError
 from engine.protocol import Protocol as TherapyProtocol
 from engine.record import StreamSpec
+from engine.session_input import KEY_COMMANDS, SessionInput
 from engine.session_record import SessionRecording
+from engine.session_types import (
+    LEGAL_TRANSITIONS,
+    IntensitySink,
+    Progress,
+    PromptResponder,
+    RawStream,
+    SampleSource,
+    SessionState,
+    SessionSummary,
+)
+from therapies.commands import Command, CommandKind, CommandQueue, CommandSource
 from therapies.controllers import IntensityDecision, create_controller
 from therapies.prompt_gaze import PromptGaze
-from therapies.prompts import PromptEvent, PromptScheduler
-from therapies.safety import Command, SafetyLayer
+from therapies.prompts import PromptScheduler
+from therapies.safety import SafetyLayer
+from therapies.scenes.base import DrawList, Scene
 
-PACER_PROMINENCE = 0.6
-"""Scene intensity (pacer size/distance) in breathing sessions, where intensity is reward."""
-WAVEFORM_HEART_ROLES = ("heart", "ppg")
-"""Roles whose extractor detects beats (recorded as ``vrtherapy-beats-<role>``)."""
-KEY_COMMANDS = {"escape": Command.STOP, "up": Command.STEP_UP, "down": Command.STEP_DOWN}
-
-
-class SessionState(enum.Enum):
-    """Lifecycle of a session."""
-
-    CREATED = "created"
-    BASELINE = "baseline"
-    ACTIVE = "active"
-    FINISHED = "finished"
-    ABORTED = "aborted"
+__all__ = [
+    "KEY_COMMANDS",
+    "IntensitySink",
+    "Progress",
+    "RawStream",
+    "SampleSource",
+    "Session",
+    "SessionState",
+    "SessionSummary",
+]
 
 
-_LEGAL = {
-    SessionState.CREATED: {SessionState.BASELINE, SessionState.ABORTED},
-    SessionState.BASELINE: {SessionState.ACTIVE, SessionState.ABORTED},
-    SessionState.ACTIVE: {SessionState.FINISHED, SessionState.ABORTED},
-    SessionState.FINISHED: set(),
-    SessionState.ABORTED: set(),
-}
-
-
-class SampleSource(Protocol):
-    """An inlet: ``pull()`` returns (samples, timestamps) without blocking."""
-
-    def pull(self) -> tuple[np.ndarray, np.ndarray]: ...
-
-
-class RawStream(Protocol):
-    """A stream the session records whole (:class:`~biosignals.role_streams.SharedStream`):
-    its raw chunks and its notes (e.g. the ``clock: auto`` decision) since the last call."""
-
-    @property
-    def withheld(self) -> tuple[int, ...]:
-        """Channels no role reads (recorded blank)."""
-        ...
-
-    def drain_raw(self) -> list[tuple[np.ndarray, np.ndarray]]: ...
-
-    def drain_notes(self) -> list[dict[str, Any]]: ...
-
-
-class IntensitySink(Protocol):
-    """Anything that wants the intensity shown (LSL outlet, in-process twin)."""
-
-    def push_intensity(self, value: float, timestamp: float) -> None: ...
-
-
-class DisplayLike(Protocol):
-    """What the session needs of a display (see ``engine.display``)."""
-
-    paced: bool
-
-    def poll(self) -> Any: ...
-
-    def present(self, draw_list: Any) -> Any: ...
-
-
-@dataclass
-class SessionSummary:
-    """What happened, for the CLI and the report."""
-
-    protocol: str
-    state: SessionState
-    reason: str
-    started: float | None = None
-    ended: float | None = None
-    frames: int = 0
-    decisions: list[IntensityDecision] = field(default_factory=list)
-    max_step: int = 0
-    max_hr: float | None = None
-    final_intensity: float = 0.0
-    quality_events: int = 0
-    answers: list[tuple[float, str, int]] = field(default_factory=list)
-    ticks_with_arousal: int = 0
-    ticks_in_window: int = 0
-
-    @property
-    def time_in_window(self) -> float | None:
-        """Share (0..1) of the active phase's ticks with arousal inside the window."""
-        if not self.ticks_with_arousal:
-            return None
-        return self.ticks_in_window / self.ticks_with_arousal
-
-    @property
-    def safety_events(self) -> int:
-        """Decisions taken by the safety layer (ceiling, signal loss)."""
-        return sum(d.source == "safety" for d in self.decisions)
-
-    @property
-    def duration(self) -> float:
-        """Session length in seconds."""
-        if self.started is None or self.ended is None:
-            return 0.0
-        return self.ended - self.started
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Periodic status for progress lines."""
-
-    time: float
-    elapsed: float
-    total: float
-    state: SessionState
-    intensity: float
-    step: int | None
-    features: FeatureSnapshot
-
-
-class Session:
+class Session(SessionInput):
     """One therapy session (see module docstring).
 
     Parameters
@@ -175,6 +84,9 @@ class Session:
         Callbacks for the CLI: event text, and a :class:`Progress` every ``progress_every`` s.
     prompt_answerer
         Answers SUDS/NRS prompts in dry-runs (a simulated patient); ``None`` live.
+    commands
+        Command sources drained each step after the display's keys, in this order (e.g. a
+        therapist console); see :mod:`engine.session_input`.
     """
 
     def __init__(
@@ -182,24 +94,25 @@ class Session:
         protocol: TherapyProtocol,
         *,
         clock: Clock,
-        display: DisplayLike,
-        scene: Any,
+        display: Display,
+        scene: Scene,
         sources: Mapping[str, tuple[SampleSource, float]],
         streams: Sequence[RawStream] = (),
         recording: SessionRecording | None = None,
         raw_specs: Sequence[StreamSpec] = (),
-        sinks: tuple[IntensitySink, ...] = (),
+        sinks: Sequence[IntensitySink] = (),
         frame_rate: float = 60.0,
         on_event: Callable[[str], None] | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         progress_every: float = 5.0,
-        prompt_answerer: Callable[[str], int | None] | None = None,
+        prompt_answerer: PromptResponder | None = None,
+        commands: Sequence[CommandSource] = (),
     ) -> None:
         self.protocol = protocol
         self.clock, self.display, self.scene = clock, display, scene
         self.sources = dict(sources)
         self.streams = tuple(streams)
-        self.recording, self.sinks = recording, sinks
+        self.recording, self.sinks = recording, tuple(sinks)
         if recording is not None:
             self._add_recorded_streams(recording, raw_specs)
         self.frame_period = 1.0 / frame_rate
@@ -219,19 +132,16 @@ class Session:
             protocol.safety,
             protocol.controller.tick,
         )
-        self._observe_hr = getattr(self.safety.controller, "observe_hr", None)
-        self._pacer_rate: float | None = getattr(protocol.controller, "pacer_rate", None)
-        if self._pacer_rate is not None and hasattr(scene, "rate_per_min"):
-            scene.rate_per_min = self._pacer_rate
-        self._blank: Any = None
+        self._blank: DrawList | None = None
         self.prompts = PromptScheduler(protocol.prompts)
         self.prompt_answerer = prompt_answerer
         self.gaze = PromptGaze(self.prompts, protocol.prompts.gaze)
         """Gaze and click answers, where the display reports a head pose."""
-        if hasattr(display, "menu_key"):  # a headset controller's menu button asks prompts
-            display.menu_key = protocol.prompts.on_demand_key
+        display.set_prompt_key(protocol.prompts.on_demand_key)  # a headset's menu button
+        self.requests = CommandQueue()
+        """The session's own command source, drained first (a stop signal)."""
+        self.command_sources = tuple(commands)
         self._state = SessionState.CREATED
-        self._stop_request: str | None = None
         self.summary = SessionSummary(protocol.protocol, self._state, "not started")
         self._t0 = self._last = self._next_tick = self._next_progress = 0.0
         self._intensity = 0.0
@@ -245,7 +155,7 @@ class Session:
         for i, (spec, stream) in enumerate(zip(raw_specs, self.streams, strict=True)):
             recording.add_source(f"raw{i}", spec, stream.withheld)
         for role in self.sources:
-            if role in WAVEFORM_HEART_ROLES:
+            if role in BEAT_ROLES:
                 recording.add_beats(role)
         if "eda" in self.sources:
             recording.add_scr()
@@ -261,7 +171,7 @@ class Session:
         return self._state in (SessionState.FINISHED, SessionState.ABORTED)
 
     def _transition(self, new: SessionState, now: float, reason: str) -> None:
-        if new not in _LEGAL[self._state]:
+        if new not in LEGAL_TRANSITIONS[self._state]:
             raise IllegalTransitionError(
                 f"session cannot go from {self._state.value} to {new.value}"
             )
@@ -272,10 +182,9 @@ class Session:
     def _mark(self, now: float, event: dict[str, Any]) -> None:
         if self.recording is not None:
             self.recording.marker(event, now)
+        text = str(event.get("text") or event)
         for sink in self.sinks:
-            push = getattr(sink, "push_marker", None)
-            if push is not None:
-                push(str(event.get("text") or event), now)
+            sink.push_marker(text, now)
         if self.on_event is not None and "text" in event:
             self.on_event(str(event["text"]))
 
@@ -298,8 +207,8 @@ class Session:
 
     def request_stop(self, reason: str) -> None:
         """Ask the session to stop (aborted, ``reason``) at its next step; safe to call
-        from a signal handler."""
-        self._stop_request = reason
+        from a signal handler (a ``stop`` command from the source ``signal``)."""
+        self.requests.push(Command(CommandKind.STOP, "signal", text=reason))
 
     def stop(self, now: float, reason: str) -> None:
         """Abort the session (user stop, safety, display closed)."""
@@ -321,20 +230,17 @@ class Session:
             self.start(now)
         if self.done:
             return False
-        if self._stop_request is not None:
-            self.stop(now, self._stop_request)
-            return False
         dt, self._last = max(0.0, now - self._last), now
         self._pull(now)
-        commands = self._commands(now)
+        self._input(now)
         if self.done:
             return False
         needs_hrv = now >= self._next_tick or now >= self._next_progress
         self.features = self.pipeline.snapshot(now, with_hrv=needs_hrv)
         if self._state is SessionState.BASELINE:
-            self._baseline_step(now, commands)
+            self._baseline_step(now)
         else:
-            self._active_step(now, commands)
+            self._active_step(now)
         if self.done:
             return False
         self._render(now, dt)
@@ -347,8 +253,7 @@ class Session:
     def _pull(self, now: float) -> None:
         for role, (source, _) in self.sources.items():
             samples, timestamps = source.pull()
-            drain_gaps = getattr(source, "drain_gaps", None)
-            for gap in drain_gaps() if drain_gaps is not None else ():
+            for gap in source.drain_gaps():
                 text = f"{role} stream gap {gap.start:.2f}-{gap.end:.2f} ({gap.duration:.2f} s)"
                 self._mark(
                     gap.end,
@@ -365,11 +270,12 @@ class Session:
                 continue
             out = self.pipeline.update(role, samples, timestamps)
             self._quality(out.quality)
-            if self.recording is not None and out.beats and role in WAVEFORM_HEART_ROLES:
+            if self.recording is not None and out.beats and role in BEAT_ROLES:
                 self.recording.beats(role, out.beats)
-            beats = [b for b in out.beats if b.hr_bpm is not None]
-            if beats and self._observe_hr is not None and role in WAVEFORM_HEART_ROLES:
-                self._observe_hr([b.time for b in beats], [b.hr_bpm for b in beats])
+            beats = [(b.time, b.hr_bpm) for b in out.beats if b.hr_bpm is not None]
+            if beats and role in BEAT_ROLES:
+                times, rates = zip(*beats, strict=True)
+                self.safety.controller.observe_hr(times, rates)
         self._record_streams()
         self._quality(self.pipeline.check(now))
 
@@ -377,7 +283,7 @@ class Session:
         """Raw chunks of every stream, completed SCRs and stream notes into the recording."""
         for i, stream in enumerate(self.streams):
             for note in stream.drain_notes():
-                self._mark(self._last, note)
+                self._mark(self._last, dict(note))
             chunks = stream.drain_raw()
             if self.recording is not None:
                 for values, stamps in chunks:
@@ -403,35 +309,6 @@ class Session:
                 },
             )
 
-    def _commands(self, now: float) -> tuple[Command, ...]:
-        events = self.display.poll()
-        if getattr(events, "quit", False):
-            self.stop(now, "display closed")
-            return ()
-        answered, keys = self.gaze.confirm(now, tuple(getattr(events, "keys", ())))
-        self._prompt_events(answered)
-        self._prompt_events(self.prompts.update(now, keys))
-        clicks = [(c.origin, c.direction) for c in getattr(events, "clicks", ())]
-        head, layout_of = getattr(events, "head", None), getattr(self.display, "panel_layout", None)
-        self._prompt_events(self.gaze.update(now, head, clicks, layout_of))
-        keys = self.prompts.passthrough  # answer keys never reach the override keys
-        return tuple(KEY_COMMANDS[k] for k in keys if k in KEY_COMMANDS)
-
-    def _prompt_events(self, events: list[PromptEvent]) -> None:
-        """Record prompt events; answers go to the controller (and twins answer in dry-runs)."""
-        for e in events:
-            self._mark(e.time, e.marker())
-            if e.event == "asked" and self.prompt_answerer is not None:
-                value = self.prompt_answerer(e.kind)
-                if value is not None:
-                    self._prompt_events(self.prompts.answer(value, e.time, source="twin"))
-            elif e.event == "answered" and e.value is not None:
-                self.summary.answers.append((e.time, e.kind, int(e.value)))
-                if self._state is SessionState.ACTIVE:
-                    decision = self.safety.answer(e.time, e.kind, int(e.value))
-                    if decision is not None:
-                        self._decide(e.time, [decision])
-
     def _tick_due(self, now: float) -> bool:
         if now < self._next_tick:
             return False
@@ -439,10 +316,7 @@ class Session:
         self._next_tick += tick * (int((now - self._next_tick) // tick) + 1)
         return True
 
-    def _baseline_step(self, now: float, commands: tuple[Command, ...]) -> None:
-        if Command.STOP in commands:
-            self.stop(now, "stop requested (emergency stop key) during baseline")
-            return
+    def _baseline_step(self, now: float) -> None:
         if self._tick_due(now):
             self.pipeline.collect_baseline(self.features)
             if self.recording is not None:
@@ -472,8 +346,8 @@ class Session:
                 return
             self._decide(now, [self.safety.start(now)])
 
-    def _active_step(self, now: float, commands: tuple[Command, ...]) -> None:
-        outcome = self.safety.update(now, self.features, commands)
+    def _active_step(self, now: float) -> None:
+        outcome = self.safety.update(now, self.features)
         for note in outcome.notes:
             self._mark(now, {"event": "note", "text": note})
         self._decide(now, outcome.decisions)
@@ -517,18 +391,15 @@ class Session:
     def _render(self, now: float, dt: float) -> None:
         if self._state is SessionState.ACTIVE:
             self._intensity = self.safety.intensity(now)
-        if self._pacer_rate is not None and hasattr(self.scene, "reward"):
-            # breathing biofeedback: the controller's target is the reward the scene shows;
-            # the pacer itself stays equally prominent all session
-            self.scene.reward = min(1.0, max(0.0, self._intensity))
-            self.scene.update(PACER_PROMINENCE, dt)
-        else:
-            self.scene.update(self._intensity, dt)
+        parameters = self.safety.controller.scene_parameters(self._intensity)
+        if parameters:  # e.g. the breathing pacer's rate and reward
+            self.scene.set_parameters(parameters)
+        self.scene.update(self._intensity, dt)
         if self._blank is not None:  # a display that draws nothing needs no new draw list
             draw_list = self._blank
         else:
             draw_list = self.scene.draw_list()
-            if not getattr(self.display, "draws", True):
+            if not self.display.capabilities.draws:
                 self._blank = draw_list
         overlays = self.gaze.overlays()
         if overlays:
@@ -539,8 +410,8 @@ class Session:
             sink.push_intensity(self._intensity, now)
         if self.recording is not None:
             self.recording.intensity(self._intensity, now)
-            xr_frame = getattr(self.display, "last_frame", None)
-            self.recording.frame(float(timing.cpu_ms), int(timing.frame_index), now, xr_frame)
+            frame = self.display.last_frame
+            self.recording.frame(float(timing.cpu_ms), int(timing.frame_index), now, frame)
 
     def _progress(self, now: float) -> None:
         if self.on_progress is None or now < self._next_progress:

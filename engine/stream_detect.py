@@ -21,12 +21,12 @@ from biosignals.ecg import EcgExtractor
 from biosignals.eda import EdaExtractor
 from biosignals.errors import SignalError, StreamError
 from biosignals.ppg import PpgExtractor
-from engine.protocol import ROLE_UNITS
+from biosignals.roles import ROLE_NAMES
 from engine.stream_listing import StreamEntry
 
 __all__ = ["ROLES", "ChannelMatch", "Hint", "best_matches", "detect_channels", "rate_problem"]
 
-ROLES: tuple[str, ...] = tuple(ROLE_UNITS)
+ROLES: tuple[str, ...] = ROLE_NAMES
 """The protocol's stream roles, in the protocol's order."""
 
 Hint = Literal["", "resistance", "hr_bpm", "rr"]

@@ -12,10 +12,10 @@ import numpy as np
 from biosignals.conversion import SignalSettings
 from biosignals.reconnect import Gap, StreamPredicate
 from biosignals.role_streams import RoleRequest, RoleView, SharedStream, bind_roles
+from biosignals.roles import ROLE_UNITS
 from biosignals.streams import FakeInlet, StreamMeta
 from biosignals.twin import TwinPhysiology
 from engine.clock import Clock
-from engine.protocol import ROLE_UNITS
 
 
 def _meta(role: str, stream_type: str, rate: float, label: str, unit: str) -> StreamMeta:
@@ -111,6 +111,9 @@ class TwinFeed:
             for stream in self._streams
             for role, view in stream.views.items()
         }
+
+    def push_marker(self, text: str, timestamp: float) -> None:
+        """The simulated patient does not read markers."""
 
     def push_intensity(self, value: float, timestamp: float) -> None:
         """The intensity the session shows drives the twin's arousal."""

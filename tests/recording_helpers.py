@@ -20,9 +20,9 @@ import numpy as np
 from biosignals.conversion import SignalSettings, plan_conversion
 from biosignals.features import FeatureSnapshot
 from biosignals.lsl import import_pylsl
+from biosignals.roles import ROLE_UNITS
 from biosignals.streams import stream_meta
 from biosignals.twin_model import TwinPhysiology, TwinProfile
-from engine.protocol import ROLE_UNITS
 from engine.record import ChannelSpec, StreamSpec, XdfRecorder
 from engine.session_record import FEATURES, FRAMES, INTENSITY, MARKERS
 

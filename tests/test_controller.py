@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from biosignals.features import FeatureSnapshot
+from therapies.commands import Command, CommandKind
 from therapies.controllers import ExposureConfig, ExposureController
-from therapies.safety import Command, IntensityRamp, SafetyConfig, SafetyLayer
+from therapies.safety import IntensityRamp, SafetyConfig, SafetyLayer
 
 HIERARCHY = [{"intensity": v, "label": f"s{i}"} for i, v in enumerate((0.2, 0.4, 0.6, 0.8))]
 
@@ -128,9 +129,9 @@ def test_signal_loss_policies(policy: str, target: float, stops: bool) -> None:
 
 def test_therapist_override_and_stop_win() -> None:
     layer = safety()
-    out = layer.update(0.1, snap(0.1, 0.5), (Command.STEP_DOWN,))
+    out = layer.update(0.1, snap(0.1, 0.5), (Command(CommandKind.STEP_DOWN, "keyboard"),))
     assert out.decisions[0].source == "therapist" and layer.controller.target == 0.4
-    out = layer.update(0.2, snap(0.2, 0.5, hr=200.0), (Command.STOP,))
+    out = layer.update(0.2, snap(0.2, 0.5, hr=200.0), (Command(CommandKind.STOP, "keyboard"),))
     assert out.stop_reason == "stop requested (emergency stop key)"
 
 

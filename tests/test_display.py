@@ -38,7 +38,7 @@ def test_unknown_display_lists_allowed_names() -> None:
 
 def test_backends_are_module_class_paths() -> None:
     assert set(BACKENDS) == {"null", "offscreen", "window", "openxr"}
-    assert all(":" in target for target in BACKENDS.values())
+    assert all(":" in backend.target for backend in BACKENDS.values())
 
 
 def test_importing_the_packages_loads_no_gl() -> None:

@@ -346,6 +346,23 @@ class PromptScheduler:
             return events
         return events + self._close_answered(self._open.scale.clip(round(value)), now, source)
 
+    def record(
+        self, kind: PromptKind, value: int, now: float, source: str = "external"
+    ) -> list[PromptEvent]:
+        """An answer given without a prompt of that kind on screen (the patient said it
+        aloud and the therapist entered it): recorded like an answer, nothing closes.
+
+        Raises
+        ------
+        PromptError
+            Unknown ``kind``.
+        """
+        if kind not in SCALES:
+            raise PromptError(f"prompt kind {kind!r} is not one of {', '.join(KINDS)}")
+        value = SCALES[kind].clip(value)
+        self._last_answer[kind] = value
+        return [*self._expire(now), PromptEvent(now, kind, "answered", value, None, source)]
+
     def cancel(self, now: float) -> list[PromptEvent]:
         """Close the open prompt unanswered and drop the queue (the session is ending)."""
         self._queue.clear()

@@ -11,7 +11,7 @@ because lowering exposure is always the safe direction.
 
 from __future__ import annotations
 
-import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from biosignals.features import FeatureSnapshot
 from biosignals.units import Duration
+from therapies.commands import Command, CommandKind
 from therapies.controllers.base import SAFETY, THERAPIST, Controller, IntensityDecision
 
 SIGNAL_LOSS_FLAGS = ("dropout", "flatline", "nan", "clipping", "format")
@@ -35,12 +36,24 @@ class SafetyConfig(BaseModel):
     ceiling_repeat: Duration = Field(default=5.0, gt=0.0)
 
 
-class Command(enum.Enum):
-    """Live commands from the patient or therapist."""
+SAFETY_COMMANDS = (
+    CommandKind.STEP_UP,
+    CommandKind.STEP_DOWN,
+    CommandKind.HOLD,
+    CommandKind.RESUME,
+    CommandKind.STOP,
+)
+"""Commands the safety layer applies (the rest are prompts, notes and scene events)."""
+EMERGENCY_STOP = "stop requested (emergency stop key)"
 
-    STOP = "stop"
-    STEP_UP = "step_up"
-    STEP_DOWN = "step_down"
+
+def stop_reason(command: Command) -> str:
+    """Why the session stops on ``command``: its text, else who asked."""
+    if command.text:
+        return command.text
+    if command.source in ("keyboard", "controller"):
+        return EMERGENCY_STOP
+    return f"stop requested by {command.who} ({command.source})"
 
 
 @dataclass
@@ -102,6 +115,8 @@ class SafetyLayer:
         self._loss_handled = False
         self._last_target: float | None = None
         self._cap: float | None = None
+        self.held_by: str | None = None
+        """Who holds the controller (``hold`` command); ``None`` while it runs."""
 
     def start(self, now: float) -> IntensityDecision:
         """Start the active phase (first controller decision)."""
@@ -116,8 +131,7 @@ class SafetyLayer:
         follows the rate-limited ramp, and the HR ceiling and signal-loss checks run on
         every frame regardless.
         """
-        on_answer = getattr(self.controller, "on_answer", None)
-        return on_answer(now, kind, value) if on_answer is not None else None
+        return self.controller.on_answer(now, kind, value)
 
     def intensity(self, now: float) -> float:
         """Intensity to show now (ramped toward the controller's target).
@@ -135,18 +149,45 @@ class SafetyLayer:
         goal = target if self._cap is None else min(target, self._cap)
         return self.ramp.advance(goal, now)
 
+    def command(self, now: float, command: Command) -> SafetyOutcome:
+        """Apply one of :data:`SAFETY_COMMANDS` (step up/down, hold, resume, stop).
+
+        Steps are the therapist's and always apply (within the hierarchy); ``hold`` freezes
+        the controller's own decisions while safety keeps acting; ``stop`` ends the session.
+        """
+        out = SafetyOutcome()
+        kind = command.kind
+        if kind is CommandKind.STOP:
+            out.stop_reason = stop_reason(command)
+        elif kind in (CommandKind.STEP_UP, CommandKind.STEP_DOWN):
+            steps = 1 if kind is CommandKind.STEP_UP else -1
+            word = "raised" if steps > 0 else "lowered"
+            who = "therapist" if command.operator is None else command.operator
+            self._add(out, self.controller.move(now, steps, f"{who} {word} a step", THERAPIST))
+        elif kind is CommandKind.HOLD:
+            self.held_by = command.who
+            out.notes.append(f"controller held by {command.who}: safety still acts")
+        elif kind is CommandKind.RESUME:
+            was, self.held_by = self.held_by, None
+            out.notes.append(
+                f"controller resumed by {command.who}" + ("" if was else " (was not held)")
+            )
+        else:
+            raise ValueError(f"the safety layer does not apply {kind.value} commands")
+        return out
+
     def update(
-        self, now: float, features: FeatureSnapshot, commands: tuple[Command, ...] = ()
+        self, now: float, features: FeatureSnapshot, commands: Sequence[Command] = ()
     ) -> SafetyOutcome:
-        """Apply commands, safety checks and (at its tick) the controller."""
+        """Apply commands, safety checks and (at its tick, unless held) the controller."""
         out = SafetyOutcome()
         for command in commands:
-            if command is Command.STOP:
-                out.stop_reason = "stop requested (emergency stop key)"
+            done = self.command(now, command)
+            out.decisions += done.decisions
+            out.notes += done.notes
+            if done.stop_reason is not None:
+                out.stop_reason = done.stop_reason
                 return out
-            steps = 1 if command is Command.STEP_UP else -1
-            word = "raised" if steps > 0 else "lowered"
-            self._add(out, self.controller.move(now, steps, f"therapist {word} a step", THERAPIST))
         lost = _signal_lost(features)
         if lost:
             self._on_signal_loss(now, lost, out)
@@ -157,7 +198,7 @@ class SafetyLayer:
         self._check_ceiling(now, features, out)
         if self._next_tick is not None and now >= self._next_tick:
             self._next_tick += self.tick * max(1, int((now - self._next_tick) // self.tick) + 1)
-            decision = self.controller.tick(now, features)
+            decision = None if self.held_by else self.controller.tick(now, features)
             if (
                 decision is not None
                 and decision.target > decision.previous

@@ -154,6 +154,9 @@ class AudioPlayer:
         return 0.0 if layer is None else layer.volume
 
     # ----------------------------------------------------------------- per frame
+    def push_marker(self, text: str, timestamp: float) -> None:
+        """Markers make no sound (the scene's cues come through its soundscape)."""
+
     def push_intensity(self, value: float, timestamp: float) -> None:
         """Follow the scene's soundscape at session time ``timestamp`` (``value`` unused:
         the scene already knows its intensity and smooths it)."""

@@ -18,33 +18,102 @@ from __future__ import annotations
 
 import importlib
 import os
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from engine.display.base import Display, FrameTiming, HeadPose, InputEvents, PointerRay
+from engine.display.base import (
+    Display,
+    DisplayCapabilities,
+    FrameTiming,
+    HeadPose,
+    InputEvents,
+    PointerRay,
+)
+from engine.display.capabilities import NULL, OFFSCREEN, OPENXR, WINDOW
 from engine.errors import DisplayUnavailableError
 
 __all__ = [
     "BACKENDS",
+    "Backend",
     "Display",
+    "DisplayCapabilities",
     "FrameTiming",
     "HeadPose",
     "InputEvents",
     "PointerRay",
+    "capabilities",
     "default_display_name",
+    "display_names",
     "open_display",
+    "register_backend",
+    "unregister_backend",
 ]
 
-BACKENDS: Final = MappingProxyType(
-    {
-        "null": "engine.display.null:NullDisplay",
-        "offscreen": "engine.display.offscreen:OffscreenDisplay",
-        "window": "engine.display.window:WindowDisplay",
-        "openxr": "engine.display.openxr:OpenXRDisplay",
-    }
-)
-"""Backend name -> ``"module:Class"``; the module is imported only when opened."""
+@dataclass(frozen=True)
+class Backend:
+    """A registered display backend: where its class lives and what it has."""
 
+    target: str
+    """``"module:Class"``; the module is imported only when the display is opened."""
+    capabilities: DisplayCapabilities
+
+
+_BACKENDS: dict[str, Backend] = {
+    "null": Backend("engine.display.null:NullDisplay", NULL),
+    "offscreen": Backend("engine.display.offscreen:OffscreenDisplay", OFFSCREEN),
+    "window": Backend("engine.display.window:WindowDisplay", WINDOW),
+    "openxr": Backend("engine.display.openxr:OpenXRDisplay", OPENXR),
+}
+BACKENDS: Final = MappingProxyType(_BACKENDS)
+"""Backend name -> :class:`Backend`; read-only (add one with :func:`register_backend`)."""
+
+
+def register_backend(name: str, backend: Backend) -> None:
+    """Add a display backend under ``name`` (a plug-in, or a test's toy backend).
+
+    Raises
+    ------
+    ValueError
+        When ``name`` is taken.
+    """
+    if name in _BACKENDS:
+        raise ValueError(f"display backend {name!r} is registered already")
+    _BACKENDS[name] = backend
+
+
+def unregister_backend(name: str) -> None:
+    """Remove a backend added with :func:`register_backend` (the built-ins stay)."""
+    if name in _BUILT_IN:
+        raise ValueError(f"display backend {name!r} is built in")
+    _BACKENDS.pop(name, None)
+
+
+def display_names() -> tuple[str, ...]:
+    """The registered backend names (for ``--display`` choices)."""
+    return tuple(_BACKENDS)
+
+
+def capabilities(name: str) -> DisplayCapabilities:
+    """What backend ``name`` has, without opening it.
+
+    Raises
+    ------
+    DisplayUnavailableError
+        Unknown name (lists the registered ones).
+    """
+    return _backend(name).capabilities
+
+
+def _backend(name: str) -> Backend:
+    try:
+        return _BACKENDS[name]
+    except KeyError:
+        raise DisplayUnavailableError(
+            f"display {name!r} is not one of {', '.join(_BACKENDS)}"
+        ) from None
+
+_BUILT_IN: Final = frozenset(_BACKENDS)
 _OPTIONAL: Final = MappingProxyType({"pygame": "pygame", "OpenGL": "PyOpenGL"})
 
 
@@ -85,17 +154,14 @@ def open_display(
         Unknown name (lists the allowed ones), a missing package (names it), no GL context
         (names the Debian packages), no desktop session for ``window``.
     """
-    try:
-        target = BACKENDS[name]
-    except KeyError:
+    backend = _backend(name)
+    if mirror and not backend.capabilities.mirror:
+        can = ", ".join(n for n, b in _BACKENDS.items() if b.capabilities.mirror) or "none"
         raise DisplayUnavailableError(
-            f"display {name!r} is not one of {', '.join(BACKENDS)}"
-        ) from None
-    if mirror and name != "openxr":
-        raise DisplayUnavailableError(
-            f"--mirror mirrors a headset's view; display {name!r} is not a headset (use openxr)"
+            f"--mirror mirrors a headset's view; display {name!r} cannot (displays that can: "
+            f"{can})"
         )
-    module_name, class_name = target.split(":")
+    module_name, class_name = backend.target.split(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

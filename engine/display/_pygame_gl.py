@@ -19,7 +19,7 @@ import pygame
 from numpy.typing import NDArray
 
 from engine.display._gaze import PanelLayouts
-from engine.display.base import FrameTiming, InputEvents
+from engine.display.base import FrameTiming, HeadsetFrame, InputEvents
 from engine.errors import DisplayUnavailableError
 from engine.render._gl import GL
 from engine.render.camera import EyeRig, EyeView
@@ -150,6 +150,7 @@ class PygameGLDisplay:
 
     name = "gl"
     paced = False
+    last_frame: HeadsetFrame | None = None
 
     def __init__(self, size: tuple[int, int], stereo: bool, fov_deg: float = 90.0) -> None:
         self._size = (int(size[0]), int(size[1]))
@@ -225,6 +226,9 @@ class PygameGLDisplay:
 
     def _show(self) -> None:
         GL.glFlush()
+
+    def set_prompt_key(self, key: str) -> None:
+        """No controller buttons: the keyboard's own key asks prompts."""
 
     def panel_layout(self, overlay: Overlay) -> PanelLayout | None:
         """Where ``overlay``'s scale sits on its panel as this display draws it (gaze input)."""

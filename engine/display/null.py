@@ -8,9 +8,11 @@ import time
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.display.base import FrameTiming, InputEvents
+from engine.display.base import FrameTiming, HeadsetFrame, InputEvents
+from engine.display.capabilities import NULL
 from engine.errors import DisplayUnavailableError
-from therapies.scenes.base import DrawList
+from therapies.prompt_gaze import PanelLayout
+from therapies.scenes.base import DrawList, Overlay
 
 
 class NullDisplay:
@@ -23,9 +25,9 @@ class NullDisplay:
     """
 
     name = "null"
+    capabilities = NULL
     paced = False
-    draws = False
-    """The session need not build a new draw list for every frame."""
+    last_frame: HeadsetFrame | None = None
 
     def __init__(
         self, size: tuple[int, int] = (1280, 720), stereo: bool = True, title: str = "vrtherapy"
@@ -72,3 +74,10 @@ class NullDisplay:
     def close(self) -> None:
         """Mark closed."""
         self._closed = True
+
+    def panel_layout(self, overlay: Overlay) -> PanelLayout | None:
+        """Nothing is drawn, so no panel has a place."""
+        return None
+
+    def set_prompt_key(self, key: str) -> None:
+        """No controller buttons."""

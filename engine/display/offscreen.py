@@ -8,6 +8,7 @@ caller paces by its clock.
 from __future__ import annotations
 
 from engine.display._pygame_gl import PygameGLDisplay, open_gl_surface
+from engine.display.capabilities import OFFSCREEN
 
 
 class OffscreenDisplay(PygameGLDisplay):
@@ -32,6 +33,7 @@ class OffscreenDisplay(PygameGLDisplay):
     """
 
     name = "offscreen"
+    capabilities = OFFSCREEN
     paced = False
 
     def __init__(

@@ -36,6 +36,7 @@ from engine.display._xr_gl import GlxContext, choose_graphics, import_xr, requir
 from engine.display._xr_math import tracked_eye_view
 from engine.display._xr_session import pose_is_valid
 from engine.display.base import FrameTiming, InputEvents
+from engine.display.capabilities import OPENXR
 from engine.errors import DisplayUnavailableError
 from engine.render.camera import EyeView
 from therapies.prompt_gaze import PanelLayout
@@ -164,6 +165,7 @@ class OpenXRDisplay:
     """
 
     name = "openxr"
+    capabilities = OPENXR
     paced = True
 
     def __init__(
@@ -289,6 +291,10 @@ class OpenXRDisplay:
     @menu_key.setter
     def menu_key(self, key: str) -> None:
         self.controllers.menu_key = key
+
+    def set_prompt_key(self, key: str) -> None:
+        """The menu button asks a prompt with the protocol's on-demand key."""
+        self.menu_key = key
 
     def poll(self) -> InputEvents:
         """Follow runtime events and controllers; the head pose of the last submitted frame.

@@ -16,6 +16,7 @@ import pygame
 from engine.display._gaze import head_pose, pixel_ray
 from engine.display._pygame_gl import PygameGLDisplay, open_gl_surface
 from engine.display.base import InputEvents, PointerRay
+from engine.display.capabilities import WINDOW
 from engine.errors import DisplayUnavailableError
 
 MOUSE_DEGREES_PER_PIXEL = 0.15
@@ -52,6 +53,7 @@ class WindowDisplay(PygameGLDisplay):
     """
 
     name = "window"
+    capabilities = WINDOW
     paced = True
 
     def __init__(

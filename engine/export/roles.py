@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from biosignals.conversion import Conversion
+from biosignals.roles import ROLE_NAMES, ROLE_UNITS
 from engine.errors import RecordingError
-from engine.protocol import ROLE_UNITS
 
 __all__ = [
     "FORMAT",
@@ -48,7 +48,7 @@ ROLE_MAP_HELP = (
     "heart, ppg, hr or eda signal (docs/recording.md)"
 )
 #: The order roles are listed in (reports, exports); other role names follow.
-ROLE_ORDER = ("heart", "ppg", "hr", "eda")
+ROLE_ORDER = ROLE_NAMES
 _CONTENTS = ("waveform", "hr_bpm", "rr_ms", "rr_s")
 _KINDS = ("linear", "reciprocal")
 _CLOCKS = ("lsl", "unix", "auto", "")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from biosignals.roles import ROLE_NAMES
 from engine.privacy.audit import AuditLog, canonical_json
 from engine.privacy.errors import ConsentError
 
@@ -33,7 +34,8 @@ __all__ = [
     "simulation_consent",
 ]
 
-PHYSIOLOGICAL_ROLES = ("heart", "eda", "ppg", "hr", "resp")
+PHYSIOLOGICAL_ROLES = ROLE_NAMES
+"""What consent is given for: the stream roles (:data:`biosignals.roles.ROLES`)."""
 CONSENT_FILE = "consent.json"
 
 

@@ -11,13 +11,23 @@ distraction, breathing`` on the ``kind`` line.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Annotated, Any, Final, Union
 
-from pydantic import BaseModel, ConfigDict, ValidatorFunctionWrapHandler, WrapValidator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 
 from therapies.controllers.base import (
     ANSWER_RANGES,
+    ArousalWindow,
     Controller,
+    ControllerConfigBase,
     ControllerError,
     IntensityDecision,
     check_answer,
@@ -30,21 +40,37 @@ from therapies.controllers.breathing import (
 from therapies.controllers.distraction import DistractionConfig, DistractionController
 from therapies.controllers.exposure import ExposureConfig, ExposureController, Habituation
 
-CONTROLLERS: dict[str, tuple[type[BaseModel], type]] = {
-    "exposure": (ExposureConfig, ExposureController),
-    "distraction": (DistractionConfig, DistractionController),
-    "breathing": (BreathingConfig, BreathingController),
-}
-"""kind -> (config model, controller class)."""
+CONTROLLERS: Final[Mapping[str, tuple[type[ControllerConfigBase], Callable[..., Controller]]]] = (
+    MappingProxyType(
+        {
+            "exposure": (ExposureConfig, ExposureController),
+            "distraction": (DistractionConfig, DistractionController),
+            "breathing": (BreathingConfig, BreathingController),
+        }
+    )
+)
+"""Closed registry: kind -> (config model, controller class taking ``(config, seed=)``).
+Every other list of kinds (validation, messages, docs) is derived from it."""
 
-_CONFIG_TYPES = (ExposureConfig, DistractionConfig, BreathingConfig)
+_CONFIG_TYPES: tuple[type[ControllerConfigBase], ...] = tuple(c for c, _ in CONTROLLERS.values())
+
+
+def controller_kinds() -> tuple[str, ...]:
+    """The registered kinds, in registry order."""
+    return tuple(CONTROLLERS)
+
+
+def _known_kind(value: str) -> str:
+    if value not in CONTROLLERS:
+        raise ValueError(f"{value!r} is not one of {', '.join(CONTROLLERS)}")
+    return value
 
 
 class _Kind(BaseModel):
     """Checks ``kind`` alone, so an unknown one is reported with the allowed values."""
 
     model_config = ConfigDict(extra="allow")
-    kind: Literal["exposure", "distraction", "breathing"] = "exposure"
+    kind: Annotated[str, AfterValidator(_known_kind)] = "exposure"
 
 
 def _dispatch(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
@@ -57,15 +83,15 @@ def _dispatch(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
     return CONTROLLERS[kind][0].model_validate(value)
 
 
-ControllerConfig = Annotated[
-    ExposureConfig | DistractionConfig | BreathingConfig, WrapValidator(_dispatch)
-]
-"""Protocol key ``controller``: the config model of the kind it names."""
+if TYPE_CHECKING:
+    ControllerConfig = ControllerConfigBase
+else:
+    ControllerConfig = Annotated[Union[_CONFIG_TYPES], WrapValidator(_dispatch)]  # noqa: UP007
+"""Protocol key ``controller``: the config model of the kind it names (a union of the
+registered models, so that messages list each model's fields)."""
 
 
-def create_controller(
-    config: ExposureConfig | DistractionConfig | BreathingConfig, seed: int = 0
-) -> Controller:
+def create_controller(config: ControllerConfigBase, seed: int = 0) -> Controller:
     """Build the controller ``config.kind`` names; ``seed`` drives any random choices."""
     _, cls = CONTROLLERS[config.kind]
     controller: Controller = cls(config, seed=seed)
@@ -75,10 +101,12 @@ def create_controller(
 __all__ = [
     "ANSWER_RANGES",
     "CONTROLLERS",
+    "ArousalWindow",
     "BreathingConfig",
     "BreathingController",
     "Controller",
     "ControllerConfig",
+    "ControllerConfigBase",
     "ControllerError",
     "DistractionConfig",
     "DistractionController",
@@ -87,6 +115,7 @@ __all__ = [
     "Habituation",
     "IntensityDecision",
     "check_answer",
+    "controller_kinds",
     "create_controller",
     "oscillation_amplitude",
 ]

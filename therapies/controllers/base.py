@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Annotated, Protocol
+
+from numpy.typing import ArrayLike
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from biosignals.errors import VrTherapyError
 from biosignals.features import FeatureSnapshot
+from biosignals.units import Duration
 
 CONTROLLER = "controller"
 SAFETY = "safety"
@@ -15,6 +19,43 @@ THERAPIST = "therapist"
 
 ANSWER_RANGES: dict[str, tuple[int, int]] = {"suds": (0, 100), "nrs": (0, 10)}
 """Prompt answers a controller accepts: SUDS 0-100 (distress), pain NRS 0-10."""
+
+
+def _window_ordered(value: tuple[float, float]) -> tuple[float, float]:
+    lo, hi = value
+    if not 0.0 <= lo < hi <= 1.0:
+        raise ValueError(f"must be [low, high] with 0 <= low < high <= 1, got {list(value)}")
+    return value
+
+
+ArousalWindow = Annotated[tuple[float, float], AfterValidator(_window_ordered)]
+"""The therapeutic window of the arousal index: ``[low, high]``, ``0 <= low < high <= 1``."""
+
+
+class ControllerConfigBase(BaseModel):
+    """What every controller's settings share (protocol key ``controller``).
+
+    A controller kind subclasses it with ``kind: Literal["<name>"]`` and its own fields,
+    and registers in :data:`therapies.controllers.CONTROLLERS`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: str
+    tick: Duration = Field(default=1.0, gt=0.0, le=60.0)
+    arousal_window: ArousalWindow = (0.3, 0.7)
+
+    def levels(self) -> tuple[float, ...]:
+        """The target intensities the controller moves between."""
+        raise NotImplementedError
+
+    def label(self, step: int) -> str:
+        """What step ``step`` means, for reports (may be empty)."""
+        raise NotImplementedError
+
+    def paced_breathing_rate(self) -> float | None:
+        """Breaths per minute the patient is paced at, if this controller paces breathing
+        (a simulated patient follows it); ``None`` otherwise."""
+        return None
 
 
 class ControllerError(VrTherapyError):
@@ -106,6 +147,17 @@ class Controller(Protocol):
         """
         ...
 
+    def observe_hr(self, times: ArrayLike, hr_bpm: ArrayLike) -> None:
+        """Beat-to-beat heart rates (bpm at each beat's time) as they are detected; a
+        controller that does not use them ignores them."""
+        ...
+
+    def scene_parameters(self, intensity: float) -> Mapping[str, float]:
+        """What this controller tells the scene besides the intensity shown (e.g. the
+        breathing pacer's rate and the reward); a scene takes the names it knows
+        (:meth:`therapies.scenes.base.Scene.set_parameters`)."""
+        ...
+
 
 class SteppedController:
     """What the built-in controllers share: quantised levels, the current step, and moving
@@ -118,6 +170,13 @@ class SteppedController:
 
     _levels: Sequence[float]
     _step: int
+
+    def observe_hr(self, times: ArrayLike, hr_bpm: ArrayLike) -> None:
+        """Beat-to-beat heart rates: not used by this controller."""
+
+    def scene_parameters(self, intensity: float) -> Mapping[str, float]:
+        """No parameters besides the intensity."""
+        return {}
 
     @property
     def target(self) -> float:

@@ -26,16 +26,18 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Mapping
 from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from biosignals.features import FeatureSnapshot
 from biosignals.units import Duration
 from therapies.controllers.base import (
     CONTROLLER,
+    ControllerConfigBase,
     IntensityDecision,
     SteppedController,
     check_answer,
@@ -83,25 +85,14 @@ def oscillation_amplitude(
     return amplitude, min(1.0, share)
 
 
-class BreathingConfig(BaseModel):
+class BreathingConfig(ControllerConfigBase):
     """Settings of the ``breathing`` controller (protocol key ``controller``)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     kind: Literal["breathing"] = "breathing"
-    tick: Duration = Field(default=1.0, gt=0.0, le=60.0)
-    arousal_window: tuple[float, float] = (0.3, 0.7)
     pacer_rate: float = Field(default=6.0, ge=3.0, le=15.0, description="breaths per minute")
     window: Duration = Field(default=60.0, ge=20.0, le=300.0)
     target_amplitude: float = Field(default=6.0, gt=0.0, le=40.0, description="bpm for reward 1")
     resolution: float = Field(default=0.05, ge=0.01, le=0.25)
-
-    @field_validator("arousal_window")
-    @classmethod
-    def _window_ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
-        lo, hi = value
-        if not 0.0 <= lo < hi <= 1.0:
-            raise ValueError(f"must be [low, high] with 0 <= low < high <= 1, got {list(value)}")
-        return value
 
     @model_validator(mode="after")
     def _two_cycles(self) -> BreathingConfig:
@@ -124,6 +115,10 @@ class BreathingConfig(BaseModel):
     def label(self, step: int) -> str:
         """``'reward 0.40'``."""
         return f"reward {self.levels()[step]:.2f}"
+
+    def paced_breathing_rate(self) -> float | None:
+        """The pacer rate (breaths per minute)."""
+        return self.pacer_rate
 
 
 class BreathingController(SteppedController):
@@ -155,6 +150,11 @@ class BreathingController(SteppedController):
         """Answers are validated and not used by breathing biofeedback."""
         check_answer(kind, value)
         return None
+
+    def scene_parameters(self, intensity: float) -> Mapping[str, float]:
+        """The breathing scene shows the reward (the controller's target, as shown) while
+        its pacer keeps one prominence, at the protocol's pacer rate."""
+        return {"reward": min(1.0, max(0.0, intensity)), "pacer_rate": self.config.pacer_rate}
 
     def observe_hr(self, times: ArrayLike, hr_bpm: ArrayLike) -> None:
         """Add beat-to-beat heart rates (bpm at each beat's time); preferred over ticks."""

@@ -23,25 +23,23 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from biosignals.features import FeatureSnapshot
 from biosignals.units import Duration
 from therapies.controllers.base import (
     CONTROLLER,
+    ControllerConfigBase,
     IntensityDecision,
     SteppedController,
     check_answer,
 )
 
 
-class DistractionConfig(BaseModel):
+class DistractionConfig(ControllerConfigBase):
     """Settings of the ``distraction`` controller (protocol key ``controller``)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     kind: Literal["distraction"] = "distraction"
-    tick: Duration = Field(default=1.0, gt=0.0, le=60.0)
-    arousal_window: tuple[float, float] = (0.3, 0.7)
     start: float = Field(default=0.3, ge=0.0, le=1.0, description="engagement at the start")
     step: float = Field(default=0.1, ge=0.01, le=0.5)
     minimum: float = Field(default=0.1, ge=0.0, lt=1.0)
@@ -50,14 +48,6 @@ class DistractionConfig(BaseModel):
     answer_valid: Duration = Field(default=300.0, gt=0.0)
     raise_every: Duration = Field(default=20.0, ge=0.0)
     lower_after: Duration = Field(default=120.0, gt=0.0)
-
-    @field_validator("arousal_window")
-    @classmethod
-    def _window_ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
-        lo, hi = value
-        if not 0.0 <= lo < hi <= 1.0:
-            raise ValueError(f"must be [low, high] with 0 <= low < high <= 1, got {list(value)}")
-        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> DistractionConfig:

@@ -42,6 +42,7 @@ from biosignals.features import FeatureSnapshot
 from biosignals.units import Duration
 from therapies.controllers.base import (
     CONTROLLER,
+    ControllerConfigBase,
     IntensityDecision,
     SteppedController,
     check_answer,
@@ -88,13 +89,10 @@ class Habituation(BaseModel):
         return tuple(n for n in names if getattr(self, n) is not None)
 
 
-class ExposureConfig(BaseModel):
+class ExposureConfig(ControllerConfigBase):
     """Settings of the ``exposure`` controller (protocol key ``controller``)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     kind: Literal["exposure"] = "exposure"
-    tick: Duration = Field(default=1.0, gt=0.0, le=60.0)
-    arousal_window: tuple[float, float] = (0.3, 0.7)
     settle_time: Duration = Field(default=30.0, gt=0.0)
     settle_tolerance: float = Field(default=0.1, gt=0.0, le=1.0)
     habituation_drop: float = Field(default=0.15, gt=0.0, lt=1.0)
@@ -105,14 +103,6 @@ class ExposureConfig(BaseModel):
     step_up: StepUp = StepUp()
     hierarchy: tuple[HierarchyStep, ...] = ()
     start_step: int = Field(default=0, ge=0)
-
-    @field_validator("arousal_window")
-    @classmethod
-    def _window_ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
-        lo, hi = value
-        if not 0.0 <= lo < hi <= 1.0:
-            raise ValueError(f"must be [low, high] with 0 <= low < high <= 1, got {list(value)}")
-        return value
 
     @field_validator("hierarchy")
     @classmethod

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -331,9 +332,28 @@ class PoissonCues:
 
 @runtime_checkable
 class Scene(Protocol):
-    """A scene whose look is driven by one intensity in 0..1."""
+    """A scene whose look is driven by one intensity in 0..1.
+
+    Besides the intensity, a controller may pass named parameters (the breathing
+    controller's reward and pacer rate): a scene declares the names it takes in
+    :attr:`parameters` and ignores the others. A scene may declare :attr:`events`, things
+    a therapist can make happen now (a cough, a gust of wind), fired with :meth:`trigger`.
+    """
 
     name: str
+    parameters: frozenset[str]
+    """Parameter names :meth:`set_parameters` takes."""
+    events: tuple[str, ...]
+    """Scene events :meth:`trigger` fires."""
+
+    def set_parameters(self, values: Mapping[str, float]) -> None:
+        """Take the parameters named in :attr:`parameters` from ``values`` (others are
+        ignored); raises ValueError for a value out of its range."""
+        ...
+
+    def trigger(self, event: str) -> None:
+        """Fire scene event ``event`` now; ValueError if it is not one of :attr:`events`."""
+        ...
 
     def update(self, intensity: float, dt: float) -> None:
         """Advance by ``dt`` seconds towards ``intensity`` (0..1); smooth, never jump."""
@@ -409,11 +429,27 @@ def clamp01(value: float) -> float:
 
 
 class SmoothedLevel:
-    """Mixin for scenes: the intensity shown, :attr:`level`, snaps to the first target and
-    then approaches each new one with time constant :data:`SMOOTHING_TAU_S`."""
+    """Base for scenes: the intensity shown, :attr:`level`, snaps to the first target and
+    then approaches each new one with time constant :data:`SMOOTHING_TAU_S`; no parameters
+    and no events unless a scene declares them."""
 
     _level = 0.0
     _started = False
+    parameters: frozenset[str] = frozenset()
+    events: tuple[str, ...] = ()
+
+    def set_parameters(self, values: Mapping[str, float]) -> None:
+        """This scene takes no parameters: all are ignored."""
+
+    def trigger(self, event: str) -> None:
+        """Fire ``event`` (scenes with events override :meth:`_fire`)."""
+        if event not in self.events:
+            known = ", ".join(self.events) or "none"
+            raise ValueError(f"scene {type(self).__name__}: no event {event!r} (events: {known})")
+        self._fire(event)
+
+    def _fire(self, event: str) -> None:
+        """Make ``event`` happen (called with a declared event only)."""
 
     @property
     def level(self) -> float:

@@ -33,6 +33,7 @@ Sound (:meth:`BreathingScene.soundscape`, played by :mod:`engine.audio`):
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 from numpy.typing import NDArray
@@ -52,6 +53,9 @@ from therapies.scenes.base import (
 )
 from therapies.scenes.spiders import segment_matrices
 
+PACER_PROMINENCE = 0.6
+"""Pacer size/distance level while a controller sets the reward (breathing biofeedback):
+the reward changes the place, the pacer stays equally prominent all session."""
 REWARD_TAU_S = 3.0
 """Time constant of the shown reward's approach to the set reward."""
 RATE_RANGE = (2.0, 30.0)
@@ -110,9 +114,11 @@ class BreathingScene(SmoothedLevel):
     """
 
     name = "breathing"
+    parameters = frozenset({"reward", "pacer_rate"})
 
     def __init__(self, seed: int = 0, rate_per_min: float = 6.0) -> None:
         rng = np.random.default_rng(seed)
+        self._rewarded = False
         self._rate = 6.0
         self.rate_per_min = rate_per_min
         self._time = 0.0
@@ -150,6 +156,16 @@ class BreathingScene(SmoothedLevel):
         if not (math.isfinite(value) and 0.0 <= value <= 1.0):
             raise ValueError(f"BreathingScene.reward: {value} is outside 0..1")
         self._reward_target = float(value)
+
+    def set_parameters(self, values: Mapping[str, float]) -> None:
+        """``reward`` (0..1) and ``pacer_rate`` (breaths per minute) from the breathing
+        controller; with a reward, the intensity no longer sizes the pacer
+        (:data:`PACER_PROMINENCE`)."""
+        if "pacer_rate" in values:
+            self.rate_per_min = values["pacer_rate"]
+        if "reward" in values:
+            self.reward = values["reward"]
+            self._rewarded = True
 
     @property
     def shown_reward(self) -> float:
@@ -235,8 +251,9 @@ class BreathingScene(SmoothedLevel):
         """Approach ``intensity`` and the set reward (smoothed); advance the breath.
 
         The first call snaps to ``intensity`` so a session starts where it is told to.
+        Once a controller sets the reward, the pacer keeps :data:`PACER_PROMINENCE`.
         """
-        self._follow(intensity, dt)
+        self._follow(PACER_PROMINENCE if self._rewarded else intensity, dt)
         self._reward = approach(self._reward, self._reward_target, dt, REWARD_TAU_S)
         cycles = math.floor(self._phase)
         self._phase += dt * self._rate / 60.0
