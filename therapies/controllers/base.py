@@ -13,6 +13,10 @@ CONTROLLER = "controller"
 SAFETY = "safety"
 THERAPIST = "therapist"
 
+MIN_TICK = 0.1
+"""Shortest controller tick (s): the heart rate changes beat by beat, so ten decisions a
+second is already more than there is to decide (and a tick of a few nanoseconds would
+make the tick arithmetic overflow)."""
 ANSWER_RANGES: dict[str, tuple[int, int]] = {"suds": (0, 100), "nrs": (0, 10)}
 """Prompt answers a controller accepts: SUDS 0-100 (distress), pain NRS 0-10."""
 

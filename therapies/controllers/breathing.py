@@ -36,6 +36,7 @@ from biosignals.features import FeatureSnapshot
 from biosignals.units import Duration
 from therapies.controllers.base import (
     CONTROLLER,
+    MIN_TICK,
     IntensityDecision,
     SteppedController,
     check_answer,
@@ -88,7 +89,7 @@ class BreathingConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     kind: Literal["breathing"] = "breathing"
-    tick: Duration = Field(default=1.0, gt=0.0, le=60.0)
+    tick: Duration = Field(default=1.0, ge=MIN_TICK, le=60.0)
     arousal_window: tuple[float, float] = (0.3, 0.7)
     pacer_rate: float = Field(default=6.0, ge=3.0, le=15.0, description="breaths per minute")
     window: Duration = Field(default=60.0, ge=20.0, le=300.0)

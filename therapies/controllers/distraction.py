@@ -29,6 +29,7 @@ from biosignals.features import FeatureSnapshot
 from biosignals.units import Duration
 from therapies.controllers.base import (
     CONTROLLER,
+    MIN_TICK,
     IntensityDecision,
     SteppedController,
     check_answer,
@@ -40,7 +41,7 @@ class DistractionConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     kind: Literal["distraction"] = "distraction"
-    tick: Duration = Field(default=1.0, gt=0.0, le=60.0)
+    tick: Duration = Field(default=1.0, ge=MIN_TICK, le=60.0)
     arousal_window: tuple[float, float] = (0.3, 0.7)
     start: float = Field(default=0.3, ge=0.0, le=1.0, description="engagement at the start")
     step: float = Field(default=0.1, ge=0.01, le=0.5)

@@ -38,10 +38,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from biosignals.errors import FieldValueError
 from biosignals.features import FeatureSnapshot
 from biosignals.units import Duration
 from therapies.controllers.base import (
     CONTROLLER,
+    MIN_TICK,
     IntensityDecision,
     SteppedController,
     check_answer,
@@ -61,7 +63,7 @@ class StepUp(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     when: Literal["settled", "habituated"] = "settled"
-    by: float = Field(default=0.1, gt=0.0, le=0.5, description="increment without a hierarchy")
+    by: float = Field(default=0.1, ge=0.01, le=0.5, description="increment without a hierarchy")
 
 
 class Habituation(BaseModel):
@@ -93,7 +95,7 @@ class ExposureConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     kind: Literal["exposure"] = "exposure"
-    tick: Duration = Field(default=1.0, gt=0.0, le=60.0)
+    tick: Duration = Field(default=1.0, ge=MIN_TICK, le=60.0)
     arousal_window: tuple[float, float] = (0.3, 0.7)
     settle_time: Duration = Field(default=30.0, gt=0.0)
     settle_tolerance: float = Field(default=0.1, gt=0.0, le=1.0)
@@ -128,8 +130,10 @@ class ExposureConfig(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> ExposureConfig:
         if self.start_step >= len(self.levels()):
-            raise ValueError(
-                f"start_step {self.start_step} is beyond the {len(self.levels())} steps"
+            raise FieldValueError(
+                ("start_step",),
+                f"start_step {self.start_step} is beyond the {len(self.levels())} steps "
+                f"(0..{len(self.levels()) - 1})",
             )
         explicit = "when" in self.step_up.model_fields_set
         if self.habituation is not None and explicit and self.step_up.when == "settled":
