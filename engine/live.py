@@ -17,8 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from biosignals.streams import LslInlet, StreamPredicate, open_inlet
 from biosignals.twin import TwinOutlets, TwinPhysiology, TwinProfile, TwinRunner
+from biosignals.units import format_duration
 from engine import __version__
 from engine.audio.player import DEFAULT_VOLUME
 from engine.clock import Clock, LslClock, ManualClock
@@ -38,6 +41,7 @@ from engine.session import Progress, Session, SessionSummary
 from engine.session_record import SessionRecording
 from engine.sessiondir import new_session_dir
 from engine.twinfeed import TwinFeed
+from engine.yamlconfig import describe_validation_error, field_name
 from therapies.scenes import create_scene
 
 if TYPE_CHECKING:
@@ -97,8 +101,14 @@ def with_duration(protocol: Protocol, duration: float | None) -> Protocol:
     data["duration"] = duration
     try:
         return Protocol.model_validate(data)
-    except ValueError as exc:
-        raise ProtocolError(f"--duration {duration:g} s: {exc}") from None
+    except ValidationError as exc:
+        named = ("duration",), ("baseline",)  # both messages name their fields
+        problems = describe_validation_error(
+            exc, Protocol, name=lambda loc: "" if loc in named else field_name(loc)
+        )
+        raise ProtocolError(
+            f"--duration {format_duration(duration)}: {problems} (protocol {protocol.protocol})"
+        ) from None
 
 
 def _raw_spec(meta: Any) -> StreamSpec:
