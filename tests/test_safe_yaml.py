@@ -17,7 +17,7 @@ import pytest
 
 from engine.errors import ProtocolError
 from engine.protocol import load_protocol, resolve_seed
-from engine.safeyaml import MAX_ALIASES, MAX_BYTES, MAX_DEPTH, read_yaml
+from engine.safeyaml import MAX_ALIASES, MAX_BYTES, MAX_DEPTH, MAX_VALUES, read_yaml
 from engine.twin_profiles import load_patient
 
 DEMO = resolve_seed("protocols", "heights-demo").read_text(encoding="utf-8")
@@ -73,13 +73,21 @@ def test_deep_nesting_is_refused(tmp_path: Path) -> None:
 
 
 def test_alias_bomb_is_refused_before_anything_expands_it(tmp_path: Path) -> None:
-    message = error(tmp_path, bomb())
-    assert message.startswith("6: more than 100000 values with aliases expanded")
+    message = error(tmp_path, bomb())  # level 4 alone expands to 9**5 = 59049 values
+    assert message.startswith(f"5: more than {MAX_VALUES} values, aliases expanded")
 
 
 def test_alias_count_is_limited(tmp_path: Path) -> None:
     text = "a: &a 1\nb: [" + ", ".join(["*a"] * (MAX_ALIASES + 1)) + "]\n"
     assert error(tmp_path, text) == f"2: more than {MAX_ALIASES} aliases"
+
+
+def test_too_many_values_are_refused(tmp_path: Path) -> None:
+    text = "a: 1\nb:\n" + "  - 1\n" * MAX_VALUES
+    assert error(tmp_path, text) == (  # 5 values before the first item, on line 3
+        f"{MAX_VALUES - 2}: more than {MAX_VALUES} values, aliases expanded (a config file "
+        "has a few hundred)"
+    )
 
 
 def test_oversized_file_is_refused(tmp_path: Path) -> None:
