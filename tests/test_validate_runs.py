@@ -128,6 +128,27 @@ def simulate_briefly(protocol: Protocol, out: Path) -> SessionState:
 TYPICAL = load_patient("typical")
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "accepted"),
+    [
+        ("max_heart_rate: 150 ", "max_heart_rate: 65 ", "patient rests above the ceiling"),
+        (
+            "  eda: {type: EDA}",
+            "  ppg: {type: PPG}\nconsent: {streams: [ppg], purpose: t, retention_days: 9}",
+            "consent excludes the twin's streams",
+        ),
+    ],
+)
+def test_the_accepted_dry_run_refusals_happen_and_are_one_sentence(
+    tmp_path: Path, old: str, new: str, accepted: str
+) -> None:
+    protocol = load_protocol(write(tmp_path, DEMO.replace(old, new)))  # valid
+    with pytest.raises(ACCEPTED[accepted][0]) as info:
+        simulate_briefly(protocol, tmp_path / "sessions")
+    assert _accepted(info.value) == accepted and len(str(info.value).splitlines()) == 1
+    assert not (tmp_path / "sessions").exists() or not any((tmp_path / "sessions").iterdir())
+
+
 def _accepted(exc: Exception) -> str | None:
     for name, (kind, text) in ACCEPTED.items():
         if isinstance(exc, kind) and text in str(exc):
