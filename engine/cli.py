@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
 
 from biosignals.errors import VrTherapyError
 from biosignals.units import format_duration, parse_duration
@@ -38,13 +40,31 @@ def _duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _volume(text: str) -> float:
+def _unit_interval(what: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not 0.0 <= value <= 1.0:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what} in 0..1")
+        return value
+
+    return parse
+
+
+_volume = _unit_interval("a volume")
+
+
+def _seed(text: str) -> int:
+    from engine.protocol import MAX_SEED
+
     try:
-        value = float(text)
+        value = int(text)
     except ValueError:
-        value = float("nan")
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a volume in 0..1")
+        value = -1
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a seed: a whole number 0..2**63-1")
     return value
 
 
@@ -178,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     twin.add_argument("--patient", default="typical", help="patient-twin profile (file or name)")
     twin.add_argument("--duration", type=_duration, metavar="TIME", help="stop after this long")
-    twin.add_argument("--seed", type=int, default=0)
+    twin.add_argument("--seed", type=_seed, default=0, help="random seed, 0..2**63-1")
 
     scenes = sub.add_parser(
         "scenes",
@@ -197,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     scenes.add_argument(
         "--intensity",
         action="append",
-        type=float,
+        type=_unit_interval("an intensity"),
         dest="intensities",
         metavar="X",
         help="intensity 0..1 (repeatable; default: 0.2 and 0.8)",
@@ -458,6 +478,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ABORTED
     except VrTherapyError as exc:
         print(f"vrtherapy {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ValidationError as exc:  # a model validated outside the paths that explain it
+        from engine.yamlconfig import describe_validation_error
+
+        print(f"vrtherapy {args.command}: error: {describe_validation_error(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"vrtherapy {args.command}: interrupted", file=sys.stderr)

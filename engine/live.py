@@ -15,10 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from biosignals.role_streams import RoleRequest, SharedStream, open_role_streams
 from biosignals.roles import ROLE_UNITS
 from biosignals.streams import StreamPredicate
 from biosignals.twin import TwinOutlets, TwinPhysiology, TwinProfile, TwinRunner
+from biosignals.units import format_duration
 from engine import __version__
 from engine.audio.player import DEFAULT_VOLUME
 from engine.clock import Clock, LslClock, ManualClock
@@ -41,6 +44,7 @@ from engine.session_types import PromptResponder
 from engine.sessiondir import new_session_dir
 from engine.signals import SignalStop
 from engine.twinfeed import TwinFeed
+from engine.yamlconfig import describe_validation_error, field_name
 from therapies.scenes import create_scene
 
 if TYPE_CHECKING:
@@ -103,8 +107,14 @@ def with_duration(protocol: Protocol, duration: float | None) -> Protocol:
     data["duration"] = duration
     try:
         return Protocol.model_validate(data)
-    except ValueError as exc:
-        raise ProtocolError(f"--duration {duration:g} s: {exc}") from None
+    except ValidationError as exc:
+        named = ("duration",), ("baseline",)  # both messages name their fields
+        problems = describe_validation_error(
+            exc, Protocol, name=lambda loc: "" if loc in named else field_name(loc)
+        )
+        raise ProtocolError(
+            f"--duration {format_duration(duration)}: {problems} (protocol {protocol.protocol})"
+        ) from None
 
 
 DRY_RUN_BATCH_SECONDS = 5.0

@@ -16,16 +16,15 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from biosignals.arousal import ArousalWeights
 from biosignals.conversion import SignalSettings
+from biosignals.errors import FieldValueError
 from biosignals.roles import WAVEFORM_ROLES, check_role
-from biosignals.units import Duration
+from biosignals.units import Duration, format_duration
 from engine.errors import ProtocolError
 from engine.privacy.consent import Consent
 from engine.yamlconfig import load_model
@@ -40,14 +39,6 @@ pulse waveform, ``hr`` = heart rate or RR intervals from the device (``signal.co
 converted to; waveform roles (:data:`WAVEFORM_ROLES`) refuse heart-rate content."""
 
 
-def field_error(loc: tuple[str | int, ...], message: str, value: object) -> ValidationError:
-    """A validation error at ``loc`` (so the YAML loader names that field's line)."""
-    error = PydanticCustomError("protocol_field", message)
-    return ValidationError.from_exception_data(
-        "Protocol", [InitErrorDetails(type=error, loc=loc, input=value)]
-    )
-
-
 def _stream_problems(streams: Mapping[Role, StreamSelector]) -> None:
     """Each role's content fits the role; no two roles read one channel of one stream."""
     for role, sel in streams.items():
@@ -58,29 +49,40 @@ def _stream_problems(streams: Mapping[Role, StreamSelector]) -> None:
                 if role != "eda"
                 else "eda reads a skin-conductance waveform"
             )
-            raise field_error(
+            raise FieldValueError(
                 ("streams", role, "signal", "content"),
                 f"{content!r} is not a waveform, and {role} reads a waveform: {hint}",
-                content,
             )
     for role, sel in streams.items():
         if role == "hr" and sel.signal.range is not None:
-            raise field_error(
+            raise FieldValueError(
                 ("streams", role, "signal", "range"),
                 "a heart-rate stream has no clipping check: give range only for heart, ppg, eda",
-                list(sel.signal.range),
             )
     seen: dict[tuple[object, ...], str] = {}
     for role, sel in streams.items():
         where = (sel.type, sel.name, sel.source_id, sel.channel if sel.channel else 0)
         if where in seen:
-            raise field_error(
+            raise FieldValueError(
                 ("streams", role, "channel"),
                 f"roles {seen[where]} and {role} read the same channel of the same stream; "
                 "give each role its own channel",
-                sel.channel,
             )
         seen[where] = role
+
+
+MIN_BASELINE = 10.0
+"""Shortest baseline (s). The feature pipeline has its first valid heart rate and skin
+conductance 2.5 s after clean ECG and EDA start (measured on the twin, 20 seeds); one
+motion artefact at the start delays that past 8 s. The arousal index needs valid
+features at several baseline ticks for its medians: without them it is never defined."""
+BASELINE_TICKS = 3
+"""A baseline spans at least this many controller ticks (baseline samples are taken at
+ticks, the first at the very start, before any signal)."""
+MAX_SEED = 2**63 - 1
+"""Seeds feed NumPy's ``SeedSequence``, which takes non-negative integers only (a
+negative seed fails when the session starts); the upper bound keeps a seed a 64-bit
+integer in the audit trail's JSON and in other tools."""
 
 
 class StreamSelector(BaseModel):
@@ -110,10 +112,11 @@ class Protocol(BaseModel):
     title: str = ""
     scene: str
     duration: Duration = Field(gt=0.0, le=4 * 3600.0)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
     streams: dict[Role, StreamSelector] = Field(min_length=1)
     stream_timeout: Duration = Field(default=10.0, gt=0.0, le=600.0)
     baseline: Duration = Field(default=60.0, ge=0.0)
+    """Resting period before the controller starts (at least :data:`MIN_BASELINE`)."""
     controller: ControllerConfig
     safety: SafetyConfig = SafetyConfig()
     arousal: ArousalWeights = Field(
@@ -134,6 +137,17 @@ class Protocol(BaseModel):
             raise ValueError(f"{value!r} is not one of {', '.join(names)}")
         return value
 
+    @field_validator("baseline")
+    @classmethod
+    def _baseline_long_enough(cls, value: float) -> float:
+        if value < MIN_BASELINE:
+            raise ValueError(
+                f"{format_duration(value)} is too short: the arousal reference needs at least "
+                f"{MIN_BASELINE:g} s of resting signal (the first valid heart rate comes "
+                "about 2.5 s after the streams start)"
+            )
+        return value
+
     @model_validator(mode="after")
     def _streams_fit_roles(self) -> Protocol:
         _stream_problems(self.streams)
@@ -142,9 +156,32 @@ class Protocol(BaseModel):
     @model_validator(mode="after")
     def _baseline_fits(self) -> Protocol:
         if self.baseline >= self.duration:
-            raise ValueError(
+            raise FieldValueError(
+                ("baseline",),
                 f"baseline ({self.baseline:g} s) must be shorter than "
-                f"duration ({self.duration:g} s)"
+                f"duration ({self.duration:g} s)",
+            )
+        tick = self.controller.tick
+        if self.baseline < BASELINE_TICKS * tick:
+            raise FieldValueError(
+                ("baseline",),
+                f"baseline ({self.baseline:g} s) must span at least {BASELINE_TICKS} "
+                f"controller ticks of {tick:g} s (baseline samples are taken at ticks): "
+                f"make it at least {BASELINE_TICKS * tick:g} s or shorten controller.tick",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _consent_covers_a_stream(self) -> Protocol:
+        if self.consent is None:
+            return self
+        roles = list(self.streams)
+        if not set(self.consent.streams) & set(roles):
+            given = ", ".join(self.consent.streams) or "none"
+            raise FieldValueError(
+                ("consent", "streams"),
+                f"consent covers none of the protocol's streams ({', '.join(roles)}); "
+                f"consented: {given}; a session needs consent to record at least one",
             )
         return self
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from engine.errors import VrTherapyError
 from therapies.scenes import create_scene, scene_names
 
 SETTLE_STEPS = 30
@@ -51,6 +52,8 @@ def render_scene_pngs(
     ------
     ValueError
         An unknown scene name (lists the allowed ones) or an intensity outside 0..1.
+    VrTherapyError
+        ``out_dir`` cannot be created or an image cannot be written there.
     DisplayUnavailableError
         No offscreen OpenGL context could be opened.
     """
@@ -58,7 +61,10 @@ def render_scene_pngs(
     from engine.display import open_display  # GL only when actually rendering
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise VrTherapyError(f"cannot create folder {out}: {exc.strerror or exc}") from None
     written: list[Path] = []
     display = open_display("offscreen", size=size, stereo=True)
     try:
@@ -70,7 +76,10 @@ def render_scene_pngs(
                     scene.update(float(value), SETTLE_DT_S)
                 display.present(scene.draw_list())
                 path = out / f"{name}-{float(value):.1f}.png"
-                display.screenshot(path)
+                try:
+                    display.screenshot(path)
+                except OSError as exc:
+                    raise VrTherapyError(f"cannot write {path}: {exc.strerror or exc}") from None
                 written.append(path)
     finally:
         display.close()

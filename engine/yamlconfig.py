@@ -2,64 +2,42 @@
 
 Every config file (protocols, patient profiles) goes through :func:`load_model`, so a
 therapist always gets ``protocol.yaml:14: controller.kind: 'expo' is not one of exposure``
-instead of a traceback.
+instead of a traceback; the bytes are read by :func:`engine.safeyaml.read_yaml` (size,
+depth and alias limits, duplicate keys, control characters).
+
+Every pydantic ``ValidationError`` is turned into text here, whether the values came
+from a file (:func:`format_validation_error`: ``file:line: field: ...``) or from the
+command line (:func:`describe_validation_error`: ``--duration 20s: ...``): one sentence
+per problem naming the field, the value and what is allowed, never pydantic's own dump.
 """
 
 from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, ValidationError
+from pydantic.fields import FieldInfo
 
+from biosignals.errors import FieldValueError
+from biosignals.units import parse_duration
 from engine.errors import ProtocolError
+from engine.safeyaml import Loc, field_name, read_yaml
+
+__all__ = [
+    "allowed_fields",
+    "describe_validation_error",
+    "field_name",
+    "format_validation_error",
+    "load_model",
+    "problems",
+    "read_yaml",
+]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-Loc = tuple[str | int, ...]
-
-
-def _node_lines(node: yaml.Node, path: Loc, lines: dict[Loc, int]) -> None:
-    """Record the 1-based line of every mapping value and sequence item under ``node``."""
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            child = (*path, str(key_node.value))
-            lines[child] = key_node.start_mark.line + 1
-            _node_lines(value_node, child, lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            child = (*path, index)
-            lines[child] = item.start_mark.line + 1
-            _node_lines(item, child, lines)
-
-
-def read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
-    """Parse ``path`` and return its data and a map from field path to line number."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ProtocolError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProtocolError(f"{path}: cannot read file ({exc})") from None
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ProtocolError(f"{where}: YAML syntax error: {exc.problem or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ProtocolError(f"{path}: YAML syntax error: {exc}") from None
-    finally:
-        loader.dispose()
-    lines: dict[Loc, int] = {}
-    if node is not None:
-        _node_lines(node, (), lines)
-    return data, lines
 
 
 def _unwrap(annotation: Any) -> list[Any]:
@@ -75,18 +53,36 @@ def _unwrap(annotation: Any) -> list[Any]:
     return [annotation]
 
 
-def allowed_fields(model: type[BaseModel], loc: Loc) -> list[str]:
-    """Field names allowed in the mapping at ``loc`` (walking the model's annotations)."""
+def _models_at(model: type[BaseModel], loc: Loc) -> tuple[list[Any], list[FieldInfo]]:
+    """The classes that may be at ``loc`` and the fields that lead there (last = at loc)."""
     current: list[Any] = [model]
+    infos: list[FieldInfo] = []
     for part in loc:
         if isinstance(part, int):
             continue
         following: list[Any] = []
         for cls in current:
             if isinstance(cls, type) and issubclass(cls, BaseModel) and part in cls.model_fields:
+                infos.append(cls.model_fields[part])
                 following.extend(_unwrap(cls.model_fields[part].annotation))
         if following:
             current = following
+    return current, infos
+
+
+def _is_duration(model: type[BaseModel] | None, loc: Loc) -> bool:
+    """Whether the field at ``loc`` is a :data:`~biosignals.units.Duration` (seconds)."""
+    if model is None or not loc:
+        return False
+    _, infos = _models_at(model, loc)
+    return bool(infos) and any(
+        isinstance(m, BeforeValidator) and m.func is parse_duration for m in infos[-1].metadata
+    )
+
+
+def allowed_fields(model: type[BaseModel], loc: Loc) -> list[str]:
+    """Field names allowed in the mapping at ``loc`` (walking the model's annotations)."""
+    current, _ = _models_at(model, loc)
     names: list[str] = []
     for cls in current:
         if isinstance(cls, type) and issubclass(cls, BaseModel):
@@ -101,19 +97,99 @@ def _line_for(loc: Loc, lines: dict[Loc, int]) -> int | None:
     return None
 
 
-def _message(model: type[BaseModel], error: Any) -> str:
+_SHOW = 60
+MAX_PROBLEMS = 20
+"""Most problems listed for one file; the rest are counted."""
+
+
+def show_value(value: Any) -> str:
+    """A value for a message: short, never a whole structure."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if value is None:
+        return "an empty value"
+    text = repr(value)
+    return text if len(text) <= _SHOW else text[:_SHOW] + "..."
+
+
+_TYPES = {
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+    "string": "text",
+    "dict": "a mapping of fields",
+    "model": "a mapping of fields",
+    "model_attributes": "a mapping of fields",
+    "list": "a list",
+    "tuple": "a list",
+    "datetime": "a date and time with a timezone",
+}
+_BOUNDS = {
+    "greater_than": ("gt", "greater than"),
+    "greater_than_equal": ("ge", "at least"),
+    "less_than": ("lt", "less than"),
+    "less_than_equal": ("le", "at most"),
+}
+
+
+def _bound(kind: str, ctx: dict[str, Any], value: Any, seconds: bool) -> str:
+    key, words = _BOUNDS[kind]
+    limit = ctx.get(key)
+    if seconds and isinstance(limit, int | float) and isinstance(value, int | float):
+        return f"must be {words} {limit:g} s, got {value:g} s"
+    shown = f"{limit:g}" if isinstance(limit, float) else str(limit)
+    return f"must be {words} {shown}, got {show_value(value)}"
+
+
+def _kind_message(kind: str, ctx: dict[str, Any], got: str) -> str | None:
+    """Messages for pydantic's built-in checks (None: not one of them)."""
+    for prefix, what in _TYPES.items():
+        if kind.startswith(prefix + "_") and kind.removeprefix(prefix + "_") in (
+            "type",
+            "parsing",
+            "from_float",
+            "parsing_size",
+            "attributes_type",
+        ):
+            return f"must be {what}, got {got}"
+    if kind == "finite_number":
+        return f"must be a finite number, got {got}"
+    if kind == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} characters, got {got}"
+    if kind == "string_too_short":
+        if ctx.get("min_length") == 1:
+            return "must not be empty"
+        return f"must be at least {ctx.get('min_length')} characters, got {got}"
+    if kind == "string_pattern_mismatch":
+        return f"{got} does not match the pattern {ctx.get('pattern')}"
+    if kind in ("too_short", "too_long"):
+        words = "at least" if kind == "too_short" else "at most"
+        limit = ctx.get("min_length" if kind == "too_short" else "max_length")
+        return f"must have {words} {limit} item(s), got {ctx.get('actual_length')}"
+    return None
+
+
+def _message(model: type[BaseModel] | None, error: Any) -> str:
     kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
     loc = tuple(error["loc"])
     if kind == "extra_forbidden":
-        allowed = ", ".join(allowed_fields(model, loc[:-1]))
-        return f"unknown field; allowed here: {allowed}"
+        allowed = ", ".join(allowed_fields(model, loc[:-1])) if model is not None else ""
+        return f"unknown field; allowed here: {allowed}" if allowed else "unknown field"
     if kind == "missing":
         return "required field is missing"
     if kind in ("literal_error", "enum"):
         expected = str(ctx.get("expected", "")).replace(" or ", ", ").replace("'", "")
-        return f"{value!r} is not one of {expected}"
-    message = str(error["msg"])
-    return message.removeprefix("Value error, ")
+        return f"{show_value(value)} is not one of {expected}"
+    if kind in ("value_error", "assertion_error"):
+        return str(error["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    if kind in _BOUNDS:
+        return _bound(kind, ctx, value, _is_duration(model, loc))
+    found = _kind_message(kind, ctx, show_value(value))
+    if found is not None:
+        return found
+    return f"{str(error['msg']).removeprefix('Input ')}, got {show_value(value)}"
 
 
 _UNION_TAGS = {"str", "int", "float", "bool", "list", "dict", "none", "tuple"}
@@ -125,10 +201,14 @@ def _field_loc(loc: Loc) -> Loc:
 
 
 def _merged(errors: list[Any]) -> list[Any]:
-    """One error per field: a union's literal alternatives become one list of values."""
+    """One error per field: a union's literal alternatives become one list of values; a
+    :class:`~biosignals.errors.FieldValueError` moves to the field it names."""
     by_loc: dict[Loc, Any] = {}
     for error in errors:
         loc = _field_loc(tuple(error["loc"]))
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, FieldValueError):
+            loc = (*loc, *cause.field)
         error = {**error, "loc": loc}
         first = by_loc.get(loc)
         if first is None:
@@ -139,18 +219,62 @@ def _merged(errors: list[Any]) -> list[Any]:
     return list(by_loc.values())
 
 
+def problems(exc: ValidationError, model: type[BaseModel] | None = None) -> list[tuple[Loc, str]]:
+    """Each problem of ``exc`` as (field path, one sentence: the value and what is allowed).
+
+    Parameters
+    ----------
+    exc
+        A pydantic validation error.
+    model
+        The model validated (to list the allowed fields for an unknown one).
+    """
+    return [(tuple(e["loc"]), _message(model, e)) for e in _merged(exc.errors())]
+
+
+def _joined(lines: list[str]) -> str:
+    if len(lines) > MAX_PROBLEMS:
+        more = len(lines) - MAX_PROBLEMS
+        lines = [*lines[:MAX_PROBLEMS], f"... and {more} more problem(s)"]
+    return "\n".join(lines)
+
+
 def format_validation_error(
     path: Path, model: type[BaseModel], exc: ValidationError, lines: dict[Loc, int]
 ) -> str:
     """One line per problem: ``file:line: field.path: what is wrong``."""
     out = []
-    for error in _merged(exc.errors()):
-        loc = tuple(error["loc"])
+    for loc, message in problems(exc, model):
         line = _line_for(loc, lines)
         where = f"{path}:{line}" if line is not None else str(path)
-        field = ".".join(str(p) for p in loc) or "(top level)"
-        out.append(f"{where}: {field}: {_message(model, error)}")
-    return "\n".join(out)
+        out.append(f"{where}: {field_name(loc)}: {message}")
+    return _joined(out)
+
+
+def describe_validation_error(
+    exc: ValidationError,
+    model: type[BaseModel] | None = None,
+    *,
+    name: Callable[[Loc], str] = field_name,
+) -> str:
+    """One line per problem for values that did not come from a file: ``name: what``.
+
+    Parameters
+    ----------
+    exc
+        The validation error.
+    model
+        The model validated.
+    name
+        How to name a field for the reader, e.g. the command-line option that set it
+        (``('retention_days',)`` -> ``'--consent-retention-days'``); ``""`` when the
+        message needs no name (the caller has named the option already).
+    """
+    out = []
+    for loc, message in problems(exc, model):
+        label = name(loc)
+        out.append(f"{label}: {message}" if label else message)
+    return _joined(out)
 
 
 def load_model(path: str | Path, model: type[ModelT], *, what: str = "file") -> ModelT:
@@ -168,7 +292,9 @@ def load_model(path: str | Path, model: type[ModelT], *, what: str = "file") -> 
     path = Path(path)
     data, lines = read_yaml(path)
     if not isinstance(data, dict):
-        raise ProtocolError(f"{path}:1: a {what} must be a YAML mapping of fields, got {data!r}")
+        raise ProtocolError(
+            f"{path}:1: a {what} must be a YAML mapping of fields, got {show_value(data)}"
+        )
     try:
         return model.model_validate(data)
     except ValidationError as exc:

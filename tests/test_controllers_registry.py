@@ -68,10 +68,10 @@ def test_unknown_kind_names_line_and_allowed_kinds(tmp_path: Path) -> None:
 
 def test_field_errors_point_at_the_field_of_that_kind(tmp_path: Path) -> None:
     msg = error(tmp_path, "  kind: distraction\n  pain_threshold: 12\n")
-    assert ":9: controller.pain_threshold: Input should be less than or equal to 10" in msg
+    assert ":9: controller.pain_threshold: must be at most 10, got" in msg
     msg = error(tmp_path, "  kind: breathing\n  settle_time: 30s\n")
     assert ":9: controller.settle_time: unknown field; allowed here:" in msg
     msg = error(tmp_path, "  habituation: {hr_drop: 2}\n")
-    assert ":8: controller.habituation.hr_drop: Input should be less than 1" in msg
+    assert ":8: controller.habituation.hr_drop: must be less than 1, got" in msg
     msg = error(tmp_path, "  habituation: {require: most}\n")
     assert "controller.habituation.require: 'most' is not one of any, all" in msg

@@ -55,7 +55,10 @@ def test_consent_model_and_filter() -> None:
         ({**CONSENT, "retention_days": 0}, "p.yaml.retention_days"),
         ({**CONSENT, "purpose": ""}, "p.yaml.purpose"),
         ({**CONSENT, "given_by": "Jane Doe"}, "p.yaml.given_by"),
-        ({k: v for k, v in CONSENT.items() if k != "purpose"}, "p.yaml.purpose: Field required"),
+        (
+            {k: v for k, v in CONSENT.items() if k != "purpose"},
+            "p.yaml.purpose: required field is missing",
+        ),
         ({**CONSENT, "recorded_at": "2026-01-01T00:00:00"}, "p.yaml.recorded_at"),
     ],
 )

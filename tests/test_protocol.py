@@ -101,7 +101,7 @@ def test_unknown_field_lists_allowed_fields(tmp_path: Path) -> None:
 
 def test_wrong_type_and_range(tmp_path: Path) -> None:
     msg = error_of(tmp_path, GOOD.replace("max_heart_rate: 140", "max_heart_rate: 400"))
-    assert ":16: safety.max_heart_rate: Input should be less than or equal to 220" in msg
+    assert ":16: safety.max_heart_rate: must be at most 220, got 400" in msg
     msg = error_of(tmp_path, GOOD.replace("duration: 3min", "duration: three"))
     assert ":3: duration: 'three' is not a duration" in msg
 

@@ -40,6 +40,11 @@ ERASE_KEYS = ("backspace",)
 PROMPT_KEYS = frozenset((*DIGIT_KEYS, *CONFIRM_KEYS, *STEP_KEYS, *ERASE_KEYS))
 """Keys an open prompt claims."""
 
+MIN_TIMEOUT = 1.0
+"""Shortest prompt timeout (s): nobody reads and answers a scale faster; it also keeps
+``every`` (which must be longer) from being so short that the schedule's arithmetic
+overflows."""
+
 PROMPT_ANCHOR = (0.5, 0.42)
 PROMPT_HEIGHT = 0.28
 PROMPT_HELP = "Type a number or use Left / Right, then Enter"
@@ -95,13 +100,14 @@ class PromptConfig(BaseModel, frozen=True, extra="forbid"):
     every
         Ask every this long during the active phase; ``None``: only on demand.
     timeout
-        An unanswered prompt closes after this long and is recorded as a timeout.
+        An unanswered prompt closes after this long and is recorded as a timeout (1 s to
+        10 min).
     first_after
         First scheduled prompt this long after the active phase starts (with ``every``).
     """
 
     every: Duration | None = Field(default=None, gt=0.0)
-    timeout: Duration = Field(default=20.0, gt=0.0, le=600.0)
+    timeout: Duration = Field(default=20.0, ge=MIN_TIMEOUT, le=600.0)
     first_after: Duration = Field(default=0.0, ge=0.0)
 
     @model_validator(mode="after")

@@ -52,6 +52,8 @@ __all__ = [
 EXIT_CHECK_FAILED = 1
 ACTOR = "vrtherapy-cli"
 CONSENT_FLAGS = ("streams", "purpose", "retention_days", "given_by")
+MAX_DAYS = 36500
+"""Longest ``--older-than`` (the longest consented retention, 100 years)."""
 
 
 # ---------------------------------------------------------------------- options
@@ -312,8 +314,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def _days(text: str) -> int:
     """``"90"`` or ``"90d"`` -> 90 (whole days, >= 0)."""
     digits = text[:-1] if text.lower().endswith("d") else text
-    if not digits.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (e.g. 90 or 90d)")
+    if not (digits.isascii() and digits.isdigit()) or int(digits) > MAX_DAYS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of days 0..{MAX_DAYS} (e.g. 90 or 90d)"
+        )
     return int(digits)
 
 

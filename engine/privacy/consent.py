@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from biosignals.roles import ROLE_NAMES
 from engine.privacy.audit import AuditLog, canonical_json
 from engine.privacy.errors import ConsentError
+from engine.yamlconfig import describe_validation_error, field_name
 
 if TYPE_CHECKING:
     from engine.privacy.keys import SiteKey
@@ -125,12 +126,14 @@ def consent_from_mapping(
     try:
         return Consent.model_validate(values)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(x) for x in first["loc"]) or "consent"
-        if flag_prefix is not None:
-            flag = flag_prefix + field.replace("_", "-")
-            raise ConsentError(f"{flag} (or {where}.{field}): {first['msg']}") from None
-        raise ConsentError(f"{where}.{field}: {first['msg']}") from None
+
+        def name(loc: tuple[str | int, ...]) -> str:
+            field = field_name(loc[:1]) if loc else "consent"
+            if flag_prefix is not None and field in Consent.model_fields:
+                return f"{flag_prefix}{field.replace('_', '-')} (or {where}.{field})"
+            return f"{where}.{field}"
+
+        raise ConsentError(describe_validation_error(exc, Consent, name=name)) from None
 
 
 def simulation_consent(roles: Iterable[str]) -> Consent:

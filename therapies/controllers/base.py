@@ -17,6 +17,10 @@ CONTROLLER = "controller"
 SAFETY = "safety"
 THERAPIST = "therapist"
 
+MIN_TICK = 0.1
+"""Shortest controller tick (s): the heart rate changes beat by beat, so ten decisions a
+second is already more than there is to decide (and a tick of a few nanoseconds would
+make the tick arithmetic overflow)."""
 ANSWER_RANGES: dict[str, tuple[int, int]] = {"suds": (0, 100), "nrs": (0, 10)}
 """Prompt answers a controller accepts: SUDS 0-100 (distress), pain NRS 0-10."""
 
@@ -41,7 +45,7 @@ class ControllerConfigBase(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     kind: str
-    tick: Duration = Field(default=1.0, gt=0.0, le=60.0)
+    tick: Duration = Field(default=1.0, ge=MIN_TICK, le=60.0)
     arousal_window: ArousalWindow = (0.3, 0.7)
 
     def levels(self) -> tuple[float, ...]:

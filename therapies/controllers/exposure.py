@@ -38,6 +38,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from biosignals.errors import FieldValueError
 from biosignals.features import FeatureSnapshot
 from biosignals.units import Duration
 from therapies.controllers.base import (
@@ -62,7 +63,7 @@ class StepUp(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     when: Literal["settled", "habituated"] = "settled"
-    by: float = Field(default=0.1, gt=0.0, le=0.5, description="increment without a hierarchy")
+    by: float = Field(default=0.1, ge=0.01, le=0.5, description="increment without a hierarchy")
 
 
 class Habituation(BaseModel):
@@ -118,8 +119,10 @@ class ExposureConfig(ControllerConfigBase):
     @model_validator(mode="after")
     def _consistent(self) -> ExposureConfig:
         if self.start_step >= len(self.levels()):
-            raise ValueError(
-                f"start_step {self.start_step} is beyond the {len(self.levels())} steps"
+            raise FieldValueError(
+                ("start_step",),
+                f"start_step {self.start_step} is beyond the {len(self.levels())} steps "
+                f"(0..{len(self.levels()) - 1})",
             )
         explicit = "when" in self.step_up.model_fields_set
         if self.habituation is not None and explicit and self.step_up.when == "settled":
