@@ -3,9 +3,9 @@
 :func:`load_recording` opens a file with ``pyxdf.load_xdf`` and returns streams by name.
 :func:`scan_chunks` walks the chunk structure forward without trusting anything after the
 first chunk that is incomplete or does not parse (a process killed mid-write leaves such a
-torn tail). :func:`repair` keeps a byte-exact backup, truncates to the last whole chunk and
-appends the StreamFooters the crashed writer never wrote, so any XDF reader opens the file
-with every whole chunk's samples.
+torn tail). :func:`repair` keeps a byte-exact backup (never an empty or partial one), rewrites the
+file up to its last whole chunk with the StreamFooters the crashed writer never wrote, so
+any XDF reader opens it with every whole chunk's samples, and renames it into place.
 """
 
 from __future__ import annotations
@@ -345,34 +345,112 @@ def scan_chunks(path: str | os.PathLike[str]) -> ChunkScan:
     return ChunkScan(p, size, pos, count, streams, problem)
 
 
-def repair(path: str | os.PathLike[str]) -> Path:
+def _same_bytes(a: Path, b: Path) -> bool:
+    """Whether two files hold the same bytes (the same inode, or equal size and SHA-256)."""
+    import hashlib
+
+    if os.path.samefile(a, b):
+        return True
+    if a.stat().st_size != b.stat().st_size:
+        return False
+    digests = []
+    for path in (a, b):
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                h.update(block)
+        digests.append(h.digest())
+    return digests[0] == digests[1]
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_whole(dst: Path, src: Path, length: int | None, tail: bytes = b"") -> None:
+    """Create ``dst`` (exclusively) with ``length`` bytes of ``src`` (all if ``None``) and
+    ``tail``, ``fsync``-ed; a failed write removes ``dst`` and raises ``OSError``."""
+    fout = open(dst, "xb")  # noqa: SIM115 (closed by the with below)
+    try:
+        with open(src, "rb") as fin, fout:
+            left = length
+            while left is None or left > 0:
+                block = fin.read(1 << 20 if left is None else min(1 << 20, left))
+                if not block:
+                    break
+                fout.write(block)
+                left = None if left is None else left - len(block)
+            fout.write(tail)
+            fout.flush()
+            os.fsync(fout.fileno())
+        shutil.copymode(src, dst)
+    except BaseException:
+        dst.unlink(missing_ok=True)
+        raise
+
+
+def _keep_backup(p: Path, backup: Path, hardlink: bool) -> bool:
+    """Make ``backup`` hold ``p``'s bytes, atomically; True when this call created it.
+
+    A hard link (the original inode itself: nothing is copied, nothing can be partial), or
+    where links are not possible (or ``hardlink`` is false) a copy to ``<backup>.tmp``
+    renamed into place once whole. An existing backup with the same bytes (left by a repair
+    that failed later) is reused; one with other bytes is never replaced.
+    """
+    if backup.exists():
+        if _same_bytes(p, backup):
+            return False
+        raise RecordingError(
+            f"backup {backup} exists already and differs from {p}; move it away first"
+        )
+    if hardlink:
+        try:
+            os.link(p, backup)
+            _fsync_dir(p.parent)
+            return True
+        except OSError:
+            pass  # no hard links here (FAT, some network shares): copy instead
+    tmp = backup.with_name(backup.name + ".tmp")
+    tmp.unlink(missing_ok=True)  # a stale copy from a crashed attempt
+    try:
+        _write_whole(tmp, p, None)
+        os.replace(tmp, backup)
+        _fsync_dir(p.parent)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise RecordingError(
+            f"cannot back up {p} to {backup} ({exc.strerror or exc}); nothing was changed: "
+            f"free some space and repair again"
+        ) from None
+    return True
+
+
+def repair(path: str | os.PathLike[str], *, hardlink: bool = True) -> Path:
     """Make a torn or unclosed recording readable; return the path of the backup.
 
-    The original bytes are first copied to ``<path>.orig`` (never overwriting an existing
-    backup) and ``fsync``-ed; then the file is truncated to its last whole chunk (see
-    :func:`scan_chunks`; a corrupt chunk in the middle truncates there, and the backup
-    keeps the rest) and StreamFooters computed from the scanned samples are appended for
-    the streams that lack one.
+    The original is first kept as ``<path>.orig`` (see :func:`_keep_backup`: a hard link
+    to the original bytes, or with ``hardlink=False`` a copy written to a temporary file and
+    renamed into place; never an empty or partial backup). The repaired file (every whole
+    chunk, see :func:`scan_chunks`, then StreamFooters computed from the scanned samples for
+    the streams that lack one) is written to ``<path>.repair.tmp`` and renamed over
+    ``path``. When anything fails (a full disk), the recording is unchanged, the temporary
+    file and a backup made by this call are removed, and the repair can simply be run again.
 
     Raises
     ------
     RecordingError
-        When the file is intact (nothing to repair), the backup exists, or IO fails.
+        When the file is intact (nothing to repair), a different backup exists, or IO fails.
     """
     p = Path(path)
     scan = scan_chunks(p)
     if not scan.needs_repair:
         raise RecordingError(f"{p} is intact (all chunks whole, all footers present)")
     backup = Path(str(p) + ".orig")
-    try:
-        with open(p, "rb") as src, open(backup, "xb") as dst:
-            shutil.copyfileobj(src, dst)
-            dst.flush()
-            os.fsync(dst.fileno())
-    except FileExistsError as exc:
-        raise RecordingError(f"backup {backup} exists already; move it away first") from exc
-    except OSError as exc:
-        raise RecordingError(f"cannot back up {p} to {backup}: {exc}") from exc
+    created = _keep_backup(p, backup, hardlink)
     footers = b"".join(
         xdf.stream_footer_chunk(
             s.stream_id, s.first_timestamp, s.last_timestamp, s.sample_count, s.clock_offsets
@@ -380,13 +458,18 @@ def repair(path: str | os.PathLike[str]) -> Path:
         for s in scan.streams.values()
         if not s.has_footer
     )
+    tmp = p.with_name(p.name + ".repair.tmp")
+    tmp.unlink(missing_ok=True)
     try:
-        with open(p, "r+b") as f:
-            f.truncate(scan.valid_end)
-            f.seek(scan.valid_end)
-            f.write(footers)
-            f.flush()
-            os.fsync(f.fileno())
+        _write_whole(tmp, p, scan.valid_end, footers)
+        os.replace(tmp, p)
+        _fsync_dir(p.parent)
     except OSError as exc:
-        raise RecordingError(f"cannot repair {p} (original kept in {backup}): {exc}") from exc
+        tmp.unlink(missing_ok=True)
+        if created:
+            backup.unlink(missing_ok=True)
+        raise RecordingError(
+            f"cannot repair {p} ({exc.strerror or exc}); the recording is unchanged: free "
+            f"some space and repair again"
+        ) from None
     return backup
