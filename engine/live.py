@@ -76,6 +76,10 @@ class RunOptions:
     always silent."""
     volume: float = DEFAULT_VOLUME
     """Master volume 0..1 when audio is on."""
+    operator: str = "vrtherapy"
+    """Who runs the session: the ``actor`` of its audit entries (``--operator``)."""
+    encryption_opt_out: bool = False
+    """``--no-encryption`` was given (``key`` is then ``None``): logged at session start."""
 
 
 @dataclass
@@ -229,7 +233,14 @@ def _execute(
     answerer: Callable[[str], int | None] | None = None,
     audio: bool = False,
 ) -> SessionResult:
-    guard = SessionPrivacy(opts.out, folder, consent=consent, key=opts.key)
+    guard = SessionPrivacy(
+        opts.out,
+        folder,
+        consent=consent,
+        key=opts.key,
+        actor=opts.operator,
+        encryption_opt_out=opts.encryption_opt_out,
+    )
     guard.start(protocol.protocol, model_sha256(protocol), f"vrtherapy {__version__}")
     head_pose = opts.display == "openxr"
     # a dry-run's session time runs ~400x faster than the wall clock: batch by 5 s of it
@@ -268,12 +279,8 @@ def _execute(
         text = json.dumps(data, indent=2, sort_keys=True).encode("utf-8")
         write_sealed_bytes(folder / "summary.json.sealed", text, opts.key)
     result = SessionResult(summary, folder, folder / guard.recording_name)
-    if opts.report and opts.key is None:  # an HTML report would be plaintext health data
-        from engine.report import build_report
-
-        result.report = build_report(
-            result.recording, folder / "report.html", summary=folder / "summary.json"
-        )
+    if opts.report:  # report.html, or report.html.sealed when the session is sealed
+        result.report = guard.write_report(result.recording)
     for d in summary.decisions:  # the therapist's overrides go into the audit trail
         if d.source == "therapist":
             guard.override(time=d.time, previous=d.previous, target=d.target, reason=d.reason)

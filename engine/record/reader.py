@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import struct
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ import numpy as np
 
 from engine.errors import RecordingError
 from engine.record import xdf
+from engine.record.rewrite import rewrite_prefix
 
 if TYPE_CHECKING:
     from engine.privacy.keys import SiteKey
@@ -345,100 +345,16 @@ def scan_chunks(path: str | os.PathLike[str]) -> ChunkScan:
     return ChunkScan(p, size, pos, count, streams, problem)
 
 
-def _same_bytes(a: Path, b: Path) -> bool:
-    """Whether two files hold the same bytes (the same inode, or equal size and SHA-256)."""
-    import hashlib
-
-    if os.path.samefile(a, b):
-        return True
-    if a.stat().st_size != b.stat().st_size:
-        return False
-    digests = []
-    for path in (a, b):
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            while block := f.read(1 << 20):
-                h.update(block)
-        digests.append(h.digest())
-    return digests[0] == digests[1]
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_whole(dst: Path, src: Path, length: int | None, tail: bytes = b"") -> None:
-    """Create ``dst`` (exclusively) with ``length`` bytes of ``src`` (all if ``None``) and
-    ``tail``, ``fsync``-ed; a failed write removes ``dst`` and raises ``OSError``."""
-    fout = open(dst, "xb")  # noqa: SIM115 (closed by the with below)
-    try:
-        with open(src, "rb") as fin, fout:
-            left = length
-            while left is None or left > 0:
-                block = fin.read(1 << 20 if left is None else min(1 << 20, left))
-                if not block:
-                    break
-                fout.write(block)
-                left = None if left is None else left - len(block)
-            fout.write(tail)
-            fout.flush()
-            os.fsync(fout.fileno())
-        shutil.copymode(src, dst)
-    except BaseException:
-        dst.unlink(missing_ok=True)
-        raise
-
-
-def _keep_backup(p: Path, backup: Path, hardlink: bool) -> bool:
-    """Make ``backup`` hold ``p``'s bytes, atomically; True when this call created it.
-
-    A hard link (the original inode itself: nothing is copied, nothing can be partial), or
-    where links are not possible (or ``hardlink`` is false) a copy to ``<backup>.tmp``
-    renamed into place once whole. An existing backup with the same bytes (left by a repair
-    that failed later) is reused; one with other bytes is never replaced.
-    """
-    if backup.exists():
-        if _same_bytes(p, backup):
-            return False
-        raise RecordingError(
-            f"backup {backup} exists already and differs from {p}; move it away first"
-        )
-    if hardlink:
-        try:
-            os.link(p, backup)
-            _fsync_dir(p.parent)
-            return True
-        except OSError:
-            pass  # no hard links here (FAT, some network shares): copy instead
-    tmp = backup.with_name(backup.name + ".tmp")
-    tmp.unlink(missing_ok=True)  # a stale copy from a crashed attempt
-    try:
-        _write_whole(tmp, p, None)
-        os.replace(tmp, backup)
-        _fsync_dir(p.parent)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise RecordingError(
-            f"cannot back up {p} to {backup} ({exc.strerror or exc}); nothing was changed: "
-            f"free some space and repair again"
-        ) from None
-    return True
-
-
 def repair(path: str | os.PathLike[str], *, hardlink: bool = True) -> Path:
     """Make a torn or unclosed recording readable; return the path of the backup.
 
-    The original is first kept as ``<path>.orig`` (see :func:`_keep_backup`: a hard link
-    to the original bytes, or with ``hardlink=False`` a copy written to a temporary file and
-    renamed into place; never an empty or partial backup). The repaired file (every whole
-    chunk, see :func:`scan_chunks`, then StreamFooters computed from the scanned samples for
-    the streams that lack one) is written to ``<path>.repair.tmp`` and renamed over
-    ``path``. When anything fails (a full disk), the recording is unchanged, the temporary
-    file and a backup made by this call are removed, and the repair can simply be run again.
+    The original is first kept as ``<path>.orig`` (:func:`~engine.record.rewrite.keep_backup`:
+    a hard link to the original bytes, or with ``hardlink=False`` a copy renamed into place
+    once whole; never an empty or partial backup). The repaired file (every whole chunk, see
+    :func:`scan_chunks`, then StreamFooters computed from the scanned samples for the streams
+    that lack one) is written beside and renamed over ``path``. When anything fails (a full
+    disk), the recording is unchanged, the temporary file and a backup made by this call
+    are removed, and the repair can simply be run again.
 
     Raises
     ------
@@ -449,8 +365,6 @@ def repair(path: str | os.PathLike[str], *, hardlink: bool = True) -> Path:
     scan = scan_chunks(p)
     if not scan.needs_repair:
         raise RecordingError(f"{p} is intact (all chunks whole, all footers present)")
-    backup = Path(str(p) + ".orig")
-    created = _keep_backup(p, backup, hardlink)
     footers = b"".join(
         xdf.stream_footer_chunk(
             s.stream_id, s.first_timestamp, s.last_timestamp, s.sample_count, s.clock_offsets
@@ -458,18 +372,4 @@ def repair(path: str | os.PathLike[str], *, hardlink: bool = True) -> Path:
         for s in scan.streams.values()
         if not s.has_footer
     )
-    tmp = p.with_name(p.name + ".repair.tmp")
-    tmp.unlink(missing_ok=True)
-    try:
-        _write_whole(tmp, p, scan.valid_end, footers)
-        os.replace(tmp, p)
-        _fsync_dir(p.parent)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        if created:
-            backup.unlink(missing_ok=True)
-        raise RecordingError(
-            f"cannot repair {p} ({exc.strerror or exc}); the recording is unchanged: free "
-            f"some space and repair again"
-        ) from None
-    return backup
+    return rewrite_prefix(p, scan.valid_end, footers, hardlink=hardlink)
