@@ -199,7 +199,7 @@ def test_unverified_reads_a_changed_session_and_is_audited(plain: Path, tmp_path
     assert verify["actor"] == export["actor"] == "forensic-1"
     # nothing is added to a session that failed its check
     r = vrtherapy("export", str(rec), "--unverified", "--format", "csv")
-    _refused(r, "did not pass its integrity check")
+    _refused(r, "nothing is added to a session whose integrity is not confirmed")
 
 
 def test_a_changed_sealed_file_is_refused(sealed: Path, tmp_path: Path) -> None:
@@ -220,6 +220,19 @@ def test_a_session_without_its_manifest_is_refused(plain: Path, tmp_path: Path) 
     (plain / "integrity.json").unlink()
     r = vrtherapy("export", str(plain / "recording.xdf"), "-o", str(tmp_path / "x.edf"))
     _refused(r, "has no integrity.json", "verify --repair")
+
+
+def test_a_session_folder_copied_away_is_checked_with_a_warning(
+    plain: Path, tmp_path: Path
+) -> None:
+    loose = tmp_path / "usb-stick" / plain.name
+    shutil.copytree(plain, loose)
+    r = vrtherapy("export", str(loose), "-o", str(tmp_path / "x.edf"))
+    assert r.returncode == 0, r.stderr
+    assert "checked without its anchor" in r.stderr
+    _flip(loose / "recording.xdf", 300)  # its manifest still catches a changed file
+    r = vrtherapy("export", str(loose), "-o", str(tmp_path / "y.edf"))
+    _refused(r, "has changed since the session ended")
 
 
 def test_a_recording_outside_any_session_is_read_with_a_warning(

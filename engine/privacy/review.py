@@ -89,11 +89,14 @@ class ReadCheck:
     problems
         One sentence per problem (a changed, unlisted or missing file, a manifest that
         does not match the audit log); empty when every file read is as it was.
+    warnings
+        What could not be checked (a session folder copied away from its audit log).
     """
 
     folder: Path | None
     audit: Path | None
     problems: tuple[str, ...] = field(default_factory=tuple)
+    warnings: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def ok(self) -> bool:
@@ -117,7 +120,10 @@ def check_before_reading(recording: Path) -> ReadCheck:
     if not is_session_folder(folder):
         return ReadCheck(None, None)
     log = site_log_of(folder)
-    if not (folder / MANIFEST).is_file():
+    has_manifest = (folder / MANIFEST).is_file()
+    if log is None and not has_manifest:
+        return ReadCheck(None, None)  # a session folder copied away, never closed
+    if not has_manifest:
         return ReadCheck(
             folder,
             log,
@@ -126,14 +132,19 @@ def check_before_reading(recording: Path) -> ReadCheck:
                 f"removed; run `vrtherapy verify --repair {folder}` first",
             ),
         )
+    warnings: tuple[str, ...] = ()
     if log is None:
-        problems = [f"no {AUDIT_FILE} found above {folder} to anchor its {MANIFEST}"]
+        problems: list[str] = []
         expected = _listed(folder)
+        warnings = (
+            f"{folder / MANIFEST} is checked without its anchor: no {AUDIT_FILE} one or two "
+            f"folders up (a session folder copied away from its site)",
+        )
     else:
         expected, problems = manifest_problems(folder, log)
     for name in _read_names(folder, real):
         problems += _file_problem(folder, name, expected)
-    return ReadCheck(folder, log, tuple(problems))
+    return ReadCheck(folder, log, tuple(problems), warnings)
 
 
 def _listed(folder: Path) -> dict[str, str]:
@@ -205,8 +216,8 @@ def check_output(
         The output is a readable copy of an encrypted session: it must stay outside every
         session folder and outside the sessions folder (a copy of it stays unreadable).
     verified
-        The input's session passed :func:`check_before_reading`; otherwise nothing may be
-        added to it.
+        The input's session passed :func:`check_before_reading` against its audit log (so
+        the new file can be listed in its manifest); otherwise nothing may be added to it.
 
     Returns
     -------
@@ -247,8 +258,9 @@ def check_output(
         )
     if not verified:
         raise IntegrityError(
-            f"{output}: the session did not pass its integrity check, so nothing is added "
-            f"to it; write the output outside the session folder"
+            f"{output}: nothing is added to a session whose integrity is not confirmed (it "
+            f"did not pass its integrity check, or its audit log is not beside it); write "
+            f"the output outside the session folder"
         )
     return home
 

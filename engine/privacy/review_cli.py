@@ -116,7 +116,7 @@ class Review:
             folder=folder,
             allowed_names=allowed_names,
             plaintext_of_sealed=self.sealed if plaintext is None else plaintext and self.sealed,
-            verified=self.check.ok,
+            verified=self.check.ok and self.check.audit is not None,
         )
 
     def register(self, session: Path | None, files: list[Path]) -> None:
@@ -143,12 +143,19 @@ def _integrity(review: Review) -> None:
     """Refuse a changed session (unless ``--unverified``); warn outside any session."""
     check = review.check
     if check.folder is None:
+        checked = (
+            "only its records' authentication is checked"
+            if review.sealed
+            else "its contents cannot be checked"
+        )
         print(
             f"warning: {review.recording} is not in a session folder (no integrity.json "
-            f"beside it): its contents cannot be checked",
+            f"beside it): {checked}",
             file=sys.stderr,
         )
         return
+    for warning in check.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if not check.problems:
         return
     listed = list(check.problems[:_MAX_LISTED])
