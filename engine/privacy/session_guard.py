@@ -139,8 +139,10 @@ class SessionPrivacy:
         """Write the session's clinician report into its folder and return its path.
 
         Sealed with the site key when the session is (open it with ``vrtherapy report
-        SESSION --plaintext -o FILE``). Written after :meth:`finish`, the report is added to
-        ``integrity.json`` (an ``integrity`` audit entry); before, the manifest lists it.
+        SESSION --plaintext -o FILE``); ``summary`` defaults to the summary beside the
+        recording, sealed or not. Written after :meth:`finish`, the report is added to
+        ``integrity.json`` (an ``integrity`` audit entry; if that fails the report is
+        removed); before, the manifest lists it.
 
         Raises
         ------
@@ -150,8 +152,12 @@ class SessionPrivacy:
         from engine.report import build_report
 
         out = self.folder / self.report_name
-        sealed = self.key is not None
+        sealed = self.key is not None  # the summary is found beside (sealed with the key)
         path = build_report(recording, out, summary=summary, key=self.key, seal=sealed)
         if (self.folder / MANIFEST).is_file():
-            add_to_integrity(self.folder, self.audit, path)
+            try:
+                add_to_integrity(self.folder, self.audit, path)
+            except BaseException:  # unlisted, it would fail verify: leave no report at all
+                path.unlink(missing_ok=True)
+                raise
         return path
