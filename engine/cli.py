@@ -122,7 +122,7 @@ def _display_options(p: argparse.ArgumentParser, default_help: str) -> None:
     p.add_argument(
         "--no-report", action="store_true", help="do not write report.html into the session folder"
     )
-    privacy_cli.add_key_options(p)
+    privacy_cli.add_session_privacy_options(p)
     privacy_cli.add_consent_options(p)
 
 
@@ -348,12 +348,14 @@ def _session(args: argparse.Namespace, signals: SignalStop) -> int:
     protocol = with_duration(load_protocol(resolve_seed("protocols", name)), args.duration)
     patient = load_patient(args.patient) if args.command in ("demo", "simulate") else None
     opts = _options(args, "null" if args.command == "simulate" else "auto")
-    opts.key = privacy_cli.key_from_args(args)
+    opts.operator = privacy_cli.operator_from_args(args)
     terms = getattr(protocol, "consent", None)  # the protocol's consent: block, if any
     raw = terms.model_dump(exclude={"recorded_at"}) if terms is not None else None
     flags = any(getattr(args, f"consent_{f}") is not None for f in privacy_cli.CONSENT_FLAGS)
     if args.command == "run" or raw is not None or flags:  # demo/simulate: twin, no person
         opts.consent = privacy_cli.consent_from_args(args, raw, f"protocol {protocol.protocol}")
+    opts.key = privacy_cli.session_key(args, args.out, opts.operator)  # site key by default
+    opts.encryption_opt_out = args.no_encryption
     print(
         f"{args.command}: protocol {protocol.protocol} ({protocol.scene}), "
         f"{format_duration(protocol.duration)}, display {opts.display}",

@@ -83,6 +83,10 @@ class RunOptions:
     always silent."""
     volume: float = DEFAULT_VOLUME
     """Master volume 0..1 when audio is on."""
+    operator: str = "vrtherapy"
+    """Who runs the session: the ``actor`` of its audit entries (``--operator``)."""
+    encryption_opt_out: bool = False
+    """``--no-encryption`` was given (``key`` is then ``None``): logged at session start."""
 
 
 @dataclass
@@ -187,7 +191,14 @@ def _execute(
     only then the report (see :mod:`engine.session_end`)."""
     raw_specs = [raw_stream_spec(stream) for stream in streams]  # before any folder exists
     folder = new_session_dir(opts.out, protocol.protocol, opts.participant)
-    guard = SessionPrivacy(opts.out, folder, consent=consent, key=opts.key)
+    guard = SessionPrivacy(
+        opts.out,
+        folder,
+        consent=consent,
+        key=opts.key,
+        actor=opts.operator,
+        encryption_opt_out=opts.encryption_opt_out,
+    )
     guard.start(protocol.protocol, model_sha256(protocol), f"vrtherapy {__version__}")
     try:
         summary = _run_recorded(

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from engine import __version__
-from engine.privacy.integrity import add_to_integrity
 from engine.privacy.keys import SiteKey
 from engine.privacy.sealed import write_sealed_bytes
 from engine.privacy.session_guard import SessionPrivacy
@@ -94,16 +93,6 @@ def _audit_overrides(guard: SessionPrivacy, summary: SessionSummary) -> None:
         guard.override(action="stop", reason=summary.reason)
 
 
-def _report(folder: Path, recording: Path, summary: Path, key: SiteKey | None) -> Path:
-    from engine.report import build_report
-
-    if key is None:
-        return build_report(recording, folder / "report.html", summary=summary)
-    return build_report(
-        recording, folder / "report.html.sealed", summary=summary, key=key, seal=True
-    )
-
-
 def end_session(
     summary: SessionSummary,
     protocol: Protocol,
@@ -124,14 +113,9 @@ def end_session(
     ending = SessionEnding()
     if not report:
         return ending
-    written: Path | None = None
     try:
-        written = _report(folder, recording, summary_path, key)
-        add_to_integrity(folder, guard.audit, written)
-        ending.report = written
+        ending.report = guard.write_report(recording, summary=summary_path)  # sealed if it is
     except Exception as exc:  # reported below: the session itself is complete and sealed
-        if written is not None:  # rendered but not in the manifest: verify would fail
-            written.unlink(missing_ok=True)
         ending.warnings.append(
             f"the report was not written (step: report, {type(exc).__name__}: {exc}); the "
             f"session is complete and sealed (integrity.json); write the report later with: "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -9,6 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import site_key
+
+from engine.privacy.sealed import read_sealed_bytes, recording_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -144,14 +148,16 @@ def test_no_matching_stream_times_out(tmp_path: Path) -> None:
 
 
 def test_simulate_dry_run(tmp_path: Path) -> None:
-    r = vrtherapy("simulate", "heights-graded", "--duration", "10min", "--out", str(tmp_path))
+    sessions = tmp_path / "sessions"
+    r = vrtherapy("simulate", "heights-graded", "--duration", "10min", "--out", str(sessions))
     assert r.returncode == 0, r.stderr
     rec = Path(r.stdout.strip().removeprefix("recording: "))
-    summary = json.loads((rec.parent / "summary.json").read_text())
+    assert rec.name == "recording.xdf.sealed", "sessions are sealed with the site key by default"
+    summary = json.loads(read_sealed_bytes(rec.parent / "summary.json.sealed", site_key()))
     assert summary["state"] == "finished" and summary["duration_s"] == pytest.approx(600, abs=1)
     assert summary["arousal_window"] == [0.3, 0.7] and len(summary["hierarchy"]) == 7
-    # the clinician report is written with every session
-    html = (rec.parent / "report.html").read_text()
+    # the clinician report is written (sealed) with every session
+    html = read_sealed_bytes(rec.parent / "report.html.sealed", site_key()).decode()
     assert "heights-graded" in html and "Intensity decisions" in html
     # review commands on the same recording, through the real CLI
     out = tmp_path / "review"
@@ -187,7 +193,8 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "recording:" in r.stdout and "intensity" in r.stderr
     rec = Path(r.stdout.strip().splitlines()[-1].removeprefix("recording: "))
-    streams, _ = pyxdf.load_xdf(str(rec))
+    assert rec.name == "recording.xdf.sealed", "the demo is sealed with the site key"
+    streams, _ = pyxdf.load_xdf(io.BytesIO(recording_bytes(rec, site_key())))
     by_name = {s["info"]["name"][0]: s for s in streams}
     markers = [json.loads(m[0]) for m in by_name["vrtherapy-markers"]["time_series"]]
     changes = [

@@ -36,6 +36,7 @@ def test_kill_9_of_a_live_session_loses_at_most_a_second(tmp_path: Path) -> None
             "90s",
             "--out",
             str(tmp_path),
+            "--no-encryption",  # the plain XDF's torn tail is what this test repairs
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,

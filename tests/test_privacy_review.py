@@ -39,18 +39,23 @@ def sealed_session(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
     return key, out, rec
 
 
-def test_report_needs_the_key_and_is_sealed(sealed_session: tuple[Path, Path, Path]) -> None:
+def test_report_needs_the_key_and_is_sealed(
+    sealed_session: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
     key, out, rec = sealed_session
-    r = vrtherapy("report", str(rec))
+    readable = tmp_path / "r.html"
+    no_site = {"VRTHERAPY_SITE_DIR": str(tmp_path / "no-site")}  # no site key to fall back on
+    r = vrtherapy("report", str(rec), "--plaintext", "-o", str(readable), env=no_site)
     assert r.returncode == 2 and "encrypted recording: give the site key" in r.stderr
-    assert not (rec.parent / "report.html").exists()
-    r = vrtherapy("report", str(rec), "--key", str(key))
-    assert r.returncode == 0, r.stderr
-    sealed = rec.parent / "report.html.sealed"
+    assert not readable.exists() and not (rec.parent / "report.html").exists()
+    sealed = rec.parent / "report.html.sealed"  # written, sealed, at the session's end
     html = read_sealed_bytes(sealed, load_site_key(key)).decode()
     assert "heights-demo" in html and b"heights-demo" not in sealed.read_bytes()
-    events = [e["event"] for e in read_entries(out / "audit.log")]
-    assert "report" in events
+    r = vrtherapy("report", str(rec), "--key", str(key), "--plaintext", "-o", str(readable))
+    assert r.returncode == 0, r.stderr
+    assert "heights-demo" in readable.read_text()
+    events = [e for e in read_entries(out / "audit.log") if e["event"] == "report"]
+    assert events[-1]["details"]["plaintext_of_sealed"] is True
 
 
 def test_wrong_key_fails_cleanly_and_is_audited(
@@ -60,7 +65,9 @@ def test_wrong_key_fails_cleanly_and_is_audited(
     other = tmp_path / "other.key"
     create_site_key(other)
     before = set(rec.parent.iterdir())
-    r = vrtherapy("export", str(rec), "--key", str(other), "--format", "csv")
+    r = vrtherapy(
+        "export", str(rec), "--key", str(other), "--format", "csv", "-o", str(tmp_path / "csv")
+    )
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert set(rec.parent.iterdir()) == before, "nothing written on a failed decryption"
     assert read_entries(out / "audit.log")[-1]["event"] == "failed_decryption"

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli as vrtherapy
 from killed_writer import assert_ecg_ramp, write_and_kill
 
 from engine.errors import RecordingError
+from engine.privacy.audit import AuditLog
 from engine.privacy.errors import DecryptionError, KeyFileError, SealedFileError
 from engine.privacy.keys import (
     SiteKey,
@@ -23,6 +25,7 @@ from engine.privacy.sealed import (
     HEADER_SIZE,
     SealedReader,
     SealedWriter,
+    close_torn,
     read_sealed_bytes,
     recording_bytes,
     sealed_sink,
@@ -303,3 +306,44 @@ def test_sigkilled_encrypted_recording_reads_up_to_last_record(tmp_path: Path) -
     ecg = load_recording(path, key=key).streams["ECG"]
     assert_ecg_ramp(ecg.time_series, ecg.time_stamps, pushed)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["killed.xdf.sealed", "site.key"]
+
+
+def test_verify_repair_closes_a_killed_sealed_session(tmp_path: Path) -> None:
+    """A sealed recording whose writer was killed gets its end record from
+    ``verify --repair`` (original kept), and the session then verifies clean."""
+    key_path = tmp_path / "site.key"
+    key = create_site_key(key_path)
+    out = tmp_path / "sessions"
+    session = out / "P-0003" / "20260101-000000-demo"
+    session.mkdir(parents=True)
+    AuditLog(out / "audit.log").append("session_start", session="P-0003/" + session.name)
+    rec = session / "recording.xdf.sealed"
+    pushed = write_and_kill(rec, 2.0, key_path)
+    torn = rec.read_bytes()
+    r = vrtherapy("verify", str(session), "--repair", "--key", str(key_path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "repaired recording.xdf.sealed" in r.stdout
+    assert verify_sealed(rec, key).ok
+    assert (session / "recording.xdf.sealed.orig").read_bytes() == torn
+    ecg = load_recording(rec, key=key).streams["ECG"]
+    assert_ecg_ramp(ecg.time_series, ecg.time_stamps, pushed)
+    r = vrtherapy("verify", str(session), "--key", str(key_path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    with pytest.raises(SealedFileError, match="has its end record: nothing to repair"):
+        close_torn(rec, key)
+
+
+def test_a_changed_sealed_record_is_never_sealed_over(tmp_path: Path) -> None:
+    key = _key(11)
+    path = tmp_path / "f.sealed"
+    with SealedWriter(path, key) as w:
+        for r in RECORDS:
+            w.write(r)
+    data = path.read_bytes()
+    last = _record_spans(data)[-1]
+    path.write_bytes(data[: last[0]])  # as if killed before the end record
+    _flip(path, _record_spans(data)[1][0] + 20)
+    before = path.read_bytes()
+    with pytest.raises(DecryptionError, match=r"record 1 .* fails authentication.*not repaired"):
+        close_torn(path, key)
+    assert path.read_bytes() == before and sorted(tmp_path.iterdir()) == [path]

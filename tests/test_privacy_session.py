@@ -113,3 +113,27 @@ def test_full_disk_fails_the_recorder_and_keeps_whole_records(tmp_path: Path) ->
     ecg = load_recording(path, key=key).streams["ECG"]
     n = len(ecg.time_stamps)
     assert n > 0 and np.array_equal(ecg.time_stamps, 10.0 + np.arange(n) / 500)
+
+
+@pytest.mark.parametrize("encrypted", [False, True])
+def test_report_written_after_the_manifest_joins_it(tmp_path: Path, encrypted: bool) -> None:
+    """``write_report`` after ``finish`` (the order live.py ends a session in): the report,
+    sealed when the session is, is listed in integrity.json and the session verifies."""
+    from biosignals.twin import TwinProfile
+    from engine.live import RunOptions, run_simulated, with_duration
+
+    key = _key() if encrypted else None
+    protocol = with_duration(load_protocol(resolve_seed("protocols", "heights-demo")), 40.0)
+    opts = RunOptions(out=tmp_path, display="null", report=False, key=key, operator="op-7")
+    result = run_simulated(protocol, opts, TwinProfile())
+    assert result.report is None and verify_session(result.folder, tmp_path / "audit.log").ok
+    guard = SessionPrivacy(tmp_path, result.folder, consent=CONSENT, key=key, actor="op-7")
+    path = guard.write_report(result.recording)
+    assert path.name == ("report.html.sealed" if encrypted else "report.html")
+    check = verify_session(result.folder, tmp_path / "audit.log")
+    assert check.ok, check.problems
+    html = read_sealed_bytes(path, key) if key is not None else path.read_bytes()
+    assert b"heights-demo" in html
+    entries = read_entries(tmp_path / "audit.log")
+    assert entries[-1]["details"]["added"] == path.name
+    assert {e["actor"] for e in entries} == {"op-7"}

@@ -36,13 +36,14 @@ def test_a_failing_report_leaves_the_session_sealed_with_a_warning(
     monkeypatch.setattr(engine.report, "build_report", broken)
     out = tmp_path / "sessions"
     rc = cli.main(["simulate", "heights-demo", "--duration", "90s", "--out", str(out)])
-    err = capsys.readouterr().err
+    err = capsys.readouterr().err  # sealed by default: the session is sealed, not only plain
     assert rc == 0, err
     assert "warning: the report was not written (step: report, RuntimeError: template" in err
     assert "vrtherapy report " in err
     folder = only_session(out)
     assert not (folder / "report.html").exists()
-    assert (folder / "integrity.json").is_file()
+    assert not (folder / "report.html.sealed").exists()
+    assert (folder / "recording.xdf.sealed").is_file() and (folder / "integrity.json").is_file()
     check = verify_session(folder, out / "audit.log")
     assert check.ok, check.problems
     events = [e["event"] for e in read_entries(out / "audit.log")]
@@ -51,7 +52,8 @@ def test_a_failing_report_leaves_the_session_sealed_with_a_warning(
 
 def test_the_report_comes_after_the_audit_stop(tmp_path: Path) -> None:
     out = tmp_path / "sessions"
-    assert cli.main(["simulate", "heights-demo", "--duration", "90s", "--out", str(out)]) == 0
+    args = ["simulate", "heights-demo", "--duration", "90s", "--out", str(out), "--no-encryption"]
+    assert cli.main(args) == 0
     entries = read_entries(out / "audit.log")
     events = [e["event"] for e in entries]
     stop = events.index("session_stop")
@@ -105,7 +107,9 @@ class Running:
 @pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT", "SIGHUP"])
 def test_a_stop_signal_ends_the_session_cleanly(tmp_path: Path, sig: str) -> None:
     out = tmp_path / "sessions"
-    run = Running("demo", "--display", "null", "--duration", "90s", "--out", str(out))
+    run = Running(
+        "demo", "--display", "null", "--duration", "90s", "--out", str(out), "--no-encryption"
+    )
     run.wait_for("session start:")  # the session is recording
     run.proc.send_signal(getattr(signal, sig))
     rc, err = run.finish()

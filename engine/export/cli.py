@@ -1,4 +1,9 @@
-"""``vrtherapy export`` and ``vrtherapy replay``: parsers and commands (wired into engine.cli)."""
+"""``vrtherapy export`` and ``vrtherapy replay``: parsers and commands (wired into engine.cli).
+
+Both check the session's integrity before reading (:func:`engine.privacy.review_cli.open_review`);
+an export never replaces a file of a session's record, goes into the session's ``exports/``
+sub-folder by default (listed in its ``integrity.json``), and is logged with the operator.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.privacy.cli import add_key_options, audit_review, audited_decryption, key_from_args
+from engine.privacy.review_cli import add_review_options, open_review
 
 __all__ = ["add_export_parser", "add_replay_parser", "cmd_export", "cmd_replay"]
 
@@ -20,19 +25,26 @@ def add_export_parser(sub: Any) -> argparse.ArgumentParser:
         "export",
         help="export a recording as EDF+ or CSV",
         description="edf: one EDF+ file (physiology at its own rates, intensity at 10 Hz, "
-        "events as annotations). csv: one CSV per stream plus events.csv.",
+        "events as annotations). csv: one CSV per stream plus events.csv. The session's "
+        "integrity is checked first; the export is logged in the audit trail.",
     )
-    p.add_argument("recording", type=Path, help="recording.xdf of a session")
+    p.add_argument("recording", type=Path, help="recording of a session, or its folder")
     p.add_argument("--format", choices=FORMATS, default="edf", help="edf (default) or csv")
     p.add_argument(
         "-o",
         "--output",
         type=Path,
         default=None,
-        help="EDF file, or folder for CSV (default: recording.edf / csv/ beside the recording)",
+        help="EDF file, or folder for CSV (default: the session's exports/recording.edf or "
+        "exports/csv/, listed in its integrity.json; an encrypted session needs -o outside "
+        "the sessions folder)",
     )
-    p.add_argument("--force", action="store_true", help="replace existing output files")
-    add_key_options(p)
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace existing output files (never the input or a file of a session)",
+    )
+    add_review_options(p)
     return p
 
 
@@ -45,34 +57,37 @@ def add_replay_parser(sub: Any) -> argparse.ArgumentParser:
         "channel metadata) and pushes the samples in real time x --speed, time-stamped "
         "from now. Ctrl-C stops.",
     )
-    p.add_argument("recording", type=Path, help="recording.xdf of a session")
+    p.add_argument("recording", type=Path, help="recording of a session, or its folder")
     p.add_argument("--speed", type=float, default=1.0, help="playback speed (default 1.0)")
-    add_key_options(p)
+    add_review_options(p)
     return p
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Run ``vrtherapy export``; prints one line; errors propagate as VrTherapyError."""
-    recording: Path = args.recording
+    review = open_review(args, "export")
+    recording, key = review.recording, review.key
     force = bool(getattr(args, "force", False))
-    key = key_from_args(args)
-    if args.format == "edf":
-        from engine.export.edf import export_edf
-
-        default = recording.parent / (recording.name.split(".")[0] + ".edf")
-        with audited_decryption(recording):
-            out = export_edf(recording, args.output or default, force=force, key=key)
-        print(f"export: {out}")
-    else:
+    stem = recording.name.split(".")[0]
+    csv = args.format == "csv"
+    target = args.output or review.default_output("csv" if csv else f"{stem}.edf")
+    session = review.check_output(target, folder=csv)
+    if csv:
         from engine.export.csv import export_csv
 
-        with audited_decryption(recording):
-            paths = export_csv(
-                recording, args.output or recording.parent / "csv", force=force, key=key
-            )
+        with review.decrypting():
+            paths = export_csv(recording, target, force=force, key=key)
         out = paths[0].parent
         print(f"export: {len(paths)} CSV files in {out}")
-    audit_review(recording, "export", format=args.format, output=str(out), key_used=key is not None)
+    else:
+        from engine.export.edf import export_edf
+
+        with review.decrypting():
+            out = export_edf(recording, target, force=force, key=key)
+        paths = [out]
+        print(f"export: {out}")
+    review.audit("export", format=args.format, output=str(out), key_used=key is not None)
+    review.register(session, paths)
     return 0
 
 
@@ -81,10 +96,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from biosignals.replay import Replayer
     from engine.export.recording import load_physiology
 
-    key = key_from_args(args)
-    with audited_decryption(args.recording):
-        streams = load_physiology(args.recording, key)
-    audit_review(args.recording, "key_use" if key is not None else "replay", command="replay")
+    review = open_review(args, "replay")
+    with review.decrypting():
+        streams = load_physiology(review.recording, review.key)
+    if review.key is not None:
+        review.audit("key_use", key_id=review.key.key_id, purpose="replay")
+    review.audit("replay", key_used=review.key is not None)
     replayer = Replayer(streams, speed=args.speed)
     names = ", ".join(f"{s.name} ({s.type}, {s.nominal_srate:g} Hz)" for s in streams)
     print(f"replay: {names} for {replayer.duration:.0f} s; Ctrl-C stops", file=sys.stderr)

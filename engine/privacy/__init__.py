@@ -10,7 +10,11 @@ retention purge, pseudonymity helpers.
 * :mod:`~engine.privacy.purge` -- retention.
 * :mod:`~engine.privacy.pseudonym` -- sealed identity map, identifier scan.
 * :mod:`~engine.privacy.session_guard` -- :class:`SessionPrivacy`, one session's wiring.
-* :mod:`~engine.privacy.cli` -- argparse pieces for ``vrtherapy``.
+* :mod:`~engine.privacy.site` -- the site folder and its key; the operator.
+* :mod:`~engine.privacy.review` -- integrity before reading; outputs kept off a session's
+  record.
+* :mod:`~engine.privacy.cli`, :mod:`~engine.privacy.cli_keys`,
+  :mod:`~engine.privacy.review_cli` -- argparse pieces for ``vrtherapy``.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from engine.privacy.errors import (
     AuditError,
     ConsentError,
     DecryptionError,
+    IntegrityError,
     KeyFileError,
     PrivacyError,
     PurgeError,
@@ -55,6 +60,7 @@ __all__ = [
     "DecryptionError",
     "IdentifierHit",
     "IdentityMap",
+    "IntegrityError",
     "KeyFileError",
     "PrivacyError",
     "PurgeError",

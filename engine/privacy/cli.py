@@ -1,5 +1,11 @@
-"""Command-line pieces for ``vrtherapy``: key and consent options, ``keygen``, ``verify``,
-``purge`` and ``pseudonym`` subcommands.
+"""Command-line pieces for ``vrtherapy``: key, operator and consent options, ``keygen``,
+``verify``, ``purge`` and ``pseudonym`` subcommands.
+
+Keys: a session (``run``, ``demo``, ``simulate``) is sealed with ``--key FILE``, else with
+the site key (created on first use, see :mod:`engine.privacy.site`), unless
+``--no-encryption``; every reader uses ``--key FILE``, else the site key when it needs one.
+The operator (``--operator``, ``$VRTHERAPY_OPERATOR``, the login name) is the ``actor`` of
+every audit entry a command writes.
 
 Each ``add_*`` function extends an argparse parser; each ``cmd_*(args) -> int`` runs a
 subcommand, prints its results, and returns an exit code: 0 ok, 1 verification found a
@@ -10,26 +16,32 @@ problem, 2 bad input. They raise :class:`~engine.errors.VrTherapyError` for bad 
 from __future__ import annotations
 
 import argparse
-import getpass
-import os
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from engine.privacy.audit import AuditLog, verify_chain
+from engine.privacy.cli_keys import (
+    add_key_options,
+    add_operator_option,
+    add_session_privacy_options,
+    key_from_args,
+    operator_from_args,
+    passphrase_from_args,
+    reader_key,
+    session_key,
+)
 from engine.privacy.consent import PHYSIOLOGICAL_ROLES, Consent, consent_from_mapping
-from engine.privacy.errors import DecryptionError, KeyFileError, PrivacyError
-from engine.privacy.integrity import add_to_integrity, session_ref, verify_session
+from engine.privacy.errors import DecryptionError, PrivacyError
+from engine.privacy.integrity import session_ref, verify_session
 from engine.privacy.keys import (
     SiteKey,
     create_passphrase_key,
     create_site_key,
-    key_kind,
-    load_site_key,
 )
 from engine.privacy.sealed import is_sealed, verify_sealed
+from engine.privacy.site import site_key_path
 
 __all__ = [
     "CONSENT_FLAGS",
@@ -37,8 +49,10 @@ __all__ = [
     "add_consent_options",
     "add_key_options",
     "add_keygen_parser",
+    "add_operator_option",
     "add_pseudonym_parser",
     "add_purge_parser",
+    "add_session_privacy_options",
     "add_verify_parser",
     "audit_for",
     "cmd_keygen",
@@ -47,54 +61,18 @@ __all__ = [
     "cmd_verify",
     "consent_from_args",
     "key_from_args",
+    "operator_from_args",
+    "reader_key",
+    "session_key",
 ]
 
 EXIT_CHECK_FAILED = 1
-ACTOR = "vrtherapy-cli"
 CONSENT_FLAGS = ("streams", "purpose", "retention_days", "given_by")
 MAX_DAYS = 36500
 """Longest ``--older-than`` (the longest consented retention, 100 years)."""
 
 
 # ---------------------------------------------------------------------- options
-
-
-def add_key_options(p: argparse.ArgumentParser) -> None:
-    """``--key FILE`` and ``--key-passphrase-env VAR`` (for passphrase key files)."""
-    p.add_argument(
-        "--key",
-        type=Path,
-        metavar="FILE",
-        help="site key file (mode 0600): encrypt the session / decrypt sealed files",
-    )
-    p.add_argument(
-        "--key-passphrase-env",
-        metavar="VAR",
-        help="environment variable holding the passphrase of a passphrase key file "
-        "(default: ask on the terminal)",
-    )
-
-
-def _passphrase(args: argparse.Namespace, prompt: str) -> str:
-    var = getattr(args, "key_passphrase_env", None)
-    if var:
-        if var not in os.environ:
-            raise KeyFileError(f"--key-passphrase-env: variable {var} is not set")
-        return os.environ[var]
-    if not sys.stdin.isatty():
-        raise KeyFileError(f"{prompt}: no terminal to ask on; use --key-passphrase-env VAR")
-    return getpass.getpass(f"{prompt}: ")
-
-
-def key_from_args(args: argparse.Namespace) -> SiteKey | None:
-    """The site key named by ``--key`` (asking for a passphrase if needed), or ``None``."""
-    path: Path | None = getattr(args, "key", None)
-    if path is None:
-        return None
-    passphrase = None
-    if key_kind(path) == "scrypt":
-        passphrase = _passphrase(args, f"passphrase for {path}")
-    return load_site_key(path, passphrase)
 
 
 def add_consent_options(p: argparse.ArgumentParser) -> None:
@@ -138,45 +116,9 @@ def consent_from_args(
     return consent_from_mapping(merged, f"{where}: consent", flag_prefix="--consent-")
 
 
-def audit_for(out: Path) -> AuditLog:
-    """The site's audit log: ``<out>/audit.log``."""
-    return AuditLog(Path(out) / "audit.log", actor=ACTOR)
-
-
-def register_output(recording: Path, output: Path) -> None:
-    """A file written into a closed session folder (a later report) joins its manifest."""
-    folder = Path(recording).resolve().parent
-    if Path(output).resolve().parent != folder or not (folder / "integrity.json").exists():
-        return
-    for site in (folder.parent.parent, folder.parent):
-        if (site / "audit.log").is_file():
-            add_to_integrity(folder, audit_for(site), output)
-            return
-
-
-@contextmanager
-def audited_decryption(recording: Path) -> Iterator[None]:
-    """Log a failed decryption of ``recording`` (wrong key, tampered file), then re-raise."""
-    try:
-        yield
-    except DecryptionError as exc:
-        audit_review(recording, "failed_decryption", error=str(exc)[:200])
-        raise
-
-
-def audit_review(recording: Path, event: str, **details: Any) -> bool:
-    """Log a report/export/replay of ``recording`` in its site's audit trail.
-
-    The site is the folder holding ``audit.log`` above the session folder
-    (``<out>/<participant>/<session>/recording.xdf``); a recording outside any site (copied
-    elsewhere, or made without the privacy layer) has no trail, and False is returned.
-    """
-    folder = Path(recording).resolve().parent
-    for site in (folder.parent.parent, folder.parent, folder):
-        if (site / "audit.log").is_file():
-            audit_for(site).append(event, session=f"{folder.parent.name}/{folder.name}", **details)
-            return True
-    return False
+def audit_for(out: Path, operator: str = "vrtherapy") -> AuditLog:
+    """The site's audit log ``<out>/audit.log``, its entries naming ``operator``."""
+    return AuditLog(Path(out) / "audit.log", actor=operator)
 
 
 # ---------------------------------------------------------------------- keygen
@@ -200,7 +142,7 @@ def add_keygen_parser(sub: Any) -> argparse.ArgumentParser:
 def cmd_keygen(args: argparse.Namespace) -> int:
     """Create the key file; print its id."""
     if args.passphrase or args.key_passphrase_env:
-        phrase = _passphrase(args, f"new passphrase for {args.file}")
+        phrase = passphrase_from_args(args, f"new passphrase for {args.file}")
         key = create_passphrase_key(args.file, phrase)
     else:
         key = create_site_key(args.file)
@@ -212,13 +154,14 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 
 def add_verify_parser(sub: Any) -> argparse.ArgumentParser:
-    """``vrtherapy verify SESSION_DIR [--audit FILE] [--key FILE]``."""
+    """``vrtherapy verify SESSION_DIR [--audit FILE] [--key FILE] [--operator NAME]``."""
     p: argparse.ArgumentParser = sub.add_parser(
         "verify",
         help="check a session's integrity manifest, the audit chain and sealed files",
         description="Checks the site audit log's hash chain, the session's integrity.json "
-        "against the log and every file; with --key also every record of each sealed file. "
-        "Exit 0 all good, 1 a problem was found (printed), 2 bad input.",
+        "against the log and every file, and every record of each sealed file with the site "
+        "key (or --key). Logged in the audit trail. Exit 0 all good, 1 a problem was found "
+        "(printed), 2 bad input.",
     )
     p.add_argument("session", type=Path, metavar="SESSION_DIR")
     p.add_argument(
@@ -234,16 +177,17 @@ def add_verify_parser(sub: Any) -> argparse.ArgumentParser:
         "stream footers, keep the original as <name>.orig, and seal the folder's manifest",
     )
     add_key_options(p)
+    add_operator_option(p)
     return p
 
 
-def _repair(folder: Path, log_path: Path) -> None:
-    """Repair torn plain recordings in ``folder``; write a manifest for a crashed session."""
+def _repair(folder: Path, audit: AuditLog, key: SiteKey | None) -> None:
+    """Repair torn recordings in ``folder`` (plain; sealed with ``key``); write a manifest
+    for a crashed session."""
     from engine.privacy.integrity import MANIFEST, write_integrity
     from engine.record.reader import repair, scan_chunks
 
-    audit = AuditLog(log_path, actor=ACTOR)
-    ref = session_ref(folder, log_path)
+    ref = session_ref(folder, audit.path)
     for path in sorted(folder.glob("*.xdf")):
         scan = scan_chunks(path)
         if not scan.needs_repair:
@@ -262,17 +206,45 @@ def _repair(folder: Path, log_path: Path) -> None:
             kept_bytes=scan.valid_end,
             file_bytes=scan.file_size,
         )
+    for path in _sealed_files(folder):
+        _repair_sealed(path, key, audit, ref)
     if not (folder / MANIFEST).exists():  # the session never closed: seal what is there now
         write_integrity(folder, audit)
         print(f"integrity {folder}: manifest written for a session that did not close")
 
 
-def _check_sealed(folder: Path, key: SiteKey, audit: AuditLog, ref: str) -> list[str]:
+def _repair_sealed(path: Path, key: SiteKey | None, audit: AuditLog, ref: str) -> None:
+    """Close a sealed file its writer never closed (needs the key)."""
+    from engine.privacy.sealed import close_torn
+
+    if path.name.endswith(".orig"):
+        return
+    if key is None:
+        print(f"sealed {path.name}: not checked for repair (no site key; give --key FILE)")
+        return
+    check = verify_sealed(path, key)
+    if check.closed:
+        return
+    backup = close_torn(path, key)
+    print(
+        f"repaired {path.name}: {check.records} whole records kept, end record added; "
+        f"original kept as {backup.name}"
+    )
+    audit.append(
+        "integrity", session=ref, repaired=path.name, backup=backup.name, records=check.records
+    )
+
+
+def _check_sealed(sealed: list[Path], key: SiteKey, audit: AuditLog, ref: str) -> list[str]:
     problems = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and is_sealed(p)):
+    for path in sealed:
         check = verify_sealed(path, key)
         if check.ok:
             print(f"sealed {path.name}: ok ({check.records} records)")
+            continue
+        if path.name.endswith(".orig") and check.first_bad != -1:
+            # the torn original a repair kept, as it was: its SHA-256 is in integrity.json
+            print(f"sealed {path.name}: original kept by a repair ({check.reason})")
             continue
         problems.append(f"sealed {path}: {check.reason}")
         if check.first_bad == -1:
@@ -281,16 +253,30 @@ def _check_sealed(folder: Path, key: SiteKey, audit: AuditLog, ref: str) -> list
     return problems
 
 
+def _sealed_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and is_sealed(p))
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
-    """Verify a session folder; print each check; 0 ok, 1 a problem was found."""
+    """Verify a session folder; print each check; 0 ok, 1 a problem was found.
+
+    Sealed files are checked record by record with ``--key`` or the site key; the check is
+    logged (``verify``, and ``key_use`` when a key was used) with the operator.
+    """
     folder: Path = args.session
     if not folder.is_dir():
         raise PrivacyError(f"verify: {folder} is not a session folder")
     log_path: Path = args.audit or folder.resolve().parent.parent / "audit.log"
     if not log_path.is_file():
         raise PrivacyError(f"verify: audit log {log_path} not found (give --audit FILE)")
+    audit = AuditLog(log_path, actor=operator_from_args(args))
+    sealed = _sealed_files(folder)
+    key = None
+    if sealed and (getattr(args, "key", None) is not None or site_key_path().exists()):
+        key = reader_key(args, sealed[0])
     if getattr(args, "repair", False):
-        _repair(folder, log_path)
+        _repair(folder, audit, key)
+        sealed = _sealed_files(folder)
     chain = verify_chain(log_path)
     problems = [] if chain.ok else [f"audit log: entry {chain.first_broken}: {chain.reason}"]
     if chain.ok:
@@ -299,12 +285,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
         problems += check.problems
         if check.ok:
             print(f"integrity {folder}: ok ({check.files} files)")
-    key = key_from_args(args)
+    ref = session_ref(folder, log_path)
     if key is not None:
-        audit = AuditLog(log_path, actor=ACTOR)
-        problems += _check_sealed(folder, key, audit, session_ref(folder, log_path))
+        problems += _check_sealed(sealed, key, audit, ref)
+    elif sealed:
+        print("sealed files not checked record by record: no site key, give --key FILE")
     for problem in problems:
         print(f"PROBLEM: {problem}")
+    if chain.ok:
+        audit.append("verify", session=ref, ok=not problems, problems=len(problems))
     return EXIT_CHECK_FAILED if problems else 0
 
 
@@ -340,6 +329,7 @@ def add_purge_parser(sub: Any) -> argparse.ArgumentParser:
         help="sessions past the retention their consent gave (from the audit log)",
     )
     p.add_argument("--dry-run", action="store_true", help="list, remove nothing")
+    add_operator_option(p)
     return p
 
 
@@ -349,7 +339,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
     if not args.out.is_dir():
         raise PrivacyError(f"purge: {args.out} is not a folder")
-    audit = audit_for(args.out)
+    audit = audit_for(args.out, operator_from_args(args))
     if args.expired:
         removed, unknown = purge_expired(args.out, audit, dry_run=args.dry_run)
         for folder in unknown:
@@ -384,9 +374,8 @@ def cmd_pseudonym(args: argparse.Namespace) -> int:
     """Print the pseudonym for the name on stdin."""
     from engine.privacy.pseudonym import IdentityMap
 
-    key = key_from_args(args)
-    if key is None:
-        raise KeyFileError("pseudonym: the identity map needs --key FILE")
+    key = reader_key(args, args.map, "the identity map is encrypted")
+    assert key is not None
     name = sys.stdin.readline().strip()
     if not name:
         raise PrivacyError("pseudonym: no name on standard input")

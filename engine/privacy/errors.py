@@ -8,6 +8,7 @@ __all__ = [
     "AuditError",
     "ConsentError",
     "DecryptionError",
+    "IntegrityError",
     "KeyFileError",
     "PrivacyError",
     "PurgeError",
@@ -41,3 +42,8 @@ class ConsentError(PrivacyError):
 
 class PurgeError(PrivacyError):
     """A session folder could not be purged."""
+
+
+class IntegrityError(PrivacyError):
+    """A session file changed since its manifest was written, or an output would replace a
+    file of a session's record (the CLI exits with 2)."""

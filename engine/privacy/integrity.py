@@ -25,7 +25,10 @@ from engine.privacy.errors import AuditError
 __all__ = [
     "MANIFEST",
     "SessionCheck",
+    "add_files_to_integrity",
+    "add_to_integrity",
     "file_sha256",
+    "manifest_problems",
     "session_ref",
     "verify_session",
     "write_integrity",
@@ -115,7 +118,7 @@ class SessionCheck:
     files: int = 0
 
 
-def _manifest_problems(root: Path, audit_path: Path) -> tuple[dict[str, str], list[str]]:
+def manifest_problems(root: Path, audit_path: Path) -> tuple[dict[str, str], list[str]]:
     manifest_path = root / MANIFEST
     try:
         data = manifest_path.read_bytes()
@@ -147,7 +150,7 @@ def verify_session(
     chain = verify_chain(log)
     if not chain.ok:
         return SessionCheck(False, [f"audit entry {chain.first_broken}: {chain.reason}"])
-    expected, problems = _manifest_problems(root, log)
+    expected, problems = manifest_problems(root, log)
     actual = _hash_folder(root)
     for name in sorted(set(expected) | set(actual)):
         if name not in actual:
@@ -162,19 +165,32 @@ def verify_session(
 def add_to_integrity(
     folder: str | os.PathLike[str], audit: AuditLog, new_file: str | os.PathLike[str]
 ) -> dict[str, Any]:
-    """List ``new_file`` (written into a closed session later, e.g. a report) in its manifest.
+    """List ``new_file`` (a file at the top of a closed session, e.g. a later report) in its
+    manifest; see :func:`add_files_to_integrity`."""
+    return add_files_to_integrity(folder, audit, [Path(folder) / Path(new_file).name])
 
-    The session is verified first, with ``new_file`` as the only allowed newcomer; a
+
+def add_files_to_integrity(
+    folder: str | os.PathLike[str], audit: AuditLog, new_files: list[Path]
+) -> dict[str, Any]:
+    """List ``new_files`` (written into a closed session later: a report, exports) in its
+    manifest.
+
+    The session is verified first, with ``new_files`` as the only allowed newcomers; a
     changed, missing or other added file refuses the update (so a tampered session is
     never re-sealed by accident). The new manifest's hash is logged as an ``integrity`` entry.
     """
-    root, new = Path(folder), Path(new_file)
+    root = Path(folder)
+    real = Path(os.path.realpath(root))
+    rels = [Path(os.path.realpath(f)).relative_to(real).as_posix() for f in new_files]
     check = verify_session(root, audit.path)
-    newcomer = f"{root / new.name}: not listed in {MANIFEST} (added later)"
-    others = [p for p in check.problems if p != newcomer]
+    newcomers = {f"{root / rel}: not listed in {MANIFEST} (added later)" for rel in rels}
+    others = [p for p in check.problems if p not in newcomers]
     if others:
-        raise AuditError(f"cannot add {new.name} to {root / MANIFEST}: " + "; ".join(others))
+        raise AuditError(f"cannot add {', '.join(rels)} to {root / MANIFEST}: " + "; ".join(others))
     manifest = json.loads((root / MANIFEST).read_bytes())
-    manifest["files"][new.name] = file_sha256(root / new.name)
-    _store_manifest(root, manifest, audit, added=new.name)
+    for rel in rels:
+        manifest["files"][rel] = file_sha256(root / rel)
+    added: str | list[str] = rels[0] if len(rels) == 1 else rels
+    _store_manifest(root, manifest, audit, added=added)
     return dict(manifest)

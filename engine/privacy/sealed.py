@@ -37,6 +37,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from engine.errors import VrTherapyError
 from engine.privacy.errors import DecryptionError, SealedFileError
 from engine.privacy.keys import (
     KEY_SIZE,
@@ -52,6 +53,7 @@ __all__ = [
     "SealedCheck",
     "SealedReader",
     "SealedWriter",
+    "close_torn",
     "is_sealed",
     "read_sealed_bytes",
     "recording_bytes",
@@ -413,6 +415,45 @@ def verify_sealed(path: str | os.PathLike[str], key: SiteKey) -> SealedCheck:
             size,
         )
     return SealedCheck(True, records, True, None, None, end, size)
+
+
+def close_torn(path: str | os.PathLike[str], key: SiteKey, *, hardlink: bool = True) -> Path:
+    """Close a sealed file its writer never closed (a crash, a kill); return the backup.
+
+    Keeps every whole, authentic record, drops an incomplete last one, and appends the end
+    record, so :func:`verify_sealed` passes again; the original is kept as
+    ``<path>.orig`` and the file is rewritten safely
+    (:func:`engine.record.rewrite.rewrite_prefix`: on a full disk nothing changes).
+
+    Raises
+    ------
+    SealedFileError
+        The file is closed already (nothing to repair), or IO fails.
+    DecryptionError
+        Wrong key, or a record fails authentication: a changed file is never sealed over.
+    """
+    from engine.record.rewrite import rewrite_prefix
+
+    p = Path(path)
+    reader = SealedReader(p, key)
+    end, index = HEADER_SIZE, 0
+    try:
+        for i, pos, kind, plain in reader._walk():
+            if kind == _END:
+                raise SealedFileError(f"{p} has its end record: nothing to repair")
+            end, index = pos + _REC_HEAD.size + len(plain) + TAG_SIZE, i + 1
+    except _Torn:
+        pass  # an incomplete last record: cut it off
+    except DecryptionError as exc:
+        raise DecryptionError(f"{p}: {exc}; not repaired") from None
+    nonce = os.urandom(NONCE_SIZE)
+    sealed_end = reader._aead.encrypt(nonce, b"", _aad(reader._file_id, index, _END))
+    try:
+        return rewrite_prefix(
+            p, end, _REC_HEAD.pack(TAG_SIZE, nonce) + sealed_end, hardlink=hardlink
+        )
+    except VrTherapyError as exc:
+        raise SealedFileError(str(exc)) from None
 
 
 def write_sealed_bytes(path: str | os.PathLike[str], data: bytes, key: SiteKey) -> None:

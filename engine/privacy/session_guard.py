@@ -3,12 +3,14 @@ audit entries and the integrity manifest, in the order a session needs them.
 
 ::
 
-    guard = SessionPrivacy(opts.out, folder, consent=opts.consent, key=opts.key)
+    guard = SessionPrivacy(opts.out, folder, consent=opts.consent, key=opts.key,
+                           actor=opts.operator)
     guard.check_streams(sources)               # ConsentError before anything is recorded
     recorder = XdfRecorder(folder / guard.recording_name, sink_factory=guard.sink_factory)
     guard.start(protocol.protocol, model_sha256(protocol), version)
     ...                                        # the session runs; guard.override(...)
-    guard.finish(state, reason, duration_s)    # session_stop + integrity.json (last)
+    guard.finish(state, reason, duration_s)    # session_stop + integrity.json
+    guard.write_report(recording_path)         # report.html(.sealed), listed in the manifest
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 from engine.privacy.audit import AuditLog
 from engine.privacy.consent import Consent, filter_streams, record_consent
 from engine.privacy.errors import ConsentError
-from engine.privacy.integrity import session_ref, write_integrity
+from engine.privacy.integrity import MANIFEST, add_to_integrity, session_ref, write_integrity
 from engine.privacy.keys import SiteKey
 from engine.privacy.sealed import SealedWriter, sealed_sink
 
@@ -45,7 +47,10 @@ class SessionPrivacy:
     key
         Site key: the recording and the consent record are sealed with it.
     actor
-        Who runs the session, for audit entries (a staff pseudonym, never a name).
+        Who runs the session (the operator), named in every audit entry of the session.
+    encryption_opt_out
+        The operator chose to record in plaintext (``--no-encryption``): logged in
+        ``session_start``.
     """
 
     def __init__(
@@ -56,6 +61,7 @@ class SessionPrivacy:
         consent: Consent | None,
         key: SiteKey | None = None,
         actor: str = "vrtherapy",
+        encryption_opt_out: bool = False,
     ) -> None:
         if consent is None:
             raise ConsentError(
@@ -64,6 +70,7 @@ class SessionPrivacy:
             )
         self.consent = consent
         self.key = key
+        self.encryption_opt_out = encryption_opt_out and key is None
         self.folder = Path(folder)
         self.audit = AuditLog(Path(out) / AUDIT_FILE, actor=actor)
         self.session = session_ref(self.folder, self.audit.path)
@@ -89,6 +96,7 @@ class SessionPrivacy:
             session=self.session,
             encrypted=self.key is not None,
             key_id=self.key.key_id if self.key is not None else None,
+            **({"encryption": "off: --no-encryption"} if self.encryption_opt_out else {}),
         )
         if self.key is not None:
             self.audit.append(
@@ -120,3 +128,36 @@ class SessionPrivacy:
             duration_s=round(duration_s, 3),
         )
         return write_integrity(self.folder, self.audit, ended_at=ended_at)
+
+    @property
+    def report_name(self) -> str:
+        """``report.html.sealed`` when encrypting (health data stays sealed), else
+        ``report.html``."""
+        return "report.html.sealed" if self.key is not None else "report.html"
+
+    def write_report(self, recording: Path, *, summary: Path | None = None) -> Path:
+        """Write the session's clinician report into its folder and return its path.
+
+        Sealed with the site key when the session is (open it with ``vrtherapy report
+        SESSION --plaintext -o FILE``); ``summary`` defaults to the summary beside the
+        recording, sealed or not. Written after :meth:`finish`, the report is added to
+        ``integrity.json`` (an ``integrity`` audit entry; if that fails the report is
+        removed); before, the manifest lists it.
+
+        Raises
+        ------
+        VrTherapyError
+            The report cannot be built or written (the session itself is complete).
+        """
+        from engine.report import build_report
+
+        out = self.folder / self.report_name
+        sealed = self.key is not None  # the summary is found beside (sealed with the key)
+        path = build_report(recording, out, summary=summary, key=self.key, seal=sealed)
+        if (self.folder / MANIFEST).is_file():
+            try:
+                add_to_integrity(self.folder, self.audit, path)
+            except BaseException:  # unlisted, it would fail verify: leave no report at all
+                path.unlink(missing_ok=True)
+                raise
+        return path

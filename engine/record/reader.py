@@ -3,16 +3,15 @@
 :func:`load_recording` opens a file with ``pyxdf.load_xdf`` and returns streams by name.
 :func:`scan_chunks` walks the chunk structure forward without trusting anything after the
 first chunk that is incomplete or does not parse (a process killed mid-write leaves such a
-torn tail). :func:`repair` keeps a byte-exact backup, truncates to the last whole chunk and
-appends the StreamFooters the crashed writer never wrote, so any XDF reader opens the file
-with every whole chunk's samples.
+torn tail). :func:`repair` keeps a byte-exact backup (never an empty or partial one), rewrites the
+file up to its last whole chunk with the StreamFooters the crashed writer never wrote, so
+any XDF reader opens it with every whole chunk's samples, and renames it into place.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import shutil
 import struct
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ import numpy as np
 
 from engine.errors import RecordingError
 from engine.record import xdf
+from engine.record.rewrite import rewrite_prefix
 
 if TYPE_CHECKING:
     from engine.privacy.keys import SiteKey
@@ -345,34 +345,26 @@ def scan_chunks(path: str | os.PathLike[str]) -> ChunkScan:
     return ChunkScan(p, size, pos, count, streams, problem)
 
 
-def repair(path: str | os.PathLike[str]) -> Path:
+def repair(path: str | os.PathLike[str], *, hardlink: bool = True) -> Path:
     """Make a torn or unclosed recording readable; return the path of the backup.
 
-    The original bytes are first copied to ``<path>.orig`` (never overwriting an existing
-    backup) and ``fsync``-ed; then the file is truncated to its last whole chunk (see
-    :func:`scan_chunks`; a corrupt chunk in the middle truncates there, and the backup
-    keeps the rest) and StreamFooters computed from the scanned samples are appended for
-    the streams that lack one.
+    The original is first kept as ``<path>.orig`` (:func:`~engine.record.rewrite.keep_backup`:
+    a hard link to the original bytes, or with ``hardlink=False`` a copy renamed into place
+    once whole; never an empty or partial backup). The repaired file (every whole chunk, see
+    :func:`scan_chunks`, then StreamFooters computed from the scanned samples for the streams
+    that lack one) is written beside and renamed over ``path``. When anything fails (a full
+    disk), the recording is unchanged, the temporary file and a backup made by this call
+    are removed, and the repair can simply be run again.
 
     Raises
     ------
     RecordingError
-        When the file is intact (nothing to repair), the backup exists, or IO fails.
+        When the file is intact (nothing to repair), a different backup exists, or IO fails.
     """
     p = Path(path)
     scan = scan_chunks(p)
     if not scan.needs_repair:
         raise RecordingError(f"{p} is intact (all chunks whole, all footers present)")
-    backup = Path(str(p) + ".orig")
-    try:
-        with open(p, "rb") as src, open(backup, "xb") as dst:
-            shutil.copyfileobj(src, dst)
-            dst.flush()
-            os.fsync(dst.fileno())
-    except FileExistsError as exc:
-        raise RecordingError(f"backup {backup} exists already; move it away first") from exc
-    except OSError as exc:
-        raise RecordingError(f"cannot back up {p} to {backup}: {exc}") from exc
     footers = b"".join(
         xdf.stream_footer_chunk(
             s.stream_id, s.first_timestamp, s.last_timestamp, s.sample_count, s.clock_offsets
@@ -380,13 +372,4 @@ def repair(path: str | os.PathLike[str]) -> Path:
         for s in scan.streams.values()
         if not s.has_footer
     )
-    try:
-        with open(p, "r+b") as f:
-            f.truncate(scan.valid_end)
-            f.seek(scan.valid_end)
-            f.write(footers)
-            f.flush()
-            os.fsync(f.fileno())
-    except OSError as exc:
-        raise RecordingError(f"cannot repair {p} (original kept in {backup}): {exc}") from exc
-    return backup
+    return rewrite_prefix(p, scan.valid_end, footers, hardlink=hardlink)
