@@ -107,14 +107,14 @@ def end_session(
     propagate (the session is not complete); a failing report becomes a warning.
     """
     folder = recording.parent
-    summary_path = write_summary(folder, summary_dict(summary, protocol), key)
+    write_summary(folder, summary_dict(summary, protocol), key)
     _audit_overrides(guard, summary)
     guard.finish(summary.state.value, summary.reason, summary.duration)
     ending = SessionEnding()
     if not report:
         return ending
     try:
-        ending.report = guard.write_report(recording, summary=summary_path)  # sealed if it is
+        ending.report = guard.write_report(recording)  # sealed if the session is
     except Exception as exc:  # reported below: the session itself is complete and sealed
         ending.warnings.append(
             f"the report was not written (step: report, {type(exc).__name__}: {exc}); the "

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from biosignals.roles import ROLE_NAMES
 from engine.live import RunOptions, run_simulated, with_duration
 from engine.protocol import load_protocol, resolve_seed
 from engine.twin_profiles import load_patient
@@ -50,7 +51,7 @@ def cases(tmp: Path, recording: Path) -> list[tuple[tuple[str, ...], tuple[str, 
         ),
         (
             (*sim, "--consent-streams", "bogus", *CONSENT[2:], "--consent-retention-days", "9"),
-            ("--consent-streams", "'bogus'", "heart, eda"),
+            ("--consent-streams", "'bogus'", ", ".join(ROLE_NAMES)),
         ),
         ((*sim, "--consent-given-by", "nobody"), ("--consent-given-by", "'nobody'")),
         (("run", "heights-demo", "--display", "null", *out), ("consent",)),
@@ -80,7 +81,7 @@ def cases(tmp: Path, recording: Path) -> list[tuple[tuple[str, ...], tuple[str, 
         (("purge", *out, "--older-than", "9" * 20), ("--older-than", "0..36500")),
         (("purge", "--out", str(tmp / "nosuch"), "--expired"), ("nosuch",)),
         (("keygen", str(tmp / "exists.key")), ("exists.key",)),
-        (("pseudonym", "--map", str(tmp / "m.map")), ("--key",)),
+        (("pseudonym", "--map", str(tmp / "m.map"), "--key", str(tmp / "no.key")), ("no.key",)),
         (("--lsl-config", str(tmp / "no.cfg"), "validate", "x.yaml"), ("no.cfg",)),
     ]
 
