@@ -16,8 +16,8 @@ checked against luisqtr/exciteometer-devices-UWP ``cs/Devices/PolarH10/LSL_Polar
 * The UWP app also has ``RawECG`` and ``RawACC`` streams (``int32``, irregular) for the
   ECG/ACC measurement modes; not emulated (the HR activity does not open them).
 
-[assumed] One HR notification per second with the RRs of the beats since the previous one
-(Polar's BLE heart rate service behaviour), 20-80 ms latency; the device's HR value is
+[assumed] One HR notification about every second (+-30 ms) with the RRs of the beats up to
+20 ms before it (Polar's BLE heart rate service behaviour); the device's HR value is
 60000 / mean of its last three RRs, rounded; device id ``A1B2C3D4`` (8 hex digits, as
 Polar prints it).
 """
