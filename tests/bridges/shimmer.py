@@ -83,7 +83,8 @@ class ShimmerLsl(Bridge):
             if k.size:
                 t = self.start + k / RATE
                 rng, kohm = gsr_quantised(self.truth.eda(t) + self.noise(t.size, 0.003))
-                ppg = np.round((1500.0 + 25.0 * self.truth.ppg(t)) / 3000.0 * 4095.0)
+                ppg_mv = 1500.0 + 25.0 * self.truth.ppg(t) + self.noise(t.size, 0.3)
+                ppg = np.round(ppg_mv / 3000 * 4095)
                 stamp_ms = np.round(k * 1000.0 / RATE, 1)
                 values = np.column_stack([stamp_ms, rng, 1000.0 / kohm, kohm, ppg * 3000 / 4095])
                 out.append(Packet("shimmer", self._read, values))

@@ -9,8 +9,8 @@ seconds and then holds; beats follow it with a respiratory sinus arrhythmia of
 ``rsa_bpm`` at ``breath_hz`` (RMSSD ~20 ms, a resting adult's). :meth:`Truth.hr` is the
 ramp (what a heart rate *is* at an instant; the arrhythmia averages out).
 ECG: the PQRST Gaussian waves of :mod:`biosignals._twin_waves` (R ~1.2 mV) at each beat.
-PPG: a systolic wave 0.22 s after each R peak plus a dicrotic wave, blood volume upward,
-0..~1 (unitless; each device scales it).
+PPG: from 0.22 s after each R peak a systolic rise, an exponential run-off and a dicrotic
+wave, blood volume upward, about 0..1 (unitless; each device scales it).
 
 Skin: tonic level ramping from ``scl_start`` to ``scl_end`` µS over ``ramp_s``
 (:meth:`Truth.scl`), plus skin conductance responses (Bateman shape, rise 0.75 s, decay
@@ -133,17 +133,23 @@ class Truth:
         return out
 
     def ppg(self, t: np.ndarray) -> np.ndarray:
-        """Noise-free pulse wave, blood volume upward, about 0..1, at times ``t``."""
+        """Noise-free pulse wave, blood volume upward, about 0..1, at times ``t``.
+
+        Per beat, from ``_PTT`` after the R peak: a systolic rise (~0.1 s) and an
+        exponential run-off (time constant 0.35 s) with a dicrotic wave 0.3 s after the
+        upstroke; the run-off of each pulse continues under the next, as in a real PPG.
+        """
         t = np.asarray(t, dtype=np.float64)
         out = np.zeros(t.shape)
         if not t.size:
             return out
-        for r in self._near(t, before=1.0, after=_PTT + 1.2):
-            for delay, amp, sigma in ((_PTT + 0.12, 1.0, 0.08), (_PTT + 0.42, 0.35, 0.1)):
-                window = np.abs(t - r - delay) < 4 * sigma
-                if window.any():
-                    z = (t[window] - r - delay) / sigma
-                    out[window] += amp * np.exp(-0.5 * z * z)
+        for r in self._near(t, before=1.0, after=_PTT + 3.0):
+            tau = t - r - _PTT
+            on = tau > 0
+            if on.any():
+                x = tau[on]
+                out[on] += (1 - np.exp(-x / 0.05)) ** 2 * np.exp(-x / 0.35) * 1.6
+                out[on] += 0.15 * np.exp(-0.5 * ((x - 0.3) / 0.06) ** 2)
         return out
 
     def eda(self, t: np.ndarray) -> np.ndarray:
