@@ -7,8 +7,9 @@ docs show) runs as a clinic would run it, ``vrtherapy run <file> --participant P
 must end with exit 0, a report and a verifiable ``integrity.json``; its live heart rate
 after the baseline must be within 3 bpm and its skin conductance level within 10 % of the
 truth the emulator published, at the same times; the raw streams the roles read must be
-recorded once, whole, on the session clock (``docs/recording.md``); and no quality flag
-may be raised (the emulators send clean signals, at the devices' own resolution).
+recorded once, whole, on the session clock (``docs/recording.md``); and no quality flag on
+the values may be raised (the emulators send clean signals at the devices' own resolution;
+dropout flags are only counted: they depend on the machine's load).
 
 Each run gets liblsl ports of its own (``--lsl-config``): the snippets use the real
 stream names, which no other test may see. ``BRIDGES_RESULTS=<file>`` appends one JSON
@@ -78,8 +79,12 @@ def _check(m: Measured, protocol: Protocol) -> list[str]:
             problems.append(f"SCL known at {m.scl_coverage:.0%} of ticks after the baseline")
         elif m.scl_error > SCL_TOLERANCE:
             problems.append(f"SCL off by up to {m.scl_error:.1%}")
-    if m.flags:  # the emulators send clean signals: any flag is a false alarm
-        problems.append(f"quality flags raised on a clean signal: {dict(m.flags)}")
+    # The emulators send clean signals, so a flag on the values is a false alarm. Dropouts
+    # (no sample for a while) are counted but not judged: on a loaded machine a process
+    # that is not scheduled for half a second is a real dropout, not a signal fault.
+    judged = {k: n for k, n in m.flags.items() if not k.endswith(":dropout")}
+    if judged:
+        problems.append(f"quality flags raised on a clean signal: {judged}")
     return problems
 
 
