@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from biosignals.twin import TwinProfile
+from engine.display import DRY_RUN
 from engine.live import DRY_RUN_FRAME_RATE, RunOptions, run_simulated, with_duration
 from engine.protocol import load_protocol, resolve_seed
 
@@ -19,7 +20,7 @@ def measure(protocol: str, minutes: float, frame_rate: float) -> dict[str, float
     """Run one dry-run without a report; return wall/CPU seconds and x real time."""
     p = with_duration(load_protocol(resolve_seed("protocols", protocol)), minutes * 60.0)
     with tempfile.TemporaryDirectory() as out:
-        opts = RunOptions(out=Path(out), display="null", frame_rate=frame_rate, report=False)
+        opts = RunOptions(out=Path(out), display=DRY_RUN, frame_rate=frame_rate, report=False)
         wall0, cpu0 = time.perf_counter(), time.process_time()
         result = run_simulated(p, opts, TwinProfile())
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0

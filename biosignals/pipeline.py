@@ -218,9 +218,7 @@ class FeaturePipeline:
     ) -> None:
         unknown = sorted(set(rates) - set(ROLE_NAMES))
         if unknown:
-            raise SignalError(
-                f"unknown stream role(s) {unknown}; allowed: {', '.join(ROLE_NAMES)}"
-            )
+            raise SignalError(f"unknown stream role(s) {unknown}; allowed: {', '.join(ROLE_NAMES)}")
         self.rates = dict(rates)
         self.ecg = EcgExtractor(rates["heart"]) if "heart" in rates else None
         self.ppg = PpgExtractor(rates["ppg"]) if "ppg" in rates else None

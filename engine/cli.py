@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from biosignals.errors import VrTherapyError
 from biosignals.units import format_duration, parse_duration
+from engine.display import DRY_RUN, HEADLESS, capabilities, display_names
 from engine.privacy import cli as privacy_cli
 from engine.signals import InterruptedBySignal, SignalStop
 
@@ -24,13 +25,7 @@ if TYPE_CHECKING:
     from engine.protocol import Protocol
 
 EXIT_OK, EXIT_ABORTED, EXIT_BAD_INPUT = 0, 1, 2
-LATER: dict[str, str] = {}
-PRIVACY_COMMANDS = {
-    "verify": privacy_cli.cmd_verify,
-    "purge": privacy_cli.cmd_purge,
-    "keygen": privacy_cli.cmd_keygen,
-    "pseudonym": privacy_cli.cmd_pseudonym,
-}
+Command = Callable[[argparse.Namespace], int]
 
 
 def _duration(text: str) -> float:
@@ -72,8 +67,9 @@ def _mirror_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--mirror",
         action="store_true",
-        help="with --display openxr: also show the headset's view in a desktop window for "
-        "the therapist (needs a desktop, $DISPLAY); its keyboard overrides like the window's",
+        help=f"with --display {'/'.join(n for n in display_names() if capabilities(n).mirror)}:"
+        " also show the headset's view in a desktop window for the therapist (needs a "
+        "desktop, $DISPLAY); its keyboard overrides like the window's",
     )
 
 
@@ -98,8 +94,9 @@ def _audio_options(p: argparse.ArgumentParser) -> None:
 def _display_options(p: argparse.ArgumentParser, default_help: str) -> None:
     p.add_argument(
         "--display",
-        choices=("window", "offscreen", "openxr", "null"),
-        help=f"where to show the scene (default: {default_help})",
+        choices=display_names(),
+        help=f"where to show the scene (default: {default_help}): "
+        + "; ".join(f"{n}: {capabilities(n).description}" for n in display_names()),
     )
     p.add_argument(
         "--out",
@@ -153,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
         "loopback; the heights demo protocol adapts to it; the "
         "session is recorded.",
     )
-    _display_options(demo, "window if a display is present, else offscreen")
+    live_default = f"a desktop window if a desktop is present, else {HEADLESS}"
+    _display_options(demo, live_default)
     _audio_options(demo)
     _mirror_option(demo)
     demo.add_argument(
@@ -173,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Resolve the protocol's LSL streams, run and record it.",
     )
     run.add_argument("protocol", help="protocol YAML file (or shipped name)")
-    _display_options(run, "window if a display is present, else offscreen")
+    _display_options(run, live_default)
     _audio_options(run)
     _mirror_option(run)
 
@@ -185,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("protocol", help="protocol YAML file (or shipped name)")
     sim.add_argument("--patient", default="typical", help="patient-twin profile (file or name)")
-    _display_options(sim, "null")
+    _display_options(sim, DRY_RUN)
 
     val = sub.add_parser("validate", help="check protocol files; errors name file:line:field")
     val.add_argument("files", nargs="+", type=Path, metavar="PROTOCOL")
@@ -246,8 +244,6 @@ def build_parser() -> argparse.ArgumentParser:
     privacy_cli.add_purge_parser(sub)
     privacy_cli.add_keygen_parser(sub)
     privacy_cli.add_pseudonym_parser(sub)
-    for name, what in LATER.items():
-        sub.add_parser(name, help=f"({what}: not available yet)", add_help=True)
     return parser
 
 
@@ -268,28 +264,24 @@ def _print_event(text: str) -> None:
     print(f"  * {text}", file=sys.stderr, flush=True)
 
 
-def _options(args: argparse.Namespace, default_display: str) -> RunOptions:
-    from engine.display import default_display_name
-    from engine.live import RunOptions
+def _options(args: argparse.Namespace, dry_run: bool) -> RunOptions:
+    from engine.display import DRY_RUN, capabilities, default_display_name, display_names
+    from engine.live import DRY_RUN_FRAME_RATE, RunOptions
 
-    display = args.display or (default_display_name() if default_display == "auto" else "null")
-    size = (1280, 720) if display == "window" else (960, 540)
-    # window: vsync paces at the monitor's rate; offscreen: 30 frames/s leave CPU for the
-    # twin and LSL; a dry-run without rendering needs only DRY_RUN_FRAME_RATE.
-    rate = {"window": 60.0, "offscreen": 30.0}.get(display, 30.0)
-    if display == "null" and default_display == "null":
-        from engine.live import DRY_RUN_FRAME_RATE
-
-        rate = DRY_RUN_FRAME_RATE
-    if args.screenshot is not None and display == "null":
+    display = args.display or (DRY_RUN if dry_run else default_display_name())
+    caps = capabilities(display)
+    # a dry-run that draws nothing needs only DRY_RUN_FRAME_RATE frames per session second
+    rate = DRY_RUN_FRAME_RATE if dry_run and not caps.draws else caps.default_rate
+    if args.screenshot is not None and not caps.draws:
+        drawing = ", ".join(n for n in display_names() if capabilities(n).draws)
         raise VrTherapyError(
-            "--screenshot needs a rendering display (offscreen or window), not null"
+            f"--screenshot needs a display that draws ({drawing}); {display} draws nothing"
         )
     opts = RunOptions(
         out=args.out,
         participant=args.participant,
         display=display,
-        size=size,
+        size=caps.default_size,
         frame_rate=rate,
         screenshot=args.screenshot,
         on_event=_print_event,
@@ -297,8 +289,9 @@ def _options(args: argparse.Namespace, default_display: str) -> RunOptions:
         report=not args.no_report,
     )
     if getattr(args, "mirror", False):
-        if display != "openxr":
-            raise VrTherapyError(f"--mirror needs --display openxr (the display is {display})")
+        if not caps.mirror:
+            can = ", ".join(n for n in display_names() if capabilities(n).mirror)
+            raise VrTherapyError(f"--mirror needs --display {can} (the display is {display})")
         opts.mirror = True
     if getattr(args, "no_audio", False):  # demo and run only; simulate is always silent
         opts.audio = False
@@ -347,7 +340,7 @@ def _session(args: argparse.Namespace, signals: SignalStop) -> int:
     name = "heights-demo" if args.command == "demo" and args.protocol is None else args.protocol
     protocol = with_duration(load_protocol(resolve_seed("protocols", name)), args.duration)
     patient = load_patient(args.patient) if args.command in ("demo", "simulate") else None
-    opts = _options(args, "null" if args.command == "simulate" else "auto")
+    opts = _options(args, dry_run=args.command == "simulate")
     opts.operator = privacy_cli.operator_from_args(args)
     terms = getattr(protocol, "consent", None)  # the protocol's consent: block, if any
     raw = terms.model_dump(exclude={"recorded_at"}) if terms is not None else None
@@ -382,12 +375,34 @@ def _cmd_scenes(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_review(args: argparse.Namespace) -> int:
-    from engine.export.cli import cmd_export, cmd_replay
+def _cmd_report(args: argparse.Namespace) -> int:
     from engine.report.cli import cmd_report
 
-    commands = {"report": cmd_report, "export": cmd_export, "replay": cmd_replay}
-    return commands[args.command](args)
+    return cmd_report(args)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from engine.export.cli import cmd_export
+
+    return cmd_export(args)
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from engine.export.cli import cmd_replay
+
+    return cmd_replay(args)
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from engine.bench import run_bench
+
+    return run_bench(args.name, args.bench_args)
+
+
+def _cmd_streams(args: argparse.Namespace) -> int:
+    from engine.streams_cli import cmd_streams
+
+    return cmd_streams(args)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -441,6 +456,26 @@ def _cmd_twin(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+COMMANDS: dict[str, Command] = {
+    "demo": _cmd_session,
+    "run": _cmd_session,
+    "simulate": _cmd_session,
+    "validate": _cmd_validate,
+    "twin": _cmd_twin,
+    "scenes": _cmd_scenes,
+    "bench": _cmd_bench,
+    "streams": _cmd_streams,
+    "report": _cmd_report,
+    "export": _cmd_export,
+    "replay": _cmd_replay,
+    "verify": privacy_cli.cmd_verify,
+    "purge": privacy_cli.cmd_purge,
+    "keygen": privacy_cli.cmd_keygen,
+    "pseudonym": privacy_cli.cmd_pseudonym,
+}
+"""Subcommand -> what runs it (every subcommand of :func:`build_parser`)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``vrtherapy`` console script."""
     parser = build_parser()
@@ -449,32 +484,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from biosignals import lsl
 
         lsl.configure(args.lsl_config)
-        if args.command in LATER:
-            print(
-                f"vrtherapy {args.command}: {LATER[args.command]} is not available yet in this "
-                "version.",
-                file=sys.stderr,
-            )
-            return EXIT_BAD_INPUT
-        if args.command == "validate":
-            return _cmd_validate(args)
-        if args.command == "twin":
-            return _cmd_twin(args)
-        if args.command == "scenes":
-            return _cmd_scenes(args)
-        if args.command == "bench":
-            from engine.bench import run_bench
-
-            return run_bench(args.name, args.bench_args)
-        if args.command == "streams":
-            from engine.streams_cli import cmd_streams
-
-            return cmd_streams(args)
-        if args.command in ("report", "export", "replay"):
-            return _cmd_review(args)
-        if args.command in PRIVACY_COMMANDS:
-            return PRIVACY_COMMANDS[args.command](args)
-        return _cmd_session(args)
+        return COMMANDS[args.command](args)
     except InterruptedBySignal as exc:
         print(f"vrtherapy {args.command}: {exc}", file=sys.stderr)
         return EXIT_ABORTED

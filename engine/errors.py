@@ -7,7 +7,6 @@ from biosignals.errors import SignalError, StreamError, StreamNotFoundError, VrT
 __all__ = [
     "DisplayUnavailableError",
     "IllegalTransitionError",
-    "NotAvailableYetError",
     "ProtocolError",
     "RecordingError",
     "SignalError",
@@ -31,7 +30,3 @@ class RecordingError(VrTherapyError):
 
 class IllegalTransitionError(VrTherapyError):
     """A lifecycle state machine was asked for a transition it does not allow."""
-
-
-class NotAvailableYetError(VrTherapyError):
-    """A designed feature that is not built yet."""

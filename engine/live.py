@@ -25,7 +25,7 @@ from biosignals.units import format_duration
 from engine import __version__
 from engine.audio.player import DEFAULT_VOLUME
 from engine.clock import Clock, LslClock, ManualClock
-from engine.display import open_display
+from engine.display import HEADLESS, Display, capabilities, open_display
 from engine.errors import ProtocolError
 from engine.gcpolicy import FrameCollector
 from engine.outlets import SessionOutlets
@@ -35,12 +35,19 @@ from engine.privacy.errors import ConsentError
 from engine.privacy.keys import SiteKey
 from engine.privacy.session_guard import SessionPrivacy
 from engine.protocol import Protocol, StreamSelector
-from engine.record import StreamSpec, XdfRecorder
+from engine.record import StreamSpec
 from engine.record.rolemap import raw_stream_spec
-from engine.session import Progress, Session, SessionSummary
+from engine.session import Progress, SessionSummary
+from engine.session_builder import (
+    DRY_RUN_BATCH_SECONDS,
+    LIVE_BATCH_SECONDS,
+    SessionSetup,
+    build_session,
+    recording,
+)
 from engine.session_end import close_failed, end_session
 from engine.session_record import SessionRecording
-from engine.session_types import PromptResponder
+from engine.session_types import IntensitySink, PromptResponder
 from engine.sessiondir import new_session_dir
 from engine.signals import SignalStop
 from engine.twinfeed import TwinFeed
@@ -55,8 +62,6 @@ DRY_RUN_FRAME_RATE = 2.0
 and safety still reacts within half a second of session time."""
 TWIN_ECG_RATE = 500.0
 TWIN_EDA_RATE = 32.0
-AUDIO_DISPLAYS = ("window", "openxr")
-"""Displays a person is in front of: live sessions on them play the scene's sound."""
 
 
 @dataclass
@@ -65,7 +70,7 @@ class RunOptions:
 
     out: Path
     participant: str = "demo"
-    display: str = "offscreen"
+    display: str = HEADLESS
     size: tuple[int, int] = (960, 540)
     frame_rate: float = 30.0
     screenshot: Path | None = None
@@ -78,15 +83,19 @@ class RunOptions:
     mirror: bool = False
     """Headset sessions: show the headset's view in a desktop window for the therapist."""
     audio: bool | None = None
-    """Scene sound: ``None`` on for live sessions on the window and openxr displays (see
-    :data:`AUDIO_DISPLAYS`), ``False`` off, ``True`` on for any live display. Dry-runs are
-    always silent."""
+    """Scene sound: ``None`` on for live sessions on displays a person is in front of
+    (their capabilities say ``audio``: window, openxr), ``False`` off, ``True`` on for any
+    live display that draws. Dry-runs are always silent."""
     volume: float = DEFAULT_VOLUME
     """Master volume 0..1 when audio is on."""
     operator: str = "vrtherapy"
     """Who runs the session: the ``actor`` of its audit entries (``--operator``)."""
     encryption_opt_out: bool = False
     """``--no-encryption`` was given (``key`` is then ``None``): logged at session start."""
+    batch_seconds: float | None = None
+    """Session seconds of per-frame rows per recorder push; ``None``: the runner's default
+    (:data:`~engine.session_builder.LIVE_BATCH_SECONDS` live,
+    :data:`~engine.session_builder.DRY_RUN_BATCH_SECONDS` in dry-runs)."""
 
 
 @dataclass
@@ -121,39 +130,6 @@ def with_duration(protocol: Protocol, duration: float | None) -> Protocol:
         ) from None
 
 
-DRY_RUN_BATCH_SECONDS = 5.0
-"""Session seconds of per-frame rows per recorder push in dry-runs (live: 0.25 s)."""
-
-
-@contextmanager
-def _recording(
-    folder: Path,
-    protocol: Protocol,
-    participant: str,
-    head_pose: bool,
-    guard: SessionPrivacy,
-    batch_seconds: float,
-) -> Iterator[SessionRecording]:
-    recorder = XdfRecorder(
-        folder / guard.recording_name,
-        file_header={
-            "software": f"vrtherapy {__version__}",
-            "protocol": protocol.protocol,
-            "participant": participant,
-        },
-        sink_factory=guard.sink_factory,
-    )
-    recorder.start()
-    recording = SessionRecording(recorder, head_pose=head_pose, batch_seconds=batch_seconds)
-    try:
-        yield recording
-    finally:
-        try:
-            recording.flush()
-        finally:
-            recorder.close()
-
-
 def role_requests(protocol: Protocol) -> list[RoleRequest]:
     """What the protocol's ``streams:`` block asks of LSL, one request per role."""
     return [
@@ -175,41 +151,45 @@ def _open_streams(protocol: Protocol, stack: ExitStack) -> list[SharedStream]:
     return streams
 
 
-def _execute(
-    protocol: Protocol,
-    opts: RunOptions,
-    clock: Clock,
-    display: Any,
-    streams: Sequence[SharedStream],
-    sinks: tuple[Any, ...],
-    consent: Consent,
-    signals: SignalStop,
-    answerer: PromptResponder | None = None,
-    audio: bool = False,
-) -> SessionResult:
+@dataclass
+class _Run:
+    """One session about to run: what the live or dry-run path has set up for it."""
+
+    protocol: Protocol
+    opts: RunOptions
+    clock: Clock
+    display: Display
+    streams: Sequence[SharedStream]
+    sinks: tuple[IntensitySink, ...]
+    consent: Consent
+    signals: SignalStop
+    batch_seconds: float
+    answerer: PromptResponder | None = None
+    audio: bool = False
+
+
+def _execute(run: _Run) -> SessionResult:
     """Record and run the session, then end it: summary, audit stop and integrity, and
     only then the report (see :mod:`engine.session_end`)."""
-    raw_specs = [raw_stream_spec(stream) for stream in streams]  # before any folder exists
+    protocol, opts = run.protocol, run.opts
+    raw_specs = [raw_stream_spec(stream) for stream in run.streams]  # before any folder
     folder = new_session_dir(opts.out, protocol.protocol, opts.participant)
     guard = SessionPrivacy(
         opts.out,
         folder,
-        consent=consent,
+        consent=run.consent,
         key=opts.key,
         actor=opts.operator,
         encryption_opt_out=opts.encryption_opt_out,
     )
     guard.start(protocol.protocol, model_sha256(protocol), f"vrtherapy {__version__}")
     try:
-        summary = _run_recorded(
-            protocol, opts, clock, display, streams, raw_specs, sinks, folder, guard,
-            signals, answerer, audio,
-        )  # fmt: skip
+        summary = _run_recorded(run, folder, guard, raw_specs)
     except BaseException as exc:  # the audit entry is closed whatever happened
         close_failed(guard, exc)
         raise
     if opts.screenshot is not None:
-        display.screenshot(opts.screenshot)
+        run.display.screenshot(opts.screenshot)
     result = SessionResult(summary, folder, folder / guard.recording_name)
     ending = end_session(summary, protocol, guard, result.recording, opts.key, opts.report)
     result.report, result.warnings = ending.report, ending.warnings
@@ -217,47 +197,35 @@ def _execute(
 
 
 def _run_recorded(
-    protocol: Protocol,
-    opts: RunOptions,
-    clock: Clock,
-    display: Any,
-    streams: Sequence[SharedStream],
-    raw_specs: list[StreamSpec],
-    sinks: tuple[Any, ...],
-    folder: Path,
-    guard: SessionPrivacy,
-    signals: SignalStop,
-    answerer: PromptResponder | None,
-    audio: bool,
+    run: _Run, folder: Path, guard: SessionPrivacy, raw_specs: list[StreamSpec]
 ) -> SessionSummary:
-    head_pose = opts.display == "openxr"
-    # a dry-run's session time runs ~400x faster than the wall clock: batch by 5 s of it
-    batch = DRY_RUN_BATCH_SECONDS if isinstance(clock, ManualClock) else 0.25
-    sources = {
-        role: (view, stream.meta.nominal_srate)
-        for stream in streams
-        for role, view in stream.views.items()
-    }
-    with _recording(folder, protocol, opts.participant, head_pose, guard, batch) as recording:
-        scene = create_scene(protocol.scene, protocol.seed)
-        with _audio(scene, opts, recording, clock, audio) as player:
-            session = Session(
-                protocol,
-                clock=clock,
-                display=display,
+    opts, clock = run.opts, run.clock
+    with recording(
+        folder / guard.recording_name,
+        run.protocol,
+        opts.participant,
+        head_pose=run.display.capabilities.head_pose,
+        batch_seconds=run.batch_seconds,
+        sink_factory=guard.sink_factory,
+    ) as rec:
+        scene = create_scene(run.protocol.scene, run.protocol.seed)
+        with _audio(scene, opts, rec, clock, run.audio) as player:
+            setup = SessionSetup(
+                run.protocol,
+                clock,
+                run.display,
+                run.streams,
+                sinks=run.sinks if player is None else (*run.sinks, player),
+                responder=run.answerer,
                 scene=scene,
-                sources=sources,
-                streams=streams,
-                recording=recording,
                 raw_specs=raw_specs,
-                sinks=sinks if player is None else (*sinks, player),
                 frame_rate=opts.frame_rate,
                 on_event=opts.on_event,
                 on_progress=opts.on_progress,
                 progress_every=opts.progress_every,
-                prompt_answerer=answerer,
             )
-            signals.attach(session)
+            session = build_session(setup, rec)
+            run.signals.attach(session)
             try:
                 with FrameCollector() as collector:  # no collector pause inside a frame
                     return session.run(collector.safe_point)
@@ -268,9 +236,10 @@ def _run_recorded(
 
 def audio_wanted(opts: RunOptions) -> bool:
     """Whether a live session with ``opts`` plays sound (see :attr:`RunOptions.audio`)."""
+    caps = capabilities(opts.display)
     if opts.audio is None:
-        return opts.display in AUDIO_DISPLAYS
-    return opts.audio and opts.display != "null"
+        return caps.audio
+    return opts.audio and caps.draws
 
 
 def open_audio(
@@ -360,17 +329,12 @@ def run_live(
             update={"streams": {r: s for r, s in protocol.streams.items() if r in allowed}}
         )
         streams = _open_streams(protocol, stack)
-        return _execute(
-            protocol,
-            opts,
-            clock,
-            display,
-            streams,
-            (outlets_session,),
-            consent,
-            signals,
-            audio=audio_wanted(opts),
-        )
+        batch = LIVE_BATCH_SECONDS if opts.batch_seconds is None else opts.batch_seconds
+        run = _Run(
+            protocol, opts, clock, display, streams, (outlets_session,), consent, signals,
+            batch, audio=audio_wanted(opts),
+        )  # fmt: skip
+        return _execute(run)
 
 
 def _start_twin(
@@ -441,8 +405,11 @@ def run_simulated(
             """The simulated patient answers SUDS (0-100) and pain NRS (0-10) prompts."""
             return physiology.suds() if kind == "suds" else physiology.pain_nrs()
 
-        result = _execute(
-            protocol, opts, clock, display, streams, (feed,), consent, signals, twin_answers
-        )
+        batch = DRY_RUN_BATCH_SECONDS if opts.batch_seconds is None else opts.batch_seconds
+        run = _Run(
+            protocol, opts, clock, display, streams, (feed,), consent, signals, batch,
+            answerer=twin_answers,
+        )  # fmt: skip
+        result = _execute(run)
         result.extra["true_beats"] = len(feed.beat_times)
         return result

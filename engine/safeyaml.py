@@ -120,7 +120,7 @@ class _BoundedLoader(yaml.SafeLoader):
         """Compose one node, counting its expanded size, depth and alias uses."""
         if self.check_event(yaml.AliasEvent):
             return self._alias(parent, index)
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]  # PyYAML is untyped
         anchor = event.anchor
         self.depth += 1
         before, deepest_before = self.values, self.deepest
@@ -138,7 +138,7 @@ class _BoundedLoader(yaml.SafeLoader):
 
     def _alias(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         """An alias: its anchor's node, counted at its expanded size and height."""
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]  # PyYAML is untyped
         self.aliases += 1
         if self.aliases > MAX_ALIASES:
             raise _Refused(event.start_mark, f"more than {MAX_ALIASES} aliases")

@@ -58,7 +58,7 @@ def render_scene_pngs(
         No offscreen OpenGL context could be opened.
     """
     names = _check(scenes, intensities)
-    from engine.display import open_display  # GL only when actually rendering
+    from engine.display import HEADLESS, open_display  # GL only when actually rendering
 
     out = Path(out_dir)
     try:
@@ -66,7 +66,7 @@ def render_scene_pngs(
     except OSError as exc:
         raise VrTherapyError(f"cannot create folder {out}: {exc.strerror or exc}") from None
     written: list[Path] = []
-    display = open_display("offscreen", size=size, stereo=True)
+    display = open_display(HEADLESS, size=size, stereo=True)
     try:
         for name in names:
             for value in intensities:

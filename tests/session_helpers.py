@@ -11,11 +11,9 @@ from engine.display.base import Display
 from engine.display.null import NullDisplay
 from engine.protocol import Protocol
 from engine.record import XdfRecorder
-from engine.record.rolemap import raw_stream_spec
 from engine.session import Session
-from engine.session_record import SessionRecording
+from engine.session_builder import SessionSetup, build_session, open_recording
 from engine.twinfeed import TwinFeed
-from therapies.scenes import create_scene
 
 FPS = 30.0
 """Default frame rate of test sessions."""
@@ -31,7 +29,8 @@ def make_session(
     **feed_attrs: float,
 ) -> tuple[Session, Any, XdfRecorder]:
     """A session of ``protocol`` starting at t = 100 s: twin (seed 3, ECG 500 Hz, EDA
-    32 Hz) as ``feed_cls`` with ``feed_attrs`` set, recorded to ``tmp_path / "rec.xdf"``.
+    32 Hz) as ``feed_cls`` with ``feed_attrs`` set, recorded to ``tmp_path / "rec.xdf"``,
+    built by :func:`engine.session_builder.build_session` like every session.
 
     Returns the session, the feed and the (started) recorder.
     """
@@ -41,19 +40,8 @@ def make_session(
     )
     for k, v in feed_attrs.items():
         setattr(feed, k, v)
-    recorder = XdfRecorder(tmp_path / "rec.xdf")
-    recorder.start()
-    recording = SessionRecording(recorder)
-    session = Session(
-        protocol,
-        clock=clock,
-        display=display or NullDisplay(),
-        scene=create_scene(protocol.scene, 0),
-        sources=feed.sources(),
-        streams=feed.streams(),
-        recording=recording,
-        raw_specs=[raw_stream_spec(stream) for stream in feed.streams()],
-        sinks=(feed,),
-        frame_rate=fps,
+    recording = open_recording(tmp_path / "rec.xdf", protocol, "P-TEST")
+    setup = SessionSetup(
+        protocol, clock, display or NullDisplay(), feed.streams(), sinks=(feed,), frame_rate=fps
     )
-    return session, feed, recorder
+    return build_session(setup, recording), feed, recording.recorder

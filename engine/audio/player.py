@@ -230,7 +230,8 @@ class AudioPlayer:
         layer.phase = spec.phase
 
     def _sound(self, data: Stereo) -> Sound:
-        return self._mixer.Sound(buffer=data.tobytes())
+        sound: Sound = self._mixer.Sound(buffer=data.tobytes())
+        return sound
 
     # ----------------------------------------------------------------- lifecycle
     def close(self) -> None:

@@ -35,6 +35,8 @@ from engine.errors import DisplayUnavailableError
 
 __all__ = [
     "BACKENDS",
+    "DRY_RUN",
+    "HEADLESS",
     "Backend",
     "Display",
     "DisplayCapabilities",
@@ -49,6 +51,7 @@ __all__ = [
     "register_backend",
     "unregister_backend",
 ]
+
 
 @dataclass(frozen=True)
 class Backend:
@@ -113,15 +116,25 @@ def _backend(name: str) -> Backend:
             f"display {name!r} is not one of {', '.join(_BACKENDS)}"
         ) from None
 
+
 _BUILT_IN: Final = frozenset(_BACKENDS)
+DRY_RUN: Final = "null"
+"""The display of dry-runs (``simulate``): draws nothing, so the clock can jump."""
+HEADLESS: Final = "offscreen"
+"""The display that renders real frames without a desktop (tests, servers, screenshots)."""
 _OPTIONAL: Final = MappingProxyType({"pygame": "pygame", "OpenGL": "PyOpenGL"})
 
 
 def default_display_name() -> str:
-    """``"window"`` when a desktop session is visible (``$DISPLAY``/``$WAYLAND_DISPLAY``)."""
+    """The display a live session opens by default: the first registered backend that
+    needs a desktop and is no headset (the window) when a desktop session is visible
+    (``$DISPLAY``/``$WAYLAND_DISPLAY``), else :data:`HEADLESS`."""
     if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
-        return "window"
-    return "offscreen"
+        for name, backend in _BACKENDS.items():
+            caps = backend.capabilities
+            if caps.needs_desktop and caps.draws and not caps.head_pose:
+                return name
+    return HEADLESS
 
 
 def open_display(
@@ -158,8 +171,7 @@ def open_display(
     if mirror and not backend.capabilities.mirror:
         can = ", ".join(n for n, b in _BACKENDS.items() if b.capabilities.mirror) or "none"
         raise DisplayUnavailableError(
-            f"--mirror mirrors a headset's view; display {name!r} cannot (displays that can: "
-            f"{can})"
+            f"--mirror mirrors a headset's view; display {name!r} cannot (displays that can: {can})"
         )
     module_name, class_name = backend.target.split(":")
     try:

@@ -94,7 +94,8 @@ def import_xr() -> ModuleType:
         ) from exc
     finally:
         glplat.PLATFORM = saved
-    return xr
+    module: ModuleType = xr  # untyped package (mypy sees Any)
+    return module
 
 
 def _field(struct: type[ctypes.Structure], name: str, value: int | None) -> Any:

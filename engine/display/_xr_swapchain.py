@@ -115,7 +115,7 @@ class StereoSwapchain:
             ) from exc
         fbo = self._fbos[index]
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
-        return fbo
+        return int(fbo)
 
     def capture_and_release(self, fbo: int) -> None:
         """Copy the left eye of ``fbo`` to the capture buffer, then release the image."""

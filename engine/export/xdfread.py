@@ -163,9 +163,9 @@ def _sync(stamps: np.ndarray, offsets: list[tuple[float, float]]) -> np.ndarray:
     if not np.any(arr[:, 1]):
         return stamps
     if arr.shape[0] == 1 or np.ptp(arr[:, 0]) == 0:
-        return stamps + arr[:, 1].mean()
+        return np.asarray(stamps + arr[:, 1].mean())
     slope, intercept = np.polyfit(arr[:, 0], arr[:, 1], 1)
-    return stamps + (intercept + slope * stamps)
+    return np.asarray(stamps + (intercept + slope * stamps))
 
 
 def _finish(sid: int, acc: _Acc) -> XdfStream:

@@ -456,7 +456,7 @@ def _copy_timestamps(timestamps: ArrayLike) -> list[float] | np.ndarray:
     """
     if type(timestamps) is np.ndarray and timestamps.ndim == 1 and len(timestamps) <= 64:
         stamps: list[float] = timestamps.tolist()
-    elif type(timestamps) is list and len(timestamps) <= 64:
+    elif isinstance(timestamps, list) and len(timestamps) <= 64:
         stamps = [float(t) for t in timestamps]
     else:
         arr = np.array(timestamps, dtype=np.float64, ndmin=1, copy=True)

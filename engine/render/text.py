@@ -121,7 +121,10 @@ def _line_blocks(text: str, size: int) -> list[list[NDArray[np.uint8]]]:
 def _disc(height: int, width: int, cy: float, cx: float, r: float) -> NDArray[np.float32]:
     y = np.arange(height, dtype=np.float32)[:, None] + 0.5 - cy
     x = np.arange(width, dtype=np.float32)[None, :] + 0.5 - cx
-    return np.clip(r - np.sqrt(x * x + y * y) + 0.5, 0.0, 1.0).astype(np.float32)
+    disc: NDArray[np.float32] = np.clip(r - np.sqrt(x * x + y * y) + 0.5, 0.0, 1.0).astype(
+        np.float32
+    )
+    return disc
 
 
 def _gauge_block(gauge: Gauge, size: int, width: int) -> NDArray[np.uint8]:
@@ -142,7 +145,8 @@ def _gauge_block(gauge: Gauge, size: int, width: int) -> NDArray[np.uint8]:
     if gauge.value is not None:
         cx = left + gauge.value * (right - left)
         out = np.maximum(out, _disc(rows, width, mid, cx, r))
-    return np.rint(out * 255.0).astype(np.uint8)
+    image: NDArray[np.uint8] = np.rint(out * 255.0).astype(np.uint8)
+    return image
 
 
 def _gauge_radius(size: int) -> float:

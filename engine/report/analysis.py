@@ -52,12 +52,12 @@ class Beats:
     @property
     def hr_times(self) -> np.ndarray:
         """Times of the beats that end an accepted RR interval."""
-        return self.times[1:][self.rr_ok]
+        return np.asarray(self.times[1:][self.rr_ok])
 
     @property
     def hr_bpm(self) -> np.ndarray:
         """Instantaneous heart rate (bpm) of the accepted RR intervals."""
-        return 60.0 / self.rr[self.rr_ok]
+        return np.asarray(60.0 / self.rr[self.rr_ok])
 
 
 @dataclass(frozen=True)

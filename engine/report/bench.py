@@ -24,6 +24,7 @@ def report_cost(minutes: float, *, protocol: str = "heights-demo") -> dict[str, 
         ``report_x_real_time`` (session length / report time).
     """
     from biosignals.twin import TwinProfile
+    from engine.display import DRY_RUN
     from engine.live import RunOptions, run_simulated, with_duration
     from engine.protocol import load_protocol, resolve_seed
     from engine.report import build_report
@@ -32,7 +33,7 @@ def report_cost(minutes: float, *, protocol: str = "heights-demo") -> dict[str, 
     proto = with_duration(load_protocol(resolve_seed("protocols", protocol)), seconds)
     with tempfile.TemporaryDirectory(prefix="vrtherapy-bench-") as tmp:
         start = time.perf_counter()
-        result = run_simulated(proto, RunOptions(out=Path(tmp), display="null"), TwinProfile())
+        result = run_simulated(proto, RunOptions(out=Path(tmp), display=DRY_RUN), TwinProfile())
         simulated = time.perf_counter() - start
         out = Path(tmp) / "report.html"
         start = time.perf_counter()

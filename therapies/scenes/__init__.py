@@ -7,6 +7,7 @@ A scene is pure numpy (see :mod:`therapies.scenes.base`): it turns an intensity 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import MappingProxyType
 from typing import Final
 
@@ -41,21 +42,45 @@ __all__ = [
     "Soundscape",
     "SpidersScene",
     "create_scene",
+    "register_scene",
     "scene_names",
     "trs_matrices",
+    "unregister_scene",
 ]
 
-SCENES: Final = MappingProxyType(
-    {
-        "heights": HeightsScene,
-        "spiders": SpidersScene,
-        "public_speaking": PublicSpeakingScene,
-        "flying": FlyingScene,
-        "snow": SnowScene,
-        "breathing": BreathingScene,
-    }
-)
-"""Closed registry: scene name -> class taking ``seed``. Read-only."""
+_SCENES: dict[str, Callable[..., Scene]] = {
+    "heights": HeightsScene,
+    "spiders": SpidersScene,
+    "public_speaking": PublicSpeakingScene,
+    "flying": FlyingScene,
+    "snow": SnowScene,
+    "breathing": BreathingScene,
+}
+_BUILT_IN: Final = frozenset(_SCENES)
+SCENES: Final = MappingProxyType(_SCENES)
+"""Registry: scene name -> class taking ``seed``. Read-only (add one with
+:func:`register_scene`); protocols, ``vrtherapy scenes`` and the docs take their list here."""
+
+
+def register_scene(name: str, factory: Callable[..., Scene]) -> None:
+    """Add a scene under ``name`` (a plug-in, or a test's toy scene); ``factory(seed=)``
+    builds it.
+
+    Raises
+    ------
+    ValueError
+        When ``name`` is taken.
+    """
+    if name in _SCENES:
+        raise ValueError(f"scene {name!r} is registered already")
+    _SCENES[name] = factory
+
+
+def unregister_scene(name: str) -> None:
+    """Remove a scene added with :func:`register_scene` (the shipped ones stay)."""
+    if name in _BUILT_IN:
+        raise ValueError(f"scene {name!r} is shipped with vrtherapy")
+    _SCENES.pop(name, None)
 
 
 def scene_names() -> tuple[str, ...]:

@@ -88,7 +88,7 @@ def _smoothstep(edge0: float, edge1: float, x: float) -> float:
 def platform_height(level: float) -> float:
     """Balcony floor height in metres above the street for a level in 0..1."""
     level = min(max(level, 0.0), 1.0)
-    return HEIGHT_MIN_M + (HEIGHT_MAX_M - HEIGHT_MIN_M) * level**1.2
+    return HEIGHT_MIN_M + (HEIGHT_MAX_M - HEIGHT_MIN_M) * float(level**1.2)
 
 
 def railing_strength(level: float) -> float:

@@ -83,7 +83,7 @@ def seat_count() -> int:
 def audience_size(level: float) -> int:
     """People present at ``level`` (0..1)."""
     lv = min(max(level, 0.0), 1.0)
-    return round(3 + (seat_count() - 3) * lv**1.3)
+    return round(3 + (seat_count() - 3) * float(lv**1.3))
 
 
 def attention_fraction(level: float) -> float:
