@@ -76,3 +76,23 @@ def test_two_roles_on_one_channel_are_refused_with_the_line(tmp_path: Path) -> N
 def test_an_unknown_role_lists_the_roles(tmp_path: Path) -> None:
     text = error(tmp_path, "  resp: {type: RESP}\n")
     assert "streams.resp" in text and "heart, ppg, hr, eda" in text
+
+
+def test_a_declared_range_reaches_the_quality_monitor(tmp_path: Path) -> None:
+    from session_helpers import make_session
+
+    p = load(
+        tmp_path,
+        "  heart: {type: ECG}\n  eda:\n    type: EDA\n    signal: {range: [0, 24.976]}\n",
+    )
+    session, _, recorder = make_session(tmp_path, p)  # type: ignore[arg-type]
+    recorder.close()
+    assert session.pipeline.monitors["eda"].device_range == (0.0, 24.976)
+    assert session.pipeline.monitors["heart"].device_range is None
+
+
+def test_a_range_is_refused_on_hr_and_when_reversed(tmp_path: Path) -> None:
+    text = error(tmp_path, "  hr:\n    type: RR\n    signal: {content: rr_ms, range: [0, 2]}\n")
+    assert "streams.hr.signal.range" in text and "no clipping check" in text
+    text = error(tmp_path, "  eda:\n    type: EDA\n    signal: {range: [5, 1]}\n")
+    assert "streams.eda.signal.range" in text and "low < high" in text

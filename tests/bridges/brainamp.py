@@ -31,9 +31,38 @@ from bridges.truth import Truth
 RATE = 500.0
 CHUNK = 32
 LABELS = (
-    "Fp1", "Fp2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8", "T7", "T8", "P7",
-    "P8", "Fz", "Cz", "Pz", "Oz", "FC1", "FC2", "CP1", "CP2", "FC5", "FC6", "CP5", "CP6", "TP9",
-    "TP10", "POz", "ECG",
+    "Fp1",
+    "Fp2",
+    "F3",
+    "F4",
+    "C3",
+    "C4",
+    "P3",
+    "P4",
+    "O1",
+    "O2",
+    "F7",
+    "F8",
+    "T7",
+    "T8",
+    "P7",
+    "P8",
+    "Fz",
+    "Cz",
+    "Pz",
+    "Oz",
+    "FC1",
+    "FC2",
+    "CP1",
+    "CP2",
+    "FC5",
+    "FC6",
+    "CP5",
+    "CP6",
+    "TP9",
+    "TP10",
+    "POz",
+    "ECG",
 )
 
 
@@ -53,8 +82,10 @@ class BrainAmpSeries(Bridge):
         """The one EEG-typed stream."""
         sr = f"_SR-{RATE:.6f}"
         if self.raw:
-            channels = tuple(Channel(lab, "microvolts", "EEG",
-                                     extra=(("scaling_factor", "0.100000"),)) for lab in LABELS)
+            channels = tuple(
+                Channel(lab, "microvolts", "EEG", extra=(("scaling_factor", "0.100000"),))
+                for lab in LABELS
+            )
             desc = (("amplifier", (("settings", (("low_impedance_mode", "false"),
                                                  ("resolution", "100 nV"),
                                                  ("resolutionfactor", "0.100000"),
@@ -63,8 +94,10 @@ class BrainAmpSeries(Bridge):
                                      ("serial_number", "0"))))  # fmt: skip
             name = "BrainAmpSeries-Dev_1"
             return (StreamDef("eeg", name, "EEG", RATE, "int16", name + sr, channels, desc),)
-        channels = tuple(Channel(lab, "microvolts", "EEG",
-                                 extra=(("scalingfactor", "0.100000"),)) for lab in LABELS)
+        channels = tuple(
+            Channel(lab, "microvolts", "EEG", extra=(("scalingfactor", "0.100000"),))
+            for lab in LABELS
+        )
         desc = (("amplifier", (("settings", (("low_impedance_mode", "false"),
                                              ("dc_coupling", "AC"))),)),
                 ("acquisition", (("manufacturer", "Brain Products"), ("serial_number", "0"),

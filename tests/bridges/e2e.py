@@ -222,12 +222,16 @@ def _raw_streams(
         rec = found[0]
         wrong_labels = any(sd.labels) and rec.labels != sd.labels
         if len(rec.labels) != sd.channel_count or wrong_labels:
-            problems.append(f"raw stream {sd.name!r}: recorded {len(rec.labels)} channels "
-                            f"{rec.labels}, the bridge sends {sd.channel_count} {sd.labels}")
+            problems.append(
+                f"raw stream {sd.name!r}: recorded {len(rec.labels)} channels "
+                f"{rec.labels}, the bridge sends {sd.channel_count} {sd.labels}"
+            )
         stamps = rec.timestamps
         if stamps.size and not (session[0] - 60 < stamps[0] and stamps[-1] < session[1] + 10):
-            problems.append(f"raw stream {sd.name!r}: stamps {stamps[0]:.6g}..{stamps[-1]:.6g} "
-                            f"are not on the session clock ({session[0]:.6g}..{session[1]:.6g})")
+            problems.append(
+                f"raw stream {sd.name!r}: stamps {stamps[0]:.6g}..{stamps[-1]:.6g} "
+                f"are not on the session clock ({session[0]:.6g}..{session[1]:.6g})"
+            )
     return problems
 
 
