@@ -27,8 +27,9 @@ from conftest import ROOT, run_cli
 
 from biosignals.conversion import plan_conversion
 from biosignals.lsl import import_pylsl
+from biosignals.roles import ROLE_UNITS
 from biosignals.streams import StreamMeta, StreamPredicate, stream_meta
-from engine.protocol import ROLE_UNITS, load_protocol
+from engine.protocol import load_protocol
 
 pylsl = import_pylsl()
 DEVICES = ROOT / "docs" / "devices"
