@@ -11,6 +11,8 @@ Found with the ``ast`` module, so comments and docstrings do not count.
 from __future__ import annotations
 
 import ast
+import re
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,6 +95,25 @@ def private_uses(path: Path, own: str) -> list[str]:
     finder = _Finder(own, str(path.relative_to(ROOT)))
     finder.visit(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
     return finder.found
+
+
+def test_ci_tests_the_lowest_numpy_and_scipy_pyproject_allows() -> None:
+    """numpy and scipy have a lower and an upper bound, and the versions CI pins for its
+    lowest-versions run (.ci/lowest-versions.txt) are exactly the lower bounds."""
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    bounds = {}
+    for dep in deps:
+        m = re.fullmatch(r"(numpy|scipy)>=([0-9.]+),<([0-9.]+)", dep.replace(" ", ""))
+        if m:
+            bounds[m[1]] = m[2]
+    pins = dict(
+        line.split("==")
+        for line in (ROOT / ".ci" / "lowest-versions.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert set(bounds) == {"numpy", "scipy"}, f"numpy/scipy need >=low,<high bounds: {deps}"
+    assert pins == bounds
+    assert "lowest-versions.txt" in (ROOT / ".ci" / "run").read_text()
 
 
 def _sources() -> Iterator[tuple[Path, str]]:
