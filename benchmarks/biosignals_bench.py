@@ -29,8 +29,8 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from biosignals._stream import FloatArray
 from biosignals.eda import EdaExtractor
 from biosignals.pipeline import FeaturePipeline
 from biosignals.ppg import PpgExtractor, simulate_ppg
@@ -39,6 +39,7 @@ from biosignals.twin_model import TwinPhysiology, TwinProfile
 HERE = Path(__file__).resolve().parent
 FRAME = 1.0 / 60.0
 RATES = {"heart": 500.0, "ppg": 100.0, "eda": 32.0}
+FloatArray = NDArray[np.float64]
 
 
 def _mitbih() -> ModuleType:

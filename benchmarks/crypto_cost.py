@@ -33,30 +33,31 @@ import numpy as np
 
 from engine.privacy.keys import KEY_SIZE, SiteKey, key_id_of
 from engine.privacy.sealed import SealedWriter, sealed_sink
-from engine.record.bench import _FRAME_RATE, _prepare, _simulate
-from engine.record.spec import StreamSpec
+from engine.record.bench import FRAME_RATE, prepare_feeds, simulate_frames
 from engine.record.writer import XdfRecorder
+from engine.session_record import SessionRecording
 
 
 def _run(
     seconds: float, speedup: float, sink: Callable[[Path], Any] | None, tmp: Path, tag: str
 ) -> dict[str, float]:
-    rec = XdfRecorder(
+    recorder = XdfRecorder(
         tmp / f"{tag}.xdf",
         flush_interval=0.5 / speedup,
         clock_offset_interval=5.0 / speedup,
         boundary_interval=10.0 / speedup,
         sink_factory=sink,
     )
-    frame_t = np.arange(1, int(seconds * _FRAME_RATE) + 1) / _FRAME_RATE
-    feeds = _prepare(rec, frame_t, seconds, np.random.default_rng(0))
-    markers = rec.add_stream(StreamSpec("markers", "Markers", 1, 0.0, "string"))
-    rec.start()
+    rec = SessionRecording(recorder, head_pose=True)
+    frame_t = np.arange(1, int(seconds * FRAME_RATE) + 1) / FRAME_RATE
+    feeds = prepare_feeds(rec, frame_t, seconds, np.random.default_rng(0))
+    recorder.start()
     cpu0 = time.process_time()
-    _, _, harness = _simulate(rec, frame_t, feeds, markers, speedup)
-    rec.close()
+    _, _, harness = simulate_frames(rec, frame_t, feeds, speedup)
+    rec.flush()
+    recorder.close()
     cpu = time.process_time() - cpu0 - harness
-    stats = rec.stats()
+    stats = recorder.stats()
     return {"cpu_fraction": cpu / seconds, "bytes": stats["bytes"]}
 
 

@@ -35,7 +35,6 @@ from biosignals._stream import (
     History,
     SosState,
     causal_window,
-    correlate,
     extremes,
     filter_and_difference,
     window_extreme,
@@ -127,7 +126,7 @@ class QrsDetector:
         np.multiply(der, self._fs, out=der)
         np.multiply(der, der, out=buf[_SQ, col:end])
         win = causal_window(buf[_SQ], col, end, self._w_mwi)
-        buf[_MWI, col:end] = correlate(win, self._mwi_b, "valid")
+        buf[_MWI, col:end] = np.correlate(win, self._mwi_b, "valid")
 
     def process(self, x: FloatArray, t: FloatArray) -> list[tuple[int, float]]:
         """Consume finite samples ``x`` at times ``t``; return decided beats (index, time)."""
@@ -310,7 +309,7 @@ class QrsDetector:
             self._ref_two[()] = 2.0 * raw.item(stop - 1)
             ext = self._ref_tail.size
             np.subtract(self._ref_two, raw[stop - 2 : stop - 2 - ext : -1], out=self._ref_tail)
-            y = correlate(self._ref_buf, self._ref_fir, "valid")
+            y = np.correlate(self._ref_buf, self._ref_fir, "valid")
             np.abs(y, out=y)
             return lo + int((y[lo - full :] if lo > full else y).argmax())
         first = lo - half - start  # row index of the window's first sample
@@ -326,7 +325,7 @@ class QrsDetector:
             np.subtract(
                 2.0 * float(raw[stop - 1]), raw[stop - 2 : stop - 2 - ext : -1], out=seg[n:]
             )
-        return lo + int(np.abs(correlate(seg, self._ref_fir, "valid")).argmax())
+        return lo + int(np.abs(np.correlate(seg, self._ref_fir, "valid")).argmax())
 
     def _refine_near_start(self, c: int, lo: int, seg: FloatArray, before: int) -> int:
         """:meth:`_refine` where the window starts ``before`` samples before the stream:
@@ -338,7 +337,7 @@ class QrsDetector:
         after = half - self._look
         if after > 0:
             seg = np.concatenate((seg, 2.0 * seg[-1] - seg[-2 : -2 - after : -1]))
-        y = correlate(seg[: c - lo + 1 + 2 * half], self._ref_fir, "valid")
+        y = np.correlate(seg[: c - lo + 1 + 2 * half], self._ref_fir, "valid")
         return lo + int(np.abs(y).argmax())
 
 

@@ -1,8 +1,8 @@
 """Private helpers shared by the streaming extractors (ECG, PPG, EDA).
 
-Input validation for ``update(samples, timestamps)`` chunks, non-finite sample repair, a
-filter with carried state (also in place on buffer rows) and a sliding history buffer with
-absolute sample indices (appended to, or written in place block by block). Everything here
+Input validation for ``update(samples, timestamps)`` chunks, non-finite sample repair,
+filtering into buffer rows (:class:`~biosignals._sos.SosState`) and a sliding history
+buffer with absolute sample indices (written in place block by block). Everything here
 is deterministic per sample, so results do not depend on how a signal is cut into chunks.
 """
 
@@ -10,78 +10,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.ndimage import maximum_filter1d, minimum_filter1d
-from scipy.signal import sosfilt, sosfilt_zi
 
+from biosignals._sos import SosState
 from biosignals.errors import SignalError
 
-try:  # SciPy's compiled kernel behind sosfilt: same arithmetic, none of the per-call checks
-    from scipy.signal._sosfilt import _sosfilt as _sosfilt_kernel
-except ImportError:  # pragma: no cover - other SciPy layouts use the public function
-    _sosfilt_kernel = None
-# Its float64 specialisation: the one the fused-type dispatch would pick on every call.
-_sosfilt_kernel = getattr(_sosfilt_kernel, "__signatures__", {}).get("double", _sosfilt_kernel)
-
 FloatArray = NDArray[np.float64]
-
-try:  # SciPy's compiled kernel behind minimum/maximum_filter1d, without the per-call checks
-    from scipy.ndimage import _nd_image
-    from scipy.ndimage._ni_support import _extend_mode_to_code
-
-    _MODES = {mode: _extend_mode_to_code(mode) for mode in ("nearest", "constant")}
-except ImportError:  # pragma: no cover - other SciPy layouts use the public functions
-    _nd_image = None
-    _MODES = {}
-
-try:  # np.correlate's compiled function (same arithmetic), without its Python wrapper
-    from numpy._core import multiarray as _multiarray
-
-    _correlate: object = _multiarray.correlate2
-except (ImportError, AttributeError):  # pragma: no cover - other NumPy layouts
-    _correlate = np.correlate
-#: ``correlate(a, v, "valid")``: as ``np.correlate`` (``np.convolve(a, v[::-1], ...)``).
-correlate = cast("Callable[[FloatArray, FloatArray, str], FloatArray]", _correlate)
-
-
-class SosState:
-    """A second-order-sections filter with carried state, for 1-D float64 chunks.
-
-    Equivalent to ``scipy.signal.sosfilt(sos, x, zi=zi)`` (tested), but calls SciPy's
-    compiled kernel directly when available: the public function spends ~80 µs per call
-    on argument checks, which dominates small chunks.
-    """
-
-    def __init__(self, sos: FloatArray) -> None:
-        self.sos = np.ascontiguousarray(sos, dtype=np.float64)
-        self.zi: FloatArray | None = None
-
-    def start(self, x0: float) -> None:
-        """Set the state to the steady state for a constant input ``x0``."""
-        self.zi = np.ascontiguousarray((sosfilt_zi(self.sos) * x0)[np.newaxis, :, :])
-
-    def filter(self, x: FloatArray) -> FloatArray:
-        """Filter one chunk (state must have been started)."""
-        assert self.zi is not None
-        if _sosfilt_kernel is None:
-            y, zf = sosfilt(self.sos, x, zi=self.zi[0])
-            self.zi = np.ascontiguousarray(zf[np.newaxis, :, :])
-            return np.asarray(y, dtype=np.float64)
-        y2 = np.array(x, dtype=np.float64, order="C", ndmin=2)
-        _sosfilt_kernel(self.sos, y2, self.zi)
-        return y2[0]
-
-    def filter_in_place(self, block: FloatArray) -> None:
-        """Filter the samples in ``block`` (shape ``(1, n)``, writable, rows C-contiguous,
-        e.g. one row of a :meth:`History.block`) in place; same result as :meth:`filter`."""
-        assert self.zi is not None
-        if _sosfilt_kernel is None:
-            block[0] = self.filter(block[0])
-        else:
-            _sosfilt_kernel(self.sos, block, self.zi)
 
 
 def window_extreme(
@@ -96,12 +34,9 @@ def window_extreme(
 ) -> FloatArray:
     """``scipy.ndimage.maximum_filter1d`` (or ``minimum_filter1d``) of the 1-D ``seg`` into
     ``out`` with the given ``mode`` (``"nearest"`` or ``"constant"``), ``cval`` and
-    ``origin``; calls SciPy's compiled kernel directly where it can. Returns ``out``."""
-    if _nd_image is None:  # pragma: no cover
-        filt = maximum_filter1d if maximum else minimum_filter1d
-        filt(seg, size, output=out, mode=mode, cval=cval, origin=origin)
-    else:
-        _nd_image.min_or_max_filter1d(seg, size, 0, out, _MODES[mode], cval, origin, not maximum)
+    ``origin``. Returns ``out``."""
+    filt = maximum_filter1d if maximum else minimum_filter1d
+    filt(seg, size, output=out, mode=mode, cval=cval, origin=origin)
     return out
 
 
@@ -112,14 +47,13 @@ def filter_and_difference(
     difference into ``out``; the sample before the block is the row's previous one, held
     just before ``col`` (:meth:`History.block`), or 0 before the stream's first block."""
     end = col + x.size
-    y = buf[row : row + 1, col:end]
-    y[0] = x
-    state.filter_in_place(y)
+    y = buf[row, col:end]
+    state.filter_into(x, y)
     if col:
-        np.subtract(buf[row, col:end], buf[row, col - 1 : end - 1], out=out)
+        np.subtract(y, buf[row, col - 1 : end - 1], out=out)
     else:
-        out[0] = y[0, 0] - 0.0
-        np.subtract(y[0, 1:], y[0, :-1], out=out[1:])
+        out[0] = y[0] - 0.0
+        np.subtract(y[1:], y[:-1], out=out[1:])
 
 
 def causal_window(row: FloatArray, col: int, end: int, taps: int) -> FloatArray:

@@ -43,7 +43,6 @@ from biosignals._stream import (
     as_chunk,
     causal_window,
     check_rate,
-    correlate,
     fill_nonfinite,
     filter_and_difference,
     median_of_few,
@@ -158,7 +157,7 @@ class PpgExtractor:
         filter_and_difference(buf, _Y, col, x, self._bp, der)
         np.maximum(der, self._zero, out=buf[_DU, col:end])
         win = causal_window(buf[_DU], col, end, self._w)
-        buf[_SSF, col:end] = correlate(win, self._kernel, "valid")
+        buf[_SSF, col:end] = np.correlate(win, self._kernel, "valid")
 
     # ------------------------------------------------------------------ decisions
     def _scan(self) -> None:

@@ -151,39 +151,36 @@ def test_pipeline_repairs_out_of_order_chunks_as_before() -> None:
     assert any(e.flag == "format" for e in bad.quality)
 
 
-def test_public_library_fallbacks_give_the_same_features(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The private SciPy/NumPy kernels the extractors call have public fallbacks (for other
-    library layouts); both paths must give identical beats, responses and levels."""
-    import biosignals._stream as stream
+def test_both_filter_paths_give_the_same_features(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SosState filters short chunks in Python floats and long ones with SciPy's sosfilt
+    (biosignals._sos); all one way, all the other or mixed (the default: 1-s ECG chunks
+    through SciPy, PPG and EDA in Python), the features are identical."""
+    import biosignals._sos as sos
+    from biosignals.ppg import simulate_ppg
     from biosignals.twin_model import TwinPhysiology, TwinProfile
 
     twin = TwinPhysiology(TwinProfile(), start_time=0.0, seed=4)
     twin.set_intensity(0.7)
     c = twin.advance(40.0)
-    streams = {"heart": (c.ecg, c.ecg_t), "eda": (c.eda, c.eda_t)}
+    pt, ppg, _ = simulate_ppg(c.beat_times, 100.0, 40.0, noise=0.03, seed=4)
+    streams = {"heart": (c.ecg, c.ecg_t), "ppg": (ppg, pt), "eda": (c.eda, c.eda_t)}
 
-    def run() -> list[tuple[object, ...]]:
-        pipe = FeaturePipeline({"heart": 500.0, "eda": 32.0})
+    def run(python_max: int) -> list[tuple[object, ...]]:
+        monkeypatch.setattr(sos, "PYTHON_FILTER_MAX", python_max)
+        pipe = FeaturePipeline({"heart": 500.0, "ppg": 100.0, "eda": 32.0})
         out: list[tuple[object, ...]] = []
         for k in range(1, 41):
             for role, (x, t) in streams.items():
                 sel = (t > k - 1) & (t <= k)
                 o = pipe.update(role, x[sel], t[sel])
-                out += [(b.time, b.sample, b.hr_bpm) for b in o.beats]
+                out += [(role, b.time, b.sample, b.hr_bpm) for b in o.beats]
                 out += [(r.onset, r.amplitude_us) for r in o.responses]
             s = pipe.snapshot(float(k))
-            out.append((s.hr_bpm, s.scl_us, s.scr_rate, s.rmssd_ms))
+            out.append((s.hr_bpm, s.scl_us, s.scr_rate, s.rmssd_ms, s.sdnn_ms))
         return out
 
-    fast = run()
-    assert stream._sosfilt_kernel is not None and stream._nd_image is not None
-    monkeypatch.setattr(stream, "_sosfilt_kernel", None)
-    monkeypatch.setattr(stream, "_nd_image", None)
-    monkeypatch.setattr(stream, "correlate", np.correlate)
-    import biosignals._ecg_qrs as qrs
-    import biosignals.ppg as ppg
-
-    monkeypatch.setattr(qrs, "correlate", np.correlate)
-    monkeypatch.setattr(ppg, "correlate", np.correlate)
-    assert run() == fast
-    assert len([v for v in fast if len(v) == 3]) > 40  # beats were found
+    mixed = run(sos.PYTHON_FILTER_MAX)
+    assert run(0) == mixed  # every chunk through scipy.signal.sosfilt
+    assert run(10**9) == mixed  # every chunk in Python floats
+    assert len([v for v in mixed if v[0] == "heart"]) > 40  # beats were found
+    assert len([v for v in mixed if v[0] == "ppg"]) > 40

@@ -98,10 +98,13 @@ def import_xr() -> ModuleType:
     return module
 
 
+_POINTER_TYPE = type(ctypes.POINTER(ctypes.c_char))  # the metaclass of every ctypes pointer
+
+
 def _field(struct: type[ctypes.Structure], name: str, value: int | None) -> Any:
     """``value`` (an address or XID) as ``struct``'s field type, whatever pyopenxr chose."""
     kind = dict(struct._fields_)[name]  # type: ignore[arg-type]
-    if issubclass(kind, ctypes.c_void_p | ctypes._Pointer):
+    if issubclass(kind, ctypes.c_void_p) or isinstance(kind, _POINTER_TYPE):
         return ctypes.cast(ctypes.c_void_p(value), kind)
     return kind(value or 0)
 

@@ -33,9 +33,10 @@ from engine.record.spec import ChannelSpec, StreamSpec
 from engine.record.writer import XdfRecorder
 from engine.session_record import SessionRecording
 
-__all__ = ["measure_recording_cost"]
+__all__ = ["FRAME_RATE", "measure_recording_cost", "prepare_feeds", "simulate_frames"]
 
-_FRAME_RATE = 90.0
+FRAME_RATE = 90.0
+"""Frames per second of the simulated session (a headset's 90 Hz)."""
 _RAW: tuple[tuple[str, StreamSpec], ...] = (
     ("heart", StreamSpec("ECG", "ECG", 1, 500.0, "float32", channels=(ChannelSpec("II", "mV"),))),
     ("ppg", StreamSpec("PPG", "PPG", 1, 100.0, "float32")),
@@ -60,7 +61,7 @@ class _XrFrame:
 _Feed = tuple[str, np.ndarray, np.ndarray, list[int]]
 
 
-def _prepare(
+def prepare_feeds(
     rec: SessionRecording, frame_t: np.ndarray, seconds: float, rng: np.random.Generator
 ) -> list[_Feed]:
     """Register the raw streams and generate their data: (role, timestamps, values, ends)."""
@@ -74,7 +75,7 @@ def _prepare(
     return feeds
 
 
-def _simulate(
+def simulate_frames(
     rec: SessionRecording, frame_t: np.ndarray, feeds: list[_Feed], speedup: float
 ) -> tuple[int, float, float]:
     """Record every frame's data, paced at ``speedup`` x real time.
@@ -88,7 +89,7 @@ def _simulate(
     cpu0 = time.thread_time()
     starts = [0] * len(feeds)
     xr = _XrFrame()
-    tick = int(_FRAME_RATE)
+    tick = int(FRAME_RATE)
     for k, t in enumerate(frame_t.tolist()):
         ahead = t / speedup - (time.perf_counter() - wall0)
         if ahead > 0.002:
@@ -153,8 +154,8 @@ def measure_recording_cost(
             boundary_interval=10.0 / speedup,
         )
         rec = SessionRecording(recorder, head_pose=True)
-        frame_t = np.arange(1, int(seconds * _FRAME_RATE) + 1) / _FRAME_RATE
-        feeds = _prepare(rec, frame_t, seconds, np.random.default_rng(0))
+        frame_t = np.arange(1, int(seconds * FRAME_RATE) + 1) / FRAME_RATE
+        feeds = prepare_feeds(rec, frame_t, seconds, np.random.default_rng(0))
         pushes = 0
         push = recorder.push
 
@@ -166,7 +167,7 @@ def measure_recording_cost(
         recorder.push = counted  # type: ignore[method-assign]
         recorder.start()
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        calls, caller_cpu, harness_cpu = _simulate(rec, frame_t, feeds, speedup)
+        calls, caller_cpu, harness_cpu = simulate_frames(rec, frame_t, feeds, speedup)
         c = time.thread_time()
         rec.flush()
         caller_cpu += time.thread_time() - c
