@@ -53,11 +53,11 @@ class _TwinSource:
 
     @property
     def clock_decision(self) -> bool | None:
-        return False
+        return self.inlet.clock_decision
 
     @property
     def clock_offset(self) -> float | None:
-        return 0.0
+        return self.inlet.clock_offset
 
     def pull_all(self) -> tuple[np.ndarray, np.ndarray]:
         self._feed.pump()

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
+from biosignals.registry import Registry
 from engine.display.base import (
     Display,
     DisplayCapabilities,
@@ -62,39 +63,24 @@ class Backend:
     capabilities: DisplayCapabilities
 
 
-_BACKENDS: dict[str, Backend] = {
-    "null": Backend("engine.display.null:NullDisplay", NULL),
-    "offscreen": Backend("engine.display.offscreen:OffscreenDisplay", OFFSCREEN),
-    "window": Backend("engine.display.window:WindowDisplay", WINDOW),
-    "openxr": Backend("engine.display.openxr:OpenXRDisplay", OPENXR),
-}
-BACKENDS: Final = MappingProxyType(_BACKENDS)
+_REGISTRY: Final = Registry[Backend](
+    "display",
+    {
+        "null": Backend("engine.display.null:NullDisplay", NULL),
+        "offscreen": Backend("engine.display.offscreen:OffscreenDisplay", OFFSCREEN),
+        "window": Backend("engine.display.window:WindowDisplay", WINDOW),
+        "openxr": Backend("engine.display.openxr:OpenXRDisplay", OPENXR),
+    },
+)
+BACKENDS: Final = _REGISTRY.view
 """Backend name -> :class:`Backend`; read-only (add one with :func:`register_backend`)."""
-
-
-def register_backend(name: str, backend: Backend) -> None:
-    """Add a display backend under ``name`` (a plug-in, or a test's toy backend).
-
-    Raises
-    ------
-    ValueError
-        When ``name`` is taken.
-    """
-    if name in _BACKENDS:
-        raise ValueError(f"display backend {name!r} is registered already")
-    _BACKENDS[name] = backend
-
-
-def unregister_backend(name: str) -> None:
-    """Remove a backend added with :func:`register_backend` (the built-ins stay)."""
-    if name in _BUILT_IN:
-        raise ValueError(f"display backend {name!r} is built in")
-    _BACKENDS.pop(name, None)
-
-
-def display_names() -> tuple[str, ...]:
-    """The registered backend names (for ``--display`` choices)."""
-    return tuple(_BACKENDS)
+register_backend: Final = _REGISTRY.register
+"""Add a display backend (a plug-in, or a test's toy backend); ValueError if the name is
+taken."""
+unregister_backend: Final = _REGISTRY.unregister
+"""Remove a backend added with :func:`register_backend` (the shipped ones stay)."""
+display_names: Final = _REGISTRY.names
+"""The registered backend names (for ``--display`` choices)."""
 
 
 def capabilities(name: str) -> DisplayCapabilities:
@@ -110,14 +96,11 @@ def capabilities(name: str) -> DisplayCapabilities:
 
 def _backend(name: str) -> Backend:
     try:
-        return _BACKENDS[name]
-    except KeyError:
-        raise DisplayUnavailableError(
-            f"display {name!r} is not one of {', '.join(_BACKENDS)}"
-        ) from None
+        return _REGISTRY.get(name)
+    except ValueError as exc:
+        raise DisplayUnavailableError(str(exc)) from None
 
 
-_BUILT_IN: Final = frozenset(_BACKENDS)
 DRY_RUN: Final = "null"
 """The display of dry-runs (``simulate``): draws nothing, so the clock can jump."""
 HEADLESS: Final = "offscreen"
@@ -130,7 +113,7 @@ def default_display_name() -> str:
     needs a desktop and is no headset (the window) when a desktop session is visible
     (``$DISPLAY``/``$WAYLAND_DISPLAY``), else :data:`HEADLESS`."""
     if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
-        for name, backend in _BACKENDS.items():
+        for name, backend in BACKENDS.items():
             caps = backend.capabilities
             if caps.needs_desktop and caps.draws and not caps.head_pose:
                 return name
@@ -169,7 +152,7 @@ def open_display(
     """
     backend = _backend(name)
     if mirror and not backend.capabilities.mirror:
-        can = ", ".join(n for n, b in _BACKENDS.items() if b.capabilities.mirror) or "none"
+        can = ", ".join(n for n, b in BACKENDS.items() if b.capabilities.mirror) or "none"
         raise DisplayUnavailableError(
             f"--mirror mirrors a headset's view; display {name!r} cannot (displays that can: {can})"
         )

@@ -8,9 +8,9 @@ A scene is pure numpy (see :mod:`therapies.scenes.base`): it turns an intensity 
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import MappingProxyType
 from typing import Final
 
+from biosignals.registry import Registry
 from therapies.scenes.base import (
     MESHES,
     Batch,
@@ -48,39 +48,25 @@ __all__ = [
     "unregister_scene",
 ]
 
-_SCENES: dict[str, Callable[..., Scene]] = {
-    "heights": HeightsScene,
-    "spiders": SpidersScene,
-    "public_speaking": PublicSpeakingScene,
-    "flying": FlyingScene,
-    "snow": SnowScene,
-    "breathing": BreathingScene,
-}
-_BUILT_IN: Final = frozenset(_SCENES)
-SCENES: Final = MappingProxyType(_SCENES)
+_REGISTRY: Final = Registry[Callable[..., Scene]](
+    "scene",
+    {
+        "heights": HeightsScene,
+        "spiders": SpidersScene,
+        "public_speaking": PublicSpeakingScene,
+        "flying": FlyingScene,
+        "snow": SnowScene,
+        "breathing": BreathingScene,
+    },
+)
+SCENES: Final = _REGISTRY.view
 """Registry: scene name -> class taking ``seed``. Read-only (add one with
 :func:`register_scene`); protocols, ``vrtherapy scenes`` and the docs take their list here."""
-
-
-def register_scene(name: str, factory: Callable[..., Scene]) -> None:
-    """Add a scene under ``name`` (a plug-in, or a test's toy scene); ``factory(seed=)``
-    builds it.
-
-    Raises
-    ------
-    ValueError
-        When ``name`` is taken.
-    """
-    if name in _SCENES:
-        raise ValueError(f"scene {name!r} is registered already")
-    _SCENES[name] = factory
-
-
-def unregister_scene(name: str) -> None:
-    """Remove a scene added with :func:`register_scene` (the shipped ones stay)."""
-    if name in _BUILT_IN:
-        raise ValueError(f"scene {name!r} is shipped with vrtherapy")
-    _SCENES.pop(name, None)
+register_scene: Final = _REGISTRY.register
+"""Add a scene (a plug-in, or a test's toy scene) whose factory takes ``seed=``; ValueError
+if the name is taken."""
+unregister_scene: Final = _REGISTRY.unregister
+"""Remove a scene added with :func:`register_scene` (the shipped ones stay)."""
 
 
 def scene_names() -> tuple[str, ...]:
@@ -96,9 +82,7 @@ def create_scene(name: str, seed: int = 0) -> Scene:
     ValueError
         ``name`` is not registered; the message lists the allowed names.
     """
-    try:
-        cls = SCENES[name]
-    except KeyError:
-        raise ValueError(f"scene {name!r} is not one of {', '.join(scene_names())}") from None
-    scene: Scene = cls(seed=seed)
+    if name not in SCENES:
+        raise ValueError(f"scene {name!r} is not one of {', '.join(scene_names())}")
+    scene: Scene = SCENES[name](seed=seed)
     return scene
