@@ -144,6 +144,7 @@ def test_long_lived_cycles_are_reclaimed_by_full_collections_at_safe_points(
     window.clear()
 
 
+@pytest.mark.slow
 def test_expensive_full_collection_freezes_its_survivors_until_the_session_ends(
     where: Where,
 ) -> None:
@@ -245,6 +246,7 @@ def test_session_run_collects_between_frames_only(tmp_path: Path, where: Where) 
     assert len(where.at("between frames")) > 10 and collector.stats.inside_frames == 0
 
 
+@pytest.mark.slow
 def test_dry_run_steps_with_automatic_collection_off(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
