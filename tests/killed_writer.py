@@ -1,8 +1,10 @@
 """A recording process killed with SIGKILL mid-write, for the plain and sealed crash tests.
 
 The writer pushes a 500 Hz ECG ramp (sample ``i`` has value ``i`` and time
-``1000 + i / 500``) and a marker every 0.5 s, printing how many samples it pushed; with a
-key file it writes an encrypted (sealed) recording.
+``1000 + i / 500``), as many samples as became due in real time, and a marker every 0.5 s;
+it prints how many samples it pushed, then waits until the recorder has written them
+(``stats()``; a flush every 0.25 s) before pushing what became due meanwhile. With a key
+file it writes an encrypted (sealed) recording.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from waiting import script
 
 RATE = 500
-_WRITER = r"""
-import sys, threading, time
+_WRITER = script(r"""
+import time
 import numpy as np
+from waiting import wait_for
 from engine.record import StreamSpec, XdfRecorder
 sink = None
 if len(sys.argv) > 2:
@@ -29,19 +33,23 @@ rec = XdfRecorder(sys.argv[1], flush_interval=0.25, sink_factory=sink)
 ecg = rec.add_stream(StreamSpec("ECG", "ECG", 1, 500.0, "float32"))
 ev = rec.add_stream(StreamSpec("events", "Markers", 1, 0.0, "string"))
 rec.start()
-waiter, t0, sent, k = threading.Event(), time.perf_counter(), 0, 0
+t0, sent, k = time.perf_counter(), 0, 0
+def due():
+    return int((time.perf_counter() - t0) * 500)
 while True:
-    due = int((time.perf_counter() - t0) * 500)
-    if due > sent:
-        idx = np.arange(sent, due)
-        rec.push(ecg, idx.astype(np.float32), 1000.0 + idx / 500)
-        sent = due
-        if sent // 250 > k:
-            k = sent // 250
-            rec.push_marker(ev, f"m{k}", 1000.0 + sent / 500)
-        print(sent, flush=True)
-    waiter.wait(0.01)
-"""
+    wait_for(  # what was pushed is written, and more became due
+        lambda: rec.stats()["samples.ECG"] >= sent and due() > sent,
+        10.0,
+        what="the recorder to write the pushed samples",
+    )
+    idx = np.arange(sent, due())
+    rec.push(ecg, idx.astype(np.float32), 1000.0 + idx / 500)
+    sent += idx.size
+    while sent // 250 > k:  # one marker per 0.5 s of ECG, however much was due
+        k += 1
+        rec.push_marker(ev, f"m{k}", 1000.0 + k * 250 / 500)
+    print(sent, flush=True)
+""")
 
 
 def write_and_kill(path: Path, seconds: float, key_path: Path | None = None) -> int:

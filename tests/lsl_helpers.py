@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
+from waiting import wait_for
 
-from biosignals.lsl import import_pylsl
 from biosignals.streams import LslInlet
-
-pylsl = import_pylsl()
 
 
 def pull_until(inlet: LslInlet, n: int, timeout: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
-    """Pull until ``n`` samples arrived or ``timeout`` s passed (polling every 10 ms)."""
+    """Pull until ``n`` samples arrived (polling every 10 ms); fail after ``timeout`` s."""
     values, stamps = [np.zeros(0)], [np.zeros(0)]
-    deadline = pylsl.local_clock() + timeout
-    waiter = threading.Event()
-    got = 0
-    while got < n and pylsl.local_clock() < deadline:
+
+    def arrived() -> bool:
         v, t = inlet.pull()
         values.append(v)
         stamps.append(t)
-        got += v.size
-        waiter.wait(0.01)
+        return sum(x.size for x in values) >= n
+
+    if n > 0:
+        wait_for(arrived, timeout, what=f"{n} samples from {inlet.meta.name!r}")
     return np.concatenate(values), np.concatenate(stamps)

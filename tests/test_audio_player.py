@@ -8,13 +8,13 @@ louder in the PCM, and one-shots must appear in it.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import pyxdf
+from waiting import wait_for
 
 from biosignals.twin import TwinPhysiology, TwinProfile
 from engine.audio import AudioPlayer, AudioUnavailableError, SoundBank
@@ -53,9 +53,15 @@ def frames(player: AudioPlayer, scene: Scene, level: float, seconds: float, t0: 
     return now
 
 
-def wait(seconds: float) -> None:
-    """Let the audio device play for ``seconds`` of wall time."""
-    threading.Event().wait(seconds)
+def written(path: Path) -> float:
+    """Seconds of audio SDL's disk driver has written to ``path`` (16-bit stereo)."""
+    return path.stat().st_size / (4 * SAMPLE_RATE) if path.exists() else 0.0
+
+
+def play_on(path: Path, seconds: float) -> None:
+    """Let the device play until ``path`` holds ``seconds`` more of its output."""
+    until = written(path) + seconds
+    wait_for(lambda: written(path) >= until, 10.0 + 2 * seconds, what=f"{seconds} s more in {path}")
 
 
 # ----------------------------------------------------------------------------- dummy driver
@@ -245,7 +251,7 @@ def play(
         scene.soundscape()
     with AudioPlayer(scene, volume=1.0, bank=bank) as player:
         frames(player, scene, level, 1.0, 0.0)  # volumes settle (session time)
-        wait(seconds)
+        play_on(path, seconds)
     out = pcm(path)
     assert out.shape[0] > 0.5 * seconds * SAMPLE_RATE, "the disk driver wrote the output"
     steady = out[out.shape[0] // 2 :]
@@ -293,10 +299,10 @@ def test_a_snowball_throw_is_heard_when_thrown(disk, bank) -> None:
     scene.aim(0.0, 60.0)
     with AudioPlayer(scene, volume=1.0, bank=bank) as player:
         now = frames(player, scene, 0.5, 1.0, 0.0)
-        wait(0.3)
+        play_on(path, 0.3)
         scene.throw()
         frames(player, scene, 0.5, 1 / FPS, now)
-        wait(0.5)
+        play_on(path, 0.5)
     out = pcm(path).mean(axis=1)
     win = int(0.02 * SAMPLE_RATE)
     levels = np.sqrt(np.mean(out[: out.size // win * win].reshape(-1, win) ** 2, axis=1))

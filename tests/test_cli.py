@@ -90,6 +90,7 @@ def test_run_without_consent_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.gl
+@pytest.mark.slow
 def test_scenes_command_writes_pngs(tmp_path: Path) -> None:
     r = vrtherapy("scenes", "--out", str(tmp_path), "--scene", "spiders", "--scene", "snow")
     assert r.returncode == 0, r.stderr
@@ -98,6 +99,7 @@ def test_scenes_command_writes_pngs(tmp_path: Path) -> None:
     assert_clean_error(vrtherapy("scenes", "--out", str(tmp_path), "--scene", "moon"), "moon")
 
 
+@pytest.mark.slow
 def test_bench_runs_and_rejects_unknown() -> None:
     assert_clean_error(vrtherapy("bench", "nope"), "benchmark 'nope' is not one of render")
     r = vrtherapy("bench", "render", "--objects", "20", "--frames", "5", "--display", "null")
@@ -147,6 +149,7 @@ def test_no_matching_stream_times_out(tmp_path: Path) -> None:
     assert not (tmp_path / "demo").exists(), "no session folder for a session that never started"
 
 
+@pytest.mark.slow
 def test_simulate_dry_run(tmp_path: Path) -> None:
     sessions = tmp_path / "sessions"
     r = vrtherapy("simulate", "heights-graded", "--duration", "10min", "--out", str(sessions))

@@ -48,7 +48,55 @@ def test_pylsl_only_through_biosignals_lsl() -> None:
     assert offenders == []
 
 
+# tests/waiting.py holds the one helper that may pause between polls of real state
+# (`wait_for`) and between ticks of a simulated device (`ticks`); every other test waits
+# through it, so a fixed wait anywhere else in tests/ is a disguised sleep. This file is
+# exempt too: its test feeds the finder samples of what it must catch.
+NOT_CHECKED = (ROOT / "tests" / "waiting.py", Path(__file__).resolve())
+
+
+def _is_number(node: ast.expr) -> bool:
+    """A numeric literal, or arithmetic on literals only (``0.01``, ``-1``, ``8 * 0.5``)."""
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, int | float) and not isinstance(node.value, bool)
+    if isinstance(node, ast.UnaryOp):
+        return _is_number(node.operand)
+    if isinstance(node, ast.BinOp):
+        return _is_number(node.left) and _is_number(node.right)
+    return False
+
+
+def _called_name(func: ast.expr) -> str:
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+
+
+def fixed_waits(source: str, *, literal_waits: bool) -> list[int]:
+    """Lines of ``source`` that wait a fixed time: any ``sleep(...)``, a wait on a fresh
+    ``Event()`` (nothing can set it), and with ``literal_waits`` any ``X.wait(<number>)``.
+    Python programs held in string literals (``python -c`` scripts) are checked too."""
+    found: list[int] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and "\n" in node.value:
+            try:
+                inner = fixed_waits(node.value, literal_waits=literal_waits)
+            except SyntaxError:  # prose, not a program
+                continue
+            found += [node.lineno + line - 1 for line in inner]
+        if not isinstance(node, ast.Call):
+            continue
+        name, func = _called_name(node.func), node.func
+        fresh_event = isinstance(func, ast.Attribute) and (
+            isinstance(func.value, ast.Call) and _called_name(func.value.func) == "Event"
+        )
+        literal = bool(node.args) and _is_number(node.args[0])
+        if name == "sleep" or (name == "wait" and (fresh_event or (literal_waits and literal))):
+            found.append(node.lineno)
+    return sorted(found)
+
+
 def test_no_sleep_pacing() -> None:
+    """No sleep anywhere; in tests/ no fixed wait outside the helper either. Engine code
+    may wait on its own stop/wake events with a period (a thread that ends at once)."""
     offenders = [
         str(p.relative_to(ROOT))
         for d in (*PACKAGES, "tests")
@@ -56,6 +104,31 @@ def test_no_sleep_pacing() -> None:
         if SLEEP_CALL in p.read_text(encoding="utf-8") and p.name != "test_codebase.py"
     ]
     assert offenders == []
+    waits = {
+        f"{p.relative_to(ROOT)}:{line}"
+        for d in (*PACKAGES, "tests")
+        for p in (ROOT / d).rglob("*.py")
+        if p not in NOT_CHECKED
+        for line in fixed_waits(p.read_text(encoding="utf-8"), literal_waits=d == "tests")
+    }
+    assert sorted(waits) == [], "wait for real state: tests/waiting.py wait_for"
+
+
+def test_fixed_wait_finder_sees_disguised_sleeps() -> None:
+    script = 'CODE = r"""\nimport threading\nthreading.Event().wait(2)\n"""\n'
+    source = (
+        "import threading, time\n"
+        "threading.Event().wait(8.0)\n"  # 2
+        "waiter = threading.Event()\n"
+        "waiter.wait(0.01)\n"  # 4
+        "waiter.wait(-1 + 2 * 0.5)\n"  # 5
+        "time.sleep(period)\n"  # 6
+        "waiter.wait(period)\n"  # a period from elsewhere: not a literal
+        "proc.wait(timeout=10)\n"  # a process ending wakes it
+        "q.get(timeout=1.0)\n" + script  # line 10 opens the string; its line 3 is line 12
+    )
+    assert fixed_waits(source, literal_waits=True) == [2, 4, 5, 6, 12]
+    assert fixed_waits(source, literal_waits=False) == [2, 6, 12]
 
 
 def _tool(name: str) -> str:

@@ -6,16 +6,17 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 import pyxdf
 from conftest import run_cli as vrtherapy
+from waiting import wait_for
 
 from biosignals.lsl import import_pylsl
 from engine.privacy.keys import create_site_key
+from engine.record import scan_chunks
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,14 +43,23 @@ def test_kill_9_of_a_live_session_loses_at_most_a_second(tmp_path: Path) -> None
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    wait = threading.Event()
-    deadline = pylsl.local_clock() + 60
-    recordings: list[Path] = []
-    while pylsl.local_clock() < deadline and not recordings:  # session folder appears
-        recordings = list(tmp_path.glob("demo/*/recording.xdf"))
-        wait.wait(0.2)
-    assert recordings, "the demo never started recording"
-    wait.wait(8.0)  # let it record for a while
+
+    def running() -> None:
+        if proc.poll() is not None:
+            raise AssertionError(f"the demo exited ({proc.returncode}): {proc.communicate()}")
+
+    def recording() -> list[Path]:
+        running()
+        return [p for p in tmp_path.glob("demo/*/recording.xdf") if p.stat().st_size > 0]
+
+    recordings = wait_for(recording, 60.0, interval=0.2, what="the demo's recording.xdf")
+
+    def ecg_written() -> bool:  # the twin's ECG samples in whole chunks on disk
+        running()
+        streams = scan_chunks(recordings[0]).streams.values()
+        return sum(s.sample_count for s in streams if s.name == "vrtherapy-twin-ECG") >= 3000
+
+    wait_for(ecg_written, 60.0, interval=0.2, what="6 s of ECG (3000 samples) in the recording")
     killed_at = pylsl.local_clock()
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=30)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from recording_helpers import Role, SessionFile, Twin, lsl_info, twin, with_role_map
+from waiting import wait_for
 
 from biosignals.conversion import SignalSettings
 from biosignals.lsl import import_pylsl
@@ -128,15 +129,16 @@ def test_csv_holds_roles_and_raw_streams_whole(recording: Path, tmp_path: Path) 
 
 
 def _pull_all(inlet: object, n: int, timeout: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
-    pylsl = import_pylsl()
     values, stamps = [], []
-    got, deadline = 0, pylsl.local_clock() + timeout
-    while got < n and pylsl.local_clock() < deadline:
+
+    def arrived() -> bool:  # pull_chunk blocks until data comes (0.2 s at most)
         v, t = inlet.pull_chunk(timeout=0.2)  # type: ignore[attr-defined]
         if t:
             values.append(np.asarray(v))
             stamps.append(np.asarray(t))
-            got += len(t)
+        return sum(len(x) for x in stamps) >= n
+
+    wait_for(arrived, timeout, interval=0.0, what=f"{n} replayed samples")
     return np.concatenate(values), np.concatenate(stamps)
 
 

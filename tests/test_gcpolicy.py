@@ -134,16 +134,19 @@ def test_long_lived_cycles_are_reclaimed_by_full_collections_at_safe_points(
             window.popleft()  # ... then becomes garbage there
         peak = max(peak, len(Node.live))
 
-    # CPython's schedule, scaled down: a full collection about every 120 frames here
-    with FrameCollector(young=100, ratio1=5, ratio2=5) as collector:
+    # CPython's schedule, scaled down: a full collection about every 120 frames here; the
+    # injected timers say every collection is cheap (no CPU-speed dependence in the test)
+    monitor = CollectorMonitor(2.0, lambda: 0.0, lambda: 0.0)
+    with FrameCollector(young=100, ratio1=5, ratio2=5, monitor=monitor) as collector:
         fake_frames(collector, where, 4000, frame)
     assert where.at("frame") == [] and where.at("safe point").count(2) > 10
     alive = 200 * 10 * 2
     assert peak < 3 * alive, peak  # freed by full collections, not only after the session
-    assert collector.refrozen == 0  # these full collections were cheap (no fake timer)
+    assert collector.refrozen == 0  # cheap full collections never freeze their survivors
     window.clear()
 
 
+@pytest.mark.slow
 def test_expensive_full_collection_freezes_its_survivors_until_the_session_ends(
     where: Where,
 ) -> None:
@@ -245,6 +248,7 @@ def test_session_run_collects_between_frames_only(tmp_path: Path, where: Where) 
     assert len(where.at("between frames")) > 10 and collector.stats.inside_frames == 0
 
 
+@pytest.mark.slow
 def test_dry_run_steps_with_automatic_collection_off(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -25,6 +25,7 @@ def _simulate(out: Path, env: dict[str, str], *extra: str) -> tuple[Path, str]:
     return Path(r.stdout.strip().splitlines()[-1].removeprefix("recording: ")), r.stderr
 
 
+@pytest.mark.slow
 def test_sessions_are_sealed_with_a_site_key_made_once(tmp_path: Path) -> None:
     site = tmp_path / "config" / "vrtherapy"
     env = {"VRTHERAPY_SITE_DIR": str(site)}
@@ -72,6 +73,7 @@ def test_sessions_are_sealed_with_a_site_key_made_once(tmp_path: Path) -> None:
     assert r.returncode == 2 and "encrypted recording: give the site key" in r.stderr
 
 
+@pytest.mark.slow
 def test_no_encryption_is_loud_and_audited(tmp_path: Path) -> None:
     out = tmp_path / "sessions"
     rec, said = _simulate(out, {}, "--no-encryption")
@@ -84,6 +86,7 @@ def test_no_encryption_is_loud_and_audited(tmp_path: Path) -> None:
     assert r.returncode == 2 and "exclude each other" in r.stderr
 
 
+@pytest.mark.slow
 def test_every_audit_entry_names_the_operator(tmp_path: Path) -> None:
     out = tmp_path / "sessions"
     rec, _ = _simulate(out, {}, "--operator", "alice")

@@ -14,6 +14,9 @@ from engine.privacy.sealed import read_sealed_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# a `vrtherapy simulate` session, then report/export/replay/verify processes on it
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def sealed_session(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:

@@ -308,6 +308,7 @@ def test_sigkilled_encrypted_recording_reads_up_to_last_record(tmp_path: Path) -
     assert sorted(p.name for p in tmp_path.iterdir()) == ["killed.xdf.sealed", "site.key"]
 
 
+@pytest.mark.slow
 def test_verify_repair_closes_a_killed_sealed_session(tmp_path: Path) -> None:
     """A sealed recording whose writer was killed gets its end record from
     ``verify --repair`` (original kept), and the session then verifies clean."""

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from waiting import script
 
 from engine.privacy.audit import model_sha256, read_entries
 from engine.privacy.consent import consent_from_mapping, simulation_consent
@@ -77,9 +78,10 @@ def test_session_privacy_refusals(tmp_path: Path) -> None:
     assert not (tmp_path / "audit.log").exists()
 
 
-_FULL_DISK_SEALED = r"""
-import resource, sys, threading
+_FULL_DISK_SEALED = script(r"""
+import resource
 import numpy as np
+from waiting import wait_for
 from engine.privacy.keys import load_site_key
 from engine.privacy.sealed import sealed_sink
 from engine.record import RecorderState, StreamSpec, XdfRecorder
@@ -88,13 +90,17 @@ resource.setrlimit(resource.RLIMIT_FSIZE, (20000, resource.RLIM_INFINITY))
 rec = XdfRecorder(sys.argv[1], flush_interval=0.01, sink_factory=sealed_sink(key))
 sid = rec.add_stream(StreamSpec("ECG", "ECG", 4, 500.0, "double64"))
 rec.start()
-waiter, t = threading.Event(), 0
+t = 0
 while rec.state is RecorderState.RECORDING and t < 2000:
     rec.push(sid, np.full((50, 4), float(t)), 10.0 + (t * 50 + np.arange(50)) / 500)
     t += 1
-    waiter.wait(0.005)
+    wait_for(  # this block written, or the write failed
+        lambda: rec.state is not RecorderState.RECORDING or rec.stats()["samples.ECG"] >= 50 * t,
+        10.0,
+        what=f"block {t} written or the recorder failed",
+    )
 print(rec.state.name, type(rec.error).__name__)
-"""
+""")
 
 
 def test_full_disk_fails_the_recorder_and_keeps_whole_records(tmp_path: Path) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import struct
 import subprocess
 import sys
-import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ import numpy as np
 import pytest
 import pyxdf
 from killed_writer import assert_ecg_ramp, write_and_kill
+from waiting import script, wait_for
 
 from engine.errors import IllegalTransitionError, RecordingError
 from engine.record import (
@@ -41,16 +40,6 @@ FRAMES = StreamSpec("frames", "FrameTiming", 3, 90.0, "double64")
 COUNTS = StreamSpec("counts", "Counter", 1, 32.0, "int32")
 MARKERS = StreamSpec("markers", "Markers", 1, 0.0, "string")
 PAIRS = StreamSpec("pairs", "Events", 2, 0.0, "string")
-
-
-def _wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Poll ``predicate`` (the writer thread is real) for at most ~``timeout`` seconds."""
-    waiter = threading.Event()
-    for _ in range(int(timeout / 0.01)):
-        if predicate():
-            return
-        waiter.wait(0.01)
-    raise AssertionError("condition not reached in time")
 
 
 def _walk(path: Path) -> list[tuple[int, int, int, int, int]]:
@@ -318,7 +307,11 @@ def _record_in_blocks(path: Path, blocks: int) -> np.ndarray:
         )
         rec.push_marker(markers, f"block {b}", 5.0 + b / 5)
         want = 100 * b + 100
-        _wait_until(lambda want=want: rec.stats()["samples.ECG"] == want)  # type: ignore[misc]
+        wait_for(
+            lambda want=want: rec.stats()["samples.ECG"] == want,  # type: ignore[misc]
+            10.0,
+            what=f"block {b} written",
+        )
     rec.close()
     return values
 
@@ -381,27 +374,32 @@ def test_sigkill_loses_at_most_about_one_second(tmp_path: Path) -> None:
     assert events == [[f"m{k}"] for k in range(1, len(events) + 1)]
 
 
-_FULL_DISK_WRITER = r"""
-import resource, sys, threading
+_FULL_DISK_WRITER = script(r"""
+import resource
 import numpy as np
+from waiting import wait_for
 from engine.errors import RecordingError
 from engine.record import RecorderState, StreamSpec, XdfRecorder
 resource.setrlimit(resource.RLIMIT_FSIZE, (20000, resource.RLIM_INFINITY))
 rec = XdfRecorder(sys.argv[1], flush_interval=0.01)
 sid = rec.add_stream(StreamSpec("ECG", "ECG", 4, 500.0, "double64"))
 rec.start()
-waiter, t = threading.Event(), 0
+t = 0
 while rec.state is RecorderState.RECORDING and t < 2000:
     rec.push(sid, np.full((50, 4), float(t)), 10.0 + (t * 50 + np.arange(50)) / 500)
     t += 1
-    waiter.wait(0.005)
+    wait_for(  # this block written, or the write failed
+        lambda: rec.state is not RecorderState.RECORDING or rec.stats()["samples.ECG"] >= 50 * t,
+        10.0,
+        what=f"block {t} written or the recorder failed",
+    )
 print(rec.state.name, type(rec.error).__name__, getattr(rec.error, "errno", None))
 for call in (lambda: rec.push(sid, np.zeros((1, 4)), [99.0]), rec.close, rec.close):
     try:
         call()
     except RecordingError as exc:
         print("raised", type(exc.__cause__).__name__)
-"""
+""")
 
 
 def test_writer_error_fails_the_recorder_and_is_reraised(tmp_path: Path) -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import threading
 import uuid
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from waiting import wait_for
 
 from biosignals.errors import SignalError
 from biosignals.lsl import import_pylsl
@@ -88,7 +88,6 @@ def test_step_pushes_what_is_due(session: SessionResult) -> None:
 
 @pytest.mark.lsl
 def test_live_inlet_receives_recorded_values_timing_and_metadata(session: SessionResult) -> None:
-    pylsl = import_pylsl()
     streams = _first_seconds(load_physiology(session.recording), 3.0)
     suffix = f"-replay-{uuid.uuid4().hex[:8]}"
     replayer = Replayer(streams, speed=1.0, source_suffix=suffix)
@@ -100,17 +99,16 @@ def test_live_inlet_receives_recorded_values_timing_and_metadata(session: Sessio
     got: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {k: [] for k in inlets}
     try:
         replayer.start()
-        waiter = threading.Event()
-        deadline = pylsl.local_clock() + replayer.duration + 5.0
         want = {s.type: s.timestamps.size for s in streams}
-        while pylsl.local_clock() < deadline:
+
+        def all_received() -> bool:
             for kind, inlet in inlets.items():
                 values, stamps = inlet.pull()
                 if stamps.size:
                     got[kind].append((values, stamps))
-            if all(sum(v.size for v, _ in got[k]) >= want[k] for k in want):
-                break
-            waiter.wait(0.01)
+            return all(sum(v.size for v, _ in got[k]) >= want[k] for k in want)
+
+        wait_for(all_received, replayer.duration + 5.0, what=f"every replayed sample ({want})")
         assert replayer.done
         for s in streams:
             inlet = inlets[s.type]

@@ -95,6 +95,7 @@ def _assert_renders_with_reasons(html: str) -> None:
         assert re.search(r'id="window-reason">n/a: [^<]{20,}</p>', html)
 
 
+@pytest.mark.slow
 def test_cut_recordings_render_or_say_there_is_nothing(demo: SessionResult, tmp_path: Path) -> None:
     raw = demo.recording.read_bytes()
     offsets = _offsets(raw)

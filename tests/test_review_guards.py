@@ -18,6 +18,9 @@ from engine.privacy.audit import read_entries
 
 OPERATOR = "test-clinician"
 
+# every test works on sessions made by `vrtherapy simulate` and runs 1-4 CLI processes
+pytestmark = pytest.mark.slow
+
 
 def _simulate(out: Path, *extra: str) -> Path:
     r = vrtherapy(

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from waiting import wait_for
 
 from biosignals.conversion import SignalSettings
 from biosignals.lsl import import_pylsl
@@ -55,9 +56,12 @@ def test_two_predicates_on_one_stream_open_it_once(bitalino: tuple[Any, str]) ->
         sent = np.column_stack([np.arange(40.0), np.linspace(-1, 1, 40), np.full(40, 5.5)])
         outlet.push_chunk(sent.astype(np.float32))
         got: list[np.ndarray] = []
-        deadline = pylsl.local_clock() + 5.0
-        while sum(x.size for x in got) < 40 and pylsl.local_clock() < deadline:
+
+        def arrived() -> bool:
             got.append(stream.views["heart"].pull()[0])
+            return sum(x.size for x in got) >= 40
+
+        wait_for(arrived, 5.0, what="40 ECG samples through the heart view")
         ecg = np.concatenate(got)
         eda, _ = stream.views["eda"].pull()
         np.testing.assert_allclose(ecg, sent[:, 1].astype(np.float32))

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pytest
 from conftest import ROOT, run_cli
+from waiting import ticks
 
 from biosignals.lsl import import_pylsl
 from engine.protocol import Protocol, load_protocol
@@ -99,11 +100,10 @@ class Publisher:
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
+        for _ in ticks(self._stop, 0.02):  # stop() ends the wait at once
             now = pylsl.local_clock()
             for step in self.steps:
                 step(now)
-            self._stop.wait(0.02)  # stop() ends the wait at once
 
     def __enter__(self) -> Publisher:
         self._thread.start()

@@ -7,13 +7,13 @@ paced by elapsed time; "dropping" deletes the outlet (the bridge process dying) 
 
 from __future__ import annotations
 
-import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pytest
+from waiting import wait_for
 
 from biosignals.lsl import import_pylsl
 from biosignals.reconnect import StreamStatus
@@ -72,15 +72,17 @@ class Log:
 
 def drive(sources: list[Source], inlets: list[LslInlet], drop: Source, until: float) -> list[Log]:
     """Stream for 0.7 s, drop ``drop`` for 1.5 s, restore it, go on until it has resumed
-    for 0.5 s (or ``until`` seconds in all)."""
+    for 0.5 s (failing after ``until`` seconds in all)."""
     logs = [Log() for _ in inlets]
-    waiter = threading.Event()
     start = pylsl.local_clock()
     for source in sources:
         source.t0, source.sent = start, 0
     phase = "before"
     resumed_at: float | None = None
-    while (now := pylsl.local_clock()) - start < until:
+
+    def resumed_for_half_a_second() -> bool:
+        nonlocal phase, resumed_at
+        now = pylsl.local_clock()
         if phase == "before" and now - start > 0.7:
             drop.drop()
             phase = "dropped"
@@ -93,9 +95,9 @@ def drive(sources: list[Source], inlets: list[LslInlet], drop: Source, until: fl
             log.add(inlet)
         if phase == "restored" and resumed_at is None and inlets[-1].gaps:
             resumed_at = now
-        if resumed_at is not None and now - resumed_at > 0.5:
-            break
-        waiter.wait(0.01)
+        return resumed_at is not None and now - resumed_at > 0.5
+
+    wait_for(resumed_for_half_a_second, until, what=f"{drop.name} to resume for 0.5 s")
     return logs
 
 

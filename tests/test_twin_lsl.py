@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 import numpy as np
 import pytest
+from waiting import wait_for
 
 from biosignals.errors import StreamError
 from biosignals.lsl import import_pylsl
@@ -52,13 +52,16 @@ def test_runner_publishes_ecg_and_eda_with_metadata() -> None:
         with pytest.raises(StreamError, match="already started"):
             runner.start()
         got: dict[str, list[np.ndarray]] = {"ecg": [], "ecg_t": [], "eda": [], "eda_t": []}
-        deadline = pylsl.local_clock() + 1.5
-        while pylsl.local_clock() < deadline:
+
+        def received_1_5_s() -> bool:
             for key, inlet in (("ecg", ecg), ("eda", eda)):
                 values, stamps = inlet.pull()
                 got[key].append(values)
                 got[f"{key}_t"].append(stamps)
-            threading.Event().wait(0.05)
+            stamps = np.concatenate(got["ecg_t"])
+            return stamps.size > 0 and stamps[-1] - stamps[0] >= 1.5
+
+        wait_for(received_1_5_s, 10.0, interval=0.05, what="1.5 s of the twin's ECG")
         runner.stop()
         assert not runner.running
     finally:
@@ -96,14 +99,16 @@ def test_intensity_stream_drives_the_twin() -> None:
     )
     runner = TwinRunner(outlets, period=0.02)
     runner.start()
+    sources: list[str | None] = []
+
+    def aroused() -> bool:
+        intensity.push_sample([0.9])
+        sources.append(outlets.intensity_source)
+        return twin.arousal >= 0.8
+
     try:
-        waiter = threading.Event()
-        deadline = pylsl.local_clock() + 4.0
-        source = None
-        while twin.arousal < 0.8 and pylsl.local_clock() < deadline:
-            intensity.push_sample([0.9])
-            waiter.wait(0.05)
-            source = outlets.intensity_source
+        wait_for(aroused, 4.0, interval=0.05, what="the twin's arousal to reach 0.8")
+        source = sources[-1]
     finally:
         runner.stop()
         outlets.close()
@@ -134,13 +139,14 @@ def test_string_intensity_stream_is_refused() -> None:
         intensity_predicate=StreamPredicate(source_id=f"words-{ident}"),
         resolve_interval=0.05,
     )
-    waiter = threading.Event()
-    deadline = pylsl.local_clock() + 3.0
     try:
         with pytest.raises(StreamError, match=rf"words-{ident}.*strings"):
-            while pylsl.local_clock() < deadline:
-                outlets.step(pylsl.local_clock())
-                waiter.wait(0.02)
+            wait_for(  # until step() raises
+                lambda: outlets.step(pylsl.local_clock()),
+                3.0,
+                interval=0.02,
+                what="the string stream to be refused",
+            )
     finally:
         outlets.close()
 
@@ -151,10 +157,7 @@ def test_runner_hands_a_failed_step_to_stop() -> None:
     outlets.close()
     runner = TwinRunner(outlets, period=0.01)
     runner.start()
-    waiter = threading.Event()
-    deadline = pylsl.local_clock() + 2.0
-    while runner.running and pylsl.local_clock() < deadline:
-        waiter.wait(0.01)
+    wait_for(lambda: not runner.running, 2.0, what="the runner's thread to end")
     assert not runner.running
     with pytest.raises(StreamError, match=r"thread failed.*after close"):
         runner.stop()

@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from waiting import wait_for
 from xr_tier import XR_TIER
 
 from engine.errors import DisplayUnavailableError
@@ -38,11 +38,9 @@ def x_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     socket = Path(f"/tmp/.X11-unix/X{number}")
-    waiter = threading.Event()
-    for _ in range(500):  # up to ~5 s
-        if socket.exists() or proc.poll() is not None:
-            break
-        waiter.wait(0.01)
+    wait_for(
+        lambda: socket.exists() or proc.poll() is not None, 5.0, what=f"Xvfb's socket {socket}"
+    )
     assert proc.poll() is None and socket.exists(), "Xvfb did not start"
     monkeypatch.setenv("DISPLAY", f":{number}")
     try:
