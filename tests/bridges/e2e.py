@@ -20,14 +20,13 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from waiting import wait_for
 
 from bridges import make_bridge
 from bridges.base import StreamDef
@@ -60,17 +59,6 @@ def lsl_config(folder: Path, slot: int) -> Path:
     return path
 
 
-def wait_for(predicate: Any, timeout: float, what: str) -> None:
-    """Poll ``predicate()`` every 50 ms until true; AssertionError naming ``what`` after
-    ``timeout`` seconds."""
-    waiter = threading.Event()
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        waiter.wait(0.05)
-
-
 class EmulatorProcess:
     """One emulated bridge publishing in a process of its own.
 
@@ -97,7 +85,12 @@ class EmulatorProcess:
                  "--ready", str(self.ready), "--seed", str(seed), "--duration", "600"],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
-        wait_for(lambda: self.ready.exists() or self.proc.poll() is not None, 60, "the emulator")
+        wait_for(
+            lambda: self.ready.exists() or self.proc.poll() is not None,
+            60,
+            interval=0.05,
+            what="the emulator",
+        )
         if not self.ready.exists():
             raise AssertionError(f"emulator {snippet} died: {self.log.read_text()[-2000:]}")
         info = json.loads(self.ready.read_text())
