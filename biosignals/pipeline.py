@@ -247,7 +247,7 @@ class FeaturePipeline:
         self._heart_sources = [
             (role, self.monitors[role], sources[role]) for role in HEART_ROLES if role in rates
         ]
-        self._ignored: set[str] = set()
+        self._ignored: frozenset[str] = frozenset()
         self.errors: dict[str, str] = {}  # last bad-input message per role
         self._last_time: dict[str, float] = {}
         self._last_beat: dict[str, float] = {}
@@ -356,7 +356,7 @@ class FeaturePipeline:
     @property
     def ignored(self) -> frozenset[str]:
         """Roles the snapshot disregards (see the module docstring)."""
-        return frozenset(self._ignored)
+        return self._ignored
 
     def ignore(self, role: str) -> None:
         """Disregard ``role`` in snapshots until :meth:`watch` (see the module docstring).
@@ -377,12 +377,12 @@ class FeaturePipeline:
             )
         if not watched:
             raise SignalError(f"{role} is the last stream watched: a session needs one")
-        self._ignored.add(role)
+        self._ignored = self._ignored | {role}
 
     def watch(self, role: str) -> None:
         """Take ``role`` into account again (a no-op when it is watched)."""
         self._known(role)
-        self._ignored.discard(role)
+        self._ignored = self._ignored - {role}
 
     def _known(self, role: str) -> None:
         if role not in self.monitors:

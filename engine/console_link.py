@@ -28,8 +28,9 @@ QUEUE_LIMIT: Final = 256
 """Samples waiting for the session at most; more are dropped (and that is recorded)."""
 PER_STEP: Final = 32
 """Samples checked per session step at most (a flood cannot stall a frame)."""
-POLL_S: Final = 0.005
-"""Pause of the reading thread when no stream had anything (its own stop event)."""
+WAIT_S: Final = 0.02
+"""Longest wait of the reading thread for a console's next sample (a sample ends it at
+once; the thread then looks for new streams and pulls every stream again)."""
 RESCAN_S: Final = 0.25
 """How often the reading thread looks for new command streams."""
 OPEN_TIMEOUT_S: Final = 2.0
@@ -111,8 +112,10 @@ class LslCommandSource:
                 if now - last_scan >= RESCAN_S:
                     last_scan = now
                     self._scan(pylsl, resolver.results(), inlets, refused)
-                if not self._pull(pylsl, inlets):
-                    self._stop.wait(POLL_S)
+                if inlets:
+                    self._pull(pylsl, inlets)
+                else:  # no console yet: only look for one now and then
+                    self._stop.wait(RESCAN_S)
         finally:
             for inlet in inlets.values():
                 inlet.close_stream()
@@ -143,22 +146,33 @@ class LslCommandSource:
             inlets[uid] = inlet
         self._connected = len(inlets)
 
-    def _pull(self, pylsl: Any, inlets: dict[str, Any]) -> bool:
-        """Everything each open stream has now; whether anything came."""
+    def _pull(self, pylsl: Any, inlets: dict[str, Any]) -> None:
+        """Everything each open stream has now; when none had anything, wait (at most
+        :data:`WAIT_S`) for the first stream's next sample, which wakes the thread at once."""
         got = False
         for uid, inlet in list(inlets.items()):
-            try:
-                samples, _ = inlet.pull_chunk(timeout=0.0, max_samples=64)
-            except pylsl.util.LostError:
-                inlet.close_stream()
-                del inlets[uid]
-                self._connected = len(inlets)
-                continue
-            except UnicodeDecodeError:
-                self._put("reject", "a sample that is not UTF-8 text")
-                got = True
-                continue
-            for sample in samples:
-                self._put("sample", str(sample[0]))
-                got = True
-        return got
+            got |= self._read(pylsl, inlets, uid, lambda i=inlet: i.pull_chunk(timeout=0.0))
+        if not got and inlets:
+            uid, inlet = next(iter(inlets.items()))
+            self._read(pylsl, inlets, uid, lambda: _one(inlet.pull_sample(timeout=WAIT_S)))
+
+    def _read(self, pylsl: Any, inlets: dict[str, Any], uid: str, pull: Any) -> bool:
+        """Queue what ``pull`` returns; drop the stream when it is lost."""
+        try:
+            samples, _ = pull()
+        except pylsl.util.LostError:
+            inlets.pop(uid).close_stream()
+            self._connected = len(inlets)
+            return False
+        except UnicodeDecodeError:
+            self._put("reject", "a sample that is not UTF-8 text")
+            return True
+        for sample in samples:
+            self._put("sample", str(sample[0]))
+        return bool(samples)
+
+
+def _one(pulled: tuple[Any, Any]) -> tuple[list[Any], list[Any]]:
+    """``pull_sample``'s answer shaped like ``pull_chunk``'s."""
+    sample, stamp = pulled
+    return ([sample], [stamp]) if sample is not None else ([], [])

@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+import pyxdf
 from console_helpers import Rig, short_protocol
 from waiting import wait_for
 
@@ -152,3 +154,32 @@ def test_every_stream_names_the_session_and_the_status_holds_its_facts(
         features = features.next_sibling()
     assert labels == ["heart_rate", "scl", "scr_rate", "arousal", "rmssd", "valid"]
     rig.close()
+
+
+def _recorded(path: Path) -> dict[str, Any]:
+    streams, _ = pyxdf.load_xdf(str(path), dejitter_timestamps=False)
+    by = {s["info"]["name"][0]: s for s in streams}
+    return {
+        name: (np.asarray(by[name]["time_stamps"]).tolist(), by[name]["time_series"])
+        for name in ("vrtherapy-markers", "vrtherapy-intensity", "vrtherapy-features")
+    }
+
+
+def test_publishing_changes_nothing_that_is_recorded(tmp_path: Path) -> None:
+    """The same session with and without a console's outlets records the same."""
+    protocol = short_protocol(duration=30.0)
+    sid = new_session_id()
+    outlets = SessionOutlets(sid, {})
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    published = Rig(tmp_path / "a", protocol, publish=outlets, sid=sid)
+    plain = Rig(tmp_path / "b", protocol)
+    for rig in (published, plain):
+        rig.run_until(31.0)
+        rig.close()
+    outlets.close()
+    a, b = _recorded(published.path), _recorded(plain.path)
+    assert a["vrtherapy-markers"] == b["vrtherapy-markers"]
+    for name in ("vrtherapy-intensity", "vrtherapy-features"):
+        assert a[name][0] == b[name][0]
+        np.testing.assert_array_equal(a[name][1], b[name][1])  # NaN where NaN
