@@ -35,6 +35,14 @@ def _sweep(console: Console) -> None:
                 page.end(ws.CLOSE_LOGGED_OFF, "logged off after 15 min idle", flush=True)
 
 
+async def _close_pages(app: web.Application) -> None:
+    """On shutdown: close every page's WebSocket (1001, going away), so the server stops at
+    once instead of waiting for browsers; the pages reconnect with backoff."""
+    for pages_of_sid in app[CONSOLE].hub.pages.values():
+        for page in list(pages_of_sid):
+            page.end(1001, "the console is stopping", flush=True)
+
+
 async def _sweeper(app: web.Application) -> AsyncIterator[None]:
     console = app[CONSOLE]
     loop = asyncio.get_running_loop()
@@ -69,6 +77,7 @@ def make_app(
     app[CONSOLE] = Console(config, hub or Hub(config.env), on_code=on_code)
     app.on_response_prepare.append(add_headers)
     app.cleanup_ctx.append(_sweeper)
+    app.on_shutdown.append(_close_pages)
     pages.add_routes(app, StaticFiles())
     api.add_routes(app)
     ws.add_routes(app)

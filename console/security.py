@@ -131,4 +131,6 @@ async def add_headers(request: web.Request, response: web.StreamResponse) -> Non
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Referrer-Policy"] = (
+        "same-origin"  # no-referrer would make form POSTs send Origin: null
+    )

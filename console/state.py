@@ -79,13 +79,13 @@ class Console:
         self.pairing_limit = RateLimiter(PAIRING_ATTEMPTS, now=now)
         self.login_limit = RateLimiter(LOGIN_ATTEMPTS, now=now)
 
-    def audit(self, event: str, actor: str, address: str, **details: Any) -> None:
+    def audit(self, event: str, actor: str, address: str, /, **details: Any) -> None:
         """Append ``console_<event>`` to the audit chain, naming ``actor``."""
         self.config.audit.append(
             f"console_{event}", actor=actor[:MAX_ACTOR] or "?", address=address, **details
         )
 
-    def audit_login(self, event: str, login: LoginSession, address: str, **details: Any) -> None:
+    def audit_login(self, event: str, login: LoginSession, address: str, /, **details: Any) -> None:
         """Audit an event of a logged-in user."""
         self.audit(event, login.user, address, role=login.role, **details)
 

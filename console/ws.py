@@ -82,7 +82,7 @@ def _command(console: Console, page: Page, cmd: BrowserCommand) -> None:
     seen.add(cmd.id)
     console.logins.touch(login)
     console.audit_login(
-        "command", login, page.address, sid=page.sid, id=cmd.id, kind=cmd.kind, **cmd.fields
+        "command", login, page.address, sid=page.sid, id=cmd.id, kind=cmd.kind, fields=cmd.fields
     )
     hub.sent(page, cmd.id)
     link.send(cmd.id, cmd.kind, cmd.fields, login.user)

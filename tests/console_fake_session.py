@@ -17,13 +17,16 @@ Run it alone to try the console by hand::
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
 import math
 import os
 import secrets
+import struct
 import threading
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,11 +59,33 @@ NEEDS = {
     "watch_stream": ("role",),
 }
 KEYS = {"v", "sid", "id", "ts", "kind", "operator", "prompt", "value", "text", "event", "role"}
-# a tiny grey JPEG-ish PNG, 1x1: the thumbnail stream's payload when it is on
-PIXEL = (
-    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
-    "+M/wHwAEBgIApD5fRAAAAABJRU5ErkJggg=="
-)
+
+
+def _thumbnail(width: int = 64, height: int = 36) -> str:
+    """A small PNG data URL (sky over a rooftop): the thumbnail stream's payload."""
+    rows = b"".join(
+        b"\0"
+        + bytes(
+            c
+            for x in range(width)
+            for c in (
+                (60, 60, 70) if y > height * 0.7 and abs(x - width / 2) < width / 3
+                else (120 + y * 3, 160 + y * 2, 230)
+            )
+        )
+        for y in range(height)
+    )  # fmt: skip
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+    return "data:image/png;base64," + base64.b64encode(png + chunk(b"IEND", b"")).decode()
+
+
+PIXEL = _thumbnail()
 
 
 def _stream(pylsl: Any, name: str, kind: str, n: int, fmt: str, sid: str) -> Any:
@@ -86,6 +111,8 @@ class FakeSession:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     fired: list[str] = field(default_factory=list)
     ignored: set[str] = field(default_factory=set)
+    flagged: dict[str, list[str]] = field(default_factory=dict)
+    """Roles with a quality flag up (e.g. ``{"eda": ["dropout"]}``): status ``flagged``."""
     on_command: Callable[[dict[str, Any]], None] | None = None
 
     def __post_init__(self) -> None:
@@ -207,8 +234,10 @@ class FakeSession:
         elapsed = now - self.started_at + 300.0
         hr = 80.0 + 10.0 * math.sin(elapsed / 7.0) + 20.0 * self.intensity
         scl = 4.0 + 0.5 * math.sin(elapsed / 11.0)
-        arousal = 0.2 + 0.5 * self.intensity
-        self._out["features"].push_sample([hr, scl, 3.0, arousal, 42.0, 1.0], now)
+        arousal = 0.2 + 0.5 * self.intensity + 0.04 * math.sin(elapsed / 5.0)
+        scr_rate = 2.0 + (elapsed // 6.0) % 3.0  # rises every 6 s: a new SCR on the chart
+        rmssd = 42.0 - 8.0 * self.intensity
+        self._out["features"].push_sample([hr, scl, scr_rate, arousal, rmssd, 1.0], now)
         self.push_status(now, hr, arousal)
         if "thumbnail" in self._out:
             self._out["thumbnail"].push_sample([PIXEL], now)
@@ -217,10 +246,11 @@ class FakeSession:
         """Publish one status object (docs/console.md section 1)."""
         target, label = HIERARCHY[self.step]
         elapsed = now - self.started_at + 300.0
-        streams = {
-            role: {"status": "ignored" if role in self.ignored else "ok", "flags": []}
-            for role in ROLES
-        }
+        streams = {role: {"status": "ok", "flags": []} for role in ROLES}
+        for role, flags in self.flagged.items():
+            streams[role] = {"status": "flagged", "flags": list(flags)}
+        for role in self.ignored:
+            streams[role] = {"status": "ignored", "flags": self.flagged.get(role, [])}
         status = {
             "sid": self.sid, "time": now, "elapsed_s": elapsed, "remaining_s": 1800.0 - elapsed,
             "state": self.state, "step": self.step, "steps_total": len(HIERARCHY),

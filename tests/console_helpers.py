@@ -110,6 +110,7 @@ class ConsoleServer:
     def stop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=20)
+        assert not self._thread.is_alive(), "the console server did not stop within 20 s"
 
 
 async def _run(fn: Callable[[], Any]) -> Any:
