@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import signal
+import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -113,6 +114,8 @@ async def serve(
         urls = []
         for address in runner.addresses:
             host, port = address[0], address[1]
+            if host in ("0.0.0.0", "::"):  # every interface: name the machine instead
+                host = socket.gethostname()
             urls.append(f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}/")
         on_ready(urls)
         await stop.wait()

@@ -322,6 +322,15 @@ class FakeSession:
             if new == self.step:
                 return False, "no change (at the end of the hierarchy)"
             old, self.step = self.step, new
+            previous, target = HIERARCHY[old][0], HIERARCHY[new][0]
+            reason = f"therapist override by {cmd['operator']}"
+            self._marker(  # like a real session: the decision, then the command's marker
+                {"event": "intensity", "previous": previous, "target": target, "step": new,
+                 "source": "therapist", "reason": reason,
+                 "text": f"intensity {previous:.2f} -> {target:.2f} (step {new + 1}, "
+                         f"therapist): {reason}"},
+                self._pylsl.local_clock(),
+            )  # fmt: skip
             return True, f"step {old + 1} -> {new + 1} ({HIERARCHY[new][1]})"
         if kind in ("hold", "resume"):
             self.held_by = cmd["operator"] if kind == "hold" else None
@@ -343,7 +352,7 @@ class FakeSession:
         if kind in ("ignore_stream", "watch_stream"):
             (self.ignored.add if kind == "ignore_stream" else self.ignored.discard)(cmd["role"])
             return True, f"{cmd['role']} {'ignored' if kind == 'ignore_stream' else 'watched'}"
-        return True, "noted"
+        return True, f"noted: {cmd['text']}"
 
     def send_raw(self, text: str) -> None:
         """Publish a marker as the session would (tests of odd markers)."""

@@ -228,9 +228,12 @@ def test_step_down_reaches_the_session_signed_and_its_result_comes_back(setup: S
             ws = await _open(setup, http)
             await receive(ws, "history")
             await ws.send_json(down)
-            marker = await receive(ws, "marker")  # every page sees the session's marker
-            assert marker["marker"]["event"] == "command" and marker["marker"]["t"] > 0
-            assert marker["marker"]["operator"] == "dr.lee"
+            decision = (await receive(ws, "marker"))["marker"]  # every page sees the markers
+            assert decision["event"] == "intensity" and decision["t"] > 0
+            marker = (await receive(ws, "marker"))["marker"]
+            assert (marker["event"], marker["operator"], marker["id"]) == (
+                "command", "dr.lee", down["id"],
+            )  # fmt: skip
             result = await receive(ws, "command_result")  # the sender also gets its result
             assert result["id"] == down["id"] and result["applied"] is True
             assert result["result"] == "step 3 -> 2 (first floor balcony)"
@@ -239,7 +242,8 @@ def test_step_down_reaches_the_session_signed_and_its_result_comes_back(setup: S
             error = await receive(ws, "error")
             assert "used before (replay refused)" in error["message"]
             await ws.send_json(note)
-            assert (await receive(ws, "command_result"))["result"] == "noted"
+            result = await receive(ws, "command_result")
+            assert result["result"] == "noted: patient says the railing helps"
             await ws.close()
 
     asyncio.run(scenario())
@@ -382,3 +386,24 @@ def test_sessions_list_and_pairing_api(setup: Setup) -> None:
                 assert r.status == 403  # a clinician does not pair tablets
 
     asyncio.run(scenario())
+
+
+@pytest.mark.slow
+def test_a_session_that_hangs_or_is_killed_is_lost_too(setup: Setup) -> None:
+    """Its pairing file stays (no clean end), but its streams go quiet and leave LSL."""
+
+    async def scenario() -> None:
+        async with client(setup.server.base) as http:
+            await login(http, "dr.lee")
+            ws = await _open(setup, http)
+            await receive(ws, "history")
+            setup.fake.vanish()
+            lost = await receive(ws, "session_lost", timeout=30)
+            reason = lost["reason"]  # whichever check notices first
+            assert reason == "the session's streams are gone from LSL" or reason.startswith(
+                "no data from the session for "
+            )
+            await ws.close()
+
+    asyncio.run(scenario())
+    assert setup.fake.pairing_file.exists()

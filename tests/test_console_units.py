@@ -318,3 +318,27 @@ def test_runtime_folder_and_running_sessions(tmp_path: Path) -> None:
     _pairing_file(folder, "a1b2c3d5", os.getpid())
     with pytest.raises(LinkError, match="several sessions are running"):
         find_session(None, env)
+
+
+# ----------------------------------------------------------------------------- the page's files
+STATIC = Path(__file__).resolve().parents[1] / "console" / "static"
+
+
+@pytest.mark.parametrize("page", ["index.html", "login.html"])
+def test_pages_load_only_their_own_files_and_weigh_under_300_kb(page: str) -> None:
+    import re
+
+    html = (STATIC / page).read_text(encoding="utf-8")
+    refs = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert all(r.startswith("/static/") or r == "data:," for r in refs), refs  # no CDN
+    assert not re.search(r"<script(?![^>]*\bsrc=)", html)  # no inline script (CSP)
+    assert not re.search(r"\son[a-z]+=", html) and "style=" not in html  # no inline handlers
+    files = [STATIC / r.removeprefix("/static/") for r in refs if r.startswith("/static/")]
+    weight = sum(f.stat().st_size for f in [STATIC / page, *files])
+    assert weight < 300 * 1024
+
+
+def test_vendored_uplot_is_the_npm_release_with_its_license() -> None:
+    head = (STATIC / "uPlot.iife.min.js").read_text(encoding="utf-8")[:80]
+    assert "uPlot (v1.6.32)" in head
+    assert "MIT License" in (STATIC / "uPlot.LICENSE.txt").read_text(encoding="utf-8")

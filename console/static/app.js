@@ -204,7 +204,7 @@
   // ------------------------------------------------------------------ decision log
   function logLine(m) {
     const li = document.createElement("li");
-    li.className = m.event || "";
+    li.className = "ev-" + String(m.event || "other").replace(/[^a-z_]/g, "");
     const time = document.createElement("time");
     time.textContent = mmss(sessionX(m.t));
     const body = document.createElement("span");
