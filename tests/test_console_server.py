@@ -11,7 +11,16 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from console_server_helpers import PASSWORD, Setup, client, console_setup, csrf, login, make_users, receive
+from console_server_helpers import (
+    PASSWORD,
+    Setup,
+    client,
+    console_setup,
+    csrf,
+    login,
+    make_users,
+    receive,
+)
 from waiting import wait_for
 
 from console.users import UserStore
