@@ -108,7 +108,7 @@ def test_another_site_key_is_refused_audited_and_nothing_is_written(
     other = tmp_path / "other.key"
     create_site_key(other)
     before = snapshot(sessions)
-    out = tmp_path / "bids"
+    out = tmp_path / "new" / "folders" / "bids"  # made for the export, removed on failure
     r = vrtherapy(
         "export", str(sessions), "--format", "bids", "--out", str(out), "--key", str(other)
     )

@@ -113,6 +113,14 @@ def _build(args: argparse.Namespace, folders: list[Path], out: Path, root: Path)
     return done
 
 
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty (or gone): leave it and its parents
+
+
 def cmd_export_bids(args: argparse.Namespace) -> int:
     """Run ``vrtherapy export ... --format bids``; prints one line; errors propagate as
     VrTherapyError (nothing written)."""
@@ -124,6 +132,7 @@ def cmd_export_bids(args: argparse.Namespace) -> int:
             f"integrity.json or a consent record): nothing to export"
         )
     out = _target(args)
+    made = [p for p in (out.parent, *out.parent.parents) if not p.exists()]
     out.parent.mkdir(parents=True, exist_ok=True)
     root = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(root, ignore_errors=True)
@@ -132,8 +141,10 @@ def cmd_export_bids(args: argparse.Namespace) -> int:
         if out.exists():
             out.rmdir()  # empty (checked above)
         os.replace(root, out)
-    finally:
+    except BaseException:
         shutil.rmtree(root, ignore_errors=True)
+        _remove_empty(made)  # the folders made for --out, deepest first
+        raise
     for d in done:
         d.review.audit(
             "export",
