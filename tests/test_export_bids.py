@@ -255,3 +255,23 @@ def test_cli_refusals_are_one_sentence_and_write_nothing(tmp_path: Path) -> None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "sessions"]
     assert list(empty.iterdir()) == []
     unchanged(tmp_path / "sessions", before)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"XDF:" + bytes(range(256)) * 4, b"not an xdf file at all\n", b"XDF:\x01\x05\x00\x02"],
+    ids=["empty", "random-chunks", "not-xdf", "cut-header"],
+)
+def test_an_unreadable_recording_is_one_sentence_and_leaves_nothing(
+    tmp_path: Path, content: bytes
+) -> None:
+    folder = _session_folder(tmp_path)
+    (folder / "recording.xdf").write_bytes(content)
+    before = snapshot(tmp_path / "sessions")
+    out = tmp_path / "bids"
+    r = vrtherapy("export", str(tmp_path / "sessions"), "--format", "bids", "--out", str(out))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    (error,) = [line for line in r.stderr.splitlines() if "error:" in line]  # (+ the warning
+    assert "recording.xdf" in error, r.stderr  # that a folder without a manifest is unchecked)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sessions"]
+    unchanged(tmp_path / "sessions", before)
