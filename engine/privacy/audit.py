@@ -58,6 +58,16 @@ EVENTS = frozenset(
         "identity_add",
         "verify",
         "replay",
+        # the therapist console (console/, docs/console.md section 3)
+        "console_login",
+        "console_login_failed",
+        "console_logout",
+        "console_pairing",
+        "console_page",
+        "console_attach",
+        "console_command",
+        "console_refused",
+        "console_account",
     }
 )
 _TAIL_BYTES = 1 << 16
