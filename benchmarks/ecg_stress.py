@@ -58,6 +58,7 @@ Abnormal variants (no added noise unless named):
 from __future__ import annotations
 
 import importlib.util
+import math
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -339,9 +340,7 @@ def match(
     return hit_a, hit_d, np.asarray(offsets)
 
 
-def score(
-    det: IntArray, ann: IntArray, fs: float, mask: NDArray[np.bool_]
-) -> dict[str, float]:
+def score(det: IntArray, ann: IntArray, fs: float, mask: NDArray[np.bool_]) -> dict[str, float]:
     """Se/PPV/F1 of the annotations and detections inside ``mask`` (all of them matched
     one-to-one within 150 ms, so a detection just outside a segment may match a beat just
     inside); timing over the matched pairs inside."""
@@ -405,33 +404,61 @@ def pooled(rows: list[dict[str, object]]) -> dict[str, float]:
 
 
 def table(rows: list[dict[str, object]]) -> list[str]:
-    """The NST-style table: F1 pooled over the records per noise kind and SNR, then the
-    abnormal variants per record."""
-    kinds = list(dict.fromkeys(str(r["variant"]) for r in rows if r["snr_db"] is not None))
-    snrs = sorted({float(r["snr_db"]) for r in rows if r["snr_db"] is not None}, reverse=True)  # type: ignore[arg-type]
-    lines = ["  SNR   " + "".join(f"{k:>24s}" for k in kinds)]
+    """The NST-style table (Se / PPV / F1 pooled over the records per noise kind and SNR,
+    the worst record's F1 in brackets), then the abnormal variants' F1 per record."""
+    noisy = [r for r in rows if r["snr_db"] is not None]
+    kinds = list(dict.fromkeys(str(r["variant"]) for r in noisy))
+    snrs = sorted({float(str(r["snr_db"])) for r in noisy}, reverse=True)
+    lines = ["  SNR    " + "".join(f"{k:>27s}" for k in kinds)]
     for snr in snrs:
         cells = []
         for k in kinds:
-            p = pooled([r for r in rows if r["variant"] == k and r["snr_db"] == snr])
+            sel = [r for r in noisy if r["variant"] == k and float(str(r["snr_db"])) == snr]
+            p = pooled(sel)
+            worst = min(100 * float(str(r["F1"])) for r in sel)
             cells.append(
-                f"{100 * p['sensitivity']:6.2f}/{100 * p['PPV']:6.2f}/{100 * p['F1']:6.2f}"
+                f"{100 * p['sensitivity']:.2f}/{100 * p['PPV']:.2f}/{100 * p['F1']:.2f}"
+                f" [{worst:.2f}]"
             )
-        lines.append(f"  {snr:3.0f} dB" + "".join(f"{c:>24s}" for c in cells))
-    lines.append("  (Se / PPV / F1 %, pooled over records, noisy segments only)")
+        lines.append(f"  {snr:3.0f} dB " + "".join(f"{c:>27s}" for c in cells))
     records = list(dict.fromkeys(str(r["record"]) for r in rows))
     names = list(dict.fromkeys(str(r["variant"]) for r in rows if r["snr_db"] is None))
     if names:
-        lines.append("  variant " + "".join(f"{rec:>9s}" for rec in records) + "   pooled F1")
+        lines.append("  F1 %     " + "".join(f"{rec:>9s}" for rec in records) + "   pooled")
         for name in names:
             sel = [r for r in rows if r["variant"] == name]
-            f1 = [100 * float(r["F1"]) for r in sel]  # type: ignore[arg-type]
-            lines.append(
-                f"  {name:8s}"
-                + "".join(f"{v:9.2f}" for v in f1)
-                + f"{100 * pooled(sel)['F1']:11.2f}"
-            )
+            f1 = "".join(f"{100 * float(str(r['F1'])):9.2f}" for r in sel)
+            lines.append(f"  {name:9s}{f1}{100 * pooled(sel)['F1']:9.2f}")
     return lines
+
+
+def confidence_auc(kinds_snrs: Sequence[tuple[str, float]], records: Sequence[str]) -> float:
+    """Probability that a true beat's confidence exceeds a false one's (ties count half),
+    pooled over the noisy variants ``(kind, snr)`` of ``records`` (noisy segments)."""
+    from biosignals.ecg import EcgExtractor
+
+    m = _mitbih()
+    root = m.default_data_dir()
+    true_c: list[float] = []
+    false_c: list[float] = []
+    for r, rec in enumerate(records):
+        ecg, ann, fs = m.load_record(root, rec)
+        for kind, snr in kinds_snrs:
+            x, mask = add_noise(ecg, ann, fs, kind, snr, 1000 * (r + 1) + hash_kind(kind))
+            ext = EcgExtractor(fs)
+            beats = ext.update(x, np.arange(x.size) / fs)
+            det = np.asarray([b.sample for b in beats], dtype=np.int64)
+            conf = np.asarray([b.confidence for b in beats])
+            _, hit_d, _ = match(det, ann, m.TOLERANCE_S * fs)
+            inside = mask[det]
+            true_c += conf[hit_d & inside].tolist()
+            false_c += conf[~hit_d & inside].tolist()
+    t, f = np.sort(np.asarray(true_c)), np.asarray(false_c)
+    if not t.size or not f.size:
+        return math.nan
+    below = np.searchsorted(t, f, side="left")
+    ties = np.searchsorted(t, f, side="right") - below
+    return float(np.mean((t.size - below - ties + 0.5 * ties) / t.size))
 
 
 def main(argv: list[str] | None = None) -> int:

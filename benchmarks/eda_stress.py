@@ -49,6 +49,7 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -149,8 +150,8 @@ def _one_artefact(
         depth = float(rng.uniform(0.2, 0.6))
         tau = float(rng.uniform(1.0, 4.0))
         u = t[i0:] - start
-        fall = np.clip(u / 0.1, 0.0, 1.0)
-        factor = 1.0 - depth * fall * np.exp(-np.maximum(u - 0.1, 0.0) / tau)
+        ramp = np.clip(u / 0.1, 0.0, 1.0)
+        factor = 1.0 - depth * ramp * np.exp(-np.maximum(u - 0.1, 0.0) / tau)
         x[i0:] *= factor
         return start + 0.1 + 4.0 * tau
     if kind == "loss":
@@ -189,7 +190,7 @@ def run_extractor(
     fs = 1.0 / float(truth.t[1] - truth.t[0])
     ext = make(fs)
     done: list[tuple[float, float]] = []
-    events = []
+    events: list[Any] = []
     step = max(1, round(chunk_s * fs))
     for i in range(0, truth.t.size, step):
         ext.update(truth.x[i : i + step], truth.t[i : i + step])  # type: ignore[attr-defined]
@@ -266,14 +267,16 @@ def score(truth: EdaTruth, det: Detected, skip_s: float = 10.0) -> dict[str, flo
         if not any(s <= b and e >= a - 0.5 for a, b, _ in truth.artefacts)
     ]
     out["false_artefacts_per_10min"] = len(false_art) / minutes * 10.0
-    if truth.artefacts:
-        delays = []
-        for a, b, _ in truth.artefacts:
-            hits = [d for s, e, d in det.artefacts if s <= b and e >= a - 0.5]
-            delays.append(max(0.0, min(hits) - a) if hits else math.inf)
-        out["artefacts"] = float(len(delays))
-        out["artefact_flag_p100_s"] = float(max(delays))
-        out["artefacts_missed"] = float(sum(1 for d in delays if not math.isfinite(d)))
+    return out
+
+
+def artefact_delays(truth: EdaTruth, det: Detected) -> dict[str, list[float]]:
+    """Per artefact kind: seconds from each artefact's start to the sample that revealed
+    the first flagged segment covering it (inf: never flagged)."""
+    out: dict[str, list[float]] = {}
+    for a, b, kind in truth.artefacts:
+        hits = [d for s, e, d in det.artefacts if s <= b and e >= a - 0.5]
+        out.setdefault(kind, []).append(max(0.0, min(hits) - a) if hits else math.inf)
     return out
 
 
@@ -283,20 +286,25 @@ def evaluate(
     """Pooled :func:`score` over recordings (rates and shares weighted by duration)."""
     rows = []
     errs: list[float] = []
+    delays: dict[str, list[float]] = {}
     for seed in seeds:
         truth = drifting_eda(minutes, seed)
         if artefacts:
             truth = add_artefacts(truth, seed + 100)
         det = run_extractor(truth, make)
         rows.append(score(truth, det))
+        for kind, d in artefact_delays(truth, det).items():
+            delays.setdefault(kind, []).extend(d)
         m = _match(truth.onsets, truth.amplitudes, det.onsets, 1.0)
         iso = truth.isolated() & (truth.amplitudes >= 0.05) & (m >= 0) & (truth.onsets >= 10.0)
         errs += (det.onsets[m[iso]] - truth.onsets[iso]).tolist()
     out = {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
-    if "artefact_flag_p100_s" in out:
-        out["artefact_flag_p100_s"] = max(r["artefact_flag_p100_s"] for r in rows)
-        out["artefacts_missed"] = sum(r["artefacts_missed"] for r in rows)
-        out["artefacts"] = sum(r["artefacts"] for r in rows)
+    for kind, d in delays.items():
+        found = np.asarray([v for v in d if math.isfinite(v)])
+        out[f"{kind}_n"] = float(len(d))
+        out[f"{kind}_missed"] = float(len(d) - found.size)
+        out[f"{kind}_flag_p95_s"] = float(np.percentile(found, 95)) if found.size else math.nan
+        out[f"{kind}_flag_max_s"] = float(found.max()) if found.size else math.nan
     e = np.abs(np.asarray(errs))
     out["onset_abs_p90_s"] = float(np.percentile(e, 90)) if e.size else math.nan
     out["onset_abs_p50_s"] = float(np.percentile(e, 50)) if e.size else math.nan

@@ -79,6 +79,7 @@ class QrsDetector:
         self._refractory = round(0.200 * fs)
         self._twave = round(0.360 * fs)
         self._pr_max = round(0.300 * fs)
+        self._suspect_window = round(3.0 * fs)
         self._placer = QrsPlacer(fs, self._look, self._refractory, _RAW)
         self._learn = round(2.0 * fs)
         self._relearn = round(3.5 * fs)
@@ -119,6 +120,8 @@ class QrsDetector:
         self._sb_level = 0.5  # search-back threshold, a fraction of THR1
         self._relearn_due = self._learn
         self._out: list[tuple[int, float, float]] = []
+        self._suspect_at: int | None = None
+        self.suspects: list[float] = []  # artefact evidence not yet drained (times)
 
     # ------------------------------------------------------------------ front end
     def _front_end(self, x: FloatArray, t: FloatArray) -> None:
@@ -239,8 +242,11 @@ class QrsDetector:
         if placed is None:
             self._noise_peak(c, v, slope)
             return
+        if self._last_c is not None and c - self._last_c < self._rr_min:
+            self._suspect(c, at_once=True)  # a QRS-like complex over 220 bpm after a beat
         if held is not None:
             if self._splits(held, c, placed):
+                self._suspect(held[0])  # a complex between two regular beats
                 self._drop_held()
             else:
                 self._confirm_held()
@@ -309,6 +315,14 @@ class QrsDetector:
         if not (lo * rr2 <= c - last_c <= hi * rr2 and c - hc < SPLIT_GAP * rr2):
             return False
         return held[3][1] < SPLIT_AMP * placed[1]
+
+    def _suspect(self, c: int, at_once: bool = False) -> None:
+        """Note a complex no heart makes (noise, motion) as evidence of an artefact
+        (:attr:`suspects`, times): ``at_once``, or when it is the second within 3 s."""
+        last = self._suspect_at
+        self._suspect_at = c
+        if at_once or (last is not None and c - last <= self._suspect_window):
+            self.suspects.append(self._hist.data.item(_TIME, c - self._hist.start))
 
     def _drop_held(self) -> None:
         assert self._held is not None

@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.signal import butter
 
-from biosignals._stream import FloatArray, History, SosState, window_extreme
+from biosignals._stream import FloatArray, History, SosState, extremes, window_extreme
 
 FALL_US = 0.25
 RISE_US = 1.25
@@ -132,9 +132,14 @@ class EdaArtifacts:
         first = self._n
         self._n += x.size
         self.new = []
+        if not self.open:
+            # no rule can break where the last second's range is below the smallest limit
+            lo, hi = extremes(buf[0, max(col - self._base + 1, 0) : end])
+            if hi - lo <= SPIKE_MIN_US:
+                return x  # the usual chunk
         hits = self._hits(buf[0], col, end)
         if not self.open and not hits.any():
-            return x  # the usual chunk
+            return x
         return self._follow(x, buf, col, hits, first - col)
 
     def _hits(self, raw: FloatArray, col: int, end: int) -> NDArray[np.bool_]:

@@ -177,6 +177,14 @@ class EcgExtractor:
             self._last_beat_time = time
         return beats
 
+    def drain_artifacts(self) -> list[float]:
+        """Return (and forget) the times of artefact evidence since the last call: the
+        second of two complexes within 3 s that no heart makes, a QRS-like complex less
+        than 0.27 s after a beat (over 220 bpm) or one between two regular beats, too
+        close to either (the detector does not report them as beats)."""
+        out, self._qrs.suspects = self._qrs.suspects, []
+        return out
+
     @property
     def heart_rate(self) -> float | None:
         """Smoothed heart rate in bpm, or None until known or after 10 s without a beat.
