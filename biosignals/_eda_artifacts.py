@@ -7,7 +7,7 @@ in 0.5-5 s and recovers with a time constant of 2 s or more, so the signal never
   response is about 0.75 µS/s), as it does when an electrode loosens or loses contact;
 * rises by more than 1.25 µS within 0.25 s (5 µS/s, the steepest rise of the largest
   responses), as it does when the electrode is pressed;
-* falls back, within 0.5 s of a peak, by more than 30 % of the rise to that peak from
+* falls back, within 0.5 s of a peak, by more than 40 % of the rise to that peak from
   the 0.5 s before: a response rises for 0.5 s or more and then recovers by at most a
   fifth of its amplitude in 0.5 s; a pressure spike rises within 0.25 s and falls back
   within a second (falls under 0.1 µS do not count: noise).

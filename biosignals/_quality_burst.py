@@ -9,8 +9,9 @@ second: a QRS or an upstroke fills one or two of them, so the median is the quie
 its *baseline* is the median activity of the clean half-seconds of the last ``baseline``
 seconds, and its *peak level* the 90th percentile of the same half-seconds' largest
 block range. A burst is raised when the activity exceeds the limit, the larger of
-``ratio`` times the baseline and ``peak_fraction`` times the peak level, and cleared once
-it falls below half the limit; its start is the end of the block that raised it.
+``ratio`` times the baseline and ``peak_fraction`` times the peak level, after ``persist``
+blocks in a row, and cleared once it falls below half the limit; its start is the end of
+the block that raised it.
 Half-seconds with a burst never enter the baseline, unless bursts have lasted ``accept``
 seconds (the signal's size changed for good: the baseline starts again).
 
@@ -54,6 +55,9 @@ class BurstRules:
         stretches of a coarsely quantised signal are 0 or 1 step, so the ratio alone
         would call a T wave a burst; noise that stays small beside the beats is no threat
         to beat detection.
+    persist : int
+        Blocks in a row whose activity must exceed the limit before a burst is raised
+        (a wide ectopic beat lifts one or two).
     """
 
     block: float = 0.1
@@ -63,6 +67,7 @@ class BurstRules:
     warmup: float = 5.0
     accept: float = 30.0
     peak_fraction: float = 0.3
+    persist: int = 2
 
 
 class BurstTracker:
@@ -84,6 +89,7 @@ class BurstTracker:
         self._peak = 0.0  # the peak level
         self._on = False
         self._bursty = 0  # blocks in a row with a burst
+        self._over = 0  # blocks in a row over the limit (no burst yet)
 
     def update(self, x: FloatArray, t: FloatArray) -> list[tuple[bool, float]]:
         """Follow a chunk of finite samples; return the burst starts (True) and ends
@@ -119,8 +125,9 @@ class BurstTracker:
         activity = median_of_few(ranges)
         warm = len(self._acts) >= self._warm
         limit = max(self.rules.ratio * self._level, self.rules.peak_fraction * self._peak)
-        if warm and not self._on and activity > limit:
-            self._on = True
+        self._over = self._over + 1 if warm and not self._on and activity > limit else 0
+        if self._over >= self.rules.persist:
+            self._on, self._over = True, 0
             out.append((True, when))
         elif self._on and activity < 0.5 * limit:
             self._on = False
