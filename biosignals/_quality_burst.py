@@ -22,12 +22,16 @@ operations per block, so chunking does not change any result.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, insort
 from collections import deque
 from dataclasses import dataclass
 
+import numpy as np
 from numpy.typing import NDArray
 
 from biosignals._stream import FloatArray, extremes, median_of_few
+
+_MANY = 3  # blocks in one chunk from which they are counted together
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +74,38 @@ class BurstRules:
     persist: int = 2
 
 
+class _Window:
+    """The last ``size`` values, in arrival order and sorted (kept sorted as they come)."""
+
+    def __init__(self, size: int) -> None:
+        self.order: deque[float] = deque(maxlen=size)
+        self.sorted: list[float] = []
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def add(self, value: float) -> None:
+        order, ranked = self.order, self.sorted
+        if len(order) == order.maxlen:
+            del ranked[bisect_left(ranked, order[0])]
+        order.append(value)
+        insort(ranked, value)
+
+    def clear(self) -> None:
+        self.order.clear()
+        self.sorted.clear()
+
+    def median(self) -> float:
+        """Same as :func:`median_of_few` of the values."""
+        data, n = self.sorted, len(self.sorted)
+        return data[n // 2] if n % 2 else (data[n // 2 - 1] + data[n // 2]) / 2
+
+    def high(self) -> float:
+        """The 90th percentile (the value at 9/10 of the ranks, rounded down)."""
+        data = self.sorted
+        return data[(9 * (len(data) - 1)) // 10]
+
+
 class BurstTracker:
     """Burst state of one regularly sampled stream at ``sampling_rate`` Hz."""
 
@@ -78,8 +114,8 @@ class BurstTracker:
         self._b = max(2, round(rules.block * sampling_rate))
         self._every = rules.blocks  # a baseline sample every half second of blocks
         span = rules.block * rules.blocks
-        self._acts: deque[float] = deque(maxlen=max(1, round(rules.baseline / span)))
-        self._peaks: deque[float] = deque(maxlen=self._acts.maxlen)
+        self._acts = _Window(max(1, round(rules.baseline / span)))
+        self._peaks = _Window(max(1, round(rules.baseline / span)))
         self._warm = max(1, round(rules.warmup / span))
         self._accept = max(1, round(rules.accept / rules.block))
         self._ranges: deque[float] = deque(maxlen=rules.blocks)
@@ -90,30 +126,100 @@ class BurstTracker:
         self._on = False
         self._bursty = 0  # blocks in a row with a burst
         self._over = 0  # blocks in a row over the limit (no burst yet)
+        self._cuts: dict[tuple[int, int], NDArray[np.intp]] = {}
 
-    def update(self, x: FloatArray, t: FloatArray) -> list[tuple[bool, float]]:
-        """Follow a chunk of finite samples; return the burst starts (True) and ends
-        (False) in it, with their times."""
+    def update(
+        self, x: FloatArray, t: FloatArray, lo: float | None = None, hi: float | None = None
+    ) -> list[tuple[bool, float]]:
+        """Follow a chunk of finite samples (``lo``, ``hi``: its extremes, if known);
+        return the burst starts (True) and ends (False) in it, with their times."""
         n, b = x.size, self._b
         need = b - self._fill
         if n < need:  # no block ends in this chunk: the usual frame
-            lo, hi = extremes(x)
+            if lo is None or hi is None:
+                lo, hi = extremes(x)
             self._lo, self._hi, self._fill = min(lo, self._lo), max(hi, self._hi), self._fill + n
             return []
         out: list[tuple[bool, float]] = []
-        lo, hi = extremes(x[:need])
-        self._end_block(max(hi, self._hi) - min(lo, self._lo), t.item(need - 1), out)
-        i = need
-        m = (n - i) // b
-        if m:
-            blocks = x[i : i + m * b].reshape(m, b)
-            ranges: NDArray = blocks.max(axis=1) - blocks.min(axis=1)
-            for j, r in enumerate(ranges.tolist()):
-                self._end_block(r, t.item(i + (j + 1) * b - 1), out)
-            i += m * b
+        m = (n - need) // b  # whole blocks after the one the pending samples complete
+        i = need + m * b  # the samples after the last whole block
+        cuts = self._cuts.get((n, need))
+        if cuts is None:  # a few chunk shapes recur: their block starts are kept
+            cuts = np.arange(need - b, n, b)
+            cuts[0] = 0
+            if len(self._cuts) < 16:
+                self._cuts[(n, need)] = cuts
+        highs = np.maximum.reduceat(x, cuts)
+        lows = np.minimum.reduceat(x, cuts)
+        sizes = (highs - lows).tolist()
+        sizes[0] = max(highs.item(0), self._hi) - min(lows.item(0), self._lo)
         self._fill = n - i
-        self._lo, self._hi = extremes(x[i:]) if self._fill else (math.inf, -math.inf)
+        if self._fill:  # the last cut starts the pending block
+            self._lo, self._hi = lows.item(-1), highs.item(-1)
+            del sizes[-1]
+        else:
+            self._lo, self._hi = math.inf, -math.inf
+        ends = t[need - 1 : i : b]  # the time each block ends
+        if len(sizes) < _MANY:
+            for q, size in enumerate(sizes):
+                self._end_block(size, ends.item(q), out)
+        else:
+            self._end_blocks(sizes, ends, out)
         return out
+
+    def _end_blocks(
+        self, sizes: list[float], ends: FloatArray, out: list[tuple[bool, float]]
+    ) -> None:
+        """:meth:`_end_block` for several blocks (same result, fewer steps). While no
+        burst is on or pending, the blocks up to the next baseline update meet a fixed
+        limit, and the median of an odd number of ranges exceeds it exactly when most of
+        them do: the blocks are counted, not sorted, and the state is stepped once."""
+        k = self._ranges.maxlen or 1
+        if len(self._ranges) < k - 1 or k % 2 == 0:  # the stream's first blocks
+            for q, size in enumerate(sizes):
+                self._end_block(size, ends.item(q), out)
+            return
+        every, m, most = self._every, len(sizes), (k + 1) // 2
+        j = 0
+        while j < m:
+            if self._on or self._over:
+                self._end_block(sizes[j], ends.item(j), out)
+                j += 1
+                continue
+            e = min(m, j + every - self._count % every)  # after the next baseline update
+            stop = self._first_over(sizes[j:e], k, most) if len(self._acts) >= self._warm else -1
+            if stop >= 0:  # that block one by one, and on from there
+                self._skip(sizes[j : j + stop])
+                self._end_block(sizes[j + stop], ends.item(j + stop), out)
+                j += stop + 1
+                continue
+            self._skip(sizes[j:e])
+            if self._count % every == 0:
+                self._baseline(median_of_few(self._ranges), max(self._ranges))
+            j = e
+
+    def _first_over(self, sizes: list[float], k: int, most: int) -> int:
+        """Index of the first of ``sizes`` after which most of the last ``k`` ranges
+        exceed the current limit (its activity does), -1 if none."""
+        limit = max(self.rules.ratio * self._level, self.rules.peak_fraction * self._peak)
+        if max(sizes) <= limit and max(self._ranges) <= limit:  # the usual half-second
+            return -1
+        prev = list(self._ranges)[len(self._ranges) - (k - 1) :]
+        over = [r > limit for r in prev + sizes]
+        count = sum(over[: k - 1])
+        for q in range(len(sizes)):
+            count += over[q + k - 1]
+            if count >= most:
+                return q
+            count -= over[q]
+        return -1
+
+    def _skip(self, sizes: list[float]) -> None:
+        """Blocks that change nothing but the count and the last ranges (no burst)."""
+        if sizes:
+            self._count += len(sizes)
+            self._ranges.extend(sizes)
+            self._bursty = 0
 
     def _end_block(self, size: float, when: float, out: list[tuple[bool, float]]) -> None:
         """A block of range ``size`` ended at ``when``: update the burst state."""
@@ -143,8 +249,11 @@ class BurstTracker:
             return
         self._bursty = 0
         if self._count % self._every == 0:
-            self._acts.append(activity)
-            self._level = median_of_few(self._acts)
-            self._peaks.append(max(ranges))
-            peaks = sorted(self._peaks)
-            self._peak = peaks[(9 * (len(peaks) - 1)) // 10]
+            self._baseline(activity, max(ranges))
+
+    def _baseline(self, activity: float, top: float) -> None:
+        """A clean half-second with this activity and largest block range."""
+        self._acts.add(activity)
+        self._level = self._acts.median()
+        self._peaks.add(top)
+        self._peak = self._peaks.high()

@@ -325,7 +325,7 @@ class QualityMonitor:
         else:
             self._check_fine(x, t, lo, hi)
         if self._burst is not None:
-            for on, when in self._burst.update(x, t):
+            for on, when in self._burst.update(x, t, lo, hi):
                 self._set(ARTIFACT, on, when)
         if self.value_range is not None:
             low, high = self.value_range

@@ -226,3 +226,26 @@ def test_chunk_sizes_give_identical_flags(case: str) -> None:
     assert any(isinstance(e, QualityEvent) for e in one)
     for n in (1, 7, 1000):
         assert _events(role, x, t, fs, n) == one, f"{n} samples per call"
+
+
+def test_burst_tracker_is_chunk_invariant_through_many_bursts() -> None:
+    """Many bursts, a lasting change of size and a quiet restart, fed in chunks of 1 to
+    5000 samples: the block-by-block and the array paths give the same bursts."""
+    from biosignals._quality_burst import BurstRules, BurstTracker
+
+    fs, rng = 250.0, np.random.default_rng(8)
+    t = np.arange(round(400.0 * fs)) / fs
+    x = np.sin(2 * np.pi * 1.2 * t) ** 63 + 0.01 * rng.standard_normal(t.size)  # spiky beats
+    for start in rng.uniform(10.0, 380.0, 25).tolist():
+        sel = (t >= start) & (t < start + rng.uniform(0.3, 4.0))
+        x[sel] += rng.uniform(0.1, 1.0) * rng.standard_normal(int(sel.sum()))
+    x[(t >= 200.0) & (t < 260.0)] += 0.3 * rng.standard_normal(round(60.0 * fs))  # lasting
+    one = BurstTracker(BurstRules(), fs).update(x, t)
+    assert len(one) > 20
+    for sizes in ([1], [7], [1000], [3, 5000, 11, 250]):
+        tracker, got, i, k = BurstTracker(BurstRules(), fs), [], 0, 0
+        while i < x.size:
+            n = sizes[k % len(sizes)]
+            got += tracker.update(x[i : i + n], t[i : i + n])
+            i, k = i + n, k + 1
+        assert got == one, f"chunks of {sizes}"
