@@ -132,15 +132,27 @@ class EdaArtifacts:
         first = self._n
         self._n += x.size
         self.new = []
-        if not self.open:
-            # no rule can break where the last second's range is below the smallest limit
-            lo, hi = extremes(buf[0, max(col - self._base + 1, 0) : end])
-            if hi - lo <= SPIKE_MIN_US:
-                return x  # the usual chunk
+        if not self.open and self._quiet(buf[0, max(col - self._base + 1, 0) : end]):
+            return x  # the usual chunk
         hits = self._hits(buf[0], col, end)
         if not self.open and not hits.any():
             return x
         return self._follow(x, buf, col, hits, first - col)
+
+    @staticmethod
+    def _quiet(seg: FloatArray) -> bool:
+        """True if no rule can break over ``seg`` (the samples the rules look at): its
+        range is below the smallest rise a rule needs (a spike's 0.15 µS), or below the
+        largest (1.25 µS) while it never falls by the least a rule needs (a spike's fall
+        back, 40 % of 0.15 µS: a response's rise)."""
+        lo, hi = extremes(seg)
+        if hi - lo <= SPIKE_MIN_US:
+            return True
+        if hi - lo > RISE_US:
+            return False
+        drop = np.maximum.accumulate(seg)
+        drop -= seg
+        return float(drop.max()) <= SPIKE_FRACTION * SPIKE_MIN_US
 
     def _hits(self, raw: FloatArray, col: int, end: int) -> NDArray[np.bool_]:
         """Per sample of the chunk (columns ``[col, end)``): does it break a rule?"""
