@@ -12,7 +12,13 @@ call) fed 1 s (the target's figure), 10 s and 1/60 s per call, as x real time on
 core (CPU time); tracemalloc peak of a 60-minute run; R-peak -> heart-rate-update
 latency on twin data in 1/60 s chunks; SCR sensitivity, false positives per 10 min and
 latency on Bateman SCRs with known onsets and amplitudes. NeuroKit2 is compared only if
-it is installed.
+it is installed. Then the hard sets of issue 19: R peaks on the MIT-BIH records with
+NST-calibrated noise at 24/12/6/0 dB and abnormal variants (``benchmarks/ecg_stress.py``;
+F1 per SNR and noise kind, the worst record in brackets, the beat confidence's AUC) and
+SCRs on a drifting tonic level with overlapping responses, 1 nS steps and motion
+artefacts (``benchmarks/eda_stress.py``; Se by amplitude class and onset tolerance, false
+responses per 10 min, onset error of isolated responses, artefact flag delays); and the
+throughput at one call per 90 Hz frame.
 """
 
 from __future__ import annotations
