@@ -154,7 +154,13 @@ class QrsPlacer:
         if a < 0 or b > hist.end - start:
             return False
         seg = hist.data[self._row, a:b]
-        low, high = extremes(seg)
         # sum / k is what ndarray.mean computes, without its per-call set-up
-        change = abs(float(seg[-k:].sum()) / k - float(seg[:k].sum()) / k)
+        before, after = float(seg[:k].sum()) / k, float(seg[-k:].sum()) / k
+        change = abs(after - before)
+        # The range is at least R's distance from either mean: a QRS (far from both)
+        # is told at once, without the extremes (a margin covers the means' rounding).
+        peak = seg.item(w)
+        if change < 0.99 * STEP_CHANGE * max(abs(peak - before), abs(peak - after)):
+            return False
+        low, high = extremes(seg)
         return change > STEP_CHANGE * (high - low)
