@@ -24,12 +24,14 @@ after the look-ahead are odd-extended, as ``filtfilt`` pads.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Iterable
 
 import numpy as np
-from scipy.signal import butter, sosfilt
+from scipy.signal import butter
 
+from biosignals._ecg_place import Placed, QrsPlacer
 from biosignals._stream import (
     FloatArray,
     History,
@@ -37,6 +39,7 @@ from biosignals._stream import (
     causal_window,
     extremes,
     filter_and_difference,
+    median_of_few,
     window_extreme,
 )
 
@@ -45,20 +48,21 @@ from biosignals._stream import (
 _RAW, _DER, _MWI, _TIME, _BP, _SQ = 0, 1, 2, 3, 4, 5
 LOOK_AHEAD_S = 0.060
 _RR_HISTORY = 8
-
-
-def _zero_phase_kernel(fs: float, half: int) -> FloatArray:
-    """FIR equal to forward-backward 5-25 Hz Butterworth (order 2) filtering, +-``half``.
-
-    The autocorrelation of the IIR impulse response, truncated and Hann-tapered, so one
-    ``np.convolve`` on a short segment gives the zero-phase band-pass used to place R.
-    """
-    sos = butter(2, [5.0, 25.0], btype="bandpass", fs=fs, output="sos")
-    impulse = np.zeros(4 * half + 1)
-    impulse[0] = 1.0
-    h = sosfilt(sos, impulse)
-    k = np.correlate(h, h, mode="full")[h.size - 1 - half : h.size + half]
-    return np.asarray(k * np.hanning(2 * half + 3)[1:-1], dtype=np.float64)
+_Held = tuple[int, float, float, Placed]  # candidate, MWI, slope, placement
+BAND_HZ = (5.0, 15.0)
+BAND_ORDER = 2
+TWAVE_SLOPE = 0.5
+EARLY = 0.8
+SPLIT_WINDOW = (0.75, 1.35)
+SPLIT_GAP = 0.7
+SPLIT_AMP = 0.6
+WEAK_SLOPE = 0.6
+WEAK_AMP = 0.6
+AMP_MIN = 0.3
+SEARCH_BACK_TRUST = 0.7  # a beat found by search-back is less sure
+SEARCH_BACK_FLOOR = 0.125
+HF_MIN_T = 0.15  # in the T wave's place after a beat
+HF_MIN = 0.08  # elsewhere (a wide premature beat has little, a T or P wave less)
 
 
 class QrsDetector:
@@ -66,24 +70,17 @@ class QrsDetector:
 
     def __init__(self, fs: float) -> None:
         self.fs = fs
-        self._sos = butter(2, [5.0, 15.0], btype="bandpass", fs=fs, output="sos")
+        self._sos = butter(BAND_ORDER, BAND_HZ, btype="bandpass", fs=fs, output="sos")
         self._fs = np.array(fs)  # 0-d operand: a cheaper ufunc call than a Python float
         self._w_mwi = max(1, round(0.150 * fs))
         # np.convolve(sq, b) is np.correlate(sq, b[::-1]): the same arithmetic, reversed once
         self._mwi_b = np.full(self._w_mwi, 1.0 / self._w_mwi)[::-1].copy()
         self._look = max(1, round(LOOK_AHEAD_S * fs))
-        self._ref_fir = _zero_phase_kernel(fs, round(0.200 * fs))[::-1].copy()
         self._refractory = round(0.200 * fs)
         self._twave = round(0.360 * fs)
-        self._refine_pre = round(0.250 * fs)
-        self._ref_half = self._ref_fir.size // 2
-        # Scratch for the R-placement window: raw samples up to the look-ahead (head), then
-        # their odd extension (tail); 2 * the last raw sample as a 0-d operand.
-        self._ref_buf = np.empty(self._refine_pre + self._ref_fir.size)
-        head = self._refine_pre + self._ref_half + self._look + 1
-        self._ref_head = self._ref_buf[: min(head, self._ref_buf.size)]
-        self._ref_tail = self._ref_buf[head:]
-        self._ref_two = np.zeros(())
+        self._pr_max = round(0.300 * fs)
+        self._suspect_window = round(3.0 * fs)
+        self._placer = QrsPlacer(fs, self._look, self._refractory, _RAW)
         self._learn = round(2.0 * fs)
         self._relearn = round(3.5 * fs)
         self._rr_min = round(0.27 * fs)
@@ -104,13 +101,27 @@ class QrsDetector:
         self._last_c: int | None = None
         self._last_r: int | None = None
         self._last_slope = 0.0
+        self._slopes: deque[float] = deque(maxlen=_RR_HISTORY)  # of the last confirmed beats
+        self._values: deque[float] = deque(maxlen=_RR_HISTORY)
+        self._slope_ref = 0.0  # their medians
+        self._v_ref = 0.0
+        self._hfs: deque[float] = deque(maxlen=_RR_HISTORY)
+        self._hf_ref = 0.0
+        self._amps: deque[float] = deque(maxlen=_RR_HISTORY)
+        self._amp_ref = 0.0
+        self._held: _Held | None = None  # a beat not yet confirmed
+        self._held_due = 0
         self._rr_all: deque[int] = deque(maxlen=8)
         self._rr_reg: deque[int] = deque(maxlen=8)
         self._rr2: float | None = None  # RR2, the mean of _rr_reg (None while empty)
+        self._t_zone = self._twave  # where a T wave may follow a beat (samples)
         self._irregular = 0
         self._sb_due: int | None = None
+        self._sb_level = 0.5  # search-back threshold, a fraction of THR1
         self._relearn_due = self._learn
-        self._out: list[tuple[int, float]] = []
+        self._out: list[tuple[int, float, float]] = []
+        self._suspect_at: int | None = None
+        self.suspects: list[float] = []  # artefact evidence not yet drained (times)
 
     # ------------------------------------------------------------------ front end
     def _front_end(self, x: FloatArray, t: FloatArray) -> None:
@@ -128,8 +139,9 @@ class QrsDetector:
         win = causal_window(buf[_SQ], col, end, self._w_mwi)
         buf[_MWI, col:end] = np.correlate(win, self._mwi_b, "valid")
 
-    def process(self, x: FloatArray, t: FloatArray) -> list[tuple[int, float]]:
-        """Consume finite samples ``x`` at times ``t``; return decided beats (index, time)."""
+    def process(self, x: FloatArray, t: FloatArray) -> list[tuple[int, float, float]]:
+        """Consume finite samples ``x`` at times ``t``; return decided beats (index, time,
+        confidence)."""
         if x.size == 0:
             return []
         self._front_end(x, t)
@@ -141,20 +153,21 @@ class QrsDetector:
         return self._out
 
     def _run_timers(self, now: int) -> None:
-        """Fire the search-back and re-learn timers due by ``now``, in time order."""
-        sb = self._sb_due
-        if (sb is None or sb > now) and self._relearn_due > now:
-            return  # nothing due (the common case)
+        """Fire the held-beat, search-back and re-learn timers due by ``now``, in time
+        order (a tie: held beat, re-learn, search-back)."""
         while True:
-            relearn, sb = self._relearn_due, self._sb_due
-            if sb is not None and sb > now:
-                sb = None
-            if relearn <= now and (sb is None or relearn <= sb):
-                self._learn_thresholds(relearn)  # the earlier timer first; a tie: re-learn
-            elif sb is not None:
-                self._search_back()
-            else:
+            held = self._held_due if self._held is not None else None
+            sb = self._sb_due
+            relearn = self._relearn_due
+            first = min(d for d in (held, sb, relearn) if d is not None)
+            if first > now:
                 return
+            if held == first:
+                self._confirm_held()
+            elif relearn == first:
+                self._learn_thresholds(relearn)
+            else:
+                self._search_back(first)
 
     def _candidates(self) -> Iterable[tuple[int, float, float]]:
         """New MWI peaks that dominate +-look, with their value and preceding max |slope|."""
@@ -209,29 +222,125 @@ class QrsDetector:
         return (
             self._last_c is not None
             and c - self._last_c < self._twave
-            and slope < 0.5 * self._last_slope
+            and slope < TWAVE_SLOPE * self._slope_ref
         )
 
     def _on_candidate(self, c: int, v: float, slope: float) -> None:
         if not self._ready:
             self._pending.append((c, v, slope))
             return
-        last_c = self._last_c
-        if last_c is None:
-            twave = False
-        elif c - last_c < self._refractory:
+        held = self._held
+        if held is not None and c - held[0] < self._refractory:
+            placed = self._evaluate(c, v, slope)
+            if placed is None or placed[1] <= held[3][1]:
+                return  # in the held beat's refractory period, and not larger
+            self._drop_held()  # a larger one right after it: that was a P wave or noise
+            held = None
+        if self._last_c is not None and c - self._last_c < self._refractory:
             return
-        else:  # _is_twave, inlined on this hot path
-            twave = c - last_c < self._twave and slope < 0.5 * self._last_slope
-        if not twave and v > self._npki + 0.25 * (self._spki - self._npki):  # THR1
+        placed = self._evaluate(c, v, slope)
+        if placed is None:
+            self._noise_peak(c, v, slope)
+            return
+        if self._last_c is not None and c - self._last_c < self._rr_min:
+            self._suspect(c, at_once=True)  # a QRS-like complex over 220 bpm after a beat
+        if held is not None:
+            if self._splits(held, c, placed):
+                self._suspect(held[0])  # a complex between two regular beats
+                self._drop_held()
+            else:
+                self._confirm_held()
+                placed = self._evaluate(c, v, slope)  # now after the held beat
+                if placed is None:
+                    if c - held[0] >= self._refractory:
+                        self._noise_peak(c, v, slope)
+                    return
+        due = self._hold_until(c, slope, placed)
+        if due is None:
             self._spki = 0.125 * v + 0.875 * self._spki
-            self._beat(c, slope)
+            self._beat(c, v, slope, placed)
         else:
-            self._npki = 0.125 * v + 0.875 * self._npki
-            self._noise.append((c, v, slope))
+            self._held, self._held_due = (c, v, slope, placed), due
+
+    def _evaluate(self, c: int, v: float, slope: float) -> Placed | None:
+        """Placement of ``c`` if it is a beat after the last confirmed one, None if not
+        (refractory, T wave, below THR1, too small, no QRS edges)."""
+        last_c = self._last_c
+        if last_c is not None and (c - last_c < self._refractory or self._is_twave(c, slope)):
+            return None
+        if v <= self._npki + 0.25 * (self._spki - self._npki):  # THR1
+            return None
+        placed = self._placer.place(self._hist, c, self._last_r)
+        return None if self._not_qrs(c, placed) else placed
+
+    def _not_qrs(self, c: int, placed: Placed) -> bool:
+        """True if ``c`` is much smaller than the recent beats (zero-phase 5-25 Hz
+        amplitude below 30 %), or lacks the high-frequency content of a QRS: less than
+        15 % of the recent beats' where a T wave may sit (up to ``0.42 sqrt(RR)`` s after
+        the last beat, at least 360 ms), less than 8 % elsewhere."""
+        r, amp, hf = placed
+        if amp < AMP_MIN * self._amp_ref or self._placer.step_like(self._hist, r):
+            return True
+        last_c = self._last_c
+        in_t = last_c is not None and c - last_c < self._t_zone
+        return hf < (HF_MIN_T if in_t else HF_MIN) * self._hf_ref
+
+    def _noise_peak(self, c: int, v: float, slope: float) -> None:
+        self._npki = 0.125 * v + 0.875 * self._npki
+        self._noise.append((c, v, slope))
+
+    def _hold_until(self, c: int, slope: float, placed: Placed) -> int | None:
+        """When to confirm a beat that may still prove a P wave, a T wave or noise (None:
+        confirm now): an early beat after the window where the regular next beat would
+        come, a small one after the longest PR interval."""
+        due = None
+        rr2, last_c = self._rr2, self._last_c
+        if rr2 is not None and last_c is not None and c - last_c < EARLY * rr2:
+            due = last_c + round(SPLIT_WINDOW[1] * rr2)
+        if len(self._slopes) >= 3 and (
+            slope < WEAK_SLOPE * self._slope_ref or placed[1] < WEAK_AMP * self._amp_ref
+        ):
+            due = max(due or 0, c + self._pr_max)
+        return due
+
+    def _splits(self, held: _Held, c: int, placed: Placed) -> bool:
+        """True if ``c`` is the regular next beat and the held one, smaller, sits between
+        it and the last beat, too close to either to be a beat of its own (noise, a T wave
+        or a P wave: a premature beat is followed by a pause, not by the regular beat)."""
+        last_c, rr2 = self._last_c, self._rr2
+        if last_c is None or rr2 is None:
+            return False
+        hc = held[0]
+        lo, hi = SPLIT_WINDOW
+        if not (lo * rr2 <= c - last_c <= hi * rr2 and c - hc < SPLIT_GAP * rr2):
+            return False
+        return held[3][1] < SPLIT_AMP * placed[1]
+
+    def _suspect(self, c: int, at_once: bool = False) -> None:
+        """Note a complex no heart makes (noise, motion) as evidence of an artefact
+        (:attr:`suspects`, times): ``at_once``, or when it is the second within 3 s."""
+        last = self._suspect_at
+        self._suspect_at = c
+        if at_once or (last is not None and c - last <= self._suspect_window):
+            self.suspects.append(self._hist.data.item(_TIME, c - self._hist.start))
+
+    def _drop_held(self) -> None:
+        assert self._held is not None
+        self._noise_peak(*self._held[:3])
+        self._held = None
+
+    def _confirm_held(self) -> None:
+        assert self._held is not None
+        c, v, slope, placed = self._held
+        self._held = None
+        self._spki = 0.125 * v + 0.875 * self._spki
+        self._beat(c, v, slope, placed)
 
     def _learn_thresholds(self, now: int) -> None:
         """(Re)initialise SPKI/NPKI from the last 2 s (start, or no beat for 3.5 s)."""
+        if self._held is not None:
+            self._confirm_held()
+            return
         mwi = self._hist.rows(_MWI, now - self._learn + 1, now + 1)
         self._relearn_due = now + self._learn
         self._sb_due = None
@@ -242,37 +351,77 @@ class QrsDetector:
             return
         self._spki = 0.5 * peak if not self._ready else max(0.5 * peak, 0.25 * self._spki)
         self._npki = 0.5 * float(np.mean(mwi))
+        self._forget_beats()
         if not self._ready:
             self._ready = True
             pending, self._pending = self._pending, []
             for cand in pending:
                 self._on_candidate(*cand)
 
-    def _search_back(self) -> None:
+    def _forget_beats(self) -> None:
+        """Forget the recent beats' morphology (after no beat for 3.5 s: it changed)."""
+        for refs in (self._slopes, self._values, self._hfs, self._amps):
+            refs.clear()
+        self._slope_ref = self._v_ref = self._hf_ref = self._amp_ref = 0.0
+
+    def _search_back(self, at: int) -> None:
         self._sb_due = None
-        thr2 = 0.5 * self._thr1()
-        best: tuple[int, float, float] | None = None
-        for c, v, slope in self._noise:
-            if v > thr2 and not self._is_twave(c, slope) and (best is None or v > best[1]):
-                best = (c, v, slope)
-        if best is None:
+        if self._held is not None:
+            self._confirm_held()
             return
-        c, v, slope = best
+        thr2 = self._sb_level * self._thr1()
+        best: tuple[float, int, float, float, Placed] | None = None
+        for c, v, slope in self._noise:
+            if v <= thr2 or self._is_twave(c, slope):
+                continue
+            placed = self._placer.place(self._hist, c, self._last_r)
+            # the most QRS-like: amplitude times edge content (a T wave has no edges)
+            score = placed[1] * placed[2]
+            if not self._not_qrs(c, placed) and (best is None or score > best[0]):
+                best = (score, c, v, slope, placed)
+        if best is None:
+            # nothing: look again in half an RR, down to THR1 / 8 (the amplitude fell)
+            if self._sb_level > SEARCH_BACK_FLOOR and self._rr2 is not None:
+                self._sb_level *= 0.5
+                self._sb_due = at + round(0.5 * self._rr2)
+            return
+        _, c, v, slope, placed = best
         self._noise = [n for n in self._noise if n[0] > c]
         self._spki = 0.25 * v + 0.75 * self._spki
-        self._beat(c, slope)
+        self._beat(c, v, slope, placed, SEARCH_BACK_TRUST)
 
-    def _beat(self, c: int, slope: float) -> None:
-        r = self._refine(c)
+    def _confidence(self, v: float, placed: Placed) -> float:
+        """How sure the beat is, 0-1: the least of its amplitude and high-frequency
+        content relative to the recent beats' (1 at or above them) and of its MWI peak
+        relative to twice THR1."""
+        _, amp, hf = placed
+        size = amp / self._amp_ref if self._amp_ref > 0.0 else 1.0
+        edges = hf / self._hf_ref if self._hf_ref > 0.0 else 1.0
+        margin = v / (2.0 * self._thr1()) if self._spki > 0.0 else 1.0
+        return max(0.0, min(1.0, size, edges, margin))
+
+    def _beat(self, c: int, v: float, slope: float, placed: Placed, trust: float = 1.0) -> None:
+        r, amp, hf = placed
+        confidence = trust * self._confidence(v, placed)
         if self._last_r is not None:
             self._update_rr(r - self._last_r)
         self._last_c, self._last_r, self._last_slope = c, r, slope
+        self._slopes.append(slope)
+        self._values.append(v)
+        self._hfs.append(hf)
+        self._amps.append(amp)
+        self._slope_ref = median_of_few(self._slopes)
+        self._v_ref = median_of_few(self._values)
+        if len(self._hfs) >= 3:
+            self._hf_ref = median_of_few(self._hfs)
+            self._amp_ref = median_of_few(self._amps)
         if self._noise:
             self._noise = [n for n in self._noise if n[0] > c]
         rr2 = self._rr2
         self._sb_due = None if rr2 is None else c + round(1.66 * rr2) + self._look
+        self._sb_level = 0.5
         self._relearn_due = c + self._relearn
-        self._out.append((r, self._hist.data.item(_TIME, r - self._hist.start)))
+        self._out.append((r, self._hist.data.item(_TIME, r - self._hist.start), confidence))
 
     def _update_rr(self, rr: int) -> None:
         if not self._rr_min <= rr <= self._rr_max:
@@ -289,56 +438,7 @@ class QrsDetector:
             self._rr_reg = deque(self._rr_all, maxlen=8)  # rhythm changed: adopt it
             self._irregular = 0
         self._rr2 = sum(self._rr_reg) / len(self._rr_reg)
-
-    def _refine(self, c: int) -> int:
-        """R sample: max |zero-phase 5-25 Hz band-pass| within 250 ms before ``c``."""
-        lo = max(c - self._refine_pre, 0)
-        if self._last_r is not None:
-            lo = max(lo, self._last_r + self._refractory // 2)
-        half, start = self._ref_half, self._hist.start
-        if c < lo or lo < start:
-            return c
-        raw = self._hist.data[_RAW]
-        stop = c + self._look + 1 - start  # row index after the look-ahead
-        full = c - self._refine_pre  # where lo usually is (not after a very short RR)
-        if full - half >= start and self._ref_tail.size:
-            # The usual case: the full window into preallocated views. Each output depends
-            # on its own input window only, so computing from ``full`` and skipping to
-            # ``lo`` gives the same values as computing from ``lo``.
-            self._ref_head[:] = raw[full - half - start : stop]
-            self._ref_two[()] = 2.0 * raw.item(stop - 1)
-            ext = self._ref_tail.size
-            np.subtract(self._ref_two, raw[stop - 2 : stop - 2 - ext : -1], out=self._ref_tail)
-            y = np.correlate(self._ref_buf, self._ref_fir, "valid")
-            np.abs(y, out=y)
-            return lo + int((y[lo - full :] if lo > full else y).argmax())
-        first = lo - half - start  # row index of the window's first sample
-        if first < 0:  # near the stream's first sample
-            return self._refine_near_start(c, lo, raw[:stop], -first)
-        # Odd extension (as filtfilt pads) after the look-ahead, a fixed position, so
-        # chunking never changes the result.
-        n = stop - first
-        seg = self._ref_buf[: c - lo + 1 + 2 * half]
-        seg[:n] = raw[first:stop]
-        if seg.size > n:
-            ext = seg.size - n
-            np.subtract(
-                2.0 * float(raw[stop - 1]), raw[stop - 2 : stop - 2 - ext : -1], out=seg[n:]
-            )
-        return lo + int(np.abs(np.correlate(seg, self._ref_fir, "valid")).argmax())
-
-    def _refine_near_start(self, c: int, lo: int, seg: FloatArray, before: int) -> int:
-        """:meth:`_refine` where the window starts ``before`` samples before the stream:
-        odd extension there too."""
-        half = self._ref_fir.size // 2
-        if seg.size <= max(before, 1):
-            return c
-        seg = np.concatenate((2.0 * seg[0] - seg[before:0:-1], seg))
-        after = half - self._look
-        if after > 0:
-            seg = np.concatenate((seg, 2.0 * seg[-1] - seg[-2 : -2 - after : -1]))
-        y = np.correlate(seg[: c - lo + 1 + 2 * half], self._ref_fir, "valid")
-        return lo + int(np.abs(y).argmax())
+        self._t_zone = max(self._twave, round(0.42 * math.sqrt(self._rr2 / self.fs) * self.fs))
 
 
 def _window_max(seg: FloatArray, size: int, out: FloatArray) -> FloatArray:

@@ -54,12 +54,17 @@ class HeartBeat:
         Seconds since the previous detected beat (None for the first).
     hr_bpm : float or None
         Instantaneous heart rate after artifact/ectopic correction (None if unknown).
+    confidence : float
+        How sure the detector is that this is a beat, 0-1 (ECG: the least of its QRS
+        amplitude and high-frequency content relative to the recent beats' and of its
+        detection margin, times 0.7 when found by search-back; PPG: 1).
     """
 
     time: float
     sample: int
     rr: float | None
     hr_bpm: float | None
+    confidence: float = 1.0
 
 
 class _RrCorrector:
@@ -165,12 +170,20 @@ class EcgExtractor:
         x, self._last_value = fill_nonfinite(x, self._last_value)
         self._last_time = t.item(-1)
         beats: list[HeartBeat] = []
-        for sample, time in self._qrs.process(x, t):
+        for sample, time, confidence in self._qrs.process(x, t):
             rr = None if self._last_beat_time is None else time - self._last_beat_time
             hr = None if rr is None else self._rr.add(time, rr)
-            beats.append(HeartBeat(time, sample, rr, hr))
+            beats.append(HeartBeat(time, sample, rr, hr, confidence))
             self._last_beat_time = time
         return beats
+
+    def drain_artifacts(self) -> list[float]:
+        """Return (and forget) the times of artefact evidence since the last call: the
+        second of two complexes within 3 s that no heart makes, a QRS-like complex less
+        than 0.27 s after a beat (over 220 bpm) or one between two regular beats, too
+        close to either (the detector does not report them as beats)."""
+        out, self._qrs.suspects = self._qrs.suspects, []
+        return out
 
     @property
     def heart_rate(self) -> float | None:

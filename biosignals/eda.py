@@ -55,6 +55,7 @@ from operator import attrgetter
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from biosignals._eda_artifacts import MARGIN_S, ArtifactEvent, EdaArtifacts
 from biosignals._eda_features import (
     ROW_ENV,
     ROW_S,
@@ -71,7 +72,7 @@ from biosignals._eda_scan import IndexArray, first_hit
 from biosignals._stream import as_chunk, check_rate, fill_nonfinite, offline_indices
 from biosignals.errors import SignalError
 
-__all__ = ["EdaExtractor", "SkinResponse", "detect_scr"]
+__all__ = ["ArtifactEvent", "EdaExtractor", "SkinResponse", "detect_scr"]
 
 _ONSET_WINDOW_S = 0.75  # onsets are searched in the last 0.75 s ...
 _ONSET_GRID_HZ = 32.0  # onsets are searched on a grid of at most 32 Hz
@@ -79,6 +80,7 @@ _VPEAK_S = 1.0  # ... after the top of v within 1 s after the last flag
 _ONSET_MAX_S = 5.0  # an SCR is completed at most 5 s after its onset
 _PEAK_DROP = 0.1  # peak confirmed after a fall of 10 % of the amplitude (or thr / 2)
 _RATE_MEMORY_S = 3600.0
+_RELEASE_S = 1.0  # completed responses wait this long for an artefact to show
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +134,7 @@ class _Open:
     best: float
     best_time: float
     extrapolation: tuple[FloatArray, FloatArray, FloatArray]  # start's time, w, slope
+    artefact: bool = False  # belongs to a motion artefact: never reported complete
 
 
 class EdaExtractor:
@@ -164,6 +167,7 @@ class EdaExtractor:
         self._look = max(2, round(_ONSET_WINDOW_S * fs))
         self._back = np.arange(0, self._look, max(1, round(fs / _ONSET_GRID_HZ)))  # grid
         self._features = EdaFeatures(fs, thr, self._look)
+        self._artifacts = EdaArtifacts(fs)
         # constants of the open SCR's course, as 0-d arrays (faster in numpy operations)
         self._drop = (np.array(_PEAK_DROP), np.array(0.5 * thr), np.array(-_ONSET_MAX_S))
         self.reset()
@@ -171,6 +175,7 @@ class EdaExtractor:
     def reset(self) -> None:
         """Forget all state, as if newly constructed."""
         self._features.reset()
+        self._artifacts.reset()
         self._last_value = 0.0
         self._last_time: float | None = None
         self._n = 0
@@ -179,6 +184,7 @@ class EdaExtractor:
         self._open: _Open | None = None
         self._onsets: list[float] = []  # flagged onset times, in time order
         self._completed: list[SkinResponse] = []
+        self._done: list[tuple[float, SkinResponse]] = []  # (release time, completed)
 
     def update(self, samples: ArrayLike, timestamps: ArrayLike) -> list[SkinResponse]:
         """Consume one chunk of skin conductance (µS) and return the SCRs flagged in it.
@@ -222,11 +228,21 @@ class EdaExtractor:
             self._last_value = float(finite[0]) if finite.size else 0.0
             self._features.start(self._last_value, float(t[0]))
         x, self._last_value = fill_nonfinite(x, self._last_value)
-        c = self._features.add(x, t, first)
+        c = self._features.add(self._artifacts.process(x, t), t, first)
         flagged = self._scan(c, c + n)
+        self._retract(self._n + n)  # segments found after the last flag
         self._n += n
         self._last_time = float(t[-1])
+        self._release(self._last_time)
         return flagged
+
+    def drain_artifacts(self) -> list[ArtifactEvent]:
+        """Return (and forget) the motion-artefact segments that started or ended since
+        the last call, in time order (see :mod:`biosignals._eda_artifacts`). Responses
+        with an onset from 1 s before a segment to 1 s after it are not SCRs: never
+        returned once the segment is known, withdrawn from :meth:`scr_rate` and never
+        completed when it is found later."""
+        return self._artifacts.drain()
 
     def drain_completed(self) -> list[SkinResponse]:
         """Return (and forget) the SCRs completed since the last call, in time order.
@@ -258,7 +274,10 @@ class EdaExtractor:
             self._advance(start, stop, col0)
             if hit is None:
                 break
-            out.append(self._flag(hit[1], stop, hit[2], col0))
+            self._retract(col0 + stop)
+            resp = self._flag(hit[1], stop, hit[2], col0)
+            if resp is not None:
+                out.append(resp)
             start = stop + 1
         return out
 
@@ -276,10 +295,11 @@ class EdaExtractor:
             return None
         return may.nonzero()[0] + c
 
-    def _flag(self, j: int, i: int, rise: float, col0: int) -> SkinResponse:
-        """Flag the SCR with onset column ``j`` at column ``i`` (rise ``rise``)."""
-        self._close()
+    def _flag(self, j: int, i: int, rise: float, col0: int) -> SkinResponse | None:
+        """Flag the SCR with onset column ``j`` at column ``i`` (rise ``rise``); None if
+        it belongs to a motion artefact known by then (followed, never reported)."""
         buf = self._features.buf
+        self._close(float(buf[ROW_T, i]))
         t, v = buf[ROW_T], buf[ROW_V]
         cand = _Candidate(col0 + j, float(t[j]), float(buf[ROW_W, j]), float(buf[ROW_S, j]))
         resp = SkinResponse(
@@ -289,8 +309,11 @@ class EdaExtractor:
             amplitude_us=rise,
         )
         ext = (np.array(cand.time), np.array(cand.w), np.array(cand.slope))
-        self._open = _Open(cand, resp, resp.amplitude_us, resp.flag_time, ext)
+        artefact = self._artifacts.covers(cand.time, col0 + i)
+        self._open = _Open(cand, resp, resp.amplitude_us, resp.flag_time, ext, artefact)
         self._vpeak = (float(v[i]), col0 + i, resp.flag_time + _VPEAK_S)
+        if artefact:
+            return None
         self._remember(cand.time)
         return resp
 
@@ -331,23 +354,48 @@ class EdaExtractor:
             if e[j] > op.best:
                 op.best, op.best_time = float(e[j]), float(t[j])
         if stops.size:
-            self._close()
+            self._close(float(t[stops[0]]))
 
-    def _close(self) -> None:
-        """Complete the open SCR at its best rise so far."""
+    def _close(self, now: float) -> None:
+        """Complete the open SCR at its best rise so far (released :data:`_RELEASE_S`
+        after ``now``, unless an artefact shows up by then)."""
         op = self._open
         if op is None:
             return
-        self._completed.append(
-            dataclasses.replace(
-                op.response,
-                amplitude_us=op.best,
-                peak_time=op.best_time,
-                rise_time=op.best_time - op.start.time,
-                complete=True,
-            )
-        )
         self._open = None
+        if op.artefact:
+            return
+        done = dataclasses.replace(
+            op.response,
+            amplitude_us=op.best,
+            peak_time=op.best_time,
+            rise_time=op.best_time - op.start.time,
+            complete=True,
+        )
+        self._done.append((now + _RELEASE_S, done))
+
+    def _release(self, now: float) -> None:
+        """Completed responses whose wait is over by ``now``, to :meth:`drain_completed`."""
+        k = 0
+        while k < len(self._done) and self._done[k][0] <= now:
+            k += 1
+        if k:
+            self._completed += [r for _, r in self._done[:k]]
+            del self._done[:k]
+
+    def _retract(self, upto: int) -> None:
+        """Apply the artefact segments detected before absolute sample ``upto`` (in
+        sample order): responses with an onset from 1 s before a segment on are
+        withdrawn: from the SCR rate, the open one and those still waiting."""
+        new = self._artifacts.new
+        while new and new[0].detected < upto:
+            seg = new.pop(0)
+            edge = seg.start - MARGIN_S
+            del self._onsets[bisect.bisect_left(self._onsets, edge) :]
+            if self._open is not None and self._open.start.time >= edge:
+                self._open.artefact = True
+            # those released before the detection (in sample order) stay released
+            self._done = [(r, d) for r, d in self._done if r <= seg.at or d.onset < edge]
 
     def _remember(self, onset: float) -> None:
         self._onsets.append(onset)

@@ -51,9 +51,11 @@ from biosignals.features import FeatureSnapshot
 from biosignals.hrv import HR_PLAUSIBLE_BPM, HrSmoother, HrvTracker
 from biosignals.ppg import PpgExtractor
 from biosignals.quality import (
+    ARTIFACT,
     FORMAT,
     IMPLAUSIBLE,
     OUT_OF_RANGE,
+    BurstRules,
     CoarseRules,
     QualityEvent,
     QualityMonitor,
@@ -100,6 +102,14 @@ COARSE_RULES: Mapping[str, CoarseRules] = MappingProxyType(
 )
 
 
+# Wide-band bursts (muscle, motion): activity 4x its clean level and, for ECG, 0.3 of
+# the QRS's block range (noise small beside the QRS harms no beat); for PPG, as large as
+# the upstroke's (a smooth pulse's median block is a good part of it).
+BURST_RULES: Mapping[str, BurstRules] = MappingProxyType(
+    {"heart": BurstRules(peak_fraction=0.3), "ppg": BurstRules(peak_fraction=1.0)}
+)
+
+
 def _monitor(
     role: str,
     rate: float,
@@ -134,6 +144,7 @@ def _monitor(
         dropout_after=dropout_after,
         device_range=device_range,
         coarse=COARSE_RULES[role],
+        burst=BURST_RULES.get(role),
     )
 
 
@@ -316,10 +327,17 @@ class FeaturePipeline:
             # x and t are checked (float64, 1-D, in order): the extractors need not again
             if role == "eda" and self.eda is not None:
                 out.responses = self.eda.update_checked(x, t)
+                for art in self.eda.drain_artifacts():  # motion artefacts
+                    when = art.start if art.end is None else art.end
+                    self.monitors[role].flag_value(ARTIFACT, art.end is None, when)
             elif role == "hr" and self.hr_stream is not None:
                 self.hr_stream.update(x, t)
             elif role == "heart" and self.ecg is not None:
                 out.beats = self.ecg.update_checked(x, t)
+                for when in self.ecg.drain_artifacts():  # extra QRS-like complexes
+                    until = max(self._fast_until.get(role, -math.inf), when + _FAST_HOLD_S)
+                    self._fast_until[role] = until
+                    self.monitors[role].flag_value(IMPLAUSIBLE, True, when)
             elif role == "ppg" and self.ppg is not None:
                 out.beats = self.ppg.update_checked(x, t)
         except SignalError as exc:  # defensive: inputs were validated above

@@ -28,6 +28,13 @@ Flags (``QualityEvent.flag``):
     stream outside 30-220 bpm), or a value judged outside (``flag_value``).
 ``format``
     a chunk that could not be used at all (wrong shape, channel count, lengths).
+``artifact``
+    a motion or muscle artefact: with :class:`BurstRules` given, a wide-band burst (the
+    median range of the 0.1-s blocks of the last 0.5 s over 4 times its clean median and
+    over a fraction of the beats' own block range; see :mod:`biosignals._quality_burst`);
+    for EDA, a change faster than skin conductance can change, reported by the extractor
+    (``flag_value``); for ECG, QRS-like complexes no heart makes are ``implausible`` (see
+    the pipeline).
 
 Quantisation
 ------------
@@ -72,6 +79,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from biosignals._quality_burst import BurstRules, BurstTracker
 from biosignals._quality_coarse import GRID_SLACK, CoarseRules, CoarseTracker
 from biosignals._stream import extremes
 
@@ -83,6 +91,7 @@ RATE = "rate"
 IMPLAUSIBLE = "implausible"
 OUT_OF_RANGE = "out_of_range"
 FORMAT = "format"
+ARTIFACT = "artifact"
 
 _WARMUP_S = 1.0
 _RATE_WINDOW_S = 4.0
@@ -158,6 +167,8 @@ class QualityMonitor:
         whose nominal rate is only indicative, e.g. one heart-rate value per beat).
     coarse : CoarseRules, optional
         Longer holds for coarsely quantised streams (module docstring); None: none.
+    burst : BurstRules, optional
+        Raise ``artifact`` on wide-band bursts (module docstring); None: no such check.
     """
 
     def __init__(
@@ -174,6 +185,7 @@ class QualityMonitor:
         range_flag: str = OUT_OF_RANGE,
         rate_check: bool = True,
         coarse: CoarseRules | None = None,
+        burst: BurstRules | None = None,
     ) -> None:
         self.role = role
         self.sampling_rate = float(sampling_rate)
@@ -206,6 +218,7 @@ class QualityMonitor:
         self._gap = max(self.dropout_after, 5.0 / self.sampling_rate) if regular else math.inf
         checked = self.flatline_after > 0.0 or self.clip_samples > 0
         self._coarse = CoarseTracker(coarse, self.sampling_rate) if coarse and checked else None
+        self._burst = BurstTracker(burst, self.sampling_rate) if burst and regular else None
 
     # ------------------------------------------------------------------ state
     @property
@@ -311,6 +324,9 @@ class QualityMonitor:
             self._check_coarse(x, t, self._coarse)
         else:
             self._check_fine(x, t, lo, hi)
+        if self._burst is not None:
+            for on, when in self._burst.update(x, t, lo, hi):
+                self._set(ARTIFACT, on, when)
         if self.value_range is not None:
             low, high = self.value_range
             if low <= lo and hi <= high:

@@ -82,15 +82,16 @@ def test_first_peak_equals_the_vectorised_rule() -> None:
         assert _first_peak(seg.tolist(), h) == _plain_first_peak(seg, h)
 
 
-def _plain_refine(q: QrsDetector, c: int, lo: int) -> int:
-    """Max |zero-phase band-pass| over [lo, c], computed from lo with concatenations."""
+def _plain_refine(q: QrsDetector, c: int, lo: int) -> tuple[int, float]:
+    """Argmax and max of |zero-phase band-pass| over [lo, c], computed from lo with
+    concatenations."""
     raw = q._hist.data[0]
-    half = q._ref_half
+    half = q._placer._ref_half
     seg = raw[lo - half - q._hist.start : c + q._look + 1 - q._hist.start]
     after = half - q._look
     seg = np.concatenate((seg, 2.0 * seg[-1] - seg[-2 : -2 - after : -1]))
-    y = np.convolve(seg[: c - lo + 1 + 2 * half], q._ref_fir[::-1], mode="valid")
-    return lo + int(np.abs(y).argmax())
+    y = np.abs(np.convolve(seg[: c - lo + 1 + 2 * half], q._placer._ref_fir[::-1], mode="valid"))
+    return lo + int(y.argmax()), float(y.max())
 
 
 def test_refine_from_the_fixed_window_start_equals_refining_from_lo() -> None:
@@ -101,10 +102,11 @@ def test_refine_from_the_fixed_window_start_equals_refining_from_lo() -> None:
     q = ext._qrs
     rng = np.random.default_rng(4)
     for cand in rng.integers(2000, c.ecg.size - 200, 40).tolist():
-        for clip in (0, 30, 90, q._refine_pre):  # lo after a short RR: later than usual
-            q._last_r = cand - q._refine_pre + clip - q._refractory // 2
-            lo = max(cand - q._refine_pre, q._last_r + q._refractory // 2)
-            assert q._refine(cand) == _plain_refine(q, cand, lo)
+        pre = q._placer._refine_pre
+        for clip in (0, 30, 90, pre):  # lo after a short RR: later than usual
+            last_r = cand - pre + clip - q._refractory // 2
+            lo = max(cand - pre, last_r + q._refractory // 2)
+            assert q._placer.refine(q._hist, cand, last_r) == _plain_refine(q, cand, lo)
 
 
 @pytest.mark.parametrize("chunk", [1, 7, 1000])

@@ -1,0 +1,166 @@
+"""Private: where a QRS candidate's R peak is and what it looks like, for
+:mod:`biosignals._ecg_qrs`.
+
+:class:`QrsPlacer` reads the raw samples kept in the detector's history. R is placed at the
+maximum of |zero-phase 5-25 Hz band-pass| of the raw signal within 250 ms before the
+candidate (the MIT-BIH annotation convention); that maximum is the candidate's amplitude.
+Its high-frequency content is the largest |zero-phase 15-40 Hz band-pass| within 25 ms of
+R: QRS edges have it, T and P waves, baseline wander and slow electrode motion have little.
+A baseline step (the signal goes from one level to another instead of out and back) is
+recognised by its shape. The zero-phase filters are forward-backward Butterworth responses
+as FIRs; samples after the decision's look-ahead are odd-extended, as ``filtfilt`` pads,
+so results never depend on chunking.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import butter, sosfilt
+
+from biosignals._stream import FloatArray, History, extremes
+
+Placed = tuple[int, float, float]  # R sample, amplitude, high-frequency content
+STEP_CHANGE = 0.8
+
+
+def _zero_phase_kernel(fs: float, half: int, band: tuple[float, float] = (5.0, 25.0)) -> FloatArray:
+    """FIR equal to forward-backward ``band`` Butterworth (order 2) filtering, +-``half``.
+
+    The autocorrelation of the IIR impulse response, truncated and Hann-tapered, so one
+    ``np.convolve`` on a short segment gives the zero-phase band-pass used to place R
+    (5-25 Hz) or to measure a candidate's high-frequency content (15-40 Hz).
+    """
+    sos = butter(2, list(band), btype="bandpass", fs=fs, output="sos")
+    impulse = np.zeros(4 * half + 1)
+    impulse[0] = 1.0
+    h = sosfilt(sos, impulse)
+    k = np.correlate(h, h, mode="full")[h.size - 1 - half : h.size + half]
+    return np.asarray(k * np.hanning(2 * half + 3)[1:-1], dtype=np.float64)
+
+
+class QrsPlacer:
+    """R placement and shape measures at sampling rate ``fs``; ``look`` samples after a
+    candidate are known when it is decided; R is never placed within half the
+    ``refractory`` period after the previous R; ``row`` is the raw samples' history row."""
+
+    def __init__(self, fs: float, look: int, refractory: int, row: int) -> None:
+        self._look, self._refractory, self._row = look, refractory, row
+        self._ref_fir = _zero_phase_kernel(fs, round(0.200 * fs))[::-1].copy()
+        self._refine_pre = round(0.250 * fs)
+        self._ref_half = self._ref_fir.size // 2
+        self._hf_fir = _zero_phase_kernel(fs, round(0.100 * fs), (15.0, min(40.0, 0.45 * fs)))
+        self._hf_half = self._hf_fir.size // 2
+        self._hf_win = max(1, round(0.025 * fs))
+        self._step_half = round(0.120 * fs)
+        self._step_avg = max(1, round(0.010 * fs))
+        # Scratch for the R-placement window: raw samples up to the look-ahead (head), then
+        # their odd extension (tail); 2 * the last raw sample as a 0-d operand.
+        self._ref_buf = np.empty(self._refine_pre + self._ref_fir.size)
+        head = self._refine_pre + self._ref_half + self._look + 1
+        self._ref_head = self._ref_buf[: min(head, self._ref_buf.size)]
+        self._ref_tail = self._ref_buf[head:]
+        self._ref_two = np.zeros(())
+
+    def place(self, hist: History, c: int, last_r: int | None) -> Placed:
+        """R sample of candidate ``c``, its amplitude (largest |zero-phase 5-25 Hz
+        band-pass|) and its high-frequency content: the largest |zero-phase 15-40 Hz
+        band-pass| within 25 ms of R (QRS edges have it; T and P waves, baseline shifts
+        and slow electrode motion have little)."""
+        r, amp = self.refine(hist, c, last_r)
+        start = hist.start
+        raw = hist.data[self._row]
+        stop = c + self._look + 1 - start  # samples known at the decision
+        a = r - self._hf_win - self._hf_half - start
+        b = r + self._hf_win + self._hf_half + 1 - start
+        seg = raw[max(a, 0) : min(b, stop)]
+        if seg.size < 2:
+            return r, amp, 0.0
+        if b > stop:  # odd extension after the look-ahead, as in _refine
+            ext = min(b - stop, seg.size - 1)
+            seg = np.concatenate((seg, 2.0 * seg[-1] - seg[-2 : -2 - ext : -1]))
+        if a < 0:  # odd extension before the stream's first sample
+            ext = min(-a, seg.size - 1)
+            seg = np.concatenate((2.0 * seg[0] - seg[ext:0:-1], seg))
+        if seg.size < self._hf_fir.size:
+            return r, amp, 0.0
+        y = np.correlate(seg, self._hf_fir, "valid")
+        return r, amp, float(np.abs(y).max())
+
+    def refine(self, hist: History, c: int, last_r: int | None) -> tuple[int, float]:
+        """R sample: max |zero-phase 5-25 Hz band-pass| within 250 ms before ``c``; and
+        that maximum (0 where there is no window)."""
+        lo = max(c - self._refine_pre, 0)
+        if last_r is not None:
+            lo = max(lo, last_r + self._refractory // 2)
+        half, start = self._ref_half, hist.start
+        if c < lo or lo < start:
+            return c, 0.0
+        raw = hist.data[self._row]
+        stop = c + self._look + 1 - start  # row index after the look-ahead
+        full = c - self._refine_pre  # where lo usually is (not after a very short RR)
+        if full - half >= start and self._ref_tail.size:
+            # The usual case: the full window into preallocated views. Each output depends
+            # on its own input window only, so computing from ``full`` and skipping to
+            # ``lo`` gives the same values as computing from ``lo``.
+            self._ref_head[:] = raw[full - half - start : stop]
+            self._ref_two[()] = 2.0 * raw.item(stop - 1)
+            ext = self._ref_tail.size
+            np.subtract(self._ref_two, raw[stop - 2 : stop - 2 - ext : -1], out=self._ref_tail)
+            y = np.correlate(self._ref_buf, self._ref_fir, "valid")
+            np.abs(y, out=y)
+            if lo > full:
+                y = y[lo - full :]
+            k = int(y.argmax())
+            return lo + k, y.item(k)
+        first = lo - half - start  # row index of the window's first sample
+        if first < 0:  # near the stream's first sample
+            return self._refine_near_start(c, lo, raw[:stop], -first)
+        # Odd extension (as filtfilt pads) after the look-ahead, a fixed position, so
+        # chunking never changes the result.
+        n = stop - first
+        seg = self._ref_buf[: c - lo + 1 + 2 * half]
+        seg[:n] = raw[first:stop]
+        if seg.size > n:
+            ext = seg.size - n
+            np.subtract(
+                2.0 * float(raw[stop - 1]), raw[stop - 2 : stop - 2 - ext : -1], out=seg[n:]
+            )
+        y = np.abs(np.correlate(seg, self._ref_fir, "valid"))
+        k = int(y.argmax())
+        return lo + k, y.item(k)
+
+    def _refine_near_start(
+        self, c: int, lo: int, seg: FloatArray, before: int
+    ) -> tuple[int, float]:
+        """:meth:`_refine` where the window starts ``before`` samples before the stream:
+        odd extension there too."""
+        half = self._ref_fir.size // 2
+        if seg.size <= max(before, 1):
+            return c, 0.0
+        seg = np.concatenate((2.0 * seg[0] - seg[before:0:-1], seg))
+        after = half - self._look
+        if after > 0:
+            seg = np.concatenate((seg, 2.0 * seg[-1] - seg[-2 : -2 - after : -1]))
+        y = np.abs(np.correlate(seg[: c - lo + 1 + 2 * half], self._ref_fir, "valid"))
+        k = int(y.argmax())
+        return lo + k, y.item(k)
+
+    def step_like(self, hist: History, r: int) -> bool:
+        """True if the signal around ``r`` goes from one level to another instead of out
+        and back (a QRS): the change from 120 ms before to 120 ms after (means of 10 ms) is
+        over 80 % of the range in between: a baseline step (electrode pop, movement)."""
+        start, w, k = hist.start, self._step_half, self._step_avg
+        a, b = r - w - start, r + w + 1 - start
+        if a < 0 or b > hist.end - start:
+            return False
+        seg = hist.data[self._row, a:b]
+        # sum / k is what ndarray.mean computes, without its per-call set-up
+        before, after = float(seg[:k].sum()) / k, float(seg[-k:].sum()) / k
+        change = abs(after - before)
+        # The range is at least R's distance from either mean: a QRS (far from both)
+        # is told at once, without the extremes (a margin covers the means' rounding).
+        peak = seg.item(w)
+        if change < 0.99 * STEP_CHANGE * max(abs(peak - before), abs(peak - after)):
+            return False
+        low, high = extremes(seg)
+        return change > STEP_CHANGE * (high - low)
