@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,6 +141,7 @@ class SessionIndex:
         self.key = key
         self._sealer = _Sealer(key)
         self.path = path
+        self._lock = threading.RLock()  # the web app reads while a refresh writes
         if str(path) != ":memory:" and not Path(path).exists():
             _create_private(Path(path))
         try:
@@ -151,7 +153,8 @@ class SessionIndex:
 
     def close(self) -> None:
         """Close the database."""
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     def _check_meta(self) -> None:
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
@@ -163,8 +166,9 @@ class SessionIndex:
                 self._db.executemany("INSERT INTO meta VALUES (?, ?)", list(want.items()))
 
     def _stored(self) -> dict[str, tuple[str, str]]:
-        rows = self._db.execute("SELECT rel, signature, manifest_sha256 FROM sessions")
-        return {rel: (sig, sha) for rel, sig, sha in rows}
+        with self._lock:
+            rows = self._db.execute("SELECT rel, signature, manifest_sha256 FROM sessions")
+            return {rel: (sig, sha) for rel, sig, sha in rows}
 
     def refresh(
         self, *, workers: int = 1, progress: Callable[[int, int], None] | None = None
@@ -185,7 +189,7 @@ class SessionIndex:
                 stale.append((f, sig, sha))
         gone = set(stored) - {f.rel for f in folders}
         rows = compute_rows([s[0] for s in stale], self.key, workers=workers, progress=progress)
-        with self._db:
+        with self._lock, self._db:
             self._db.executemany("DELETE FROM sessions WHERE rel = ?", [(r,) for r in gone])
             for (folder, sig, sha), row in zip(stale, rows, strict=True):
                 self._store(folder, sig, sha, row)
@@ -215,13 +219,11 @@ class SessionIndex:
         """Re-hash every indexed session's files against its ``integrity.json``; rebuild
         the rows of sessions that disagree with what was indexed. Returns their names."""
         changed = []
-        for rel, _sig, sha in self._db.execute(
-            "SELECT rel, signature, manifest_sha256 FROM sessions"
-        ).fetchall():
+        for rel, (_sig, sha) in self._stored().items():
             folder = self.sessions / rel
             if manifest_sha256(folder) != sha or (sha and not _files_match(folder)):
                 changed.append(rel)
-        with self._db:
+        with self._lock, self._db:
             self._db.executemany(
                 "UPDATE sessions SET signature = '' WHERE rel = ?", [(r,) for r in changed]
             )
@@ -230,10 +232,11 @@ class SessionIndex:
 
     def participants(self) -> list[Participant]:
         """Every participant, by name."""
-        rows = self._db.execute(
-            "SELECT participant, COUNT(*), MIN(date), MAX(date), SUM(status != 'ok') "
-            "FROM sessions GROUP BY participant ORDER BY participant"
-        )
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT participant, COUNT(*), MIN(date), MAX(date), SUM(status != 'ok') "
+                "FROM sessions GROUP BY participant ORDER BY participant"
+            ).fetchall()
         return [Participant(p, n, a, b, int(bad or 0)) for p, n, a, b, bad in rows]
 
     def sessions_of(self, participant: str | None = None) -> list[dict[str, Value]]:
@@ -244,16 +247,18 @@ class SessionIndex:
         args: tuple[Any, ...] = ()
         if participant is not None:
             sql, args = sql + " WHERE participant = ?", (participant,)
-        rows = self._db.execute(sql + " ORDER BY participant, date, rel", args).fetchall()
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY participant, date, rel", args).fetchall()
         return [self._row(r) for r in rows]
 
     def session(self, rel: str) -> dict[str, Value] | None:
         """The row of one session, ``None`` when it is not indexed."""
-        found = self._db.execute(
-            "SELECT rel, participant, date, protocol, status, problems, sealed, measures, "
-            "encrypted FROM sessions WHERE rel = ?",
-            (rel,),
-        ).fetchone()
+        with self._lock:
+            found = self._db.execute(
+                "SELECT rel, participant, date, protocol, status, problems, sealed, measures, "
+                "encrypted FROM sessions WHERE rel = ?",
+                (rel,),
+            ).fetchone()
         return None if found is None else self._row(found)
 
     def _row(self, r: tuple[Any, ...]) -> dict[str, Value]:
