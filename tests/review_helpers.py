@@ -16,6 +16,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -161,3 +162,66 @@ def add_bad_folders(archive: Archive, target: Path, site: Path) -> dict[str, Pat
         "no_recording": empty,
         "wrong_key": bad / "20260104-090000-other-key",
     }
+
+
+class ReviewServer:
+    """``vrtherapy serve``'s app on 127.0.0.1 (a free port) in a thread of its own."""
+
+    def __init__(self, sessions: Path, users: Any, key: Any) -> None:
+        import asyncio
+        import threading
+
+        from console.review.state import Review
+        from console.state import ConsoleConfig
+        from engine.privacy.audit import AuditLog
+        from engine.review.index import SessionIndex
+
+        index = SessionIndex(sessions / ".vrtherapy-index.sqlite", sessions, key)
+        index.refresh()
+        self.review = Review(sessions, key, index)
+        self.audit = sessions / "audit.log"
+        self.config = ConsoleConfig(
+            users=users, audit=AuditLog(self.audit, actor="test"), operator="test"
+        )
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="review-server", daemon=True)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _serve(self) -> None:
+        import asyncio
+
+        from aiohttp import web
+
+        from console.review.app import make_review_app
+
+        asyncio.set_event_loop(self._loop)
+        runner = web.AppRunner(make_review_app(self.config, self.review), access_log=None)
+
+        async def start() -> None:
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
+            self.port = runner.addresses[0][1]
+
+        self._loop.run_until_complete(start())
+        self._ready.set()
+        self._loop.run_forever()
+        self._loop.run_until_complete(runner.cleanup())
+        self._loop.close()
+
+    def start(self) -> ReviewServer:
+        from waiting import wait_for
+
+        self._thread.start()
+        wait_for(self._ready.is_set, 20, what="the review server to listen")
+        return self
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=20)
+        self.review.index.close()
+        assert not self._thread.is_alive(), "the review server did not stop within 20 s"

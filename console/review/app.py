@@ -29,8 +29,8 @@ SWEEP_PERIOD = 1.0
 
 async def report_headers(request: web.Request, response: web.StreamResponse) -> None:
     """A report page's CSP (its inline style allowed by hash), after :func:`add_headers`."""
-    csp = response.get(session_page.REPORT_CSP)
-    if isinstance(csp, str):
+    csp = response.headers.pop(session_page.REPORT_CSP, None)
+    if csp is not None:
         response.headers["Content-Security-Policy"] = csp
 
 

@@ -33,8 +33,9 @@ from engine.review.folder import REPORTS, ReadSession, SessionFolder, read_sessi
 
 __all__ = ["REPORT_CSP", "add_routes", "report_html"]
 
-REPORT_CSP = "review_csp"
-"""Key of an answer's CSP override (read by :func:`console.review.app.report_headers`)."""
+REPORT_CSP = "X-Review-Report-CSP"
+"""Header carrying a report's CSP to :func:`console.review.app.report_headers`, which
+moves it into ``Content-Security-Policy`` (it never leaves the server)."""
 _NOT_SHOWN = ("wrong_key", "no_recording", "unreadable")
 _STYLE = re.compile(r"<style>(.*?)</style>", re.S)
 
@@ -73,7 +74,7 @@ def _with_nav(report: str, nav: str) -> tuple[str, str]:
         for m in _STYLE.findall(report)
     ]
     csp = CSP.replace("style-src 'self'", "style-src 'self' " + " ".join(hashes))
-    head = '<link rel="stylesheet" href="/static/review.css">\n'
+    head = '<link rel="icon" href="data:,">\n<link rel="stylesheet" href="/static/review.css">\n'
     head += '<script src="/static/review.js" defer></script>\n</head>'
     page = report.replace("</head>", head, 1)
     page = re.sub(r"<body([^>]*)>", lambda m: f"<body{m.group(1)}>\n{nav}", page, count=1)
@@ -118,7 +119,7 @@ async def session(request: web.Request) -> web.StreamResponse:
     )
     page, csp = _with_nav(report, nav)
     response = html(page)
-    response[REPORT_CSP] = csp
+    response.headers[REPORT_CSP] = csp
     return response
 
 

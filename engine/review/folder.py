@@ -186,8 +186,11 @@ def _summary(read: ReadSession, key: SiteKey | None) -> str | None:
             sealed = name.endswith(".sealed") and key is not None
             raw = read_sealed_bytes(path, key) if sealed and key else path.read_bytes()
             data = json.loads(raw)
-        except (DecryptionError, PrivacyError) as exc:
-            read.flag("no_summary", f"{path}: cannot be decrypted ({exc})")
+        except DecryptionError as exc:
+            read.flag("wrong_key", f"{path}: cannot be decrypted ({exc})")
+            return name
+        except PrivacyError as exc:
+            read.flag("no_summary", f"{path}: cannot be read ({exc})")
             return name
         except (OSError, ValueError) as exc:
             read.flag("no_summary", f"{path}: not readable JSON ({exc})")

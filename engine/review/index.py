@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from engine.privacy.integrity import MANIFEST, file_sha256
 from engine.privacy.keys import SiteKey
 from engine.review.folder import ReviewError, SessionFolder, find_sessions, signature
-from engine.review.measures import Value
+from engine.review.measures import COLUMNS, Value
 from engine.review.outcomes import compute_rows
 
 __all__ = ["INDEX_NAME", "Participant", "Refresh", "SessionIndex", "manifest_sha256"]
@@ -264,7 +264,8 @@ class SessionIndex:
     def _row(self, r: tuple[Any, ...]) -> dict[str, Value]:
         plain: dict[str, Value] = dict(zip(_PLAIN, r[:7], strict=True))
         measures = self._sealer.open(str(r[0]), bytes(r[7]), int(r[8]))
-        return {**(measures or {}), **plain}
+        blank: dict[str, Value] = dict.fromkeys(c.name for c in COLUMNS)
+        return {**blank, **(measures or {}), **plain}
 
 
 def _files_match(folder: Path) -> bool:
