@@ -112,3 +112,58 @@ def test_serve_bad_input_is_one_sentence_and_exit_2(
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0] and "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_vrtherapy_serve_indexes_serves_and_stops_on_sigterm(
+    archive: Archive,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    from conftest import ROOT
+    from waiting import wait_for
+
+    sessions = tmp_path / "sessions"
+    shutil.copytree(archive.sessions, sessions)
+    out = tmp_path / "serve.out"
+    with open(out, "w") as f:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "engine.cli",
+                "serve",
+                str(sessions),
+                "--bind",
+                "127.0.0.1:0",
+                "--workers",
+                "2",
+                "--operator",
+                "clinic",
+            ],
+            cwd=ROOT,
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            text = wait_for(
+                lambda: "review: http" in out.read_text() and out.read_text(),
+                120,
+                interval=0.1,
+                what="vrtherapy serve to print its URL",
+            )
+            assert "index: " in text and "(5 added, 0 rebuilt" in text
+            url = text.split("review: ", 1)[1].split()[0]
+            with urllib.request.urlopen(url + "login") as r:
+                assert r.status == 200 and r.headers["Cache-Control"] == "no-store"
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+    assert proc.returncode == 0, out.read_text()
+    assert "review stopped" in out.read_text()
+    assert (sessions / ".vrtherapy-index.sqlite").exists()

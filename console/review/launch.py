@@ -39,6 +39,7 @@ class ReviewLaunch:
     bind: Bind
     ssl_context: ssl.SSLContext | None
     fingerprint: str | None
+    workers: int = 1
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, key: SiteKey | None) -> ReviewLaunch:
@@ -71,7 +72,8 @@ class ReviewLaunch:
             tls=context is not None,
             loopback=bind.loopback,
         )
-        return cls(config, Review(sessions, key, index), bind, context, fp)
+        review = Review(sessions, key, index)
+        return cls(config, review, bind, context, fp, int(getattr(args, "workers", 1)))
 
     async def run(self) -> None:
         """Refresh the index, then serve until SIGINT or SIGTERM."""
@@ -84,7 +86,7 @@ class ReviewLaunch:
                 last[0] = now
                 print(f"serve: indexing {done}/{total} sessions", file=sys.stderr, flush=True)
 
-        done = self.review.index.refresh(progress=progress)
+        done = self.review.index.refresh(workers=self.workers, progress=progress)
         _say(
             f"index: {self.review.index.path} ({done.added} added, {done.rebuilt} rebuilt, "
             f"{done.removed} removed, {done.unchanged} unchanged; "

@@ -101,6 +101,13 @@ def add_parsers(sub: Any) -> None:
         metavar="FILE",
         help="the session index (default SESSIONS_DIR/.vrtherapy-index.sqlite)",
     )
+    s.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="worker processes for indexing new sessions at start (default 1)",
+    )
     add_key_options(s)
     add_operator_option(s)
 
