@@ -253,6 +253,11 @@ def _run(args: Any, root: Path) -> int:
         target = 1000.0 if name.startswith("course") else target
         print(_line(name, values, target))
     index.close()
+    _outcomes(args, root, site, key)
+    return 0
+
+
+def _outcomes(args: Any, root: Path, site: Path, key: SiteKey) -> None:
     start = time.perf_counter()
     long = templates(
         site,
@@ -273,7 +278,6 @@ def _run(args: Any, root: Path) -> int:
     )
     for line in outcomes_rates(outcome_sessions, key, args.workers):
         print(line)
-    return 0
 
 
 if __name__ == "__main__":

@@ -40,6 +40,11 @@ def _dask_address(text: str) -> str:
 
 def add_parsers(sub: Any) -> None:
     """Add ``outcomes`` and ``serve`` to the ``vrtherapy`` subcommands."""
+    _add_outcomes(sub)
+    _add_serve(sub)
+
+
+def _add_outcomes(sub: Any) -> None:
     from engine.privacy.cli import add_key_options, add_operator_option
 
     o = sub.add_parser(
@@ -73,6 +78,11 @@ def add_parsers(sub: Any) -> None:
     o.add_argument("--force", action="store_true", help="replace FILE if it exists")
     add_key_options(o)
     add_operator_option(o)
+
+
+def _add_serve(sub: Any) -> None:
+    from engine.privacy.cli import add_key_options, add_operator_option
+
     s = sub.add_parser(
         "serve",
         help="the console's web app in review mode: sessions, reports, a participant's course",

@@ -187,6 +187,13 @@ def _max_hr(model: ReportModel) -> float | None:
     return float(finite.max()) if finite.size else None
 
 
+def _steps_total(summary: dict[str, Any]) -> int | None:
+    total, hierarchy = summary.get("steps_total"), summary.get("hierarchy")
+    if isinstance(total, int) and not isinstance(total, bool):
+        return total
+    return len(hierarchy) if isinstance(hierarchy, list) else None
+
+
 def measures_from_model(
     model: ReportModel, data: SessionData, summary: dict[str, Any]
 ) -> dict[str, Value]:
@@ -202,8 +209,6 @@ def measures_from_model(
     base = next(iter(data.events("baseline")), None)
     base_hr = _num(base.event.get("hr_bpm")) if base is not None else None
     base_scl = _num(base.event.get("scl_us")) if base is not None else None
-    total = summary.get("steps_total")
-    hierarchy = summary.get("hierarchy")
     duration = _num(summary.get("duration_s"))
     reason = _header(model, "End reason")
     overrides = sum(1 for d in model.decisions if d.source == "therapist")
@@ -215,9 +220,7 @@ def measures_from_model(
         "duration_s": duration if duration is not None else model.duration,
         "end_state": _header(model, "End state"),
         "end_reason": reason,
-        "steps_total": total
-        if isinstance(total, int) and not isinstance(total, bool)
-        else (len(hierarchy) if isinstance(hierarchy, list) else None),
+        "steps_total": _steps_total(summary),
         "highest_step": max(steps) if steps else None,
         "predicted_suds": predicted[0] if predicted else None,
         "peak_suds": max(suds) if suds else None,
