@@ -55,9 +55,10 @@ from engine.session_status import session_info
 from engine.session_types import IntensitySink, PromptResponder, StatusSink
 from engine.sessiondir import new_session_dir
 from engine.signals import SignalStop
-from engine.twinfeed import TwinFeed
+from engine.twinfeed import TwinFeed, predicted_suds
 from engine.yamlconfig import describe_validation_error, field_name
 from therapies.commands import CommandSource
+from therapies.prompts import PREDICTED_SUDS
 from therapies.scenes import create_scene, scene_events
 
 if TYPE_CHECKING:
@@ -444,7 +445,10 @@ def run_simulated(
             physiology.set_paced_breathing(pacer_rate)
 
         def twin_answers(kind: str) -> int | None:
-            """The simulated patient answers SUDS (0-100) and pain NRS (0-10) prompts."""
+            """The simulated patient answers SUDS (0-100), pain NRS (0-10) and predicted
+            SUDS prompts."""
+            if kind == PREDICTED_SUDS:
+                return predicted_suds(twin, protocol.controller)
             return physiology.suds() if kind == "suds" else physiology.pain_nrs()
 
         batch = DRY_RUN_BATCH_SECONDS if opts.batch_seconds is None else opts.batch_seconds

@@ -215,6 +215,18 @@ class Protocol(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _prediction_needs_a_hierarchy(self) -> Protocol:
+        kind = self.controller.kind
+        if self.prompts.predicted_suds is not None and kind != "exposure":
+            raise FieldValueError(
+                ("prompts", "predicted_suds"),
+                "the predicted SUDS asks about the hardest step of an exposure hierarchy; "
+                f"this protocol's controller is {kind} (remove predicted_suds, or use "
+                "controller.kind: exposure)",
+            )
+        return self
+
+    @model_validator(mode="after")
     def _consent_covers_a_stream(self) -> Protocol:
         if self.consent is None:
             return self

@@ -226,6 +226,7 @@ class Session(SessionInput):
                 f"{self.protocol.baseline:g} s",
             },
         )
+        self._prompt_events(self.prompts.begin(now))  # the predicted SUDS, when configured
 
     def request_stop(self, reason: str) -> None:
         """Ask the session to stop (aborted, ``reason``) at its next step; safe to call

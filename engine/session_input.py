@@ -178,7 +178,8 @@ class SessionInput:
         return True, f"{kind} {value} recorded"
 
     def _prompt_events(self, events: Sequence[PromptEvent]) -> None:
-        """Record prompt events; answers go to the controller (and twins answer in dry-runs)."""
+        """Record prompt events; SUDS and NRS answers go to the controller (the predicted
+        SUDS is only recorded), and twins answer in dry-runs."""
         for e in events:
             self._mark(e.time, e.marker())
             if e.event == "asked" and self.prompt_answerer is not None:
@@ -187,7 +188,7 @@ class SessionInput:
                     self._prompt_events(self.prompts.answer(value, e.time, source="twin"))
             elif e.event == "answered" and e.value is not None:
                 self.summary.answers.append((e.time, e.kind, int(e.value)))
-                if self._state is SessionState.ACTIVE:
+                if self._state is SessionState.ACTIVE and e.kind in KINDS:  # not a prediction
                     decision = self.safety.answer(e.time, e.kind, int(e.value))
                     if decision is not None:
                         self._decide(e.time, [decision])

@@ -121,7 +121,8 @@ class PromptResponder(Protocol):
     """Answers a prompt the moment it is asked (a simulated patient in dry-runs)."""
 
     def __call__(self, kind: str) -> int | None:
-        """The answer to a ``"suds"`` or ``"nrs"`` prompt, or ``None`` for no answer."""
+        """The answer to a ``"suds"``, ``"nrs"`` or ``"predicted_suds"`` prompt, or ``None``
+        for no answer."""
         ...
 
 

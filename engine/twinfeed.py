@@ -17,8 +17,9 @@ from biosignals.reconnect import Gap, StreamPredicate
 from biosignals.role_streams import RoleRequest, RoleView, SharedStream, bind_roles
 from biosignals.roles import ROLE_UNITS
 from biosignals.streams import FakeInlet, StreamMeta
-from biosignals.twin import TwinPhysiology
+from biosignals.twin import TwinPhysiology, TwinProfile
 from engine.clock import Clock
+from therapies.controllers import ControllerConfigBase, ExposureConfig
 
 
 def _meta(role: str, stream_type: str, rate: float, label: str, unit: str) -> StreamMeta:
@@ -121,3 +122,16 @@ class TwinFeed:
     def push_intensity(self, value: float, timestamp: float) -> None:
         """The intensity the session shows drives the twin's arousal."""
         self.physiology.set_intensity(value)
+
+
+def predicted_suds(profile: TwinProfile, controller: ControllerConfigBase) -> int:
+    """The simulated patient's answer to "how anxious do you expect to be at the hardest
+    step?": its unhabituated SUDS there, ``100 * suds_scale * min(1, reactivity * top)``
+    (``top`` the hierarchy's highest intensity; 1 for other controllers), clipped to 0-100.
+
+    A twin habituates and the controller keeps it inside the window, so its peak SUDS stays
+    below this: the over-prediction that expectancy violation measures.
+    """
+    top = max(controller.levels()) if isinstance(controller, ExposureConfig) else 1.0
+    arousal = min(1.0, profile.reactivity * top)
+    return round(100.0 * min(1.0, max(0.0, profile.suds_scale * arousal)))

@@ -1,7 +1,9 @@
-"""In-scene self-report prompts: SUDS (0-100) and pain NRS (0-10). Pure state, no GL, no IO.
+"""In-scene self-report prompts: SUDS (0-100), pain NRS (0-10) and predicted SUDS (0-100,
+asked once when an exposure session starts). Pure state, no GL, no IO.
 
 A :class:`PromptScheduler` opens prompts on a schedule (``every``, from ``first_after`` after
-the active phase starts) or on demand (a therapist key, or :meth:`PromptScheduler.request`),
+the active phase starts), once at the session's start (:meth:`PromptScheduler.begin`: the
+predicted SUDS) or on demand (a therapist key, or :meth:`PromptScheduler.request`),
 one at a time (others queue), takes the answer from keys (digits + Enter, or Left/Right
 steps + Enter) or from another input path (:meth:`PromptScheduler.answer`, e.g. gaze or a
 controller ray), and closes unanswered prompts after ``timeout``. Every change is returned
@@ -28,9 +30,14 @@ from biosignals.errors import VrTherapyError
 from biosignals.units import Duration
 from therapies.scenes.base import Gauge, Overlay
 
-PromptKind = Literal["suds", "nrs"]
+PromptKind = Literal["suds", "nrs", "predicted_suds"]
 PromptEventKind = Literal["asked", "answered", "timeout", "cancelled"]
 KINDS: tuple[PromptKind, ...] = ("suds", "nrs")
+"""Kinds asked on a schedule or on demand (the therapist's key, a console); their answers go
+to the controller."""
+PREDICTED_SUDS: PromptKind = "predicted_suds"
+"""The expectancy question, asked once at the session's start; recorded, never given to the
+controller (it is not a rating of the moment)."""
 
 DIGIT_KEYS = {str(d): str(d) for d in range(10)} | {f"[{d}]": str(d) for d in range(10)}
 """pygame key names of the digit row and the keypad -> digit."""
@@ -89,6 +96,14 @@ SCALES: dict[str, Scale] = {
         "0  no pain\tworst pain imaginable  10",
         "pain",
     ),
+    PREDICTED_SUDS: Scale(
+        0,
+        100,
+        10,
+        "How anxious do you expect to be at the hardest step?",
+        "0  calm\tmost anxious ever  100",
+        "predicted SUDS",
+    ),
 }
 
 
@@ -122,6 +137,21 @@ class PromptConfig(BaseModel, frozen=True, extra="forbid"):
         return self
 
 
+class PredictedSudsConfig(BaseModel, frozen=True, extra="forbid"):
+    """The expectancy question (protocol key ``prompts.predicted_suds``): "How anxious do you
+    expect to be at the hardest step?" (0-100), asked once when the session starts, before
+    the baseline rest, so that expectancy violation (predicted vs peak SUDS) can be computed.
+
+    Parameters
+    ----------
+    timeout
+        An unanswered question closes after this long and is recorded as a timeout (1 s to
+        10 min).
+    """
+
+    timeout: Duration = Field(default=60.0, ge=MIN_TIMEOUT, le=600.0)
+
+
 class GazeConfig(BaseModel, frozen=True, extra="forbid"):
     """Answering prompts by head gaze (protocol key ``prompts.gaze``), where the display
     reports a head pose (headset, desktop window); see :mod:`therapies.prompt_gaze`.
@@ -146,6 +176,9 @@ class PromptsConfig(BaseModel, frozen=True, extra="forbid"):
     ----------
     suds, nrs
         SUDS 0-100 and pain NRS 0-10; ``None``: not asked (not even on demand).
+    predicted_suds
+        The expectancy question at the session's start (see :class:`PredictedSudsConfig`);
+        ``None``: not asked. Exposure protocols only (the protocol checks).
     on_demand_key
         Key (pygame name) that asks every configured prompt now, SUDS first.
     gaze
@@ -154,6 +187,7 @@ class PromptsConfig(BaseModel, frozen=True, extra="forbid"):
 
     suds: PromptConfig | None = None
     nrs: PromptConfig | None = None
+    predicted_suds: PredictedSudsConfig | None = None
     on_demand_key: str = "s"
     gaze: GazeConfig = GazeConfig()
 
@@ -193,7 +227,7 @@ class PromptEvent:
     time
         When (the deadline for a timeout), on the session clock.
     kind
-        ``"suds"`` or ``"nrs"``.
+        ``"suds"``, ``"nrs"`` or ``"predicted_suds"``.
     event
         ``"asked"``, ``"answered"``, ``"timeout"`` or ``"cancelled"`` (session ended).
     value
@@ -201,7 +235,8 @@ class PromptEvent:
     latency
         Seconds from asked to answered (``answered`` only).
     source
-        How it came about: ``schedule``, ``key`` or ``request`` for ``asked``; ``keys`` or
+        How it came about: ``schedule``, ``start``, ``key`` or ``request`` for ``asked``;
+        ``keys`` or
         the :meth:`PromptScheduler.answer` caller's word (``gaze``...) for ``answered``.
     """
 
@@ -282,6 +317,18 @@ class PromptScheduler:
         config: PromptConfig | None = getattr(self.config, kind)
         return config
 
+    def _timeout(self, kind: PromptKind) -> float:
+        config: PromptConfig | PredictedSudsConfig | None = getattr(self.config, kind)
+        return (config or PromptConfig()).timeout
+
+    def begin(self, now: float) -> list[PromptEvent]:
+        """The session starts at ``now``: ask the predicted SUDS when configured (source
+        ``start``); an empty list otherwise."""
+        if self.config.predicted_suds is None:
+            return []
+        self._enqueue(PREDICTED_SUDS, "start")
+        return self._open_next(now)
+
     def start(self, now: float) -> None:
         """The active phase begins at ``now``: scheduled prompts count from here.
 
@@ -301,7 +348,7 @@ class PromptScheduler:
     def request(self, kind: PromptKind, now: float, source: str = "request") -> list[PromptEvent]:
         """Ask ``kind`` now (or after the open prompt); works before :meth:`start` too."""
         if kind not in SCALES:
-            raise PromptError(f"prompt kind {kind!r} is not one of {', '.join(KINDS)}")
+            raise PromptError(f"prompt kind {kind!r} is not one of {', '.join(SCALES)}")
         self._enqueue(kind, source)
         return self._open_next(now)
 
@@ -364,7 +411,7 @@ class PromptScheduler:
             Unknown ``kind``.
         """
         if kind not in SCALES:
-            raise PromptError(f"prompt kind {kind!r} is not one of {', '.join(KINDS)}")
+            raise PromptError(f"prompt kind {kind!r} is not one of {', '.join(SCALES)}")
         value = SCALES[kind].clip(value)
         self._last_answer[kind] = value
         return [*self._expire(now), PromptEvent(now, kind, "answered", value, None, source)]
@@ -401,8 +448,7 @@ class PromptScheduler:
         if self._open is not None or not self._queue:
             return []
         kind, source = self._queue.pop(0)
-        config = self._config(kind) or PromptConfig()
-        self._open = Prompt(kind, now, now + config.timeout)
+        self._open = Prompt(kind, now, now + self._timeout(kind))
         return [PromptEvent(now, kind, "asked", source=source)]
 
     def _expire(self, now: float) -> list[PromptEvent]:

@@ -16,28 +16,36 @@ from engine.privacy.review_cli import add_review_options, open_review
 
 __all__ = ["add_export_parser", "add_replay_parser", "cmd_export", "cmd_replay"]
 
-FORMATS = ("edf", "csv")
+FORMATS = ("edf", "csv", "bids")
 
 
 def add_export_parser(sub: Any) -> argparse.ArgumentParser:
     """Add the ``export`` subcommand to ``sub`` (from ``add_subparsers``)."""
     p: argparse.ArgumentParser = sub.add_parser(
         "export",
-        help="export a recording as EDF+ or CSV",
+        help="export a recording as EDF+, CSV or BIDS",
         description="edf: one EDF+ file (physiology at its own rates, intensity at 10 Hz, "
-        "events as annotations). csv: one CSV per stream plus events.csv. The session's "
+        "events as annotations). csv: one CSV per stream plus events.csv. bids: a BIDS "
+        "dataset (physio and events per session) of one session or of every session in a "
+        "sessions folder, into a new folder given with --out (docs/bids.md). The session's "
         "integrity is checked first; the export is logged in the audit trail.",
     )
-    p.add_argument("recording", type=Path, help="recording of a session, or its folder")
-    p.add_argument("--format", choices=FORMATS, default="edf", help="edf (default) or csv")
+    p.add_argument(
+        "recording",
+        type=Path,
+        help="recording of a session, or its folder; for bids also a sessions folder",
+    )
+    p.add_argument("--format", choices=FORMATS, default="edf", help="edf (default), csv or bids")
     p.add_argument(
         "-o",
         "--output",
+        "--out",
         type=Path,
         default=None,
         help="EDF file, or folder for CSV (default: the session's exports/recording.edf or "
         "exports/csv/, listed in its integrity.json; an encrypted session needs -o outside "
-        "the sessions folder)",
+        "the sessions folder); for bids a new or empty folder outside every session folder "
+        "(required)",
     )
     p.add_argument(
         "--force",
@@ -65,6 +73,10 @@ def add_replay_parser(sub: Any) -> argparse.ArgumentParser:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Run ``vrtherapy export``; prints one line; errors propagate as VrTherapyError."""
+    if args.format == "bids":
+        from engine.export.bids_cli import cmd_export_bids
+
+        return cmd_export_bids(args)
     review = open_review(args, "export")
     recording, key = review.recording, review.key
     force = bool(getattr(args, "force", False))
