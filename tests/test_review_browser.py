@@ -116,7 +116,9 @@ def test_clinician_opens_a_participant_the_course_and_a_sealed_report(
     charts = p.page.locator("svg.chart")
     assert charts.count() == 5
     points = [int(charts.nth(i).get_attribute("data-points") or 0) for i in range(5)]
-    assert points[0] >= 4 and points[1] == 4 and points[2] >= 3  # SUDS, steps, HR react.
+    assert points[0] >= 12 and points[1] == 4 and points[2] >= 3  # SUDS x3, steps, HR react.
+    predicted = charts.first.locator("circle title", has_text="predicted")
+    assert predicted.count() == 4  # one predicted SUDS per exposure session
     box = charts.first.bounding_box()
     assert box is not None and box["width"] > 300 and box["height"] > 100
     assert p.page.locator("#course tbody tr").count() == 4

@@ -118,6 +118,9 @@ def test_measures_match_each_sessions_report(archive: Archive) -> None:  # noqa:
     heights = [session_row(f, site_key()) for f in folders if "heights" in f.rel]
     assert all(int(r["highest_step"]) >= 1 for r in heights)  # type: ignore[arg-type]
     assert all(r["hr_reactivity_step1_bpm"] is not None for r in heights)
+    for r in heights:  # the predicted-SUDS prompt at the start of each exposure session
+        assert r["predicted_suds"] is not None and r["peak_suds"] is not None
+        assert r["expectancy_violation"] == float(r["predicted_suds"]) - float(r["peak_suds"])  # type: ignore[arg-type]
     first = heights[0]
     assert first["hr_reactivity_step1_bpm"] == pytest.approx(
         float(first["hr_peak_step1_bpm"]) - float(first["baseline_hr_bpm"])  # type: ignore[arg-type]
