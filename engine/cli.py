@@ -245,8 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
     privacy_cli.add_keygen_parser(sub)
     privacy_cli.add_pseudonym_parser(sub)
     from console.cli import add_parsers  # the console is a layer above; parsers only
+    from engine.review.cli import add_parsers as add_review_parsers
 
     add_parsers(sub)
+    add_review_parsers(sub)
     return parser
 
 
@@ -465,6 +467,19 @@ def _cmd_console(args: argparse.Namespace) -> int:
     return (cmd_console if args.command == "console" else cmd_user)(args)
 
 
+def _cmd_review(args: argparse.Namespace) -> int:
+    from engine.review.cli import cmd_outcomes, review_key
+
+    if args.command == "outcomes":
+        return cmd_outcomes(args)
+    import asyncio
+
+    from console.review.launch import ReviewLaunch
+
+    asyncio.run(ReviewLaunch.from_args(args, review_key(args)).run())
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Command] = {
     "demo": _cmd_session,
     "run": _cmd_session,
@@ -483,6 +498,8 @@ COMMANDS: dict[str, Command] = {
     "pseudonym": privacy_cli.cmd_pseudonym,
     "console": _cmd_console,
     "user": _cmd_console,
+    "outcomes": _cmd_review,
+    "serve": _cmd_review,
 }
 """Subcommand -> what runs it (every subcommand of :func:`build_parser`)."""
 

@@ -68,6 +68,10 @@ EVENTS = frozenset(
         "console_command",
         "console_refused",
         "console_account",
+        # clinician review (vrtherapy outcomes / serve; docs/outcomes.md, docs/review.md)
+        "outcomes",
+        "console_review",
+        "console_download",
     }
 )
 _TAIL_BYTES = 1 << 16
