@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from console.errors import ConsoleError
-from console.signing import COMMAND_FIELDS, COMMAND_KINDS
+from engine.console_wire import COMMAND_FIELDS, COMMAND_KINDS, MAX_COMMAND_BYTES
+from therapies.commands import NEEDS
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
@@ -28,17 +29,10 @@ __all__ = [
     "parse_message",
 ]
 
-MAX_MESSAGE_BYTES = 4096
+MAX_MESSAGE_BYTES = MAX_COMMAND_BYTES
 MAX_NOTE = 1000
 PROMPT_RANGES = {"suds": (0, 100), "nrs": (0, 10)}
-_NEEDS: dict[str, tuple[str, ...]] = {
-    "ask_prompt": ("prompt",),
-    "answer_prompt": ("prompt", "value"),
-    "note": ("text",),
-    "scene_event": ("event",),
-    "ignore_stream": ("role",),
-    "watch_stream": ("role",),
-}
+_NEEDS = {kind.value: fields for kind, fields in NEEDS.items()}
 
 
 class MessageError(ConsoleError):

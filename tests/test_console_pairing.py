@@ -72,9 +72,14 @@ def test_a_loose_folder_is_tightened_and_stale_files_are_skipped(tmp_path: Path)
     write_pairing(_pairing(pid=gone.pid), env)  # its process has ended (a SIGKILL's leftover)
     assert stat.S_IMODE(sessions_dir(env).stat().st_mode) == 0o700
     assert list_pairings(env) == []
-    (sessions_dir(env) / "00000000.json").write_text("{not json")
+    bad = sessions_dir(env) / "00000000.json"
+    bad.write_text("{not json")
+    os.chmod(bad, 0o644)
+    with pytest.raises(ConsolePairingError, match="must be 0600"):  # the secret would leak
+        read_pairing(bad)
+    os.chmod(bad, 0o600)
     with pytest.raises(ConsolePairingError, match="not a pairing file"):
-        read_pairing(sessions_dir(env) / "00000000.json")
+        read_pairing(bad)
 
 
 class JsonReader:

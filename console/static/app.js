@@ -150,7 +150,7 @@
       box.append(b);
     }
     if (!events.length) { const s = document.createElement("span"); s.className = "muted"; s.textContent = "none in this session"; box.append(s); }
-    const kinds = info.prompts || ["suds", "nrs"];
+    const kinds = info.prompt_kinds || ["suds", "nrs"];
     for (const b of document.querySelectorAll("[data-kind=ask_prompt]")) b.hidden = !kinds.includes(b.dataset.prompt);
     steerable();
   }
