@@ -231,7 +231,7 @@ class FakeSession:
             streams[role] = {"status": "ignored", "flags": self.flagged.get(role, [])}
         status = {
             "sid": self.sid, "time": now, "elapsed_s": elapsed, "remaining_s": 1800.0 - elapsed,
-            "state": self.state, "step": self.step, "steps_total": len(HIERARCHY),
+            "state": self.state, "step": self.step + 1, "steps_total": len(HIERARCHY),
             "label": label, "intensity": round(self.intensity, 4), "target": target,
             "held_by": self.held_by, "arousal": arousal, "window": [0.3, 0.7],
             "next": f"climbs to step {self.step + 2} when arousal stays below 0.70 for 18 s more",

@@ -10,7 +10,7 @@
     lost: null, active: false, pings: new Map(), pending: new Map(), pingId: 0,
     offset: null, rtt: null, newest: null, origin: null, dirty: false, stopArmed: null,
     f: { t: [], hr: [], scl: [], scr: [], arousal: [], rmssd: [], valid: [] },
-    it: { t: [], v: [] }, log: [], charts: {},
+    it: { t: [], v: [] }, log: [], charts: {}, undrawn: [], lags: [],
   };
 
   // ------------------------------------------------------------------ helpers
@@ -103,6 +103,17 @@
       u.setData(data);
       $(`chart-${name}`).dataset.points = String(data[0].length);
     }
+    queueMicrotask(drawLags);  // after uPlot's own microtask has drawn
+  }
+  function drawLags() {
+    // feature tick (the session's clock) -> drawn here, for the latency line and
+    // `vrtherapy bench console`: body[data-draw-lag-ms] holds the last 200, in ms
+    if (S.offset == null || !S.undrawn.length) { S.undrawn = []; return; }
+    const now = performance.now() / 1000 + S.offset;
+    for (const t of S.undrawn) S.lags.push(Math.round((now - t) * 1000));
+    S.undrawn = [];
+    if (S.lags.length > 200) S.lags.splice(0, S.lags.length - 200);
+    document.body.dataset.drawLagMs = S.lags.join(" ");
   }
   function scheduleRedraw() {
     if (S.dirty) return;
@@ -160,7 +171,7 @@
     text("state", st.state || "?");
     $("state").className = "badge " + (st.state === "active" ? "ok" : st.state === "baseline" ? "" : "warn");
     text("elapsed", `${mmss(st.elapsed_s)} / ${mmss(st.remaining_s)} left`);
-    text("step", st.step == null ? "-" : `${st.step + 1}/${st.steps_total}`);
+    text("step", st.step == null ? "-" : `${st.step}/${st.steps_total}`);  // 1-based (docs/console.md)
     text("step-label", st.label || "");
     show("held", !!st.held_by, st.held_by ? `held by ${st.held_by}` : "");
     const pct = (x) => `${Math.round(100 * Math.min(1, Math.max(0, x || 0)))}%`;
@@ -307,7 +318,7 @@
       scheduleRedraw();
     },
     status(m) { renderStatus(m.status); },
-    features(m) { addFeatures(m.row); trim(); scheduleRedraw(); },
+    features(m) { addFeatures(m.row); S.undrawn.push(m.row[0]); trim(); scheduleRedraw(); },
     intensity(m) { addIntensity(m.t, m.value); trim(); scheduleRedraw(); },
     marker(m) { addMarker(m.marker); },
     thumbnail(m) { $("thumb").src = m.data; show("thumb-box", true); },
@@ -337,6 +348,7 @@
       const a = performance.now() / 1000 + S.offset - S.newest;
       age = `, data ${a < 10 ? a.toFixed(1) : Math.round(a)} s old`;
     }
+    if (S.lags.length) age += `, drawn ${S.lags[S.lags.length - 1]} ms after the tick`;
     text("latency", `latency ${S.rtt == null ? "--" : Math.round(S.rtt) + " ms"}${age}`);
   }
   function ping() {
