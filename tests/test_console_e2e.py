@@ -272,3 +272,16 @@ def test_bad_console_address_is_one_sentence_exit_2(site: dict[str, str], tmp_pa
     assert "--console 'localhost:http': expected [HOST:]PORT" in text and "Traceback" not in text
     assert not (tmp_path / "sessions").exists()
 
+
+def test_bench_console_prints_every_figure(site: dict[str, str], tmp_path: Path) -> None:
+    """`vrtherapy bench console` runs end to end (its figures are the machine's, not
+    asserted here): two sessions, the console process, a browser, timed clicks."""
+    bench = Process(site, tmp_path, "bench", "console", "--browsers", "1", "--seconds", "3",
+                    "--clicks", "2")  # fmt: skip
+    assert bench.wait(timeout=300) == 0, "\n".join(bench.lines[-20:])
+    figures = {m.group(1): float(m.group(2)) for m in map(
+        re.compile(r"^  (\w+) +(-?[0-9.]+|nan)").match, bench.lines) if m}  # fmt: skip
+    assert {"draw_p95_ms", "command_p95_ms", "console_cpu_pct", "frame_p99_with_ms",
+            "frame_p99_without_ms", "frame_p99_delta_ms", "page_kb"} <= set(figures)  # fmt: skip
+    assert figures["draw_samples"] > 0 and figures["command_samples"] == 2
+    assert figures["page_console_errors"] == 0 and figures["page_kb"] > 0
