@@ -13,6 +13,7 @@ console error on any page.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import os
@@ -21,7 +22,9 @@ import signal
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +32,7 @@ import numpy as np
 import pytest
 import yaml
 from console_helpers import recorded_markers
-from console_server_helpers import make_users
+from console_server_helpers import client, csrf, login, make_users, receive
 from waiting import wait_for
 
 from engine.console_pairing import Pairing, read_pairing, write_pairing
@@ -245,11 +248,14 @@ def _second_console(site: dict[str, str], tmp_path: Path, sid: str) -> Process:
     return Process(other, tmp_path, *args)
 
 
-def test_a_killed_console_leaves_the_session_running(site: dict[str, str], tmp_path: Path) -> None:
+def test_a_killed_console_leaves_the_session_running_and_another_attaches(
+    site: dict[str, str], tmp_path: Path
+) -> None:
     demo = _demo(site, tmp_path, "null")
+    again: Process | None = None
     try:
         pid = int(demo.match(r"console starting \(pid (\d+)\)").group(1))
-        demo.match(r"attached to session [0-9a-f]{8}")
+        sid = demo.match(r"attached to session ([0-9a-f]{8})").group(1)
         os.kill(pid, signal.SIGKILL)
         demo.match(r"console exited \(code -9\); the session goes on without it")
         ticks = len([x for x in demo.lines if x.startswith("[")])
@@ -258,11 +264,35 @@ def test_a_killed_console_leaves_the_session_running(site: dict[str, str], tmp_p
             60,
             what="two more progress lines",
         )
+        # `vrtherapy console --attach` finds the only running session by its pairing file
+        again = Process(site, tmp_path, "console", "--attach", "--bind", "127.0.0.1:0")
+        url = again.match(r"^console: (http://127\.0\.0\.1:\d+)/").group(1)
+        assert again.match(r"^attached to session ([0-9a-f]{8})").group(1) == sid
+        with ThreadPoolExecutor(1) as pool:  # its own event loop (Playwright may hold this one)
+            result = pool.submit(asyncio.run, _note(url, sid, "restarted console")).result(60)
+        assert result["applied"] is True and result["result"] == "noted"
     finally:
+        if again is not None:
+            again.stop()
         demo.proc.send_signal(signal.SIGINT)
         code = demo.wait()
     assert code == 1 and demo.match(r"session aborted: ")
-    assert demo.match(r"^recording: ")
+    markers = recorded_markers(Path(demo.match(r"^recording: (.+)$").group(1)))
+    (note,) = [m for m in markers if m.get("event") == "command" and m["command"] == "note"]
+    assert (note["operator"], note["source"], note["id"]) == ("dr.lee", "console", result["id"])
+
+
+async def _note(url: str, sid: str, text: str) -> dict[str, Any]:
+    """Log in as dr.lee, send a note over the WebSocket, return its command_result."""
+    async with client(url) as http:
+        await login(http, "dr.lee")
+        ws = await http.ws_connect(f"/ws?sid={sid}&csrf={await csrf(http)}", origin=url)
+        await receive(ws, "history")
+        await ws.send_json({"type": "command", "id": str(uuid.uuid4()), "kind": "note",
+                            "text": text})  # fmt: skip
+        result: dict[str, Any] = await receive(ws, "command_result", timeout=30)
+        await ws.close()
+        return result
 
 
 def test_bad_console_address_is_one_sentence_exit_2(site: dict[str, str], tmp_path: Path) -> None:

@@ -55,10 +55,18 @@
       scales: { x: { time: false } },
       axes: [
         { values: (u, v) => v.map((s) => mmss(s)), size: 28, stroke: "#5d6b7a" },
-        { size: 44, stroke: "#5d6b7a" },
+        { size: 50, stroke: "#5d6b7a" },
       ],
       series: [{}].concat(series),
     }, extra || {});
+  }
+  function span(least) {
+    // a y range at least `least` wide, so a steady signal is a flat line, not magnified noise
+    return (u, min, max) => {
+      if (min == null || max == null) return [0, least];
+      const pad = Math.max((max - min) * 0.1, (least - (max - min)) / 2);
+      return [min - pad, max + pad];
+    };
   }
   function makeCharts() {
     if (typeof uPlot === "undefined") return;
@@ -72,9 +80,11 @@
     };
     for (const [name, series] of Object.entries(defs)) {
       const el = $(`chart-${name}`);
+      const unit = { x: { time: false }, y: { range: [0, 1] } };
       const extra = name === "arousal"
-        ? { bands: [{ series: [3, 2], fill: "rgba(26,127,55,.12)" }], scales: { x: { time: false }, y: { range: [0, 1] } } }
-        : name === "intensity" ? { scales: { x: { time: false }, y: { range: [0, 1] } } } : {};
+        ? { bands: [{ series: [3, 2], fill: "rgba(26,127,55,.12)" }], scales: unit }
+        : name === "intensity" ? { scales: unit }
+        : { scales: { x: { time: false }, y: { range: span(name === "hr" ? 10 : 0.5) } } };
       S.charts[name] = new uPlot(chartOptions(el, series, extra), chartData(name), el);
     }
     window.addEventListener("resize", () => {
