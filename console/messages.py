@@ -18,6 +18,7 @@ from typing import Any
 from console.errors import ConsoleError
 from engine.console_wire import COMMAND_FIELDS, COMMAND_KINDS, MAX_COMMAND_BYTES
 from therapies.commands import NEEDS
+from therapies.prompts import SCALES
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
@@ -31,7 +32,8 @@ __all__ = [
 
 MAX_MESSAGE_BYTES = MAX_COMMAND_BYTES
 MAX_NOTE = 1000
-PROMPT_RANGES = {"suds": (0, 100), "nrs": (0, 10)}
+PROMPT_RANGES = {kind: (scale.low, scale.high) for kind, scale in SCALES.items()}
+"""Each prompt's answer range (the session's own scales, :data:`therapies.prompts.SCALES`)."""
 _NEEDS = {kind.value: fields for kind, fields in NEEDS.items()}
 
 
@@ -153,7 +155,9 @@ def _command(msg: dict[str, Any], facts: SessionFacts) -> BrowserCommand:
 
 def _check_fields(kind: str, given: dict[str, Any], facts: SessionFacts) -> None:
     if "prompt" in given and given["prompt"] not in PROMPT_RANGES:
-        raise MessageError(f"{kind}: prompt {given['prompt']!r} is not one of suds, nrs")
+        raise MessageError(
+            f"{kind}: prompt {given['prompt']!r} is not one of {', '.join(PROMPT_RANGES)}"
+        )
     if "value" in given:
         low, high = PROMPT_RANGES[given["prompt"]]
         value = given["value"]

@@ -377,6 +377,10 @@ def _console_link(
     )  # fmt: skip
     outlets = SessionOutlets(session_id, info, thumbnail=protocol.console.thumbnail)
     stack.callback(outlets.close)
+    console = None
+    if opts.console is not None:  # ends after the pairing file and the command link,
+        console = ConsoleProcess(opts.console, opts.out, opts.operator, _announce(opts))
+        stack.callback(console.stop)  # before the outlets it reads
     secret = new_secret()
     commands = LslCommandSource(session_id, secret)
     stack.callback(commands.close)
@@ -384,10 +388,6 @@ def _console_link(
         session_id, secret, protocol.protocol, opts.participant, started, os.getpid(),
         {**outlets.source_ids, "commands": commands.source_id},
     )  # fmt: skip
-    console = None
-    if opts.console is not None:  # stopped after the pairing file goes (pages see the end)
-        console = ConsoleProcess(opts.console, opts.out, opts.operator, _announce(opts))
-        stack.callback(console.stop)
     stack.enter_context(paired_session(pairing))
     if console is not None:
         console.start(session_id)

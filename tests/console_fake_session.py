@@ -189,12 +189,23 @@ class FakeSession:
 
     # ------------------------------------------------------------------------- publishing
     def _resolve_commands(self) -> None:
+        """Find a console's command stream, again whenever the one read is lost (a console
+        that restarts). Opened here, without recovery, like the session's own link: an
+        inlet that would wait to reconnect to a console that is gone can hang a pull."""
         pylsl = self._pylsl
         for _ in ticks(self._stop, 0.05):
-            found = pylsl.resolve_byprop("source_id", f"vrtherapy-commands-{self.sid}", 1, 0.2)
-            if found:
-                self._inlet = pylsl.StreamInlet(found[0])
-                return
+            if self._inlet is not None:
+                continue
+            found = pylsl.resolve_byprop("source_id", source_id("commands", self.sid), 1, 0.2)
+            if not found:
+                continue
+            inlet = pylsl.StreamInlet(found[0], recover=False)
+            try:
+                inlet.open_stream(timeout=2.0)
+            except (pylsl.util.TimeoutError, pylsl.util.LostError):
+                inlet.close_stream()
+                continue
+            self._inlet = inlet
 
     def _run(self) -> None:
         next_tick = 0.0
@@ -245,9 +256,14 @@ class FakeSession:
 
     # ------------------------------------------------------------------------- commands
     def _commands(self, now: float) -> None:
-        if self._inlet is None:
+        inlet = self._inlet
+        if inlet is None:
             return
-        samples, _ = self._inlet.pull_chunk(timeout=0.0)
+        try:
+            samples, _ = inlet.pull_chunk(timeout=0.0)
+        except self._pylsl.util.LostError:  # the console went away; look for the next one
+            self._inlet = None
+            return
         for (text,) in samples:
             problem, cmd = self._check(text, now)
             if problem is not None:

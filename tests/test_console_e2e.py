@@ -19,11 +19,7 @@ import io
 import os
 import re
 import signal
-import subprocess
-import sys
-import threading
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -32,14 +28,17 @@ import numpy as np
 import pytest
 import yaml
 from console_helpers import recorded_markers
-from console_server_helpers import client, csrf, login, make_users, receive
+from console_server_helpers import CliProcess, client, csrf, login, make_users, receive
 from waiting import wait_for
 
 from engine.console_pairing import Pairing, read_pairing, write_pairing
 from engine.protocol import load_protocol, resolve_seed
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[dev]'")
-from test_console_browser import ARGS, CHROMIUM, Page  # noqa: E402  (after the skip)
+import test_console_browser  # noqa: E402  (after the skip)
+from test_console_browser import CHROMIUM, Page  # noqa: E402
+
+browser = test_console_browser.browser  # the same module-scoped Chromium fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [
@@ -61,56 +60,6 @@ def _protocol_file(folder: Path, **console: Any) -> Path:
     return path
 
 
-class Process:
-    """A ``vrtherapy`` process; every line it prints (both streams), as they come."""
-
-    def __init__(self, env: dict[str, str], cwd: Path, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "engine.cli", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            cwd=cwd,
-            env={**os.environ, **env},
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def match(self, pattern: str, timeout: float = 90.0) -> re.Match[str]:
-        """The first line matching ``pattern`` (waits for it)."""
-        rx = re.compile(pattern)
-
-        def found() -> re.Match[str] | None:
-            hit = next((m for m in map(rx.search, list(self.lines)) if m), None)
-            if hit is None and self.proc.poll() is not None:
-                self._reader.join(timeout=5)
-                text = "\n".join(self.lines[-30:])
-                raise AssertionError(f"exited {self.proc.returncode} before {pattern!r}:\n{text}")
-            return hit
-
-        return wait_for(found, timeout, what=f"a line matching {pattern!r}")
-
-    def wait(self, timeout: float = 120.0) -> int:
-        code = self.proc.wait(timeout=timeout)
-        self._reader.join(timeout=10)
-        return code
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
 @pytest.fixture
 def site(tmp_path: Path) -> dict[str, str]:
     """A site folder of this test's own with the test accounts, and its runtime folder."""
@@ -124,17 +73,9 @@ def site(tmp_path: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-def _demo(site: dict[str, str], tmp_path: Path, display: str, **console: Any) -> Process:
+def _demo(site: dict[str, str], tmp_path: Path, display: str, **console: Any) -> CliProcess:
     protocol = _protocol_file(tmp_path, **console)
-    return Process(
+    return CliProcess(
         site, tmp_path, "demo", "--display", display, "--protocol", str(protocol),
         "--console", "127.0.0.1:0", "--out", str(tmp_path / "sessions"),
         "--no-encryption", "--no-report",
@@ -175,7 +116,7 @@ def test_a_real_session_watched_and_steered_from_a_browser(
     site: dict[str, str], tmp_path: Path, browser: Any
 ) -> None:
     demo = _demo(site, tmp_path, "offscreen", thumbnail=True, thumbnail_fps=5.0)
-    second: Process | None = None
+    second: CliProcess | None = None
     try:
         url = demo.match(r"\* console: (http://127\.0\.0\.1:\d+)/").group(1)
         sid = demo.match(r"attached to session ([0-9a-f]{8})").group(1)
@@ -234,7 +175,7 @@ def _scene_event_changes_the_view(p: Page) -> None:
     assert moved > max(3.0 * steady, 2.0), (steady, moved)
 
 
-def _second_console(site: dict[str, str], tmp_path: Path, sid: str) -> Process:
+def _second_console(site: dict[str, str], tmp_path: Path, sid: str) -> CliProcess:
     """A console with the session's stream ids but not its secret: a pairing file of its
     own (same session, same process, another secret) in another runtime folder."""
     real = read_pairing(Path(site["VRTHERAPY_RUNTIME_DIR"]) / "sessions" / f"{sid}.json")
@@ -245,14 +186,14 @@ def _second_console(site: dict[str, str], tmp_path: Path, sid: str) -> Process:
     )  # fmt: skip
     write_pairing(forged, other)
     args = ("console", "--attach", sid, "--bind", "127.0.0.1:0", "--out", str(tmp_path / "o"))
-    return Process(other, tmp_path, *args)
+    return CliProcess(other, tmp_path, *args)
 
 
 def test_a_killed_console_leaves_the_session_running_and_another_attaches(
     site: dict[str, str], tmp_path: Path
 ) -> None:
     demo = _demo(site, tmp_path, "null")
-    again: Process | None = None
+    again: CliProcess | None = None
     try:
         pid = int(demo.match(r"console starting \(pid (\d+)\)").group(1))
         sid = demo.match(r"attached to session ([0-9a-f]{8})").group(1)
@@ -265,7 +206,7 @@ def test_a_killed_console_leaves_the_session_running_and_another_attaches(
             what="two more progress lines",
         )
         # `vrtherapy console --attach` finds the only running session by its pairing file
-        again = Process(site, tmp_path, "console", "--attach", "--bind", "127.0.0.1:0")
+        again = CliProcess(site, tmp_path, "console", "--attach", "--bind", "127.0.0.1:0")
         url = again.match(r"^console: (http://127\.0\.0\.1:\d+)/").group(1)
         assert again.match(r"^attached to session ([0-9a-f]{8})").group(1) == sid
         with ThreadPoolExecutor(1) as pool:  # its own event loop (Playwright may hold this one)
@@ -296,7 +237,7 @@ async def _note(url: str, sid: str, text: str) -> dict[str, Any]:
 
 
 def test_bad_console_address_is_one_sentence_exit_2(site: dict[str, str], tmp_path: Path) -> None:
-    demo = Process(site, tmp_path, "demo", "--display", "null", "--console", "localhost:http")
+    demo = CliProcess(site, tmp_path, "demo", "--display", "null", "--console", "localhost:http")
     assert demo.wait() == 2
     text = "\n".join(demo.lines)
     assert "--console 'localhost:http': expected [HOST:]PORT" in text and "Traceback" not in text
@@ -306,7 +247,7 @@ def test_bad_console_address_is_one_sentence_exit_2(site: dict[str, str], tmp_pa
 def test_bench_console_prints_every_figure(site: dict[str, str], tmp_path: Path) -> None:
     """`vrtherapy bench console` runs end to end (its figures are the machine's, not
     asserted here): two sessions, the console process, a browser, timed clicks."""
-    bench = Process(site, tmp_path, "bench", "console", "--browsers", "1", "--seconds", "3",
+    bench = CliProcess(site, tmp_path, "bench", "console", "--browsers", "1", "--seconds", "3",
                     "--clicks", "2")  # fmt: skip
     assert bench.wait(timeout=300) == 0, "\n".join(bench.lines[-20:])
     figures = {m.group(1): float(m.group(2)) for m in map(
