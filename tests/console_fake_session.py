@@ -1,5 +1,5 @@
 """A fake live session that follows docs/console.md sections 1 and 2 to the letter, for the
-console's tests (until the real session publishes; then the tests can run against it).
+console's fast tests (tests/test_console_e2e.py runs the real session with the real console).
 
 It publishes real LSL outlets with the contract's names, types, formats, ``source_id``
 (``vrtherapy-<what>-SID``) and ``<desc><vrtherapy_session>SID</vrtherapy_session>``, the
