@@ -31,6 +31,7 @@ from console_helpers import recorded_markers
 from console_server_helpers import CliProcess, client, csrf, login, make_users, receive
 from waiting import wait_for
 
+from biosignals.twin import TwinOutlets, TwinPhysiology, TwinProfile, TwinRunner
 from engine.console_pairing import Pairing, read_pairing, write_pairing
 from engine.protocol import load_protocol, resolve_seed
 
@@ -53,6 +54,7 @@ def _protocol_file(folder: Path, **console: Any) -> Path:
     time), fast ramps, and the protocol's ``console:`` block."""
     data = load_protocol(resolve_seed("protocols", "heights-demo")).model_dump(mode="json")
     data.update(baseline=10.0, duration=240.0, console={"events": True, **console})
+    data["protocol"] = "console-e2e-protocol"
     data["controller"]["settle_time"] = 200.0
     data["safety"]["max_step_per_minute"] = 30.0
     path = folder / "console-e2e.yaml"
@@ -211,7 +213,7 @@ def test_a_killed_console_leaves_the_session_running_and_another_attaches(
         assert again.match(r"^attached to session ([0-9a-f]{8})").group(1) == sid
         with ThreadPoolExecutor(1) as pool:  # its own event loop (Playwright may hold this one)
             result = pool.submit(asyncio.run, _note(url, sid, "restarted console")).result(60)
-        assert result["applied"] is True and result["result"] == "noted"
+        assert result["applied"] is True and result["result"] == "noted: restarted console"
     finally:
         if again is not None:
             again.stop()
@@ -234,6 +236,43 @@ async def _note(url: str, sid: str, text: str) -> dict[str, Any]:
         result: dict[str, Any] = await receive(ws, "command_result", timeout=30)
         await ws.close()
         return result
+
+
+def test_run_with_console_against_lsl_streams(site: dict[str, str], tmp_path: Path) -> None:
+    """`vrtherapy run PROTOCOL --console`: a session on real LSL streams (a simulated
+    patient published here under a source id of this test's own) starts its console; a
+    command through it is recorded with the therapist's name."""
+    prefix = f"console-e2e-{uuid.uuid4().hex[:8]}"
+    outlets = TwinOutlets(TwinPhysiology(TwinProfile(), start_time=0.0, seed=5),
+                          source_prefix=prefix)  # fmt: skip
+    runner = TwinRunner(outlets)
+    runner.start()
+    data = yaml.safe_load(_protocol_file(tmp_path).read_text())
+    data["streams"] = {"heart": {"source_id": f"{prefix}-ecg"},
+                       "eda": {"source_id": f"{prefix}-eda"}}  # fmt: skip
+    protocol = tmp_path / "run.yaml"
+    protocol.write_text(yaml.safe_dump(data))
+    run = CliProcess(
+        site, tmp_path, "run", str(protocol), "--display", "null", "--console", "127.0.0.1:0",
+        "--out", str(tmp_path / "sessions"), "--no-encryption", "--no-report",
+        "--consent-streams", "heart,eda", "--consent-purpose", "treatment",
+        "--consent-retention-days", "30", "--participant", "P-0042",
+    )  # fmt: skip
+    try:
+        url = run.match(r"\* console: (http://127\.0\.0\.1:\d+)/").group(1)
+        sid = run.match(r"attached to session ([0-9a-f]{8}) \(console-e2e-protocol").group(1)
+        with ThreadPoolExecutor(1) as pool:
+            result = pool.submit(asyncio.run, _note(url, sid, "run with console")).result(60)
+        assert result["applied"] is True
+    finally:
+        run.proc.send_signal(signal.SIGTERM)
+        code = run.wait()
+        runner.stop()
+        outlets.close()
+    assert code == 1 and run.match(r"console stopped")
+    markers = recorded_markers(Path(run.match(r"^recording: (.+)$").group(1)))
+    (note,) = [m for m in markers if m.get("event") == "command" and m["command"] == "note"]
+    assert (note["operator"], note["result"]) == ("dr.lee", "noted: run with console")
 
 
 def test_bad_console_address_is_one_sentence_exit_2(site: dict[str, str], tmp_path: Path) -> None:

@@ -140,7 +140,7 @@ def test_a_console_attaches_to_a_live_demo_through_its_pairing_file(tmp_path: Pa
         send(outlet, note)
         send(outlet, {**note, "id": "forged", "mac": "00" * 32})
         ack = markers.first(lambda m: m.get("id") == note["id"])
-        assert ack["applied"] is True and ack["operator"] == "dr.lee" and ack["result"] == "noted"
+        assert (ack["applied"], ack["operator"], ack["result"]) == (True, "dr.lee", "noted: calm")
         refused = markers.first(lambda m: m.get("event") == "command_rejected")
         assert refused["id"] == "forged" and refused["reason"].startswith("bad mac")
         proc.send_signal(signal.SIGTERM)
