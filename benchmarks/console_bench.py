@@ -13,7 +13,8 @@ session B has none. Printed:
   page has redrawn its charts, on the console's clock through the page's ping offset),
   p50/p95 over every page during the window (target p95 <= 150 ms);
 - **command click -> intensity change**: Playwright clicks "Step up"/"Step down" on the
-  first page; from just before the click (``local_clock()`` in this process) to the end of
+  first page (``force``: without its actionability waits, which take animation frames);
+  from just before the click (``local_clock()`` in this process) to the end of
   the session frame whose step, and so intensity target and shown intensity, changed
   (target p95 <= 200 ms);
 - **console CPU**: the console process's user+system time (``/proc/PID/stat``) over the
@@ -237,7 +238,7 @@ def _clicks(page: Any, a: BenchSession, clock: LslClock, count: int) -> list[flo
         kind = "step_up" if i % 2 == 0 else "step_down"
         seen = len(a.steps)
         clicked = pylsl.local_clock()
-        page.click(f"button[data-kind={kind}]")
+        page.click(f"button[data-kind={kind}]", force=True)  # no actionability waits
         until(clock, lambda n=seen: len(a.steps) > n, 10, f"{kind} to reach the session")
         out.append((a.steps[seen][0] - clicked) * 1000.0)
         clock.wait_until(clock.now() + 0.3)  # let the page show the result

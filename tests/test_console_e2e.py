@@ -42,11 +42,10 @@ from test_console_browser import CHROMIUM, Page  # noqa: E402
 browser = test_console_browser.browser  # the same module-scoped Chromium fixture
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.lsl,
-    pytest.mark.skipif(CHROMIUM is None, reason="needs headless Chromium (Debian 'chromium')"),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.lsl]
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="needs headless Chromium (Debian package 'chromium')"
+)
 
 
 def _protocol_file(folder: Path, **console: Any) -> Path:
@@ -114,6 +113,7 @@ def _intensity(p: Page) -> float:
     return float(m.group(1)) if m else float("nan")
 
 
+@needs_chromium
 def test_a_real_session_watched_and_steered_from_a_browser(
     site: dict[str, str], tmp_path: Path, browser: Any
 ) -> None:
@@ -283,6 +283,7 @@ def test_bad_console_address_is_one_sentence_exit_2(site: dict[str, str], tmp_pa
     assert not (tmp_path / "sessions").exists()
 
 
+@needs_chromium
 def test_bench_console_prints_every_figure(site: dict[str, str], tmp_path: Path) -> None:
     """`vrtherapy bench console` runs end to end (its figures are the machine's, not
     asserted here): two sessions, the console process, a browser, timed clicks."""
