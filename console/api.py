@@ -6,10 +6,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from console.auth import CODE_LIFETIME, IDLE_LOGOFF
-from console.runtime import running_sessions
 from console.security import client_address, current_login
 from console.state import CONSOLE
 from console.users import STEERING_ROLES
+from engine.console_pairing import list_pairings
 
 __all__ = ["add_routes"]
 
@@ -34,7 +34,7 @@ async def sessions(request: web.Request) -> web.Response:
     """``GET /api/sessions``: the running sessions (from their pairing files)."""
     login = current_login(request)
     console = request.app[CONSOLE]
-    found = [s.public() for s in running_sessions(console.config.env)]
+    found = [s.public() for s in list_pairings(console.config.env)]
     console.audit_login(
         "page", login, client_address(request), page="/api/sessions", sessions=len(found)
     )

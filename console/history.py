@@ -13,11 +13,13 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from engine.console_wire import FEATURE_CHANNELS
+
 __all__ = ["FEATURE_NAMES", "INTENSITY_RATE", "WINDOW", "History", "feature_row"]
 
 WINDOW = 300.0
 INTENSITY_RATE = 10.0
-FEATURE_NAMES = ("heart_rate", "scl", "scr_rate", "arousal", "rmssd", "valid")
+FEATURE_NAMES = tuple(label for label, _unit in FEATURE_CHANNELS)
 """The channels of the ``vrtherapy-features`` stream, in order."""
 
 

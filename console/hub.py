@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from console.auth import LoginSession
-from console.link import SessionLink
-from console.runtime import find_session
+from console.link import SessionLink, find_session
 
 __all__ = ["CLOSE_LOST", "POLL_PERIOD", "QUEUE_LIMIT", "Hub", "Page"]
 

@@ -19,11 +19,12 @@ from aiohttp import web
 from console.app import make_app
 from console.auth import CODE_LIFETIME
 from console.errors import LinkError, TlsError
-from console.runtime import SessionFile, find_session
+from console.link import find_session
 from console.server import Bind, parse_bind, require_tls, serve
 from console.state import CONSOLE, ConsoleConfig
 from console.tls import certificate_hosts, fingerprint, load_context, self_signed
 from console.users import USERS_FILE, UserStore
+from engine.console_pairing import Pairing
 from engine.privacy.cli import audit_for
 from engine.privacy.site import operator_name, site_dir
 
@@ -57,7 +58,7 @@ class Launch:
     bind: Bind
     ssl_context: ssl.SSLContext | None
     fingerprint: str | None
-    attach: SessionFile | None
+    attach: Pairing | None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Launch:

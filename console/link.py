@@ -8,23 +8,26 @@ never blocks: it pulls what arrived, keeps five minutes of it (:class:`History`)
 it into the WebSocket messages pages get; command markers answer pending commands by id.
 A session is lost when its pairing file goes (it ended), its status stream is no longer
 resolvable, or nothing arrives for :data:`LOST_AFTER` seconds.
+
+The wire itself (stream names, the pairing file, signing) is the engine's:
+:mod:`engine.console_wire` and :mod:`engine.console_pairing`.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from biosignals.lsl import import_pylsl
 from console.errors import LinkError
-from console.history import FEATURE_NAMES, History
-from console.runtime import SessionFile
-from console.signing import signed_command
+from console.history import History
+from engine.console_pairing import ConsolePairingError, Pairing, find_pairing
+from engine.console_wire import FEATURE_CHANNELS, STREAMS, make_command, source_id
 
-__all__ = ["COMMAND_TIMEOUT", "LOST_AFTER", "STREAMS", "SessionLink", "StreamSpec"]
+__all__ = ["COMMAND_TIMEOUT", "LOST_AFTER", "SessionLink", "find_session"]
 
 LOST_AFTER = 5.0
 COMMAND_TIMEOUT = 5.0
@@ -34,30 +37,18 @@ MAX_THUMBNAIL = 512 * 1024
 _CHECK_EVERY = 0.5
 
 
-@dataclass(frozen=True)
-class StreamSpec:
-    """One of a session's streams: LSL name, type, channels, format."""
-
-    name: str
-    type: str
-    channels: int
-    format: str
-
-    def source_id(self, sid: str) -> str:
-        """``<name>-SID``."""
-        return f"{self.name}-{sid}"
-
-
-STREAMS = {
-    "intensity": StreamSpec("vrtherapy-intensity", "Intensity", 1, "float32"),
-    "markers": StreamSpec("vrtherapy-markers", "Markers", 1, "string"),
-    "status": StreamSpec("vrtherapy-status", "VrtherapyStatus", 1, "string"),
-    "features": StreamSpec("vrtherapy-features", "Features", len(FEATURE_NAMES), "float32"),
-    "thumbnail": StreamSpec("vrtherapy-thumbnail", "VrtherapyThumbnail", 1, "string"),
-    "commands": StreamSpec("vrtherapy-commands", "VrtherapyCommands", 1, "string"),
-}
-"""Every stream of the contract; ``commands`` is the console's own outlet."""
+CHANNELS = {"features": len(FEATURE_CHANNELS)}
+"""Channels of each stream of :data:`~engine.console_wire.STREAMS` (1 where not listed)."""
 _REQUIRED = ("intensity", "markers", "status", "features")
+
+
+def find_session(sid: str | None, env: Mapping[str, str] | None = None) -> Pairing:
+    """The live session ``sid`` (or the only one) from its pairing file
+    (:func:`engine.console_pairing.find_pairing`); :class:`LinkError` saying why not."""
+    try:
+        return find_pairing(sid, env)
+    except ConsolePairingError as exc:
+        raise LinkError(str(exc)) from None
 
 
 @dataclass
@@ -81,7 +72,7 @@ class SessionLink:
 
     def __init__(
         self,
-        entry: SessionFile,
+        entry: Pairing,
         info: dict[str, Any],
         inlets: dict[str, Any],
         resolver: Any,
@@ -104,7 +95,7 @@ class SessionLink:
 
     # ------------------------------------------------------------------------- attaching
     @classmethod
-    def attach(cls, entry: SessionFile, timeout: float = 10.0) -> SessionLink:
+    def attach(cls, entry: Pairing, timeout: float = 10.0) -> SessionLink:
         """Find the session's streams and open them (blocks up to about ``timeout`` s).
 
         Raises
@@ -118,7 +109,7 @@ class SessionLink:
         # one resolve for all: it returns as soon as the four required streams answered
         found = pylsl.resolve_bypred(_predicate(sid, *_REQUIRED), len(_REQUIRED), timeout)
         infos = {role: _match(found, sid, role) for role in (*_REQUIRED, "thumbnail")}
-        missing = [STREAMS[r].source_id(sid) for r in _REQUIRED if infos[r] is None]
+        missing = [source_id(r, sid) for r in _REQUIRED if infos[r] is None]
         if missing:
             raise LinkError(
                 f"session {sid}: no stream with source_id {', '.join(missing)} on LSL within "
@@ -157,11 +148,11 @@ class SessionLink:
         return events
 
     def _lost_reason(self, now: float) -> str | None:
-        if not self.entry.path.exists():
+        if self.entry.path is not None and not self.entry.path.exists():
             return "the session ended (its pairing file is gone)"
         seen = {i.name(): i for i in self._resolver.results()}
-        on_lsl = STREAMS["status"].name in seen
-        thumbnail = seen.get(STREAMS["thumbnail"].name)
+        on_lsl = STREAMS["status"][0] in seen
+        thumbnail = seen.get(STREAMS["thumbnail"][0])
         if thumbnail is not None and "thumbnail" not in self._inlets:  # switched on later
             self._inlets["thumbnail"] = import_pylsl().StreamInlet(thumbnail, max_buflen=5)
         if self._seen_on_lsl and not on_lsl:
@@ -216,14 +207,14 @@ class SessionLink:
         """Sign and publish one command; its marker comes back through :meth:`poll` as a
         ``command_result`` (or an ``error`` after :data:`COMMAND_TIMEOUT` s)."""
         pylsl = import_pylsl()
-        obj = signed_command(
+        obj = make_command(
+            self.sid,
             self.entry.secret,
-            sid=self.sid,
-            id=command_id,
-            ts=pylsl.local_clock(),
-            kind=kind,
-            operator=operator,
-            fields=fields,
+            kind,
+            operator,
+            pylsl.local_clock(),
+            command_id=command_id,
+            **fields,
         )
         text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
         self._pending[command_id] = _Pending(self._now(), text)
@@ -287,27 +278,27 @@ class SessionLink:
 
 def _predicate(sid: str, *roles: str) -> str:
     """An XPath predicate matching exactly these streams of session ``sid``."""
-    return " or ".join(f"source_id='{STREAMS[r].source_id(sid)}'" for r in roles)
+    return " or ".join(f"source_id='{source_id(r, sid)}'" for r in roles)
 
 
 def _match(found: list[Any], sid: str, role: str) -> Any:
-    spec = STREAMS[role]
-    return next((i for i in found if i.source_id() == spec.source_id(sid)), None)
+    return next((i for i in found if i.source_id() == source_id(role, sid)), None)
 
 
 def _open(pylsl: Any, sid: str, info: Any, timeout: float) -> Any:
     """An inlet on ``info`` after checking its type, channels and ``<vrtherapy_session>``."""
-    spec = next(s for s in STREAMS.values() if s.source_id(sid) == info.source_id())
-    if info.type() != spec.type or info.channel_count() != spec.channels:
+    role = next(r for r in STREAMS if source_id(r, sid) == info.source_id())
+    kind, channels = STREAMS[role][1], CHANNELS.get(role, 1)
+    if info.type() != kind or info.channel_count() != channels:
         raise LinkError(
-            f"session {sid}: stream {spec.source_id(sid)} is type {info.type()!r} with "
-            f"{info.channel_count()} channels, expected {spec.type!r} with {spec.channels}"
+            f"session {sid}: stream {info.source_id()} is type {info.type()!r} with "
+            f"{info.channel_count()} channels, expected {kind!r} with {channels}"
         )
     inlet = pylsl.StreamInlet(info, max_buflen=int(LOST_AFTER) + 5, recover=True)
     owner = inlet.info(timeout).desc().child_value("vrtherapy_session")
     if owner != sid:
         raise LinkError(
-            f"session {sid}: stream {spec.source_id(sid)} names session {owner!r} in its "
+            f"session {sid}: stream {info.source_id()} names session {owner!r} in its "
             f"<vrtherapy_session>"
         )
     return inlet
@@ -324,9 +315,9 @@ def _session_info(sid: str, inlet: Any, timeout: float) -> dict[str, Any]:
 
 
 def _command_outlet(pylsl: Any, sid: str) -> Any:
-    spec = STREAMS["commands"]
+    name, kind = STREAMS["commands"]
     info = pylsl.StreamInfo(
-        spec.name, spec.type, 1, pylsl.IRREGULAR_RATE, "string", spec.source_id(sid)
+        name, kind, 1, pylsl.IRREGULAR_RATE, "string", source_id("commands", sid)
     )
     info.desc().append_child_value("vrtherapy_session", sid)
     return pylsl.StreamOutlet(info)

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from console.errors import ConsoleError
-from console.signing import COMMAND_FIELDS, COMMAND_KINDS
+from engine.console_wire import COMMAND_FIELDS, COMMAND_KINDS, MAX_COMMAND_BYTES
+from therapies.commands import NEEDS
+from therapies.prompts import SCALES
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
@@ -28,17 +30,11 @@ __all__ = [
     "parse_message",
 ]
 
-MAX_MESSAGE_BYTES = 4096
+MAX_MESSAGE_BYTES = MAX_COMMAND_BYTES
 MAX_NOTE = 1000
-PROMPT_RANGES = {"suds": (0, 100), "nrs": (0, 10)}
-_NEEDS: dict[str, tuple[str, ...]] = {
-    "ask_prompt": ("prompt",),
-    "answer_prompt": ("prompt", "value"),
-    "note": ("text",),
-    "scene_event": ("event",),
-    "ignore_stream": ("role",),
-    "watch_stream": ("role",),
-}
+PROMPT_RANGES = {kind: (scale.low, scale.high) for kind, scale in SCALES.items()}
+"""Each prompt's answer range (the session's own scales, :data:`therapies.prompts.SCALES`)."""
+_NEEDS = {kind.value: fields for kind, fields in NEEDS.items()}
 
 
 class MessageError(ConsoleError):
@@ -159,7 +155,9 @@ def _command(msg: dict[str, Any], facts: SessionFacts) -> BrowserCommand:
 
 def _check_fields(kind: str, given: dict[str, Any], facts: SessionFacts) -> None:
     if "prompt" in given and given["prompt"] not in PROMPT_RANGES:
-        raise MessageError(f"{kind}: prompt {given['prompt']!r} is not one of suds, nrs")
+        raise MessageError(
+            f"{kind}: prompt {given['prompt']!r} is not one of {', '.join(PROMPT_RANGES)}"
+        )
     if "value" in given:
         low, high = PROMPT_RANGES[given["prompt"]]
         value = given["value"]

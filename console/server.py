@@ -7,7 +7,6 @@ without TLS: any other needs ``--tls-cert/--tls-key`` or ``--tls-self-signed``.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import signal
 import socket
 import ssl
@@ -16,7 +15,9 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from biosignals.errors import VrTherapyError
 from console.errors import ConsoleError
+from engine.console_process import is_loopback, split_bind
 
 __all__ = ["Bind", "is_loopback", "parse_bind", "require_tls", "serve"]
 
@@ -34,35 +35,19 @@ class Bind:
         return is_loopback(self.host)
 
 
-def is_loopback(host: str) -> bool:
-    """``localhost`` or a loopback address."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def parse_bind(text: str, option: str = "--bind") -> Bind:
-    """``HOST:PORT``, ``[v6]:PORT`` or ``PORT`` (host 127.0.0.1).
+    """``HOST:PORT``, ``[v6]:PORT`` or ``PORT`` (host 127.0.0.1), as
+    :func:`engine.console_process.split_bind` reads it for ``run --console``.
 
     Raises
     ------
     ConsoleError
         Not one of those, or the port is not 0..65535.
     """
-    host, _, port_text = text.rpartition(":")
-    host = host.strip("[]") or "127.0.0.1"
     try:
-        port = int(port_text)
-        if not 0 <= port <= 65535:
-            raise ValueError
-    except ValueError:
-        raise ConsoleError(
-            f"{option} {text!r}: expected [HOST:]PORT, e.g. 127.0.0.1:8765 or 8765 (port 0..65535)"
-        ) from None
-    return Bind(host, port)
+        return Bind(*split_bind(text, option))
+    except VrTherapyError as exc:
+        raise ConsoleError(str(exc)) from None
 
 
 def require_tls(bind: Bind, tls: bool, option: str = "--bind") -> None:

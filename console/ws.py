@@ -22,10 +22,10 @@ from console.errors import LinkError
 from console.hub import Page
 from console.link import SessionLink
 from console.messages import BrowserCommand, MessageError, Ping, SessionFacts, parse_message
-from console.runtime import SID_PATTERN
 from console.security import client_address, current_login
 from console.state import CONSOLE, Console
 from console.users import STEERING_ROLES
+from engine.console_wire import check_session_id
 
 __all__ = ["CLOSE_LOGGED_OFF", "MAX_FRAME", "MAX_REFUSED", "add_routes"]
 
@@ -117,7 +117,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     console = request.app[CONSOLE]
     login, address = current_login(request), client_address(request)
     sid = request.query.get("sid", "")
-    if not SID_PATTERN.match(sid):
+    try:
+        check_session_id(sid)
+    except ValueError:
         return web.json_response({"error": "sid must be 8 hex digits"}, status=400)
     try:
         link = await console.hub.link(sid)

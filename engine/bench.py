@@ -19,6 +19,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "xr": ("xr_frames", "OpenXR frames: late frames, CPU per frame, collector pauses"),
     "gc": ("gc_session", "collector pauses and memory over a 60-minute 90 Hz session"),
     "review": ("review_bench", "session index, review pages p95, outcomes sessions/s"),
+    "console": ("console_bench", "therapist console: draw and command latency, CPU, page weight"),
 }
 
 

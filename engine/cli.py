@@ -91,6 +91,17 @@ def _audio_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _console_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--console",
+        metavar="[HOST:]PORT",
+        help="also start the therapist console (a web page) for this session, e.g. 8765 "
+        "(127.0.0.1); it prints its URL and a one-time pairing code. Any address other "
+        "than loopback is served over TLS with a self-signed certificate whose fingerprint "
+        "is printed (README, 'Therapist console')",
+    )
+
+
 def _display_options(p: argparse.ArgumentParser, default_help: str) -> None:
     p.add_argument(
         "--display",
@@ -154,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     _display_options(demo, live_default)
     _audio_options(demo)
     _mirror_option(demo)
+    _console_option(demo)
     demo.add_argument(
         "--protocol",
         default="heights-demo",
@@ -174,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     _display_options(run, live_default)
     _audio_options(run)
     _mirror_option(run)
+    _console_option(run)
 
     sim = sub.add_parser(
         "simulate",
@@ -302,6 +315,11 @@ def _options(args: argparse.Namespace, dry_run: bool) -> RunOptions:
         opts.audio = False
     if getattr(args, "volume", None) is not None:
         opts.volume = args.volume
+    if getattr(args, "console", None) is not None:  # demo and run only
+        from engine.console_process import split_bind
+
+        split_bind(args.console)  # a bad address is refused before anything starts
+        opts.console = args.console
     return opts
 
 

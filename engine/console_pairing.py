@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -27,8 +28,10 @@ __all__ = [
     "RUNTIME_DIR_ENV",
     "ConsolePairingError",
     "Pairing",
+    "find_pairing",
     "list_pairings",
     "paired_session",
+    "pairing_path",
     "read_pairing",
     "runtime_dir",
     "sessions_dir",
@@ -58,6 +61,11 @@ def sessions_dir(env: Mapping[str, str] | None = None) -> Path:
     return runtime_dir(env) / "sessions"
 
 
+def pairing_path(sid: str, env: Mapping[str, str] | None = None) -> Path:
+    """``<runtime>/sessions/<sid>.json`` (it may not exist); ValueError for a bad ``sid``."""
+    return sessions_dir(env) / f"{check_session_id(sid)}.json"
+
+
 @dataclass(frozen=True)
 class Pairing:
     """What a pairing file holds.
@@ -76,21 +84,38 @@ class Pairing:
         The session's process.
     streams
         LSL source ids by stream kind (:data:`engine.console_wire.STREAMS`).
+    path
+        The file it was read from (``None`` before it is written).
     """
 
     sid: str
-    secret: bytes
+    secret: bytes = field(repr=False)
     protocol: str
     participant: str
     started: str
     pid: int
     streams: dict[str, str] = field(default_factory=dict)
+    path: Path | None = field(default=None, compare=False)
 
     def to_json(self) -> str:
         """The file's text."""
         data = asdict(self)
+        data.pop("path")
         data["secret"] = self.secret.hex()
         return json.dumps(data, sort_keys=True, indent=1)
+
+    def describe(self) -> str:
+        """``a1b2c3d4 (heights-demo, P-0042, started ...)``, for messages."""
+        return f"{self.sid} ({self.protocol}, {self.participant}, started {self.started})"
+
+    def public(self) -> dict[str, Any]:
+        """What may be shown of it (never the secret)."""
+        return {
+            "sid": self.sid,
+            "protocol": self.protocol,
+            "participant": self.participant,
+            "started": self.started,
+        }
 
     @property
     def alive(self) -> bool:
@@ -142,22 +167,46 @@ def write_pairing(pairing: Pairing, env: Mapping[str, str] | None = None) -> Pat
     return path
 
 
+def _check_private(path: Path) -> None:
+    """Refuse a file of another user, or one others may read (the secret would leak)."""
+    info = path.stat()
+    if info.st_uid != os.getuid():
+        raise ConsolePairingError(f"{path}: belongs to another user; pairing refused")
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077:
+        raise ConsolePairingError(
+            f"{path}: readable by others (mode {mode:o}); a pairing file must be 0600"
+        )
+
+
 def read_pairing(path: Path) -> Pairing:
-    """The pairing in ``path``; :class:`ConsolePairingError` naming what is wrong."""
+    """The pairing in ``path``; :class:`ConsolePairingError` naming what is wrong (not
+    readable, not this user's or not 0600, not JSON, a field missing or malformed, a
+    name that is not its ``sid``)."""
+    path = Path(path)
     try:
-        data: Any = json.loads(Path(path).read_text(encoding="utf-8"))
+        _check_private(path)
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+        if path.stem != data["sid"]:
+            raise ValueError(f"sid {data['sid']!r} is not the file's name")
+        secret = bytes.fromhex(data["secret"])
+        if len(secret) != 32:
+            raise ValueError(f"secret of {len(secret)} bytes, not 32")
         return Pairing(
             sid=check_session_id(data["sid"]),
-            secret=bytes.fromhex(data["secret"]),
+            secret=secret,
             protocol=str(data["protocol"]),
             participant=str(data["participant"]),
             started=str(data["started"]),
             pid=int(data["pid"]),
             streams={str(k): str(v) for k, v in dict(data.get("streams", {})).items()},
+            path=path,
         )
     except OSError as exc:
         raise ConsolePairingError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except (ValueError, KeyError, TypeError) as exc:
+    except KeyError as exc:
+        raise ConsolePairingError(f"{path}: not a pairing file (no {exc.args[0]})") from None
+    except (ValueError, TypeError) as exc:
         raise ConsolePairingError(f"{path}: not a pairing file ({exc})") from None
 
 
@@ -173,6 +222,35 @@ def list_pairings(env: Mapping[str, str] | None = None) -> list[Pairing]:
         if pairing.alive:
             found.append(pairing)
     return sorted(found, key=lambda p: p.started)
+
+
+def find_pairing(sid: str | None, env: Mapping[str, str] | None = None) -> Pairing:
+    """The live session ``sid``, or the only one live when ``sid`` is ``None``.
+
+    Raises
+    ------
+    ConsolePairingError
+        A malformed ``sid``, no such live session, none or several live (the message lists
+        them and where it looked).
+    """
+    live = list_pairings(env)
+    listing = "; ".join(p.describe() for p in live) or "none"
+    where = sessions_dir(env)
+    if sid is not None:
+        try:
+            path = pairing_path(sid, env)
+        except ValueError:
+            raise ConsolePairingError(
+                f"session id {sid!r}: 8 lowercase hex digits, e.g. a1b2c3d4"
+            ) from None
+        pairing = read_pairing(path) if path.exists() else None
+        if pairing is None or not pairing.alive:
+            raise ConsolePairingError(f"no running session {sid} in {where} (running: {listing})")
+        return pairing
+    if len(live) != 1:
+        what = "no session is running" if not live else "several sessions are running"
+        raise ConsolePairingError(f"{what} in {where} (running: {listing}); name one by its id")
+    return live[0]
 
 
 @contextmanager

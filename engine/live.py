@@ -28,6 +28,7 @@ from engine.audio.player import DEFAULT_VOLUME
 from engine.clock import Clock, LslClock, ManualClock
 from engine.console_link import LslCommandSource
 from engine.console_pairing import Pairing, paired_session
+from engine.console_process import ConsoleProcess
 from engine.console_wire import new_secret, new_session_id, source_id
 from engine.display import HEADLESS, Display, capabilities, open_display
 from engine.errors import ProtocolError
@@ -99,6 +100,9 @@ class RunOptions:
     """Who runs the session: the ``actor`` of its audit entries (``--operator``)."""
     encryption_opt_out: bool = False
     """``--no-encryption`` was given (``key`` is then ``None``): logged at session start."""
+    console: str | None = None
+    """``[HOST:]PORT`` of a therapist console to start beside the session (``--console``;
+    :mod:`engine.console_process`); ``None``: none (a console may still attach)."""
     batch_seconds: float | None = None
     """Session seconds of per-frame rows per recorder push; ``None``: the runner's default
     (:data:`~engine.session_builder.LIVE_BATCH_SECONDS` live,
@@ -374,6 +378,10 @@ def _console_link(
     )  # fmt: skip
     outlets = SessionOutlets(session_id, info, thumbnail=protocol.console.thumbnail)
     stack.callback(outlets.close)
+    console = None
+    if opts.console is not None:  # ends after the pairing file and the command link,
+        console = ConsoleProcess(opts.console, opts.out, opts.operator, _announce(opts))
+        stack.callback(console.stop)  # before the outlets it reads
     secret = new_secret()
     commands = LslCommandSource(session_id, secret)
     stack.callback(commands.close)
@@ -382,7 +390,14 @@ def _console_link(
         {**outlets.source_ids, "commands": commands.source_id},
     )  # fmt: skip
     stack.enter_context(paired_session(pairing))
+    if console is not None:
+        console.start(session_id)
     return outlets, commands
+
+
+def _announce(opts: RunOptions) -> Callable[[str], None]:
+    """Where the console's lines go: ``opts.on_event`` (or nowhere)."""
+    return opts.on_event if opts.on_event is not None else (lambda _line: None)
 
 
 def _start_twin(

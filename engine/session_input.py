@@ -117,8 +117,8 @@ class SessionInput:
             if self._state is not SessionState.ACTIVE:
                 return False, "ignored: the controller starts after the baseline"
             return True, self._safety_command(now, command)
-        if kind is CommandKind.NOTE:
-            return True, "noted"
+        if kind is CommandKind.NOTE:  # the marker's "text" is its line: the note goes here
+            return True, f"noted: {command.text}"
         if kind is CommandKind.SCENE_EVENT:
             return self._scene_event(str(command.event))
         if kind in (CommandKind.IGNORE_STREAM, CommandKind.WATCH_STREAM):

@@ -1,13 +1,13 @@
 """A fake live session that follows docs/console.md sections 1 and 2 to the letter, for the
-console's tests (until the real session publishes; then the tests can run against it).
+console's fast tests (tests/test_console_e2e.py runs the real session with the real console).
 
 It publishes real LSL outlets with the contract's names, types, formats, ``source_id``
 (``vrtherapy-<what>-SID``) and ``<desc><vrtherapy_session>SID</vrtherapy_session>``, the
 session info in the status stream's description, writes the pairing file
 ``<runtime>/sessions/SID.json`` (0600, folder 0700), and reads the console's
 ``vrtherapy-commands-SID`` stream, resolved in a background thread. It checks each command
-like the contract says — with its own code, not the console's, so a console that signs
-wrongly fails here — and answers each with a marker: ``{"event": "command", ...,
+with the session's own :class:`engine.console_wire.CommandVerifier` (so a console that
+signs wrongly fails here) and answers each with a marker: ``{"event": "command", ...,
 "applied", "result"}`` or ``{"event": "command_rejected", "reason", "id"}``.
 
 Run it alone to try the console by hand::
@@ -18,8 +18,6 @@ Run it alone to try the console by hand::
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import math
 import os
@@ -35,6 +33,9 @@ from typing import Any
 from waiting import ticks
 
 from biosignals.lsl import import_pylsl
+from engine.console_pairing import RUNTIME_DIR_ENV, Pairing, runtime_dir, write_pairing
+from engine.console_wire import CommandVerifier, source_id
+from therapies.commands import CommandRejection
 
 HIERARCHY = [
     (0.10, "ground floor window"),
@@ -46,19 +47,6 @@ HIERARCHY = [
 ]
 SCENE_EVENTS = ("gust_of_wind", "look_down")
 ROLES = ("heart", "eda")
-KINDS = (
-    "step_up", "step_down", "hold", "resume", "stop", "ask_prompt", "answer_prompt",
-    "note", "scene_event", "ignore_stream", "watch_stream",
-)  # fmt: skip
-NEEDS = {
-    "ask_prompt": ("prompt",),
-    "answer_prompt": ("prompt", "value"),
-    "note": ("text",),
-    "scene_event": ("event",),
-    "ignore_stream": ("role",),
-    "watch_stream": ("role",),
-}
-KEYS = {"v", "sid", "id", "ts", "kind", "operator", "prompt", "value", "text", "event", "role"}
 
 
 def _thumbnail(width: int = 64, height: int = 36) -> str:
@@ -120,12 +108,12 @@ class FakeSession:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._inlet: Any = None
-        self._seen: set[str] = set()
         self._threads: list[threading.Thread] = []
         self.intensity = HIERARCHY[self.step][0]
         self.state = "active"
         self.prompt: dict[str, Any] | None = None
         self.pairing_file = self.runtime / "sessions" / f"{self.sid}.json"
+        self._verifier = CommandVerifier(self.sid, self.secret)
 
     # ------------------------------------------------------------------------- set-up
     def info(self) -> dict[str, Any]:
@@ -139,7 +127,7 @@ class FakeSession:
             "baseline": 120.0,
             "hierarchy": [{"intensity": i, "label": label} for i, label in HIERARCHY],
             "window": [0.3, 0.7],
-            "prompts": ["suds"],
+            "prompt_kinds": ["suds"],
             "scene_events": [{"name": n, "label": n.replace("_", " ")} for n in SCENE_EVENTS],
             "roles": {"heart": "polar-h10", "eda": "shimmer-gsr"},
             "participant": "P-0042",
@@ -177,21 +165,11 @@ class FakeSession:
         return self
 
     def _write_pairing_file(self) -> None:
-        folder = self.pairing_file.parent
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(folder, 0o700)
-        body = {
-            "sid": self.sid,
-            "secret": self.secret.hex(),
-            "protocol": "heights-graded",
-            "participant": "P-0042",
-            "started": "2026-05-04T09:30:00+00:00",
-            "pid": os.getpid(),
-            "streams": {k: f"vrtherapy-{k}-{self.sid}" for k in ("intensity", "markers")},
-        }
-        fd = os.open(self.pairing_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(body, f)
+        pairing = Pairing(
+            self.sid, self.secret, "heights-graded", "P-0042", "2026-05-04T09:30:00+00:00",
+            os.getpid(), {k: source_id(k, self.sid) for k in ("intensity", "markers")},
+        )  # fmt: skip
+        write_pairing(pairing, {RUNTIME_DIR_ENV: str(self.runtime)})
 
     def stop(self) -> None:
         """End the session: remove the pairing file, withdraw every outlet."""
@@ -211,12 +189,23 @@ class FakeSession:
 
     # ------------------------------------------------------------------------- publishing
     def _resolve_commands(self) -> None:
+        """Find a console's command stream, again whenever the one read is lost (a console
+        that restarts). Opened here, without recovery, like the session's own link: an
+        inlet that would wait to reconnect to a console that is gone can hang a pull."""
         pylsl = self._pylsl
         for _ in ticks(self._stop, 0.05):
-            found = pylsl.resolve_byprop("source_id", f"vrtherapy-commands-{self.sid}", 1, 0.2)
-            if found:
-                self._inlet = pylsl.StreamInlet(found[0])
-                return
+            if self._inlet is not None:
+                continue
+            found = pylsl.resolve_byprop("source_id", source_id("commands", self.sid), 1, 0.2)
+            if not found:
+                continue
+            inlet = pylsl.StreamInlet(found[0], recover=False)
+            try:
+                inlet.open_stream(timeout=2.0)
+            except (pylsl.util.TimeoutError, pylsl.util.LostError):
+                inlet.close_stream()
+                continue
+            self._inlet = inlet
 
     def _run(self) -> None:
         next_tick = 0.0
@@ -253,7 +242,7 @@ class FakeSession:
             streams[role] = {"status": "ignored", "flags": self.flagged.get(role, [])}
         status = {
             "sid": self.sid, "time": now, "elapsed_s": elapsed, "remaining_s": 1800.0 - elapsed,
-            "state": self.state, "step": self.step, "steps_total": len(HIERARCHY),
+            "state": self.state, "step": self.step + 1, "steps_total": len(HIERARCHY),
             "label": label, "intensity": round(self.intensity, 4), "target": target,
             "held_by": self.held_by, "arousal": arousal, "window": [0.3, 0.7],
             "next": f"climbs to step {self.step + 2} when arousal stays below 0.70 for 18 s more",
@@ -267,9 +256,14 @@ class FakeSession:
 
     # ------------------------------------------------------------------------- commands
     def _commands(self, now: float) -> None:
-        if self._inlet is None:
+        inlet = self._inlet
+        if inlet is None:
             return
-        samples, _ = self._inlet.pull_chunk(timeout=0.0)
+        try:
+            samples, _ = inlet.pull_chunk(timeout=0.0)
+        except self._pylsl.util.LostError:  # the console went away; look for the next one
+            self._inlet = None
+            return
         for (text,) in samples:
             problem, cmd = self._check(text, now)
             if problem is not None:
@@ -288,32 +282,12 @@ class FakeSession:
                 self.on_command(cmd)
 
     def _check(self, text: str, now: float) -> tuple[str | None, Any]:
-        """The contract's checks, in its order; ``(reason, object)``."""
-        if len(text.encode("utf-8")) > 4096:
-            return "over 4 KiB", {}
-        try:
-            cmd = json.loads(text)
-        except ValueError:
-            return "not JSON", {}
-        if not isinstance(cmd, dict):
-            return "not a JSON object", {}
-        if cmd.get("sid") != self.sid:
-            return f"for session {cmd.get('sid')!r}", cmd
-        body = {k: v for k, v in cmd.items() if k != "mac"}
-        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        want = hmac.new(self.secret, canonical.encode("utf-8"), hashlib.sha256).hexdigest()
-        if not isinstance(cmd.get("mac"), str) or not hmac.compare_digest(cmd["mac"], want):
-            return "bad or missing mac", cmd
-        if cmd.get("id") in self._seen:
-            return "replayed id", cmd
-        self._seen.add(cmd.get("id"))
-        if set(body) != KEYS or cmd["kind"] not in KINDS:
-            return f"unknown kind {cmd.get('kind')!r} or keys", cmd
-        if any(cmd.get(f) is None for f in NEEDS.get(cmd["kind"], ())):
-            return f"{cmd['kind']} misses a field", cmd
-        if abs(float(cmd["ts"]) - now) > 60.0:
-            return "ts more than 60 s from the session's clock", cmd
-        return None, cmd
+        """The session's own check (:class:`engine.console_wire.CommandVerifier`);
+        ``(reason, object)``."""
+        checked = self._verifier.check(text, now)
+        if isinstance(checked, CommandRejection):
+            return checked.reason, {"id": checked.id}
+        return None, json.loads(text)
 
     def _apply(self, cmd: dict[str, Any]) -> tuple[bool, str]:
         kind = cmd["kind"]
@@ -363,8 +337,6 @@ class FakeSession:
 def main() -> None:
     """``python tests/console_fake_session.py``: publish until Ctrl-C."""
     import argparse
-
-    from console.runtime import runtime_dir
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--thumbnail", action="store_true")

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -195,3 +200,64 @@ async def receive(ws: aiohttp.ClientWebSocketResponse, kind: str, timeout: float
             data = json.loads(msg.data)
             if data["type"] == kind:
                 return data
+
+
+# ----------------------------------------------------------------------------- processes
+class CliProcess:
+    """``vrtherapy ARGS`` running as a process; every line it prints (standard output and
+    error together), as they come."""
+
+    def __init__(self, env: dict[str, str], cwd: Path, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "engine.cli", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=cwd,
+            env={**os.environ, **env},
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def match(self, pattern: str, timeout: float = 90.0) -> re.Match[str]:
+        """The first line matching ``pattern`` (waits for it; fails if the process ends
+        first, showing its last lines)."""
+        rx = re.compile(pattern)
+
+        def found() -> re.Match[str] | None:
+            hit = next((m for m in map(rx.search, list(self.lines)) if m), None)
+            if hit is None and self.proc.poll() is not None:
+                self._reader.join(timeout=5)
+                text = "\n".join(self.lines[-30:])
+                raise AssertionError(f"exited {self.proc.returncode} before {pattern!r}:\n{text}")
+            return hit
+
+        return wait_for(found, timeout, what=f"a line matching {pattern!r}")
+
+    def line(self, prefix: str) -> str:
+        """The rest of the first line starting with ``prefix``."""
+        return self.match("^" + re.escape(prefix) + "(.*)$").group(1)
+
+    def wait(self, timeout: float = 120.0) -> int:
+        """Its exit code, once it ends by itself."""
+        code = self.proc.wait(timeout=timeout)
+        self._reader.join(timeout=10)
+        return code
+
+    def stop(self) -> int | None:
+        """SIGTERM (SIGKILL after 30 s); its exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        code = self.proc.wait()
+        self._reader.join(timeout=10)
+        return code

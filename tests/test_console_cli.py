@@ -6,11 +6,9 @@ import asyncio
 import hashlib
 import json
 import os
-import signal
 import ssl
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,8 +16,7 @@ import aiohttp
 import pytest
 from conftest import run_cli
 from console_fake_session import FakeSession
-from console_server_helpers import receive
-from waiting import wait_for
+from console_server_helpers import CliProcess, receive
 
 from engine.privacy.audit import read_entries
 
@@ -109,40 +106,6 @@ def test_console_refuses_a_network_address_without_tls(site: dict[str, str]) -> 
     assert r.returncode == 2 and "--tls-cert and --tls-key go together" in r.stderr
 
 
-class Console:
-    """``vrtherapy console ...`` running as a process; its standard output, line by line."""
-
-    def __init__(self, site: dict[str, str], cwd: Path, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "engine.cli", "console", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=cwd,
-            env={**os.environ, **site},
-        )
-        self.lines: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def line(self, prefix: str) -> str:
-        def found() -> str | None:
-            if self.proc.poll() is not None and not any(x.startswith(prefix) for x in self.lines):
-                stderr = self.proc.stderr.read() if self.proc.stderr else ""
-                raise AssertionError(f"console exited {self.proc.returncode}: {stderr}")
-            return next((x for x in self.lines if x.startswith(prefix)), None)
-
-        return str(wait_for(found, 60, what=f"a line starting {prefix!r}"))[len(prefix) :]
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=30)
-
-
 @pytest.fixture
 def fake(site: dict[str, str]) -> Iterator[FakeSession]:
     session = FakeSession(Path(site["VRTHERAPY_RUNTIME_DIR"])).start()
@@ -155,7 +118,7 @@ def fake(site: dict[str, str]) -> Iterator[FakeSession]:
 def test_console_attaches_serves_and_pairs_a_tablet(
     site: dict[str, str], fake: FakeSession, tmp_path: Path
 ) -> None:
-    console = Console(site, tmp_path, "--attach", "--bind", "127.0.0.1:0")
+    console = CliProcess(site, tmp_path, "console", "--attach", "--bind", "127.0.0.1:0")
     try:
         url = console.line("console: ").rstrip("/")
         code = console.line("pairing code: ").split()[0]
@@ -183,7 +146,7 @@ def test_console_attaches_serves_and_pairs_a_tablet(
 
 @pytest.mark.slow
 def test_console_with_a_self_signed_certificate(site: dict[str, str], tmp_path: Path) -> None:
-    console = Console(site, tmp_path, "--tls-self-signed", "--bind", "127.0.0.1:0")
+    console = CliProcess(site, tmp_path, "console", "--tls-self-signed", "--bind", "127.0.0.1:0")
     try:
         url = console.line("console: ")
         fingerprint = console.line("TLS certificate SHA-256 fingerprint: ")

@@ -105,6 +105,7 @@ def test_bad_commands_are_rejected_recorded_and_change_nothing(tmp_path: Path) -
     wait_for(all_handled, 20, what="every sample handled")
     assert rig.session.state is SessionState.ACTIVE, rig.session.summary.reason
     assert [(m["command"], m["applied"]) for m in rig.session.summary.commands] == [("note", True)]
+    assert rig.session.summary.commands[0]["result"] == "noted: patient reports dizziness"
     assert all(d.source != "therapist" for d in rig.session.summary.decisions[decisions:])
     reasons = [m["reason"] for m in tap.rejected()]
     assert len(reasons) == len(bad)

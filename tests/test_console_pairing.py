@@ -72,9 +72,14 @@ def test_a_loose_folder_is_tightened_and_stale_files_are_skipped(tmp_path: Path)
     write_pairing(_pairing(pid=gone.pid), env)  # its process has ended (a SIGKILL's leftover)
     assert stat.S_IMODE(sessions_dir(env).stat().st_mode) == 0o700
     assert list_pairings(env) == []
-    (sessions_dir(env) / "00000000.json").write_text("{not json")
+    bad = sessions_dir(env) / "00000000.json"
+    bad.write_text("{not json")
+    os.chmod(bad, 0o644)
+    with pytest.raises(ConsolePairingError, match="must be 0600"):  # the secret would leak
+        read_pairing(bad)
+    os.chmod(bad, 0o600)
     with pytest.raises(ConsolePairingError, match="not a pairing file"):
-        read_pairing(sessions_dir(env) / "00000000.json")
+        read_pairing(bad)
 
 
 class JsonReader:
@@ -135,7 +140,7 @@ def test_a_console_attaches_to_a_live_demo_through_its_pairing_file(tmp_path: Pa
         send(outlet, note)
         send(outlet, {**note, "id": "forged", "mac": "00" * 32})
         ack = markers.first(lambda m: m.get("id") == note["id"])
-        assert ack["applied"] is True and ack["operator"] == "dr.lee" and ack["result"] == "noted"
+        assert (ack["applied"], ack["operator"], ack["result"]) == (True, "dr.lee", "noted: calm")
         refused = markers.first(lambda m: m.get("event") == "command_rejected")
         assert refused["id"] == "forged" and refused["reason"].startswith("bad mac")
         proc.send_signal(signal.SIGTERM)

@@ -329,7 +329,7 @@ def test_a_console_without_the_pairing_secret_is_rejected_by_the_session(
             await ws.send_json(_command("step_up"))
             result = await receive(ws, "command_result")
             assert result["applied"] is False
-            assert result["result"] == "rejected by the session: bad or missing mac"
+            assert result["result"].startswith("rejected by the session: bad mac")
             await ws.close()
 
     asyncio.run(scenario())

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 import json
 import os
 import ssl
@@ -18,6 +17,7 @@ import pytest
 from console.auth import CODE_ALPHABET, LoginSessions, PairingCodes, RateLimiter
 from console.errors import AccountError, ConsoleError, LinkError, TlsError
 from console.history import History
+from console.link import find_session
 from console.messages import (
     BrowserCommand,
     MessageError,
@@ -25,11 +25,10 @@ from console.messages import (
     SessionFacts,
     parse_message,
 )
-from console.runtime import find_session, read_session_file, running_sessions, runtime_dir
 from console.server import parse_bind, require_tls
-from console.signing import canonical, signed_command
 from console.tls import certificate_hosts, fingerprint, load_context, self_signed
 from console.users import UserStore, hash_password, verify_password
+from engine.console_pairing import ConsolePairingError, list_pairings, read_pairing, runtime_dir
 
 
 class Clock:
@@ -252,25 +251,6 @@ def test_facts_from_session_info() -> None:
     assert facts.scene_events == {"cough", "yawn"} and facts.roles == {"heart"}
 
 
-# ----------------------------------------------------------------------------- signing
-def test_signed_command_has_every_key_and_a_verifiable_mac() -> None:
-    secret = os.urandom(32)
-    cmd = signed_command(
-        secret, sid="a1b2c3d4", id="i", ts=12.5, kind="note", operator="dr.lée",
-        fields={"text": "patient says ça va"},
-    )  # fmt: skip
-    assert set(cmd) == {
-        "v", "sid", "id", "ts", "kind", "operator", "prompt", "value", "text", "event",
-        "role", "mac",
-    }  # fmt: skip
-    body = {k: v for k, v in cmd.items() if k != "mac"}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    assert canonical(cmd) == text.encode("utf-8")
-    assert cmd["mac"] == hmac.new(secret, text.encode(), hashlib.sha256).hexdigest()
-    with pytest.raises(ValueError, match="unknown command kind"):
-        signed_command(secret, sid="a", id="i", ts=0, kind="x", operator="o", fields={})
-
-
 # ----------------------------------------------------------------------------- history
 def test_history_keeps_five_minutes_and_decimates_intensity() -> None:
     h = History()
@@ -306,15 +286,15 @@ def test_runtime_folder_and_running_sessions(tmp_path: Path) -> None:
     live = _pairing_file(folder, "a1b2c3d4", os.getpid())
     _pairing_file(folder, "deadbeef", 2**22 + 12345)  # no such process: a killed session
     _pairing_file(folder, "0badf11e", os.getpid(), mode=0o644)  # readable by others
-    assert [s.sid for s in running_sessions(env)] == ["a1b2c3d4"]
+    assert [s.sid for s in list_pairings(env)] == ["a1b2c3d4"]
     assert find_session(None, env).path == live
-    assert read_session_file(live).secret == bytes.fromhex("ab" * 32)
+    assert read_pairing(live).secret == bytes.fromhex("ab" * 32)
     with pytest.raises(LinkError, match="no running session deadbeef"):
         find_session("deadbeef", env)
-    with pytest.raises(LinkError, match="8 hex digits"):
+    with pytest.raises(LinkError, match="8 lowercase hex digits"):
         find_session("../../etc", env)
-    with pytest.raises(LinkError, match="must be 0600"):
-        read_session_file(folder / "0badf11e.json")
+    with pytest.raises(ConsolePairingError, match="must be 0600"):
+        read_pairing(folder / "0badf11e.json")
     _pairing_file(folder, "a1b2c3d5", os.getpid())
     with pytest.raises(LinkError, match="several sessions are running"):
         find_session(None, env)

@@ -10,7 +10,7 @@
     lost: null, active: false, pings: new Map(), pending: new Map(), pingId: 0,
     offset: null, rtt: null, newest: null, origin: null, dirty: false, stopArmed: null,
     f: { t: [], hr: [], scl: [], scr: [], arousal: [], rmssd: [], valid: [] },
-    it: { t: [], v: [] }, log: [], charts: {},
+    it: { t: [], v: [] }, log: [], charts: {}, undrawn: [], lags: [],
   };
 
   // ------------------------------------------------------------------ helpers
@@ -55,10 +55,18 @@
       scales: { x: { time: false } },
       axes: [
         { values: (u, v) => v.map((s) => mmss(s)), size: 28, stroke: "#5d6b7a" },
-        { size: 44, stroke: "#5d6b7a" },
+        { size: 50, stroke: "#5d6b7a" },
       ],
       series: [{}].concat(series),
     }, extra || {});
+  }
+  function span(least) {
+    // a y range at least `least` wide, so a steady signal is a flat line, not magnified noise
+    return (u, min, max) => {
+      if (min == null || max == null) return [0, least];
+      const pad = Math.max((max - min) * 0.1, (least - (max - min)) / 2);
+      return [min - pad, max + pad];
+    };
   }
   function makeCharts() {
     if (typeof uPlot === "undefined") return;
@@ -72,9 +80,11 @@
     };
     for (const [name, series] of Object.entries(defs)) {
       const el = $(`chart-${name}`);
+      const unit = { x: { time: false }, y: { range: [0, 1] } };
       const extra = name === "arousal"
-        ? { bands: [{ series: [3, 2], fill: "rgba(26,127,55,.12)" }], scales: { x: { time: false }, y: { range: [0, 1] } } }
-        : name === "intensity" ? { scales: { x: { time: false }, y: { range: [0, 1] } } } : {};
+        ? { bands: [{ series: [3, 2], fill: "rgba(26,127,55,.12)" }], scales: unit }
+        : name === "intensity" ? { scales: unit }
+        : { scales: { x: { time: false }, y: { range: span(name === "hr" ? 10 : 0.5) } } };
       S.charts[name] = new uPlot(chartOptions(el, series, extra), chartData(name), el);
     }
     window.addEventListener("resize", () => {
@@ -103,6 +113,17 @@
       u.setData(data);
       $(`chart-${name}`).dataset.points = String(data[0].length);
     }
+    queueMicrotask(drawLags);  // after uPlot's own microtask has drawn
+  }
+  function drawLags() {
+    // feature tick (the session's clock) -> drawn here, for the latency line and
+    // `vrtherapy bench console`: body[data-draw-lag-ms] holds the last 200, in ms
+    if (S.offset == null || !S.undrawn.length) { S.undrawn = []; return; }
+    const now = performance.now() / 1000 + S.offset;
+    for (const t of S.undrawn) S.lags.push(Math.round((now - t) * 1000));
+    S.undrawn = [];
+    if (S.lags.length > 200) S.lags.splice(0, S.lags.length - 200);
+    document.body.dataset.drawLagMs = S.lags.join(" ");
   }
   function scheduleRedraw() {
     if (S.dirty) return;
@@ -150,7 +171,7 @@
       box.append(b);
     }
     if (!events.length) { const s = document.createElement("span"); s.className = "muted"; s.textContent = "none in this session"; box.append(s); }
-    const kinds = info.prompts || ["suds", "nrs"];
+    const kinds = info.prompt_kinds || ["suds", "nrs"];
     for (const b of document.querySelectorAll("[data-kind=ask_prompt]")) b.hidden = !kinds.includes(b.dataset.prompt);
     steerable();
   }
@@ -160,7 +181,7 @@
     text("state", st.state || "?");
     $("state").className = "badge " + (st.state === "active" ? "ok" : st.state === "baseline" ? "" : "warn");
     text("elapsed", `${mmss(st.elapsed_s)} / ${mmss(st.remaining_s)} left`);
-    text("step", st.step == null ? "-" : `${st.step + 1}/${st.steps_total}`);
+    text("step", st.step == null ? "-" : `${st.step}/${st.steps_total}`);  // 1-based (docs/console.md)
     text("step-label", st.label || "");
     show("held", !!st.held_by, st.held_by ? `held by ${st.held_by}` : "");
     const pct = (x) => `${Math.round(100 * Math.min(1, Math.max(0, x || 0)))}%`;
@@ -307,7 +328,7 @@
       scheduleRedraw();
     },
     status(m) { renderStatus(m.status); },
-    features(m) { addFeatures(m.row); trim(); scheduleRedraw(); },
+    features(m) { addFeatures(m.row); S.undrawn.push(m.row[0]); trim(); scheduleRedraw(); },
     intensity(m) { addIntensity(m.t, m.value); trim(); scheduleRedraw(); },
     marker(m) { addMarker(m.marker); },
     thumbnail(m) { $("thumb").src = m.data; show("thumb-box", true); },
@@ -337,6 +358,7 @@
       const a = performance.now() / 1000 + S.offset - S.newest;
       age = `, data ${a < 10 ? a.toFixed(1) : Math.round(a)} s old`;
     }
+    if (S.lags.length) age += `, drawn ${S.lags[S.lags.length - 1]} ms after the tick`;
     text("latency", `latency ${S.rtt == null ? "--" : Math.round(S.rtt) + " ms"}${age}`);
   }
   function ping() {
