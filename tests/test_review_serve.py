@@ -161,6 +161,9 @@ def test_vrtherapy_serve_indexes_serves_and_stops_on_sigterm(
             url = text.split("review: ", 1)[1].split()[0]
             with urllib.request.urlopen(url + "login") as r:
                 assert r.status == 200 and r.headers["Cache-Control"] == "no-store"
+                page = r.read().decode()
+            # review mode has no live session to pair a tablet with: no pairing form
+            assert 'action="/login"' in page and "/pair" not in page
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=60)

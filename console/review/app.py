@@ -78,7 +78,7 @@ def make_review_app(config: ConsoleConfig, review: Review) -> web.Application:
     files = StaticFiles()
 
     async def login_page(request: web.Request) -> web.StreamResponse:
-        return files.response("login.html")
+        return files.response("review-login.html")
 
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", pages.login_form)
