@@ -54,6 +54,7 @@ from biosignals._stream import (
 _RAW, _DER, _MWI, _TIME, _BP, _SQ = 0, 1, 2, 3, 4, 5
 LOOK_AHEAD_S = 0.060
 _RR_HISTORY = 8
+_FEW = 64  # new indices up to which _candidates looks for a local maximum first
 _Held = tuple[int, float, float, Placed]  # candidate, MWI, slope, placement
 BAND_HZ = (5.0, 15.0)
 BAND_ORDER = 2
@@ -194,6 +195,8 @@ class QrsDetector:
         self._next_cand = last + 1
         lo = max(nxt - look, start)  # the windows of the new indices start here
         seg = hist.data[_MWI, lo - start :]
+        if last - nxt < _FEW and not _any_peak(seg, nxt - lo, last - lo + 1):
+            return []
         if self._peak.size < seg.size:
             self._peak = np.empty(2 * seg.size)
         peak = _window_max(seg, 2 * look + 1, self._peak[: seg.size])
@@ -493,6 +496,16 @@ class QrsDetector:
             self._irregular = 0
         self._rr2 = sum(self._rr_reg) / len(self._rr_reg)
         self._t_zone = max(self._twave, round(0.42 * math.sqrt(self._rr2 / self.fs) * self.fs))
+
+
+def _any_peak(seg: FloatArray, first: int, stop: int) -> bool:
+    """False if no index in ``[first, stop)`` of ``seg`` rises into a local maximum (above
+    the value before it, or the first of ``seg``; at least the value after it): no
+    candidate there, so the window maxima need not be computed (a frame's few samples)."""
+    v = seg[first - 1 if first else 0 : stop + 1].tolist()
+    if not first and v[0] >= v[1]:
+        return True
+    return any(v[i] > v[i - 1] and v[i] >= v[i + 1] for i in range(1, len(v) - 1))
 
 
 def _window_max(seg: FloatArray, size: int, out: FloatArray) -> FloatArray:
