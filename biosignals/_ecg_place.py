@@ -14,6 +14,8 @@ so results never depend on chunking.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.signal import butter, sosfilt
 
@@ -53,6 +55,7 @@ class QrsPlacer:
         self._hf_win = max(1, round(0.025 * fs))
         self._step_half = round(0.120 * fs)
         self._step_avg = max(1, round(0.010 * fs))
+        self._shape_pre, self._shape_post = round(0.080 * fs), round(0.100 * fs)
         # Scratch for the R-placement window: raw samples up to the look-ahead (head), then
         # their odd extension (tail); 2 * the last raw sample as a 0-d operand.
         self._ref_buf = np.empty(self._refine_pre + self._ref_fir.size)
@@ -164,3 +167,16 @@ class QrsPlacer:
             return False
         low, high = extremes(seg)
         return change > STEP_CHANGE * (high - low)
+
+    def shape(self, hist: History, r: int, known: int) -> tuple[FloatArray, float] | None:
+        """The raw samples from 80 ms before to 100 ms after R, zero mean, as a unit
+        vector, and their norm; None unless all of them are known (up to sample
+        ``known``, the decision's look-ahead: chunking never changes the result)."""
+        a = r - self._shape_pre - hist.start
+        b = r + self._shape_post + 1 - hist.start
+        if a < 0 or b > known + 1 - hist.start:
+            return None
+        x = hist.data[self._row, a:b]
+        x = x - float(x.sum()) / (b - a)
+        n = math.sqrt(float(x @ x))
+        return (x / n, n) if n > 0.0 else None

@@ -42,6 +42,7 @@ from biosignals._stream import (
     FloatArray,
     History,
     SosState,
+    any_peak,
     causal_window,
     extremes,
     filter_and_difference,
@@ -92,8 +93,6 @@ class QrsDetector:
         self._pr_max = round(0.300 * fs)
         self._suspect_window = round(3.0 * fs)
         self._placer = QrsPlacer(fs, self._look, self._refractory, _RAW)
-        self._tpl_pre = round(0.080 * fs)
-        self._tpl_post = round(0.100 * fs)
         self._learn = round(2.0 * fs)
         self._relearn = round(3.5 * fs)
         self._rr_min = round(0.27 * fs)
@@ -195,7 +194,7 @@ class QrsDetector:
         self._next_cand = last + 1
         lo = max(nxt - look, start)  # the windows of the new indices start here
         seg = hist.data[_MWI, lo - start :]
-        if last - nxt < _FEW and not _any_peak(seg, nxt - lo, last - lo + 1):
+        if last - nxt < _FEW and not any_peak(seg, nxt - lo, last - lo + 1):
             return []
         if self._peak.size < seg.size:
             self._peak = np.empty(2 * seg.size)
@@ -309,7 +308,8 @@ class QrsDetector:
     def _hold_until(self, c: int, slope: float, placed: Placed) -> int | None:
         """When to confirm a beat that may still prove a P wave, a T wave or noise (None:
         confirm now): an early beat after the window where the regular next beat would
-        come, a small one after the longest PR interval."""
+        come (at most HOLD_MAX_S after it), a small one after the longest PR interval;
+        a sure one (:meth:`_sure`) at once."""
         rr2, last_c = self._rr2, self._last_c
         early = rr2 is not None and last_c is not None and c - last_c < EARLY * rr2
         weak = len(self._slopes) >= 3 and (
@@ -326,20 +326,6 @@ class QrsDetector:
             due = max(due or 0, c + self._pr_max)
         return due
 
-    def _shape(self, c: int, r: int) -> tuple[FloatArray, float] | None:
-        """The raw samples from 80 ms before to 100 ms after R, zero mean, as a unit
-        vector, and their norm; None unless all of them are known when candidate ``c``
-        is decided (so chunking never changes the result)."""
-        hist = self._hist
-        a = r - self._tpl_pre - hist.start
-        b = r + self._tpl_post + 1 - hist.start
-        if a < 0 or b > c + self._look + 1 - hist.start:
-            return None
-        x = hist.data[_RAW, a:b]
-        x = x - float(x.sum()) / (b - a)
-        n = math.sqrt(float(x @ x))
-        return (x / n, n) if n > 0.0 else None
-
     def _sure(self, c: int, placed: Placed) -> bool:
         """True if a beat that would be held looks like one of the last beats: its shape
         around R correlates with one of theirs at >= SURE_COR, it is at least SURE_NORM
@@ -348,7 +334,7 @@ class QrsDetector:
         a P or T wave and a first ectopic beat of a new shape are not."""
         if not self._shapes or placed[2] < SURE_HF * self._hf_ref:
             return False
-        shape = self._shape(c, placed[0])
+        shape = self._placer.shape(self._hist, placed[0], c + self._look)
         if shape is None or shape[1] < SURE_NORM * median_of_few(self._norms):
             return False
         x = shape[0]
@@ -463,7 +449,7 @@ class QrsDetector:
         self._values.append(v)
         self._hfs.append(hf)
         self._amps.append(amp)
-        shape = self._shape(c, r)
+        shape = self._placer.shape(self._hist, r, c + self._look)
         if shape is not None:
             self._shapes.append(shape[0])
             self._norms.append(shape[1])
@@ -496,16 +482,6 @@ class QrsDetector:
             self._irregular = 0
         self._rr2 = sum(self._rr_reg) / len(self._rr_reg)
         self._t_zone = max(self._twave, round(0.42 * math.sqrt(self._rr2 / self.fs) * self.fs))
-
-
-def _any_peak(seg: FloatArray, first: int, stop: int) -> bool:
-    """False if no index in ``[first, stop)`` of ``seg`` rises into a local maximum (above
-    the value before it, or the first of ``seg``; at least the value after it): no
-    candidate there, so the window maxima need not be computed (a frame's few samples)."""
-    v = seg[first - 1 if first else 0 : stop + 1].tolist()
-    if not first and v[0] >= v[1]:
-        return True
-    return any(v[i] > v[i - 1] and v[i] >= v[i + 1] for i in range(1, len(v) - 1))
 
 
 def _window_max(seg: FloatArray, size: int, out: FloatArray) -> FloatArray:
