@@ -37,7 +37,7 @@ from collections.abc import Iterable
 import numpy as np
 from scipy.signal import butter
 
-from biosignals._ecg_place import Placed, QrsPlacer
+from biosignals._ecg_place import Placed, QrsPlacer, likeness
 from biosignals._stream import (
     FloatArray,
     History,
@@ -122,8 +122,7 @@ class QrsDetector:
         self._amps: deque[float] = deque(maxlen=_RR_HISTORY)
         self._amp_ref = 0.0
         self._held: _Held | None = None  # a beat not yet confirmed
-        self._shapes: deque[FloatArray] = deque(maxlen=_RR_HISTORY)
-        self._norms: deque[float] = deque(maxlen=_RR_HISTORY)
+        self._shapes: deque[FloatArray] = deque(maxlen=_RR_HISTORY)  # raw, around R
         self._held_due = 0
         self._rr_all: deque[int] = deque(maxlen=8)
         self._rr_reg: deque[int] = deque(maxlen=8)
@@ -335,10 +334,10 @@ class QrsDetector:
         if not self._shapes or placed[2] < SURE_HF * self._hf_ref:
             return False
         shape = self._placer.shape(self._hist, placed[0], c + self._look)
-        if shape is None or shape[1] < SURE_NORM * median_of_few(self._norms):
+        if shape is None:
             return False
-        x = shape[0]
-        return max(float(x @ u) for u in self._shapes) >= SURE_COR
+        cor, size, usual = likeness(shape, self._shapes)
+        return size >= SURE_NORM * usual and cor >= SURE_COR
 
     def _splits(self, held: _Held, c: int, placed: Placed) -> bool:
         """True if ``c`` is the regular next beat and the held one, smaller, sits between
@@ -400,7 +399,6 @@ class QrsDetector:
         for refs in (self._slopes, self._values, self._hfs, self._amps):
             refs.clear()
         self._shapes.clear()
-        self._norms.clear()
         self._slope_ref = self._v_ref = self._hf_ref = self._amp_ref = 0.0
 
     def _search_back(self, at: int) -> None:
@@ -451,8 +449,7 @@ class QrsDetector:
         self._amps.append(amp)
         shape = self._placer.shape(self._hist, r, c + self._look)
         if shape is not None:
-            self._shapes.append(shape[0])
-            self._norms.append(shape[1])
+            self._shapes.append(shape)
         self._slope_ref = median_of_few(self._slopes)
         self._v_ref = median_of_few(self._values)
         if len(self._hfs) >= 3:
