@@ -14,6 +14,9 @@ so results never depend on chunking.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
+
 import numpy as np
 from scipy.signal import butter, sosfilt
 
@@ -53,6 +56,7 @@ class QrsPlacer:
         self._hf_win = max(1, round(0.025 * fs))
         self._step_half = round(0.120 * fs)
         self._step_avg = max(1, round(0.010 * fs))
+        self._shape_pre, self._shape_post = round(0.080 * fs), round(0.100 * fs)
         # Scratch for the R-placement window: raw samples up to the look-ahead (head), then
         # their odd extension (tail); 2 * the last raw sample as a 0-d operand.
         self._ref_buf = np.empty(self._refine_pre + self._ref_fir.size)
@@ -164,3 +168,29 @@ class QrsPlacer:
             return False
         low, high = extremes(seg)
         return change > STEP_CHANGE * (high - low)
+
+    def shape(self, hist: History, r: int, known: int) -> FloatArray | None:
+        """A copy of the raw samples from 80 ms before to 100 ms after R; None unless all
+        of them are known (up to sample ``known``, the decision's look-ahead: chunking
+        never changes the result)."""
+        a = r - self._shape_pre - hist.start
+        b = r + self._shape_post + 1 - hist.start
+        if a < 0 or b > known + 1 - hist.start:
+            return None
+        return hist.data[self._row, a:b].copy()
+
+
+def likeness(x: FloatArray, recent: Iterable[FloatArray]) -> tuple[float, float, float]:
+    """How like the ``recent`` shapes (:meth:`QrsPlacer.shape`) ``x`` is: the largest
+    correlation coefficient with one of them, ``x``'s size (the norm of its deviations
+    from its mean) and the median of theirs."""
+    m = np.array(recent)
+    m -= m.mean(axis=1, keepdims=True)
+    sizes = np.sqrt(np.einsum("ij,ij->i", m, m))
+    xc = x - x.mean()
+    size = math.sqrt(float(xc @ xc))
+    usual = float(np.median(sizes))
+    scale = sizes * size
+    if not size or not scale.all():
+        return -1.0, size, usual
+    return float(np.max((m @ xc) / scale)), size, usual

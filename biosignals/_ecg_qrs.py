@@ -16,6 +16,12 @@ when no beat came for 166 % of the regular RR average (RR2: mean of the last 8 R
 in QRS amplitude), where a re-learn lowers SPKI at most 4-fold per step so that a sinus
 pause of several seconds is not filled with noise "beats".
 
+Doubtful beats are held (at most 1 s): a premature one until the regular next beat could
+show it was noise or a T/P wave, a small one until a larger QRS could follow it as a QRS
+follows its P wave. A beat shaped like one of the last 8 (raw -80..+100 ms around R,
+correlation >= 0.85), as large (energy >= 80 % of their median) and with QRS edges (>= 22 %
+of their high-frequency content) is sure and returned at once (a repeated ectopic beat).
+
 Each beat is placed on the R wave at the maximum of |zero-phase 5-25 Hz band-pass| of the
 raw signal within 250 ms before the candidate (the MIT-BIH annotation convention). The
 zero-phase filter is the forward-backward Butterworth response as a +-200 ms FIR; samples
@@ -31,11 +37,12 @@ from collections.abc import Iterable
 import numpy as np
 from scipy.signal import butter
 
-from biosignals._ecg_place import Placed, QrsPlacer
+from biosignals._ecg_place import Placed, QrsPlacer, likeness
 from biosignals._stream import (
     FloatArray,
     History,
     SosState,
+    any_peak,
     causal_window,
     extremes,
     filter_and_difference,
@@ -48,6 +55,7 @@ from biosignals._stream import (
 _RAW, _DER, _MWI, _TIME, _BP, _SQ = 0, 1, 2, 3, 4, 5
 LOOK_AHEAD_S = 0.060
 _RR_HISTORY = 8
+_FEW = 64  # new indices up to which _candidates looks for a local maximum first
 _Held = tuple[int, float, float, Placed]  # candidate, MWI, slope, placement
 BAND_HZ = (5.0, 15.0)
 BAND_ORDER = 2
@@ -59,6 +67,10 @@ SPLIT_AMP = 0.6
 WEAK_SLOPE = 0.6
 WEAK_AMP = 0.6
 AMP_MIN = 0.3
+SURE_COR = 0.85  # an early beat this like a recent beat's shape is released at once
+SURE_NORM = 0.8  # ... if about as large (a P wave is smaller) ...
+SURE_HF = 0.22  # ... and with QRS edges (a P or T wave has few)
+HOLD_MAX_S = 1.0  # no beat is held longer after its candidate
 SEARCH_BACK_TRUST = 0.7  # a beat found by search-back is less sure
 SEARCH_BACK_FLOOR = 0.125
 HF_MIN_T = 0.15  # in the T wave's place after a beat
@@ -110,6 +122,7 @@ class QrsDetector:
         self._amps: deque[float] = deque(maxlen=_RR_HISTORY)
         self._amp_ref = 0.0
         self._held: _Held | None = None  # a beat not yet confirmed
+        self._shapes: deque[FloatArray] = deque(maxlen=_RR_HISTORY)  # raw, around R
         self._held_due = 0
         self._rr_all: deque[int] = deque(maxlen=8)
         self._rr_reg: deque[int] = deque(maxlen=8)
@@ -180,6 +193,8 @@ class QrsDetector:
         self._next_cand = last + 1
         lo = max(nxt - look, start)  # the windows of the new indices start here
         seg = hist.data[_MWI, lo - start :]
+        if last - nxt < _FEW and not any_peak(seg, nxt - lo, last - lo + 1):
+            return []
         if self._peak.size < seg.size:
             self._peak = np.empty(2 * seg.size)
         peak = _window_max(seg, 2 * look + 1, self._peak[: seg.size])
@@ -292,16 +307,37 @@ class QrsDetector:
     def _hold_until(self, c: int, slope: float, placed: Placed) -> int | None:
         """When to confirm a beat that may still prove a P wave, a T wave or noise (None:
         confirm now): an early beat after the window where the regular next beat would
-        come, a small one after the longest PR interval."""
-        due = None
+        come (at most HOLD_MAX_S after it), a small one after the longest PR interval;
+        a sure one (:meth:`_sure`) at once."""
         rr2, last_c = self._rr2, self._last_c
-        if rr2 is not None and last_c is not None and c - last_c < EARLY * rr2:
-            due = last_c + round(SPLIT_WINDOW[1] * rr2)
-        if len(self._slopes) >= 3 and (
+        early = rr2 is not None and last_c is not None and c - last_c < EARLY * rr2
+        weak = len(self._slopes) >= 3 and (
             slope < WEAK_SLOPE * self._slope_ref or placed[1] < WEAK_AMP * self._amp_ref
-        ):
+        )
+        if not (early or weak):
+            return None
+        sure = self._sure(c, placed)
+        due = None
+        if early and not sure:
+            assert rr2 is not None and last_c is not None
+            due = min(last_c + round(SPLIT_WINDOW[1] * rr2), c + round(HOLD_MAX_S * self.fs))
+        if weak and not sure:
             due = max(due or 0, c + self._pr_max)
         return due
+
+    def _sure(self, c: int, placed: Placed) -> bool:
+        """True if a beat that would be held looks like one of the last beats: its shape
+        around R correlates with one of theirs at >= SURE_COR, it is at least SURE_NORM
+        as large as their median and has at least SURE_HF of their high-frequency
+        content (a tall P or T wave has little). A repeated ectopic beat is sure; noise,
+        a P or T wave and a first ectopic beat of a new shape are not."""
+        if not self._shapes or placed[2] < SURE_HF * self._hf_ref:
+            return False
+        shape = self._placer.shape(self._hist, placed[0], c + self._look)
+        if shape is None:
+            return False
+        cor, size, usual = likeness(shape, self._shapes)
+        return size >= SURE_NORM * usual and cor >= SURE_COR
 
     def _splits(self, held: _Held, c: int, placed: Placed) -> bool:
         """True if ``c`` is the regular next beat and the held one, smaller, sits between
@@ -362,6 +398,7 @@ class QrsDetector:
         """Forget the recent beats' morphology (after no beat for 3.5 s: it changed)."""
         for refs in (self._slopes, self._values, self._hfs, self._amps):
             refs.clear()
+        self._shapes.clear()
         self._slope_ref = self._v_ref = self._hf_ref = self._amp_ref = 0.0
 
     def _search_back(self, at: int) -> None:
@@ -410,6 +447,9 @@ class QrsDetector:
         self._values.append(v)
         self._hfs.append(hf)
         self._amps.append(amp)
+        shape = self._placer.shape(self._hist, r, c + self._look)
+        if shape is not None:
+            self._shapes.append(shape)
         self._slope_ref = median_of_few(self._slopes)
         self._v_ref = median_of_few(self._values)
         if len(self._hfs) >= 3:

@@ -57,6 +57,8 @@ def trailing_min(row: FloatArray, lo: int, hi: int, size: int) -> FloatArray:
     """``min(row[i - size + 1 : i + 1])`` for columns ``i`` in ``[lo, hi)``; every window
     must lie inside ``row`` (``lo >= size - 1``)."""
     seg = row[lo - size + 1 : hi]
+    if hi - lo == 1:  # one sample (a frame's): one reduction, not a filter's set-up
+        return np.minimum.reduce(seg, keepdims=True)
     out = np.empty_like(seg)
     window_extreme(seg, size, out, maximum=False, mode="nearest", origin=(size - 1) // 2)
     return out[size - 1 :]

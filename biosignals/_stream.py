@@ -253,3 +253,13 @@ def offline_indices(
     for i in range(0, x.size, chunk):
         out.extend(index(e) for e in ext.update(x[i : i + chunk], t[i : i + chunk]))
     return np.asarray(out, dtype=np.int64)
+
+
+def any_peak(seg: FloatArray, first: int, stop: int) -> bool:
+    """False if no index in ``[first, stop)`` of ``seg`` rises into a local maximum (above
+    the value before it, or the first of ``seg``; at least the value after it): no
+    candidate there, so the window maxima need not be computed (a frame's few samples)."""
+    v = seg[first - 1 if first else 0 : stop + 1].tolist()
+    if not first and v[0] >= v[1]:
+        return True
+    return any(v[i] > v[i - 1] and v[i] >= v[i + 1] for i in range(1, len(v) - 1))

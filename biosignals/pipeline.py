@@ -288,7 +288,10 @@ class FeaturePipeline:
             self._bad_input(role, str(exc), _time_hint(timestamps))
             out.quality = monitor.drain_events()
             return out
-        if t.size and in_order(t, self._last_time.get(role)):
+        if not t.size:  # nothing arrived (e.g. a slow stream in a fast frame)
+            out.quality = monitor.drain_events()
+            return out
+        if in_order(t, self._last_time.get(role)):
             self._last_time[role] = float(t[-1])  # the usual chunk: nothing to repair
         else:
             keep = np.isfinite(t)
