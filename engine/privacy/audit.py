@@ -58,6 +58,7 @@ EVENTS = frozenset(
         "identity_add",
         "verify",
         "replay",
+        "twin_fit",
     }
 )
 _TAIL_BYTES = 1 << 16
