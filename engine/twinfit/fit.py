@@ -8,8 +8,9 @@ soft-L1 loss) on the recorded feature trajectories driven by the recorded intens
    (:func:`~engine.twinfit.uncertainty.structural_holds`);
 2. three starts (fast, typical, slow habituation) are fitted briefly, the best one to
    convergence; the residual scale of each signal is then estimated and the fit redone;
-3. parameters the data leave as uncertain as the population are held too, and the fit
-   redone (:func:`~engine.twinfit.uncertainty.weak_parameters`);
+3. a weak population prior on each shared parameter decides what the data leave open;
+   parameters that lean on it are reported as weakly identified
+   (:func:`~engine.twinfit.uncertainty.weak_parameters`);
 4. a moving-block residual bootstrap gives 95 % intervals and the samples a forecast
    draws from.
 """
@@ -27,7 +28,12 @@ from engine.twinfit.params import GLOBAL_PARAMS, HR_GAIN_ANCHOR, population_defa
 from engine.twinfit.problem import SIGNALS, FitProblem
 from engine.twinfit.result import Estimate, FitResult, SessionFit, SignalFit, Status
 from engine.twinfit.trace import SessionTrace, TwinFitError, check_one_participant
-from engine.twinfit.uncertainty import block_bootstrap, structural_holds, weak_parameters
+from engine.twinfit.uncertainty import (
+    autocorrelation_inflation,
+    block_bootstrap,
+    structural_holds,
+    weak_parameters,
+)
 
 __all__ = ["DEFAULT_BOOTSTRAP", "fit_twin"]
 
@@ -72,14 +78,20 @@ def _solve(problem: FitProblem, x0: np.ndarray, max_nfev: int | None = None) -> 
 
 
 def _sigma(problem: FitProblem, x: np.ndarray) -> dict[str, float]:
+    """Each signal's residual scale, widened by the square root of its autocorrelation
+    inflation: a signal whose residuals wander slowly (the SCL envelope, the 60 s SCR
+    count) holds fewer independent values than ticks, and must not outweigh the others."""
     pred = problem.predict(x)
     out = {}
     for signal in SIGNALS:
-        resid = np.concatenate(
-            [obs.y[signal] - p[signal] for p, obs in zip(pred, problem.data, strict=True)]
-        )
-        rms = float(np.sqrt(np.mean(resid**2))) if resid.size else problem.sigma[signal]
-        out[signal] = max(_SIGMA_FLOOR[signal], rms)
+        parts = [obs.y[signal] - p[signal] for p, obs in zip(pred, problem.data, strict=True)]
+        resid = np.concatenate(parts)
+        if resid.size == 0:
+            out[signal] = problem.sigma[signal]
+            continue
+        rms = max(_SIGMA_FLOOR[signal], float(np.sqrt(np.mean(resid**2))))
+        kappa = 1.0 if signal == "suds" else autocorrelation_inflation(parts)
+        out[signal] = rms * float(np.sqrt(kappa))
     return out
 
 
@@ -132,7 +144,11 @@ def _values(problem: FitProblem, x: np.ndarray) -> dict[str, float]:
 
 
 def _estimates(
-    problem: FitProblem, x: np.ndarray, samples: list[dict[str, float]], held: dict[str, str]
+    problem: FitProblem,
+    x: np.ndarray,
+    samples: list[dict[str, float]],
+    held: dict[str, str],
+    weak: dict[str, str],
 ) -> dict[str, Estimate]:
     point = _values(problem, x)
     out = {}
@@ -144,7 +160,8 @@ def _estimates(
         low, high = (
             (float(v) for v in np.percentile(boot, [2.5, 97.5])) if boot.size else (None, None)
         )
-        out[name] = Estimate(name, value, low, high, Status.FITTED)
+        status = Status.WEAK if name in weak else Status.FITTED
+        out[name] = Estimate(name, value, low, high, status, weak.get(name, ""))
     out["max_hr_gain"] = Estimate(
         "max_hr_gain",
         HR_GAIN_ANCHOR,
@@ -188,12 +205,6 @@ def fit_twin(
     problem, result, evaluations = _fit(problem, traces)
     jac = result.jac.toarray() if issparse(result.jac) else np.asarray(result.jac)
     weak = weak_parameters(problem, jac, result.fun)
-    if weak:
-        held.update(weak)
-        free = tuple(n for n in free if n not in held)
-        problem = FitProblem.build(traces, free, {n: population_default(n) for n in held}, eda)
-        problem, result, more = _fit(problem, traces)
-        evaluations += more
     if progress is not None:
         progress(f"fitted in {time.perf_counter() - started:.1f} s; bootstrap x{bootstrap}")
     vectors = block_bootstrap(
@@ -219,7 +230,7 @@ def fit_twin(
         shift_sd["scl"] = _shift_sd(scl0, "scl")
     return FitResult(
         participant=traces[0].participant,
-        estimates=_estimates(problem, result.x, samples, held),
+        estimates=_estimates(problem, result.x, samples, held, weak),
         sessions=sessions,
         goodness=goodness,
         samples=samples,

@@ -55,6 +55,8 @@ def _comment(e: Estimate) -> str:
     unit = f" {unit}" if unit else ""
     if e.status is Status.FITTED and e.low is not None and e.high is not None:
         return f"fitted{unit}; 95% interval {_fmt(e.low)}..{_fmt(e.high)}"
+    if e.status is Status.WEAK and e.low is not None and e.high is not None:
+        return f"WEAKLY IDENTIFIED{unit}; 95% interval {_fmt(e.low)}..{_fmt(e.high)}: {e.reason}"
     if e.status is Status.HELD:
         return f"held{unit}: {e.reason}"
     return f"NOT IDENTIFIABLE, population default{unit}: {e.reason}"

@@ -79,6 +79,13 @@ class ParamSpec:
         return math.exp(x) if self.log else x
 
     @property
+    def prior(self) -> tuple[float, float]:
+        """``(centre, scale)`` of the weak population prior, in the optimiser's coordinates:
+        the population default, and half the population range."""
+        lo, hi = (self.to_free(v) for v in self.population)
+        return self.to_free(population_default(self.name)), (hi - lo) / 2.0
+
+    @property
     def free_bounds(self) -> tuple[float, float]:
         """Search range in the optimiser's coordinates."""
         return self.to_free(self.lower), self.to_free(self.upper)

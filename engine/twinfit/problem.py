@@ -171,18 +171,34 @@ class FitProblem:
             )
         return out
 
+    @property
+    def data_rows(self) -> int:
+        """Number of data residuals (the prior's rows follow them)."""
+        return sum(obs.count(sig) for obs in self.data for sig in SIGNALS)
+
+    def prior_residuals(self, x: np.ndarray) -> np.ndarray:
+        """``(x - population default) / prior scale`` of each free shared parameter."""
+        out = np.empty(len(self.free))
+        for k, name in enumerate(self.free):
+            centre, scale = PARAMS[name].prior
+            out[k] = (x[k] - centre) / scale
+        return out
+
     def residuals(self, x: np.ndarray) -> np.ndarray:
-        """Weighted residuals ``(observed - predicted) / sigma``, session by session."""
+        """Weighted residuals ``(observed - predicted) / sigma``, session by session, then
+        the weak population prior of each free shared parameter (:attr:`ParamSpec.prior`):
+        it decides only what the data leave open."""
         parts = []
         for pred, obs in zip(self.predict(x), self.data, strict=True):
             for signal in SIGNALS:
                 parts.append((obs.y[signal] - pred[signal]) / self.sigma[signal])
+        parts.append(self.prior_residuals(x))
         return np.concatenate(parts)
 
     def sparsity(self) -> lil_matrix:
         """Which residual depends on which parameter (for grouped finite differences)."""
-        rows = sum(obs.count(sig) for obs in self.data for sig in SIGNALS)
-        m = lil_matrix((rows, self.size), dtype=np.int8)
+        rows = self.data_rows
+        m = lil_matrix((rows + len(self.free), self.size), dtype=np.int8)
         n, row = len(self.free), 0
         for s, obs in enumerate(self.data):
             for signal in SIGNALS:
@@ -194,4 +210,6 @@ class FitProblem:
                 if signal == "scl" and self.eda:
                     m[block, n + self.sessions + s] = 1
                 row += count
+        for k in range(n):
+            m[rows + k, k] = 1
         return m

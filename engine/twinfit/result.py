@@ -19,6 +19,7 @@ class Status(Enum):
     """How a parameter's value was found."""
 
     FITTED = "fitted"
+    WEAK = "weakly identified"
     NOT_IDENTIFIABLE = "not identifiable"
     HELD = "held"
 

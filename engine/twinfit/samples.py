@@ -22,9 +22,10 @@ import numpy as np
 from biosignals.twin_profile import TwinProfile
 from engine.twinfit.output import SIDECAR_FORMAT, sidecar_path
 from engine.twinfit.params import PARAMS
+from engine.twinfit.result import FitResult
 from engine.twinfit.trace import TwinFitError
 
-__all__ = ["TwinUncertainty", "load_uncertainty"]
+__all__ = ["TwinUncertainty", "load_uncertainty", "uncertainty_of"]
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,12 @@ class TwinUncertainty:
         )
         base["scr_rate_max"] = float(min(60.0, max(base["scr_rate_max"], base["scr_rate_rest"])))
         return TwinProfile.model_validate(base)
+
+
+def uncertainty_of(fit: FitResult) -> TwinUncertainty:
+    """The uncertainty of a fit just made (what its sidecar will hold)."""
+    unknown = tuple(e.name for e in fit.not_identifiable() if e.name in PARAMS)
+    return TwinUncertainty(tuple(fit.samples), unknown, dict(fit.shift_sd), "fit")
 
 
 def _bad(path: Path, what: str) -> TwinFitError:

@@ -3,10 +3,11 @@
 * :func:`structural_holds`: parameters the data cannot identify whatever the values
   (no change of intensity, no skin conductance, no SUDS answers while exposed, a single
   session), with the reason.
-* :func:`weak_parameters`: parameters the data leave as uncertain as the population is
-  (the approximate 95 % interval from the Jacobian, widened for the residuals'
-  autocorrelation, is wider than the population range), e.g. the habituation time
-  constant of a patient who does not habituate.
+* :func:`weak_parameters`: parameters the data leave almost as uncertain as the weak
+  population prior of the fit (:attr:`~engine.twinfit.params.ParamSpec.prior`), from the
+  Jacobian with the data's information divided by the residuals' autocorrelation, e.g.
+  the habituation time constant of a patient who hardly habituates. They stay free (the
+  prior keeps them near the population) and are reported as weakly identified.
 * :func:`block_bootstrap`: moving-block residual bootstrap (60 s blocks of the 1 Hz
   features, single SUDS answers): refits on ``prediction + resampled residuals``, warm
   started at the fit.
@@ -23,11 +24,17 @@ from engine.twinfit.params import GLOBAL_PARAMS, PARAMS, Needs
 from engine.twinfit.problem import SIGNALS, FitProblem, Observed
 from engine.twinfit.trace import SessionTrace
 
-__all__ = ["block_bootstrap", "structural_holds", "weak_parameters"]
+__all__ = [
+    "autocorrelation_inflation",
+    "block_bootstrap",
+    "structural_holds",
+    "weak_parameters",
+]
 
+WEAK_SHARE = 0.6
+"""Posterior / prior standard deviation above which a parameter is weakly identified."""
 BLOCK_S = 60
 """Block length of the bootstrap for the 1 Hz features (samples)."""
-_Z95 = 1.959964
 
 
 def structural_holds(traces: list[SessionTrace], eda: bool) -> dict[str, str]:
@@ -53,35 +60,52 @@ def structural_holds(traces: list[SessionTrace], eda: bool) -> dict[str, str]:
     return {spec.name: missing[spec.needs] for spec in GLOBAL_PARAMS if spec.needs in missing}
 
 
+MAX_INFLATION = 100.0
+
+
+def autocorrelation_inflation(series: list[np.ndarray]) -> float:
+    """Variance inflation of autocorrelated residuals, ``(1 + r1) / (1 - r1)`` from their
+    lag-1 autocorrelation ``r1`` (pooled over ``series``), within 1..:data:`MAX_INFLATION`."""
+    num = den = 0.0
+    for resid in series:
+        if resid.size < 3:
+            continue
+        r = resid - resid.mean()
+        num += float(r[1:] @ r[:-1])
+        den += float(r @ r)
+    rho = min(max(num / den if den > 0 else 0.0, 0.0), 0.999)
+    return min(MAX_INFLATION, (1.0 + rho) / (1.0 - rho))
+
+
 def _inflation(residuals: np.ndarray) -> float:
-    """Variance inflation for autocorrelated residuals, ``(1 + r1) / (1 - r1)`` (1..50)."""
-    if residuals.size < 3:
-        return 1.0
-    r = residuals - residuals.mean()
-    denom = float(r @ r)
-    rho = float(r[1:] @ r[:-1]) / denom if denom > 0 else 0.0
-    rho = min(max(rho, 0.0), 0.96)
-    return min(50.0, (1.0 + rho) / (1.0 - rho))
+    return autocorrelation_inflation([residuals])
 
 
 def weak_parameters(problem: FitProblem, jac: np.ndarray, residuals: np.ndarray) -> dict[str, str]:
-    """Free shared parameters whose approximate 95 % interval is wider than the population.
+    """Free shared parameters the data leave almost as uncertain as the population prior.
 
-    ``jac`` is the Jacobian of the weighted residuals at the fit (free coordinates).
+    ``jac`` and ``residuals`` are those of :meth:`FitProblem.residuals` at the fit (data
+    rows, then prior rows). The data's information is divided by the residuals'
+    autocorrelation inflation; a parameter whose approximate posterior standard deviation
+    is more than :data:`WEAK_SHARE` of its prior's is weakly identified.
     """
-    fisher = jac.T @ jac
-    ridge = 1e-9 * max(float(np.trace(fisher)), 1e-12)
-    cov = np.linalg.inv(fisher + ridge * np.eye(fisher.shape[0])) * _inflation(residuals)
-    scale = float(residuals @ residuals) / max(residuals.size - fisher.shape[0], 1)
+    rows = problem.data_rows
+    data_jac, data_res = jac[:rows], residuals[:rows]
+    dof = max(rows - jac.shape[1], 1)
+    noise = max(float(data_res @ data_res) / dof, 1.0) * _inflation(data_res)
+    info = data_jac.T @ data_jac / noise
+    scales = np.asarray([PARAMS[name].prior[1] for name in problem.free])
+    prior = np.zeros(info.shape[0])
+    prior[: len(scales)] = 1.0 / scales**2
+    ridge = 1e-9 * max(float(np.trace(info)), 1e-12)
+    cov = np.linalg.inv(info + np.diag(prior) + ridge * np.eye(info.shape[0]))
     out = {}
     for k, name in enumerate(problem.free):
-        spec = PARAMS[name]
-        lo, hi = (spec.to_free(v) for v in spec.population)
-        width = 2.0 * _Z95 * math.sqrt(max(cov[k, k] * max(scale, 1.0), 0.0))
-        if not math.isfinite(width) or width >= hi - lo:
+        share = math.sqrt(max(cov[k, k], 0.0)) / scales[k]
+        if share > WEAK_SHARE:
             out[name] = (
-                "the sessions leave it as uncertain as the population is (approximate 95 % "
-                "interval wider than the population range)"
+                f"weakly identified: the sessions narrow it only to {share:.0%} of the "
+                f"population's spread, so the value leans on the population prior"
             )
     return out
 
