@@ -18,7 +18,15 @@ resolution (:data:`COARSE_RULES`; ``biosignals.quality``, "Quantisation"): a 10-
 hold one value for seconds, an ECG in 0.025 mV steps its baseline between beats.
 
 The snapshot's heart rate comes from the best unflagged source, ECG > PPG > HR stream; HRV
-from the same source (ECG or PPG). It is pure: no IO, no clock; the session passes chunks
+from the same source (ECG or PPG).
+
+A therapist may **ignore** a role (:meth:`FeaturePipeline.ignore`: an unplugged sensor
+should raise no false alarm): its samples are still checked, its flags still reported as
+events, but the snapshot treats it as not streamed: it supplies no feature, its flags do
+not count for validity and are left out of ``flags``. The last watched heart-rate source
+(and the last watched role) cannot be ignored: without one the heart-rate ceiling could
+not be checked, so the signal-loss policy keeps acting instead. :meth:`FeaturePipeline.watch`
+takes a role into account again. It is pure: no IO, no clock; the session passes chunks
 and the current time. :meth:`FeaturePipeline.update` never raises on bad data (wrong shape
 or channel count, NaN, bad timestamps): it raises quality flags instead, and only an
 unknown role (a programming error) raises :class:`~biosignals.errors.SignalError`.
@@ -239,6 +247,7 @@ class FeaturePipeline:
         self._heart_sources = [
             (role, self.monitors[role], sources[role]) for role in HEART_ROLES if role in rates
         ]
+        self._ignored: frozenset[str] = frozenset()
         self.errors: dict[str, str] = {}  # last bad-input message per role
         self._last_time: dict[str, float] = {}
         self._last_beat: dict[str, float] = {}
@@ -343,11 +352,49 @@ class FeaturePipeline:
             events.extend(monitor.drain_events())
         return events
 
+    # ------------------------------------------------------------------ ignoring
+    @property
+    def ignored(self) -> frozenset[str]:
+        """Roles the snapshot disregards (see the module docstring)."""
+        return self._ignored
+
+    def ignore(self, role: str) -> None:
+        """Disregard ``role`` in snapshots until :meth:`watch` (see the module docstring).
+
+        Raises
+        ------
+        SignalError
+            ``role`` is not in this pipeline, or it is the last watched heart-rate source
+            or the last watched role.
+        """
+        self._known(role)
+        watched = [r for r in self.monitors if r not in self._ignored and r != role]
+        hearts = [r for r in HEART_ROLES if r in watched]
+        if role in HEART_ROLES and not hearts:
+            raise SignalError(
+                f"{role} is the last heart-rate source watched: the heart-rate ceiling needs "
+                "one (the signal-loss policy acts while it is lost)"
+            )
+        if not watched:
+            raise SignalError(f"{role} is the last stream watched: a session needs one")
+        self._ignored = self._ignored | {role}
+
+    def watch(self, role: str) -> None:
+        """Take ``role`` into account again (a no-op when it is watched)."""
+        self._known(role)
+        self._ignored = self._ignored - {role}
+
+    def _known(self, role: str) -> None:
+        if role not in self.monitors:
+            raise SignalError(
+                f"stream role {role!r} is not in this session (roles: {', '.join(self.monitors)})"
+            )
+
     # ------------------------------------------------------------------ output
     def _heart(self) -> tuple[float | None, str | None]:
-        """Heart rate from the best unflagged source, and that source's role."""
+        """Heart rate from the best unflagged, watched source, and that source's role."""
         for role, monitor, source in self._heart_sources:
-            if monitor.flagged:
+            if monitor.flagged or role in self._ignored:
                 continue
             value = None if source is None else source.heart_rate
             if value is not None:
@@ -368,15 +415,21 @@ class FeaturePipeline:
         hrv_values: list[float | None] = [None] * 4
         if hrv is not None:
             hrv_values = [v for w in _HRV_WINDOWS for v in hrv.rmssd_sdnn(w)]
-        heart_ok = source is not None or not any(r in self.monitors for r in HEART_ROLES)
+        ignored = self._ignored
+        heart_ok = source is not None or not any(
+            r in self.monitors and r not in ignored for r in HEART_ROLES
+        )
         scl = scr_rate = None
         eda_ok = True
-        if self.eda is not None:
+        if self.eda is not None and "eda" not in ignored:
             eda_ok = not self.monitors["eda"].flagged and self.eda.scl is not None
             if eda_ok:
                 scl = self.eda.scl
                 scr_rate = self.eda.scr_rate(now, self.arousal.weights.scr_window)
-        flags = active_flags(self.monitors.values())
+        monitors = self.monitors
+        if ignored:
+            monitors = {r: m for r, m in monitors.items() if r not in ignored}
+        flags = active_flags(monitors.values())
         valid = bool(self.monitors) and heart_ok and eda_ok
         reason = "" if valid else "no clean source: " + (",".join(flags) or "no data yet")
         detail = self.arousal.evaluate(now, hr, scl, scr_rate, valid=valid, reason=reason)

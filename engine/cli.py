@@ -250,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     privacy_cli.add_purge_parser(sub)
     privacy_cli.add_keygen_parser(sub)
     privacy_cli.add_pseudonym_parser(sub)
+    from console.cli import add_parsers  # the console is a layer above; parsers only
+
+    add_parsers(sub)
     return parser
 
 
@@ -471,6 +474,12 @@ def _cmd_twin(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_console(args: argparse.Namespace) -> int:
+    from console.cli import cmd_console, cmd_user
+
+    return (cmd_console if args.command == "console" else cmd_user)(args)
+
+
 COMMANDS: dict[str, Command] = {
     "demo": _cmd_session,
     "run": _cmd_session,
@@ -487,6 +496,8 @@ COMMANDS: dict[str, Command] = {
     "purge": privacy_cli.cmd_purge,
     "keygen": privacy_cli.cmd_keygen,
     "pseudonym": privacy_cli.cmd_pseudonym,
+    "console": _cmd_console,
+    "user": _cmd_console,
 }
 """Subcommand -> what runs it (every subcommand of :func:`build_parser`)."""
 

@@ -8,10 +8,11 @@ recording.
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,9 @@ from biosignals.units import format_duration
 from engine import __version__
 from engine.audio.player import DEFAULT_VOLUME
 from engine.clock import Clock, LslClock, ManualClock
+from engine.console_link import LslCommandSource
+from engine.console_pairing import Pairing, paired_session
+from engine.console_wire import new_secret, new_session_id, source_id
 from engine.display import HEADLESS, Display, capabilities, open_display
 from engine.errors import ProtocolError
 from engine.gcpolicy import FrameCollector
@@ -47,12 +51,14 @@ from engine.session_builder import (
 )
 from engine.session_end import close_failed, end_session
 from engine.session_record import SessionRecording
-from engine.session_types import IntensitySink, PromptResponder
+from engine.session_status import session_info
+from engine.session_types import IntensitySink, PromptResponder, StatusSink
 from engine.sessiondir import new_session_dir
 from engine.signals import SignalStop
 from engine.twinfeed import TwinFeed
 from engine.yamlconfig import describe_validation_error, field_name
-from therapies.scenes import create_scene
+from therapies.commands import CommandSource
+from therapies.scenes import create_scene, scene_events
 
 if TYPE_CHECKING:
     from engine.audio import AudioPlayer
@@ -166,6 +172,8 @@ class _Run:
     batch_seconds: float
     answerer: PromptResponder | None = None
     audio: bool = False
+    commands: Sequence[CommandSource] = ()
+    publish: StatusSink | None = None
 
 
 def _execute(run: _Run) -> SessionResult:
@@ -216,6 +224,8 @@ def _run_recorded(
                 run.display,
                 run.streams,
                 sinks=run.sinks if player is None else (*run.sinks, player),
+                commands=run.commands,
+                publish=run.publish,
                 responder=run.answerer,
                 scene=scene,
                 raw_specs=raw_specs,
@@ -319,38 +329,70 @@ def run_live(
         display = open_display(opts.display, size=opts.size, mirror=opts.mirror)
         stack.callback(display.close)
         clock = LslClock()
-        session_id = uuid.uuid4().hex[:8]
-        outlets_session = SessionOutlets(session_id)
-        stack.callback(outlets_session.close)
+        session_id = new_session_id()
         if twin is not None:
-            protocol = _start_twin(protocol, twin, clock, session_id, outlets_session, stack)
+            protocol = _start_twin(protocol, twin, clock, session_id, stack)
         consent, allowed = _consent(opts, list(protocol.streams), simulated=twin is not None)
         protocol = protocol.model_copy(
             update={"streams": {r: s for r, s in protocol.streams.items() if r in allowed}}
         )
         streams = _open_streams(protocol, stack)
+        outlets, commands = _console_link(protocol, opts, session_id, streams, stack)
         batch = LIVE_BATCH_SECONDS if opts.batch_seconds is None else opts.batch_seconds
         run = _Run(
-            protocol, opts, clock, display, streams, (outlets_session,), consent, signals,
-            batch, audio=audio_wanted(opts),
+            protocol, opts, clock, display, streams, (outlets,), consent, signals,
+            batch, audio=audio_wanted(opts), commands=(commands,), publish=outlets,
         )  # fmt: skip
         return _execute(run)
 
 
-def _start_twin(
+def _console_link(
     protocol: Protocol,
-    twin: TwinProfile,
-    clock: Clock,
+    opts: RunOptions,
     session_id: str,
-    outlets_session: SessionOutlets,
+    streams: Sequence[SharedStream],
     stack: ExitStack,
+) -> tuple[SessionOutlets, LslCommandSource]:
+    """What a therapist console needs of a live session (docs/console.md): the session's
+    outlets, its command link and its pairing file (removed however the session ends)."""
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    roles = {
+        binding.role: {
+            "name": stream.meta.name,
+            "type": stream.meta.type,
+            "source_id": stream.meta.source_id,
+            "channel": binding.label or binding.index,
+        }
+        for stream in streams
+        for binding in stream.bindings
+    }
+    events = protocol.console.enabled_events(scene_events(protocol.scene))
+    info = session_info(
+        protocol, sid=session_id, scene_events=events, roles=roles,
+        participant=opts.participant, started=started,
+    )  # fmt: skip
+    outlets = SessionOutlets(session_id, info, thumbnail=protocol.console.thumbnail)
+    stack.callback(outlets.close)
+    secret = new_secret()
+    commands = LslCommandSource(session_id, secret)
+    stack.callback(commands.close)
+    pairing = Pairing(
+        session_id, secret, protocol.protocol, opts.participant, started, os.getpid(),
+        {**outlets.source_ids, "commands": commands.source_id},
+    )  # fmt: skip
+    stack.enter_context(paired_session(pairing))
+    return outlets, commands
+
+
+def _start_twin(
+    protocol: Protocol, twin: TwinProfile, clock: Clock, session_id: str, stack: ExitStack
 ) -> Protocol:
     """Publish ``twin`` on LSL for the demo; the protocol, narrowed to its streams."""
     prefix = f"vrtherapy-twin-{session_id}"
     outlets = TwinOutlets(
         TwinPhysiology(twin, start_time=clock.now(), seed=protocol.seed),
         source_prefix=prefix,
-        intensity_predicate=StreamPredicate(source_id=outlets_session.intensity_source_id),
+        intensity_predicate=StreamPredicate(source_id=source_id("intensity", session_id)),
     )
     stack.callback(outlets.close)
     runner = TwinRunner(outlets)

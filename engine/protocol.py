@@ -104,6 +104,29 @@ class StreamSelector(BaseModel):
         return self
 
 
+class ConsoleConfig(BaseModel):
+    """Protocol key ``console``: what a therapist console may do and see (docs/console.md).
+
+    ``events``: the scene events a console may fire: ``true`` (default) every event the
+    scene declares, ``false`` none, or a list of the allowed ones. ``thumbnail``: publish a
+    small image of the patient's view (off by default: privacy), ``thumbnail_fps`` times a
+    second.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    events: bool | tuple[str, ...] = True
+    thumbnail: bool = False
+    thumbnail_fps: float = Field(default=3.0, ge=2.0, le=5.0)
+
+    def enabled_events(self, declared: tuple[str, ...]) -> tuple[str, ...]:
+        """The scene events a console may fire, of the scene's ``declared`` ones."""
+        if self.events is True:
+            return declared
+        if self.events is False:
+            return ()
+        return tuple(e for e in declared if e in self.events)
+
+
 class Protocol(BaseModel):
     """A complete therapy protocol (see ``seeds/protocols/`` for commented examples)."""
 
@@ -125,6 +148,9 @@ class Protocol(BaseModel):
     prompts: PromptsConfig = PromptsConfig()
     consent: Consent | None = Field(
         default=None, description="what the participant consented to (else from the CLI)"
+    )
+    console: ConsoleConfig = Field(
+        default=ConsoleConfig(), description="what a therapist console may do and see"
     )
 
     @field_validator("scene")
@@ -169,6 +195,23 @@ class Protocol(BaseModel):
                 f"controller ticks of {tick:g} s (baseline samples are taken at ticks): "
                 f"make it at least {BASELINE_TICKS * tick:g} s or shorten controller.tick",
             )
+        return self
+
+    @model_validator(mode="after")
+    def _console_events_declared(self) -> Protocol:
+        events = self.console.events
+        if isinstance(events, bool):
+            return self
+        from therapies.scenes import scene_events
+
+        declared = scene_events(self.scene)
+        for i, name in enumerate(events):
+            if name not in declared:
+                raise FieldValueError(
+                    ("console", "events", i),
+                    f"{name!r} is not an event of scene {self.scene} "
+                    f"(its events: {', '.join(declared) or 'none'})",
+                )
         return self
 
     @model_validator(mode="after")

@@ -24,6 +24,7 @@ from engine.protocol import Protocol as TherapyProtocol
 from engine.record import StreamSpec
 from engine.session_input import KEY_COMMANDS, SessionInput
 from engine.session_record import SessionRecording
+from engine.session_status import SessionStatus
 from engine.session_types import (
     LEGAL_TRANSITIONS,
     IntensitySink,
@@ -33,6 +34,7 @@ from engine.session_types import (
     SampleSource,
     SessionState,
     SessionSummary,
+    StatusSink,
 )
 from therapies.commands import Command, CommandKind, CommandQueue, CommandSource
 from therapies.controllers import IntensityDecision, create_controller
@@ -87,6 +89,9 @@ class Session(SessionInput):
     commands
         Command sources drained each step after the display's keys, in this order (e.g. a
         therapist console); see :mod:`engine.session_input`.
+    publish
+        Where the session publishes its status for a therapist console (live sessions'
+        LSL outlets); ``None``: nowhere (dry-runs). See :mod:`engine.session_status`.
     """
 
     def __init__(
@@ -107,6 +112,7 @@ class Session(SessionInput):
         progress_every: float = 5.0,
         prompt_answerer: PromptResponder | None = None,
         commands: Sequence[CommandSource] = (),
+        publish: StatusSink | None = None,
     ) -> None:
         self.protocol = protocol
         self.clock, self.display, self.scene = clock, display, scene
@@ -145,7 +151,14 @@ class Session(SessionInput):
         self.summary = SessionSummary(protocol.protocol, self._state, "not started")
         self._t0 = self._last = self._next_tick = self._next_progress = 0.0
         self._intensity = 0.0
+        self._session_tick = False
         self.features = FeatureSnapshot(0.0, None, None, None, None, False)
+        self.scene_events = protocol.console.enabled_events(tuple(scene.events))
+        """The scene events a ``scene_event`` command may fire (the protocol's choice)."""
+        self.status: SessionStatus | None = None
+        if publish is not None:
+            fps = protocol.console.thumbnail_fps if protocol.console.thumbnail else 0.0
+            self.status = SessionStatus(self, publish, fps)
 
     def _add_recorded_streams(
         self, recording: SessionRecording, raw_specs: Sequence[StreamSpec]
@@ -170,6 +183,16 @@ class Session(SessionInput):
         """True once finished or aborted."""
         return self._state in (SessionState.FINISHED, SessionState.ABORTED)
 
+    @property
+    def started_at(self) -> float:
+        """When the baseline began (0 before the start)."""
+        return self._t0
+
+    @property
+    def intensity(self) -> float:
+        """The intensity shown at the last frame."""
+        return self._intensity
+
     def _transition(self, new: SessionState, now: float, reason: str) -> None:
         if new not in LEGAL_TRANSITIONS[self._state]:
             raise IllegalTransitionError(
@@ -182,9 +205,8 @@ class Session(SessionInput):
     def _mark(self, now: float, event: dict[str, Any]) -> None:
         if self.recording is not None:
             self.recording.marker(event, now)
-        text = str(event.get("text") or event)
         for sink in self.sinks:
-            sink.push_marker(text, now)
+            sink.push_marker(event, now)
         if self.on_event is not None and "text" in event:
             self.on_event(str(event["text"]))
 
@@ -223,6 +245,9 @@ class Session(SessionInput):
         self._mark(
             now, {"event": "stop", "state": state.value, "text": f"session {state.value}: {reason}"}
         )
+        if self.status is not None:  # the console's last word: finished or aborted
+            self.status.publish(now)
+            self.status.close()
 
     def step(self, now: float) -> bool:
         """Advance the session to ``now`` by one frame; returns False once it has ended."""
@@ -231,6 +256,7 @@ class Session(SessionInput):
         if self.done:
             return False
         dt, self._last = max(0.0, now - self._last), now
+        self._session_tick = False
         self._pull(now)
         self._input(now)
         if self.done:
@@ -245,6 +271,8 @@ class Session(SessionInput):
             return False
         self._render(now, dt)
         self._progress(now)
+        if self.status is not None:
+            self.status.after_frame(now, self._session_tick)
         if now - self._t0 >= self.protocol.duration:
             self._end(now, SessionState.FINISHED, "protocol duration reached")
             return False
@@ -314,6 +342,7 @@ class Session(SessionInput):
             return False
         tick = self.protocol.controller.tick
         self._next_tick += tick * (int((now - self._next_tick) // tick) + 1)
+        self._session_tick = True
         return True
 
     def _baseline_step(self, now: float) -> None:

@@ -2,10 +2,11 @@
 benchmarks and the tests put a :class:`~engine.session.Session` together.
 
 :class:`SessionSetup` names what a session is wired to (protocol, clock, display, the
-streams with their roles, sinks, command sources, a prompt responder); :func:`open_recording`
-starts the recording a session writes into (the batch interval is a parameter: live
-sessions push every 0.25 s, dry-runs every 5 s of session time); :func:`build_session`
-makes the scene (unless given), the raw streams' recorded headers and the session.
+streams with their roles, sinks, command sources, a status sink, a prompt responder);
+:func:`open_recording` starts the recording a session writes into (the batch interval is a
+parameter: live sessions push every 0.25 s, dry-runs every 5 s of session time);
+:func:`build_session` makes the scene (unless given), the raw streams' recorded headers
+and the session.
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ from engine.record.rolemap import raw_stream_spec
 from engine.record.writer import RecordSink
 from engine.session import Session
 from engine.session_record import SessionRecording
-from engine.session_types import IntensitySink, Progress, PromptResponder, SampleSource
+from engine.session_types import (
+    IntensitySink,
+    Progress,
+    PromptResponder,
+    SampleSource,
+    StatusSink,
+)
 from therapies.commands import CommandSource
 from therapies.scenes import create_scene
 from therapies.scenes.base import Scene
@@ -57,6 +64,9 @@ class SessionSetup:
     streams: Sequence[SharedStream]
     sinks: Sequence[IntensitySink] = ()
     commands: Sequence[CommandSource] = ()
+    publish: StatusSink | None = None
+    """Where a live session publishes its status for a therapist console (its LSL
+    outlets, :class:`engine.outlets.SessionOutlets`); ``None`` in dry-runs."""
     responder: PromptResponder | None = None
     scene: Scene | None = None
     """The scene, when the caller needs it first (its sound); else made from the protocol."""
@@ -152,4 +162,5 @@ def build_session(setup: SessionSetup, recording: SessionRecording | None = None
         progress_every=setup.progress_every,
         prompt_answerer=setup.responder,
         commands=setup.commands,
+        publish=setup.publish,
     )

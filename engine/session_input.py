@@ -3,9 +3,13 @@
 Each step the session polls its display once: prompt keys, gaze and clicks go to the
 prompt scheduler; the keys nobody claimed become commands (Esc stop, Up/Down the
 therapist's step). Then the command sources are drained in order — the session's own
-queue first (a stop signal), then those it was given (the therapist console) — and every
-command is applied through :meth:`SessionInput._apply`, recorded as one marker, applied
-or not, with what came of it.
+queue first (a stop signal), then those it was given (the therapist console's command
+link) — and every command is applied through :meth:`SessionInput._apply`, recorded as one
+marker, applied or not, with what came of it; a :class:`~therapies.commands.CommandRejection`
+(a console sample that failed its checks) is recorded as a ``command_rejected`` marker and
+nothing else. Commands go to the safety layer (steps, hold, resume, stop), the prompt
+scheduler (ask, answer), the scene (scene events the protocol's ``console.events`` allows),
+the feature pipeline (ignore or watch a sensor) or the recording alone (notes).
 """
 
 from __future__ import annotations
@@ -14,9 +18,17 @@ from collections.abc import Callable, Sequence
 from types import MappingProxyType
 from typing import Any, Final
 
+from biosignals.errors import SignalError
+from biosignals.pipeline import FeaturePipeline
 from engine.display.base import Display
 from engine.session_types import PromptResponder, SessionState, SessionSummary
-from therapies.commands import Command, CommandKind, CommandQueue, CommandSource
+from therapies.commands import (
+    Command,
+    CommandKind,
+    CommandQueue,
+    CommandRejection,
+    CommandSource,
+)
 from therapies.controllers import ControllerError, IntensityDecision, check_answer
 from therapies.prompt_gaze import PromptGaze
 from therapies.prompts import KINDS, PromptEvent, PromptScheduler
@@ -44,6 +56,8 @@ class SessionInput:
     safety: SafetyLayer
     summary: SessionSummary
     prompt_answerer: PromptResponder | None
+    pipeline: FeaturePipeline
+    scene_events: tuple[str, ...]
     command_sources: tuple[CommandSource, ...]
     requests: CommandQueue
     _state: SessionState
@@ -67,7 +81,7 @@ class SessionInput:
         clicks = [(c.origin, c.direction) for c in events.clicks]
         self._prompt_events(self.gaze.update(now, events.head, clicks, self.display.panel_layout))
         source = "controller" if self.display.capabilities.head_pose else "keyboard"
-        commands = [  # answer keys never reach the override keys
+        commands: list[Command | CommandRejection] = [  # answer keys never reach the overrides
             Command(KEY_COMMANDS[k], source) for k in self.prompts.passthrough if k in KEY_COMMANDS
         ]
         for queue in (self.requests, *self.command_sources):
@@ -75,7 +89,10 @@ class SessionInput:
         for command in commands:
             if self.done:
                 return
-            self._apply(now, command)
+            if isinstance(command, CommandRejection):
+                self._mark(now, command.marker())  # recorded, never applied
+            else:
+                self._apply(now, command)
 
     def _apply(self, now: float, command: Command) -> None:
         """Apply one command; record it (and its outcome) as one marker."""
@@ -104,7 +121,21 @@ class SessionInput:
             return True, "noted"
         if kind is CommandKind.SCENE_EVENT:
             return self._scene_event(str(command.event))
+        if kind in (CommandKind.IGNORE_STREAM, CommandKind.WATCH_STREAM):
+            return self._stream_command(command)
         return self._prompt_command(now, command)
+
+    def _stream_command(self, command: Command) -> tuple[bool, str]:
+        """Ignore or watch a sensor's stream role (:meth:`FeaturePipeline.ignore`)."""
+        role = str(command.role)
+        try:
+            if command.kind is CommandKind.IGNORE_STREAM:
+                self.pipeline.ignore(role)
+                return True, f"{role} ignored: its quality flags no longer count"
+            self.pipeline.watch(role)
+        except SignalError as exc:
+            return False, f"refused: {exc}"
+        return True, f"{role} watched again"
 
     def _safety_command(self, now: float, command: Command) -> str:
         outcome: SafetyOutcome = self.safety.command(now, command)
@@ -116,6 +147,9 @@ class SessionInput:
         return "; ".join(outcome.notes) or "no change (at the end of the hierarchy)"
 
     def _scene_event(self, event: str) -> tuple[bool, str]:
+        if event in self.scene.events and event not in self.scene_events:
+            allowed = ", ".join(self.scene_events) or "none"
+            return False, f"refused: the protocol does not allow scene event {event} ({allowed})"
         try:
             self.scene.trigger(event)
         except ValueError as exc:

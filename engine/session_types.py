@@ -7,6 +7,7 @@ commands come through :class:`therapies.commands.CommandSource`."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -25,6 +26,7 @@ __all__ = [
     "SampleSource",
     "SessionState",
     "SessionSummary",
+    "StatusSink",
 ]
 
 
@@ -80,14 +82,38 @@ class RawStream(Protocol):
 
 class IntensitySink(Protocol):
     """Anything that follows the session: the intensity shown every frame, and its event
-    markers as text (LSL outlets, the in-process twin, the scene's sound)."""
+    markers (LSL outlets, the in-process twin, the scene's sound)."""
 
     def push_intensity(self, value: float, timestamp: float) -> None:
         """The intensity shown at ``timestamp``."""
         ...
 
-    def push_marker(self, text: str, timestamp: float) -> None:
-        """An event marker's text (sinks that do not publish markers ignore it)."""
+    def push_marker(self, event: Mapping[str, Any], timestamp: float) -> None:
+        """An event marker: the same object the recording holds (sinks that do not publish
+        markers ignore it; none may change it)."""
+        ...
+
+
+class StatusSink(Protocol):
+    """Where a live session publishes its status for a therapist console
+    (:class:`engine.outlets.SessionOutlets`; docs/console.md)."""
+
+    session_id: str
+    """The session's id, in the status object."""
+    thumbnail: bool
+    """Whether it publishes thumbnails of the patient's view."""
+
+    def push_status(self, status: Mapping[str, Any], timestamp: float) -> None:
+        """The status object, at every controller tick and whenever the state changes."""
+        ...
+
+    def push_features(self, row: Sequence[float], timestamp: float) -> None:
+        """One row of :data:`engine.console_wire.FEATURE_CHANNELS` at a controller tick."""
+        ...
+
+    def push_thumbnail(self, data_url: str, timestamp: float) -> None:
+        """A thumbnail of the patient's view as a ``data:`` URL (called from a worker
+        thread)."""
         ...
 
 

@@ -7,6 +7,9 @@ whenever the session pulls, hands the samples over through shipped
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from biosignals.conversion import SignalSettings
@@ -112,7 +115,7 @@ class TwinFeed:
             for role, view in stream.views.items()
         }
 
-    def push_marker(self, text: str, timestamp: float) -> None:
+    def push_marker(self, event: Mapping[str, Any], timestamp: float) -> None:
         """The simulated patient does not read markers."""
 
     def push_intensity(self, value: float, timestamp: float) -> None:

@@ -43,9 +43,11 @@ def run_cli(
 @pytest.fixture(scope="session", autouse=True)
 def site_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The site folder of this test run (``VRTHERAPY_SITE_DIR``, inherited by every CLI
-    subprocess): sessions sealed by default use a key made here, never in ~/.config."""
+    subprocess): sessions sealed by default use a key made here, never in ~/.config; live
+    sessions write their console pairing files under it (``VRTHERAPY_RUNTIME_DIR``)."""
     folder = tmp_path_factory.mktemp("site")
     os.environ["VRTHERAPY_SITE_DIR"] = str(folder)
+    os.environ["VRTHERAPY_RUNTIME_DIR"] = str(folder / "run")  # live sessions' pairing files
     return folder
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("engine", "biosignals", "therapies", "benchmarks")
+PACKAGES = ("engine", "biosignals", "therapies", "benchmarks", "console")
 
 
 def _private(name: str) -> bool:

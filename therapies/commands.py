@@ -1,13 +1,17 @@
 """Commands as data: every way of steering a live session, from any source.
 
 A :class:`Command` says what is wanted (step up or down, hold or resume the controller,
-stop, ask or answer a prompt, a note, a scene event), who sent it (its ``source``:
-keyboard, headset controller, gaze, simulated patient, therapist console, a stop signal)
-and, where known, the person (``operator``). The session drains an ordered list of
-:class:`CommandSource` objects each step — the display's keys are one, the console will be
-another — and applies every command through one path: the safety layer for intensity and
-stop, the prompt scheduler for prompts, the scene for scene events. Each command becomes
-one marker in the recording, applied or not, with what came of it.
+stop, ask or answer a prompt, a note, a scene event, ignore or watch a sensor), who sent
+it (its ``source``: keyboard, headset controller, gaze, simulated patient, therapist
+console, a stop signal) and, where known, the person (``operator``). The session drains
+an ordered list of :class:`CommandSource` objects each step — the display's keys are one,
+the console's command link another — and applies every command through one path: the
+safety layer for intensity and stop, the prompt scheduler for prompts, the scene for scene
+events, the feature pipeline for ignoring a sensor. Each command becomes one marker in the
+recording, applied or not, with what came of it. A source may also hand over a
+:class:`CommandRejection`: something that arrived but is no command (a console sample that
+fails its signature check); the session records it as a ``command_rejected`` marker and
+applies nothing.
 """
 
 from __future__ import annotations
@@ -17,16 +21,19 @@ import threading
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from types import MappingProxyType
+from typing import Any, Final, Protocol
 
 from biosignals.errors import VrTherapyError
 
 __all__ = [
     "COMMAND_SOURCES",
+    "NEEDS",
     "Command",
     "CommandError",
     "CommandKind",
     "CommandQueue",
+    "CommandRejection",
     "CommandSource",
 ]
 
@@ -51,6 +58,11 @@ class CommandKind(enum.Enum):
     ANSWER_PROMPT = "answer_prompt"
     NOTE = "note"
     SCENE_EVENT = "scene_event"
+    IGNORE_STREAM = "ignore_stream"
+    """Disregard a stream role's quality flags (an unplugged sensor): see
+    :meth:`biosignals.pipeline.FeaturePipeline.ignore`."""
+    WATCH_STREAM = "watch_stream"
+    """Take an ignored stream role into account again."""
 
 
 _NEEDS: dict[CommandKind, tuple[str, ...]] = {
@@ -58,7 +70,11 @@ _NEEDS: dict[CommandKind, tuple[str, ...]] = {
     CommandKind.ANSWER_PROMPT: ("prompt", "value"),
     CommandKind.NOTE: ("text",),
     CommandKind.SCENE_EVENT: ("event",),
+    CommandKind.IGNORE_STREAM: ("role",),
+    CommandKind.WATCH_STREAM: ("role",),
 }
+NEEDS: Final = MappingProxyType(_NEEDS)
+"""The fields each kind needs (kinds not listed need none)."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +99,8 @@ class Command:
         A scene event's name (the scene declares its events).
     id
         A sender's id for the command (applied at most once per session).
+    role
+        The stream role an ``ignore_stream`` / ``watch_stream`` command is about.
 
     Raises
     ------
@@ -98,6 +116,7 @@ class Command:
     text: str | None = None
     event: str | None = None
     id: str | None = None
+    role: str | None = None
 
     def __post_init__(self) -> None:
         if self.source not in COMMAND_SOURCES:
@@ -120,7 +139,7 @@ class Command:
             "command": self.kind.value,
             "source": self.source,
         }
-        for name in ("operator", "prompt", "value", "text", "id"):
+        for name in ("operator", "prompt", "value", "text", "id", "role"):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
@@ -129,11 +148,47 @@ class Command:
         return out
 
 
+@dataclass(frozen=True)
+class CommandRejection:
+    """Something a source received that is not a command it may hand on (bad signature,
+    replayed id, malformed...): recorded, never applied.
+
+    Parameters
+    ----------
+    reason
+        Why it was rejected, one sentence.
+    source
+        One of :data:`COMMAND_SOURCES`.
+    id
+        The id it claimed, where one could be read.
+    kind
+        The kind it claimed, where one could be read.
+    """
+
+    reason: str
+    source: str
+    id: str | None = None
+    kind: str | None = None
+
+    def marker(self) -> dict[str, Any]:
+        """``{"event": "command_rejected", "reason", "id", "source", ...}`` for the recording."""
+        out: dict[str, Any] = {
+            "event": "command_rejected",
+            "reason": self.reason,
+            "id": self.id,
+            "source": self.source,
+            "text": f"{self.source} command rejected: {self.reason}",
+        }
+        if self.kind is not None:
+            out["command"] = self.kind
+        return out
+
+
 class CommandSource(Protocol):
     """Anything that hands the session commands: drained once per step, in order."""
 
-    def drain(self, now: float) -> Sequence[Command]:
-        """The commands that arrived since the last call."""
+    def drain(self, now: float) -> Sequence[Command | CommandRejection]:
+        """The commands (and rejected samples) that arrived since the last call."""
         ...
 
 

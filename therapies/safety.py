@@ -45,6 +45,12 @@ SAFETY_COMMANDS = (
 )
 """Commands the safety layer applies (the rest are prompts, notes and scene events)."""
 EMERGENCY_STOP = "stop requested (emergency stop key)"
+_POLICIES = {
+    "lower": "lowers to the first step",
+    "hold": "holds the intensity",
+    "stop": "stops the session",
+}
+"""What each ``on_signal_loss`` policy does, for :meth:`SafetyLayer.explain_next`."""
 
 
 def stop_reason(command: Command) -> str:
@@ -117,10 +123,13 @@ class SafetyLayer:
         self._cap: float | None = None
         self.held_by: str | None = None
         """Who holds the controller (``hold`` command); ``None`` while it runs."""
+        self.last_tick: float | None = None
+        """When the controller's last tick fell due (held or not); ``None`` before one."""
 
     def start(self, now: float) -> IntensityDecision:
         """Start the active phase (first controller decision)."""
         self._next_tick = now + self.tick
+        self.last_tick = now
         self.ramp.advance(self.ramp.value, now)
         return self.controller.start(now)
 
@@ -198,6 +207,7 @@ class SafetyLayer:
         self._check_ceiling(now, features, out)
         if self._next_tick is not None and now >= self._next_tick:
             self._next_tick += self.tick * max(1, int((now - self._next_tick) // self.tick) + 1)
+            self.last_tick = now
             decision = None if self.held_by else self.controller.tick(now, features)
             if (
                 decision is not None
@@ -213,6 +223,29 @@ class SafetyLayer:
                 decision = None
             self._add(out, decision)
         return out
+
+    def explain_next(self, features: FeatureSnapshot) -> str:
+        """What the safety layer will do next, in words and numbers, e.g. ``"steps down if
+        heart rate exceeds 140 bpm (now 96); on signal loss: lowers to the first step"``."""
+        parts: list[str] = []
+        if self.held_by is not None:
+            parts.append(f"controller held by {self.held_by}: only safety acts")
+        hr, ceiling = features.hr_bpm, self.config.max_heart_rate
+        lost = _signal_lost(features)
+        policy = _POLICIES[self.config.on_signal_loss]
+        if lost:
+            parts.append(f"signal lost ({', '.join(lost)}): {policy}; the controller waits for it")
+        elif hr is not None and hr > ceiling:
+            parts.append(
+                f"heart rate {hr:.0f} bpm above the ceiling {ceiling:.0f}: steps down every "
+                f"{self.config.ceiling_repeat:g} s and allows no climb until it falls"
+            )
+        else:
+            now = "unknown" if hr is None else f"{hr:.0f}"
+            parts.append(f"steps down if heart rate exceeds {ceiling:.0f} bpm (now {now})")
+        if not lost:
+            parts.append(f"on signal loss: {policy}")
+        return "; ".join(parts)
 
     def _above(self, features: FeatureSnapshot) -> bool:
         hr = features.hr_bpm

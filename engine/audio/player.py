@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from biosignals.errors import VrTherapyError
@@ -154,7 +155,7 @@ class AudioPlayer:
         return 0.0 if layer is None else layer.volume
 
     # ----------------------------------------------------------------- per frame
-    def push_marker(self, text: str, timestamp: float) -> None:
+    def push_marker(self, event: Mapping[str, Any], timestamp: float) -> None:
         """Markers make no sound (the scene's cues come through its soundscape)."""
 
     def push_intensity(self, value: float, timestamp: float) -> None:

@@ -25,7 +25,17 @@ SAMPLE_RATE: Final = 44_100
 LOOP_RMS: Final = 0.1
 """RMS of every loop at volume 1, in full scale (-20 dBFS)."""
 CUE_PEAKS: Final = MappingProxyType(
-    {"cough": 0.55, "shuffle": 0.4, "chime": 0.5, "throw": 0.35, "hit": 0.5, "reward": 0.3}
+    {
+        "cough": 0.55,
+        "shuffle": 0.4,
+        "chime": 0.5,
+        "throw": 0.35,
+        "hit": 0.5,
+        "reward": 0.3,
+        "ring": 0.35,
+        "jolt": 0.55,
+        "gust": 0.45,
+    }
 )
 """Peak of each one-shot in full scale."""
 CUE_FADE_S: Final = 0.05
@@ -300,6 +310,33 @@ def reward(rng: np.random.Generator) -> Stereo:
     return to_int16(place(2.2, parts), peak=CUE_PEAKS["reward"], fade_s=CUE_FADE_S)
 
 
+def ring(rng: np.random.Generator) -> Stereo:
+    """A phone ringing in the audience: two trills of 440 + 480 Hz warbling at 20 Hz."""
+    del rng
+    secs = 0.45
+    t = np.arange(_n(secs)) / SAMPLE_RATE
+    tone = np.sin(2 * np.pi * 440.0 * t) + np.sin(2 * np.pi * 480.0 * t)
+    trill = tone * (0.6 + 0.4 * np.sin(2 * np.pi * 20.0 * t)) * np.sin(np.pi * t / secs) ** 0.3
+    x = place(1.5, [(0.0, trill), (0.7, trill)])
+    return to_int16(x, peak=CUE_PEAKS["ring"], fade_s=CUE_FADE_S)
+
+
+def jolt(rng: np.random.Generator) -> Stereo:
+    """A turbulence jolt: a deep thump through the airframe and a rattle of the bins."""
+    thump = band_noise(rng, 0.6, 25.0, 180.0, channels=1)[:, 0] * decay(0.6, 0.01, 0.15)
+    rattle = band_noise(rng, 0.5, 1500.0, 6000.0, channels=1)[:, 0] * decay(0.5, 0.005, 0.08)
+    x = place(1.0, [(0.0, thump), (0.05, 0.35 * rattle)])
+    return to_int16(x, peak=CUE_PEAKS["jolt"], fade_s=CUE_FADE_S)
+
+
+def gust(rng: np.random.Generator) -> Stereo:
+    """A gust of wind: a broad whoosh that swells and dies away over 2.5 s."""
+    secs = 2.5
+    t = np.arange(_n(secs)) / SAMPLE_RATE
+    x = band_noise(rng, secs, 150.0, 1500.0, channels=2) * (np.sin(np.pi * t / secs) ** 2)[:, None]
+    return to_int16(x, peak=CUE_PEAKS["gust"], fade_s=CUE_FADE_S)
+
+
 SYNTHS: Final[MappingProxyType[str, Callable[[np.random.Generator], Stereo]]] = MappingProxyType(
     {
         "murmur": murmur,
@@ -314,6 +351,9 @@ SYNTHS: Final[MappingProxyType[str, Callable[[np.random.Generator], Stereo]]] = 
         "throw": throw,
         "hit": hit,
         "reward": reward,
+        "ring": ring,
+        "jolt": jolt,
+        "gust": gust,
     }
 )
 """Sound name -> synthesiser for every sound of a fixed length (all but ``pacer``)."""

@@ -59,6 +59,16 @@ EVENTS = frozenset(
         "verify",
         "replay",
         "twin_fit",
+        # the therapist console (console/, docs/console.md section 3)
+        "console_login",
+        "console_login_failed",
+        "console_logout",
+        "console_pairing",
+        "console_page",
+        "console_attach",
+        "console_command",
+        "console_refused",
+        "console_account",
     }
 )
 _TAIL_BYTES = 1 << 16

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Protocol
@@ -162,6 +163,29 @@ class Controller(Protocol):
         (:meth:`therapies.scenes.base.Scene.set_parameters`)."""
         ...
 
+    def explain_next(self, now: float, features: FeatureSnapshot) -> str:
+        """The pending rule in words and numbers, from the controller's real state after
+        its tick at ``now`` (e.g. ``"climbs to step 4 when arousal stays steady ... for
+        18 s more"``); a time it names is the tick at which the decision falls if the
+        inputs stay as they are."""
+        ...
+
+
+def seconds(value: float) -> str:
+    """A duration for an explanation: whole seconds, tenths below 10 s when not whole."""
+    if value < 10.0 and abs(value - round(value)) > 0.05:
+        return f"{value:.1f}"
+    return f"{value:.0f}"
+
+
+def next_tick(now: float, tick: float, earliest: float, *, strictly: bool = False) -> float:
+    """The first controller tick after ``now`` (ticks every ``tick`` s from ``now``) at or
+    after ``earliest`` (after it, ``strictly``)."""
+    k = max(1, math.ceil((earliest - now) / tick - 1e-9))
+    while now + k * tick < earliest - 1e-9 or (strictly and now + k * tick <= earliest + 1e-9):
+        k += 1
+    return now + k * tick
+
 
 class SteppedController:
     """What the built-in controllers share: quantised levels, the current step, and moving
@@ -181,6 +205,10 @@ class SteppedController:
     def scene_parameters(self, intensity: float) -> Mapping[str, float]:
         """No parameters besides the intensity."""
         return {}
+
+    def explain_next(self, now: float, features: FeatureSnapshot) -> str:
+        """Where the controller is (built-in controllers say what comes next)."""
+        return f"at step {self._step + 1} of {len(self._levels)}"
 
     @property
     def target(self) -> float:

@@ -41,6 +41,7 @@ from therapies.controllers.base import (
     IntensityDecision,
     SteppedController,
     check_answer,
+    seconds,
 )
 
 MIN_SAMPLES = 8
@@ -197,3 +198,27 @@ class BreathingController(SteppedController):
             f"over {cfg.window:.0f} s) -> reward {min(1.0, step * cfg.resolution):.2f}"
         )
         return self._go(now, step, reason, CONTROLLER)
+
+    def explain_next(self, now: float, features: FeatureSnapshot) -> str:
+        """What the next decision is and when (see :meth:`Controller.explain_next`)."""
+        cfg = self.config
+        here = f"reward {self.target:.2f}"
+        if not features.valid:
+            return f"{here}: holds until the heart rate is valid again"
+        start = now - cfg.window
+        beats = [t for t, _ in self._beats if t >= start]
+        ticks = [t for t, _ in self._ticks if t >= start]
+        times = beats if len(beats) >= MIN_SAMPLES else ticks
+        covered = times[-1] - times[0] if len(times) >= 2 else 0.0
+        need = MIN_COVERAGE * cfg.window
+        if len(times) < MIN_SAMPLES or covered < need:
+            return (
+                f"{here}: measuring the heart-rate oscillation at {cfg.pacer_rate:g}/min; the "
+                f"reward follows it once {need:.0f} s are covered ({covered:.0f} s now)"
+            )
+        amplitude = "--" if self.amplitude is None else f"{self.amplitude:.1f}"
+        return (
+            f"{here} from a heart-rate oscillation of {amplitude} bpm at {cfg.pacer_rate:g}/min "
+            f"(reward 1 at {cfg.target_amplitude:g} bpm): updated in {seconds(cfg.tick)} s "
+            f"over the last {cfg.window:.0f} s"
+        )

@@ -33,6 +33,8 @@ from therapies.controllers.base import (
     IntensityDecision,
     SteppedController,
     check_answer,
+    next_tick,
+    seconds,
 )
 
 
@@ -159,3 +161,45 @@ class DistractionController(SteppedController):
         if calm < cfg.lower_after:
             return None
         return self._go(now, self._step - 1, f"calm for {calm:.0f} s: {why}", CONTROLLER)
+
+    def explain_next(self, now: float, features: FeatureSnapshot) -> str:
+        """What the next decision is and when (see :meth:`Controller.explain_next`)."""
+        cfg = self.config
+        lo, hi = cfg.arousal_window
+        a = features.arousal if features.valid else None
+        here = f"engagement {self.target:.2f}"
+        answer = f"a pain answer of {cfg.pain_threshold} or more raises it at once"
+        if a is None:
+            return f"{here}: holds until the arousal index is valid again; {answer}"
+        top, bottom = self._step == len(self._levels) - 1, self._step == 0
+        up = "stays at full engagement" if top else f"raises to {self._levels[self._step + 1]:.2f}"
+        down = "stays at the lowest" if bottom else f"lowers to {self._levels[self._step - 1]:.2f}"
+        pain = self._fresh_pain(now)
+        high = []
+        if pain is not None and pain[1] >= cfg.pain_threshold:
+            high.append(f"pain NRS {pain[1]} >= {cfg.pain_threshold}")
+        if a > hi:
+            high.append(f"arousal {a:.2f} above {hi:.2f}")
+        if high and top:
+            return f"{here}: stays at full engagement while {' and '.join(high)}"
+        if high:
+            tick = next_tick(now, cfg.tick, self._changed + cfg.raise_every)
+            return f"{here}: {up} in {seconds(tick - now)} s if {' and '.join(high)} persists"
+        rule = (
+            f"after {cfg.lower_after:.0f} s of calm (arousal not above {hi:.2f} and pain NRS "
+            f"<= {cfg.pain_low}, or without a rating arousal below {lo:.2f})"
+        )
+        if self._calm_since is None:
+            last = "no recent pain rating" if pain is None else f"pain NRS {pain[1]}"
+            return (
+                f"{here}: holds (arousal {a:.2f}, {last}); {down} {rule}; {up} if pain NRS "
+                f">= {cfg.pain_threshold} or arousal exceeds {hi:.2f}"
+            )
+        if bottom:
+            return f"{here}, the lowest: stays while calm; {up} if pain or arousal rise"
+        start = max(self._calm_since, self._changed)
+        tick = next_tick(now, cfg.tick, start + cfg.lower_after)
+        return (
+            f"{here}: {down} in {seconds(tick - now)} s if the calm continues (calm "
+            f"{seconds(now - start)} of {cfg.lower_after:.0f} s); {answer}"
+        )

@@ -47,6 +47,7 @@ from therapies.controllers.base import (
     IntensityDecision,
     SteppedController,
     check_answer,
+    seconds,
 )
 
 
@@ -248,6 +249,43 @@ class ExposureController(SteppedController):
             return None
         reason = self._climb_reason(now, a)
         return None if reason is None else self._climb(now, reason)
+
+    def explain_next(self, now: float, features: FeatureSnapshot) -> str:
+        """What the next decision is and when (see :meth:`Controller.explain_next`)."""
+        cfg = self.config
+        hi = cfg.arousal_window[1]
+        n = len(self._levels)
+        a = features.arousal
+        here = f"step {self._step + 1} of {n}"
+        if not features.valid or a is None:
+            return f"{here}: holds until the arousal index is valid again"
+        dwell = now - self._track.since
+        down = f"steps down if arousal exceeds {hi:.2f}"
+        if self._step == 0:
+            down = "no step below this one"
+        elif dwell < cfg.min_dwell:
+            down += f" (from {seconds(cfg.min_dwell - dwell)} s on)"
+        if cfg.suds_step_down is not None and self._step > 0:
+            down += f", or at once on a SUDS of {cfg.suds_step_down} or more"
+        if self._step == n - 1:
+            return f"{here}, the top of the hierarchy: stays; {down}"
+        if a > hi:
+            return f"{here}: no climb while arousal {a:.2f} is above {hi:.2f}; {down}"
+        label = cfg.label(self._step + 1)
+        target = f"climbs to step {self._step + 2}" + (f" ({label})" if label else "")
+        if cfg.variability > 0.0:
+            target += f" (or, {cfg.variability:.0%} of climbs, visits another step)"
+        from therapies.controllers._exposure_next import Explainer
+
+        explain = Explainer(self, now, a)
+        rule = cfg.climb_rule
+        if rule == "settled":
+            climb = explain.settled()
+        elif rule == "arousal":
+            climb = explain.arousal_drop()
+        else:
+            climb = explain.habituation()
+        return f"{target} {climb}; {down}"
 
     # ------------------------------------------------------------------ climbing
     def _climb_reason(self, now: float, a: float) -> str | None:

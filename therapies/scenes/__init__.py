@@ -43,6 +43,7 @@ __all__ = [
     "SpidersScene",
     "create_scene",
     "register_scene",
+    "scene_events",
     "scene_names",
     "trs_matrices",
     "unregister_scene",
@@ -86,3 +87,19 @@ def create_scene(name: str, seed: int = 0) -> Scene:
         raise ValueError(f"scene {name!r} is not one of {', '.join(scene_names())}")
     scene: Scene = SCENES[name](seed=seed)
     return scene
+
+
+def scene_events(name: str) -> tuple[str, ...]:
+    """The events scene ``name`` declares (what a therapist can make happen there).
+
+    Raises
+    ------
+    ValueError
+        ``name`` is not registered.
+    """
+    if name not in SCENES:
+        raise ValueError(f"scene {name!r} is not one of {', '.join(scene_names())}")
+    events = getattr(SCENES[name], "events", None)
+    if not isinstance(events, tuple):  # a factory that is not the class: ask an instance
+        events = create_scene(name).events
+    return tuple(events)

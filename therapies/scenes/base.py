@@ -212,7 +212,17 @@ LAYER_SOUNDS: tuple[str, ...] = (
 )
 """Looping sounds a :class:`SoundLayer` may name; :mod:`engine.audio` synthesises each."""
 
-CUE_SOUNDS: tuple[str, ...] = ("cough", "shuffle", "chime", "throw", "hit", "reward")
+CUE_SOUNDS: tuple[str, ...] = (
+    "cough",
+    "shuffle",
+    "chime",
+    "throw",
+    "hit",
+    "reward",
+    "ring",
+    "jolt",
+    "gust",
+)
 """One-shot sounds a :class:`Soundscape` cue may name."""
 
 MAX_PENDING_CUES = 8

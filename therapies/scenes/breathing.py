@@ -28,6 +28,10 @@ Sound (:meth:`BreathingScene.soundscape`, played by :mod:`engine.audio`):
   (0.5 at the sessions' fixed prominence 0.6),
 - a soft ``reward`` chime at the end of each breath cycle while the shown reward is at
   least :data:`REWARD_CHIME_MIN`.
+
+Scene event (a therapist's console fires it; gentle on purpose): ``sunshine``, for 8 s the
+place shows as at full reward (clear sky, warm colours, the sun up), fading in and out
+over 2 s, with one soft ``reward`` chime. The pacer is unchanged.
 """
 
 from __future__ import annotations
@@ -51,7 +55,12 @@ from therapies.scenes.base import (
     frozen,
     trs_matrices,
 )
+from therapies.scenes.events import EventClock
 from therapies.scenes.spiders import segment_matrices
+
+EVENT_SECONDS = {"sunshine": 8.0}
+"""Scene events and how long each shows (s)."""
+SUNSHINE_FADE_S = 2.0
 
 PACER_PROMINENCE = 0.6
 """Pacer size/distance level while a controller sets the reward (breathing biofeedback):
@@ -114,6 +123,7 @@ class BreathingScene(SmoothedLevel):
     """
 
     name = "breathing"
+    events = tuple(EVENT_SECONDS)
     parameters = frozenset({"reward", "pacer_rate"})
 
     def __init__(self, seed: int = 0, rate_per_min: float = 6.0) -> None:
@@ -132,6 +142,7 @@ class BreathingScene(SmoothedLevel):
         self._sph_rgb = np.concatenate([sph_rgb, np.tile([0.30, 0.62, 0.22], (fronds.shape[0], 1))])
         self._trunk_rgb = np.tile([0.55, 0.42, 0.28], (self._trunks.shape[0], 1))
         self._cues = CueLog()
+        self._events = EventClock(EVENT_SECONDS)
 
     # ----------------------------------------------------------------- parameters
     @property
@@ -258,8 +269,18 @@ class BreathingScene(SmoothedLevel):
         cycles = math.floor(self._phase)
         self._phase += dt * self._rate / 60.0
         self._time += dt
+        self._events.advance(dt)
         if math.floor(self._phase) > cycles and self._reward >= REWARD_CHIME_MIN:
             self._cues.fire("reward")
+
+    def _fire(self, event: str) -> None:
+        """Sunshine (see the module docstring)."""
+        self._events.start(event)
+        self._cues.fire("reward")
+
+    def _shown(self) -> float:
+        """The reward the place shows: the smoothed reward, or sunshine's."""
+        return max(self._reward, self._events.envelope("sunshine", SUNSHINE_FADE_S))
 
     def soundscape(self) -> Soundscape:
         """The pacer tone locked to the breath; reward chimes since the last call."""
@@ -279,7 +300,7 @@ class BreathingScene(SmoothedLevel):
 
     def draw_list(self) -> DrawList:
         """Five batches: sand/sea, rocks/clouds/plants, trunks, waves, pacer and sun."""
-        r = self._reward
+        r = self._shown()
         sat, bright = 0.55 + 0.45 * r, 0.8 + 0.2 * r
         sky = _SKY_DULL + r * (_SKY_CLEAR - _SKY_DULL)
         fog = _FOG_DULL + r * (_FOG_CLEAR - _FOG_DULL)
@@ -310,7 +331,7 @@ class BreathingScene(SmoothedLevel):
 
     def _pacer(self, sat: float) -> Batch:
         """The pacer sphere, its ring of beads (lit as the breath fills) and the sun."""
-        lv, b, r = self._level, self.breath, self._reward
+        lv, b, r = self._level, self.breath, self._shown()
         centre = np.array([0.0, 1.5, EYE[2] - pacer_distance_m(lv)])
         full = pacer_full_radius_m(lv)
         ang = np.linspace(0.0, 2 * np.pi, _BEADS, endpoint=False)

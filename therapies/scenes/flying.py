@@ -26,6 +26,15 @@ Sound (:meth:`FlyingScene.soundscape`, played by :mod:`engine.audio`):
   announcement then current. The announcement itself is not spoken (no speech synthesis): its
   text is what the signs and :meth:`FlyingScene.describe` show.
 
+Scene events (a therapist's console fires them):
+
+- ``turbulence_burst``: for 4 s a second shake, that of level :data:`BURST_LEVEL`, adds
+  to the scene's own (raised-cosine in and out, its own phases, so the scene's shake goes
+  on unchanged after it), the rumble at least that level's, with a ``jolt`` cue (a thump
+  through the airframe and a rattle of the bins),
+- ``announcement``: the crew makes an announcement now: the ``chime``, the seatbelt signs
+  lit and flashing, and the cabin's light strips under the bins on, for 6 s.
+
 Five batches per frame.
 """
 
@@ -34,6 +43,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import NDArray
 
 from therapies.scenes.base import (
     Batch,
@@ -47,6 +57,7 @@ from therapies.scenes.base import (
     frozen,
     trs_matrices,
 )
+from therapies.scenes.events import EventClock
 
 EYE = np.array([-1.15, 1.26, 0.25], np.float32)
 ALTITUDE_M = 1000.0
@@ -56,6 +67,10 @@ ENGINE_VOLUME = 0.35
 """Loudness of the engine drone (constant, as in a real cabin)."""
 CHIME_GAP_S = 5.0
 """Least time between two announcement chimes."""
+EVENT_SECONDS = {"turbulence_burst": 4.0, "announcement": 6.0}
+"""Scene events and how long each shows (s)."""
+BURST_LEVEL = 0.95
+"""The level whose turbulence a burst brings, at least."""
 
 _ROW = 0.82  # seat pitch, metres
 _WALL_X = 2.0
@@ -124,11 +139,13 @@ class FlyingScene(SmoothedLevel):
     """
 
     name = "flying"
+    events = tuple(EVENT_SECONDS)
 
     def __init__(self, seed: int = 0) -> None:
         rng = np.random.default_rng(seed)
         self._time = 0.0
         self._phase = rng.uniform(0.0, 2.0 * np.pi, (5, 3))  # x, y, yaw, pitch, roll
+        self._burst_phase = self._phase[::-1].copy()  # a burst's own shake
         self._cabin, self._heads = self._build_cabin(rng)
         self._ground_m, self._ground_c = self._build_ground(rng)
         self._cloud_m, self._cloud_c = self._build_clouds(rng)
@@ -136,6 +153,19 @@ class FlyingScene(SmoothedLevel):
         self._cues = CueLog()
         self._said = "none"  # the last announcement that chimed ("none": none since silence)
         self._last_chime = -math.inf
+        self._events = EventClock(EVENT_SECONDS)
+
+    def _fire(self, event: str) -> None:
+        """Start ``event`` (see the module docstring)."""
+        self._events.start(event)
+        self._cues.fire("jolt" if event == "turbulence_burst" else "chime")
+        if event == "announcement":
+            self._last_chime = self._time
+
+    def _shaking(self) -> float:
+        """The level whose turbulence is felt now: the scene's, or a burst's."""
+        burst = self._events.envelope("turbulence_burst", 0.6)
+        return max(self._level, self._level + (BURST_LEVEL - self._level) * burst)
 
     # ----------------------------------------------------------------- static parts
     @staticmethod
@@ -254,7 +284,11 @@ class FlyingScene(SmoothedLevel):
         self._follow(intensity, dt)
         freq = turbulence(self._level)[2]
         self._phase += 2.0 * np.pi * freq * dt * _RATIOS[None, :]
+        if self._events.age("turbulence_burst") is not None:  # its own, faster shake
+            burst = turbulence(BURST_LEVEL)[2]
+            self._burst_phase += 2.0 * np.pi * burst * dt * _RATIOS[None, :]
         self._time += dt
+        self._events.advance(dt)
         said = announcement(self._level)
         if said == "none":
             self._said = said
@@ -266,7 +300,7 @@ class FlyingScene(SmoothedLevel):
         """Engine drone, turbulence rumble; a chime when a new announcement began."""
         layers = (
             SoundLayer("engine", ENGINE_VOLUME),
-            SoundLayer("rumble", rumble_volume(self._level)),
+            SoundLayer("rumble", rumble_volume(self._shaking())),
         )
         return Soundscape(layers, self._cues.drain())
 
@@ -282,10 +316,18 @@ class FlyingScene(SmoothedLevel):
 
     def shake(self) -> FloatArray:
         """Current ``(dx, dy, dyaw_deg, dpitch_deg, droll_deg)`` of the turbulence."""
-        amp_m, amp_deg, _ = turbulence(self._level)
-        wave = (np.sin(self._phase) * _WEIGHTS[None, :]).sum(axis=1)
+        shake = self._wave(self._phase, self._level)
+        burst = self._events.envelope("turbulence_burst", 0.6)
+        if burst > 0.0:
+            shake = shake + burst * self._wave(self._burst_phase, BURST_LEVEL)
+        return np.asarray(shake, np.float32)
+
+    @staticmethod
+    def _wave(phase: NDArray[np.float64], level: float) -> NDArray[np.float64]:
+        amp_m, amp_deg, _ = turbulence(level)
+        wave = (np.sin(phase) * _WEIGHTS[None, :]).sum(axis=1)
         scale = np.array([amp_m * 0.5, amp_m, amp_deg * 0.4, amp_deg, amp_deg * 1.5])
-        return np.asarray(wave * scale, np.float32)
+        return np.asarray(wave * scale, np.float64)
 
     def draw_list(self) -> DrawList:
         """Five batches: cabin, passengers' heads, shades and signs, ground, clouds."""
@@ -338,8 +380,16 @@ class FlyingScene(SmoothedLevel):
         scl = np.concatenate(
             [np.tile(shade_scl, (2 * n, 1)), np.tile([0.1, 0.03, 0.05], (2 * m, 1))]
         )
+        speaking = self._events.age("announcement")
+        if speaking is not None:  # the crew's announcement: light strips under the bins
+            strips = np.array([[-1.28, 1.66, -ROWS * _ROW / 2.0], [1.28, 1.66, -ROWS * _ROW / 2.0]])
+            pos = np.concatenate([pos, strips])
+            scl = np.concatenate([scl, np.tile([0.06, 0.04, 14.0], (2, 1))])
         col = np.ones((pos.shape[0], 4), np.float32)
         col[: 2 * n, :3] = (0.88, 0.88, 0.86)
         lit = announcement(self._level) != "none"
-        col[2 * n :, :3] = (1.0, 0.62, 0.1) if lit else (0.35, 0.35, 0.35)
+        if speaking is not None:
+            lit = bool(np.sin(2.0 * np.pi * 1.5 * speaking) >= 0.0)  # the signs flash
+            col[-2:, :3] = (1.0, 0.95, 0.8)
+        col[2 * n : 2 * n + 2 * m, :3] = (1.0, 0.62, 0.1) if lit else (0.35, 0.35, 0.35)
         return Batch("box", trs_matrices(pos, scl), col)

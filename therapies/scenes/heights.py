@@ -15,7 +15,11 @@ Sound (:meth:`HeightsScene.soundscape`, played by :mod:`engine.audio`):
 - street ``traffic`` at :func:`traffic_volume`, ``0.5 * sqrt(2 m / height)``, fading as the
   street drops away (0.5 at 2 m, 0.09 at 60 m).
 
-No one-shot cues.
+No one-shot cues, but for the scene event.
+
+Scene event (a therapist's console fires it): ``gust_of_wind``, for 4 s: a ``gust`` cue,
+the wind up to full volume, and the viewer swaying in it (the camera moves up to 12 cm
+sideways and turns up to 3 deg, raised-cosine in and out).
 
 Everything static (city blocks, buildings) is built once from the seed; per frame only a few
 small vectorised arrays change. Five batches per frame.
@@ -28,6 +32,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from therapies.scenes.base import (
     Batch,
+    CueLog,
     DrawList,
     FloatArray,
     SmoothedLevel,
@@ -37,7 +42,12 @@ from therapies.scenes.base import (
     frozen,
     trs_matrices,
 )
+from therapies.scenes.events import EventClock
 
+EVENT_SECONDS = {"gust_of_wind": 4.0}
+"""Scene events and how long each shows (s)."""
+GUST_SWAY_M = 0.12
+GUST_TURN_DEG = 3.0
 HEIGHT_MIN_M = 2.0
 HEIGHT_MAX_M = 60.0
 EYE_HEIGHT_M = 1.65
@@ -130,12 +140,15 @@ class HeightsScene(SmoothedLevel):
     """
 
     name = "heights"
+    events = tuple(EVENT_SECONDS)
 
     def __init__(self, seed: int = 0, *, buildings: int = 140, cars: int = 24) -> None:
         if buildings < 0 or cars < 0:
             raise ValueError(f"HeightsScene: buildings={buildings}, cars={cars} must be >= 0")
         rng = np.random.default_rng(seed)
         self._time = 0.0
+        self._events = EventClock(EVENT_SECONDS)
+        self._cues = CueLog()
         self._ground = self._build_ground(buildings, rng)
         self._buildings = self._build_buildings(buildings, rng)
         self._build_balcony(rng)
@@ -278,6 +291,19 @@ class HeightsScene(SmoothedLevel):
         """
         self._follow(intensity, dt)
         self._time += dt
+        self._events.advance(dt)
+
+    def _fire(self, event: str) -> None:
+        """A gust of wind (see the module docstring)."""
+        self._events.start(event)
+        self._cues.fire("gust")
+
+    def _sway(self) -> tuple[float, float]:
+        """The gust's sideways camera offset (m) and turn (deg) now."""
+        env = self._events.envelope("gust_of_wind", 1.0)
+        age = self._events.age("gust_of_wind") or 0.0
+        wave = np.sin(2.0 * np.pi * 0.9 * age)
+        return GUST_SWAY_M * env * float(wave), GUST_TURN_DEG * env * float(wave)
 
     def describe(self, intensity: float) -> str:
         """E.g. ``heights: platform 13.0 m, railing 0.88, glass floor 0%, gaps 0%``."""
@@ -288,23 +314,26 @@ class HeightsScene(SmoothedLevel):
         )
 
     def soundscape(self) -> Soundscape:
-        """Wind rising and traffic fading with the height; no cues."""
+        """Wind rising and traffic fading with the height; a gust's cue."""
         lv = self._level
+        wind = wind_volume(lv) + (1.0 - wind_volume(lv)) * self._events.envelope("gust_of_wind")
         return Soundscape(
-            (SoundLayer("wind", wind_volume(lv)), SoundLayer("traffic", traffic_volume(lv)))
+            (SoundLayer("wind", wind), SoundLayer("traffic", traffic_volume(lv))),
+            self._cues.drain(),
         )
 
     def draw_list(self) -> DrawList:
         """Five batches: ground+blocks, buildings, balcony+tower, cars, glass."""
         h = platform_height(self._level)
         structure, glass = self._balcony_batches(h)
+        sway, turn = self._sway()
         return DrawList(
             batches=(self._ground, self._buildings, structure, self._cars_batch(), glass),
             sky_color=_SKY,
             fog_color=_FOG,
             fog_density=_FOG_DENSITY,
-            camera_position=np.array([0.0, h + EYE_HEIGHT_M, -_VIEWER_Z], np.float32),
-            camera_yaw=0.0,
+            camera_position=np.array([sway, h + EYE_HEIGHT_M, -_VIEWER_Z], np.float32),
+            camera_yaw=turn,
             camera_pitch=-35.0,
         )
 

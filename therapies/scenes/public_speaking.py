@@ -19,6 +19,18 @@ Sound (:meth:`PublicSpeakingScene.soundscape`, played by :mod:`engine.audio`):
   drawn from the scene's own sound generator (seeded ``[seed, 7]``), so deterministic for a
   seed and a sequence of ``(intensity, dt)``.
 
+Scene events (a therapist's console fires them; each shows for a few seconds). Who acts is
+chosen by the scene's own event generator (seeded ``[seed, 11]``) among the people present
+in the front rows, outside the middle that the podium hides (:data:`PODIUM_HIDES_M`):
+
+- ``cough``: someone coughs into their hand, leaning forward (``cough`` cue),
+- ``phone_ring``: someone's phone rings and they hold up its lit, flashing screen (``ring``
+  cue, twice),
+- ``hostile_question``: someone stands up with a raised arm, facing the speaker
+  (``shuffle`` cue as they rise),
+- ``audience_yawns``: a third of the audience (at least two) tilt their heads back and
+  cover a yawn.
+
 People are instanced simple shapes: a torso cylinder, a head sphere (skin) and a hair
 sphere offset towards the back of the head, so a face turned to the speaker reads as skin
 and a turned head as hair. Everyone sways slightly (seed-fixed phases). Five batches per
@@ -31,6 +43,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from therapies.scenes.base import (
+    RGBA,
     Batch,
     CueLog,
     DrawList,
@@ -43,7 +56,16 @@ from therapies.scenes.base import (
     frozen,
     trs_matrices,
 )
+from therapies.scenes.events import EventClock
 
+EVENT_SECONDS = {"cough": 2.5, "phone_ring": 5.0, "hostile_question": 7.0, "audience_yawns": 4.0}
+"""Scene events and how long each shows (s)."""
+_HAND = (0.11, 0.11, 0.07)
+PODIUM_HIDES_M = 1.3
+"""Seats closer than this to the hall's middle line are hidden behind the podium from the
+speaker's place (front rows): events pick people outside it."""
+RING_AGAIN_S = 2.5
+"""The phone rings a second time this long after the first."""
 HEAD_TAU_S = 0.6
 """Time constant of a head turning towards where it looks next."""
 ROWS = 10
@@ -118,6 +140,7 @@ class PublicSpeakingScene(SmoothedLevel):
     """
 
     name = "public_speaking"
+    events = tuple(EVENT_SECONDS)
 
     def __init__(self, seed: int = 0) -> None:
         rng = np.random.default_rng(seed)
@@ -147,6 +170,9 @@ class PublicSpeakingScene(SmoothedLevel):
         self._hair_rgb = _HAIR[rng.choice(len(_HAIR), n, p=[0.45, 0.3, 0.15, 0.1])]
         self._cues = CueLog()
         self._cue_clock = PoissonCues(np.random.default_rng([seed, 7]))
+        self._events = EventClock(EVENT_SECONDS)
+        self._event_rng = np.random.default_rng([seed, 11])
+        self._actors: dict[str, NDArray[np.intp]] = {}
 
     # ----------------------------------------------------------------- static hall
     @staticmethod
@@ -224,6 +250,26 @@ class PublicSpeakingScene(SmoothedLevel):
         self._time += dt
         for _ in range(self._cue_clock.advance(cue_rate_per_min(self._level) / 60.0, dt)):
             self._cues.fire("cough" if self._cue_clock.rng.uniform() < 0.6 else "shuffle")
+        ring = self._events.age("phone_ring")
+        self._events.advance(dt)
+        if ring is not None and ring < RING_AGAIN_S <= ring + dt:
+            self._cues.fire("ring")
+
+    def _fire(self, event: str) -> None:
+        """Start ``event`` with people present near the front (see the module docstring)."""
+        present = self._order[: audience_size(self._level)]
+        if event == "audience_yawns":
+            k = max(2, round(present.size / 3))
+            self._actors[event] = self._event_rng.permutation(present)[: min(k, present.size)]
+        else:
+            seen = present[np.abs(self._seat_pos[present, 0]) > PODIUM_HIDES_M]
+            pool = seen if seen.size else present
+            front = pool[np.argsort(-self._seat_pos[pool, 2], kind="stable")][:6]
+            self._actors[event] = front[[int(self._event_rng.integers(front.size))]]
+        self._events.start(event)
+        cue = {"cough": "cough", "phone_ring": "ring", "hostile_question": "shuffle"}.get(event)
+        if cue is not None:
+            self._cues.fire(cue)
 
     def soundscape(self) -> Soundscape:
         """Audience murmur at :func:`murmur_level`; coughs and shuffles since the last call."""
@@ -254,21 +300,60 @@ class PublicSpeakingScene(SmoothedLevel):
             camera_pitch=-10.0,
         )
 
+    def _poses(self, idx: NDArray[np.intp]) -> tuple[NDArray[np.float64], list[_Prop]]:
+        """Per present person ``(rise, lean, tilt, facing)`` of the events running, and the
+        props (hands, a phone, a raised arm) they hold up, as boxes."""
+        pose = np.zeros((4, idx.size))
+        props: list[_Prop] = []
+        where = {int(person): k for k, person in enumerate(idx)}
+        for event in self._events.running:
+            env, age = self._events.envelope(event, 0.4), self._events.age(event) or 0.0
+            for person in self._actors.get(event, ()):
+                k = where.get(int(person))
+                if k is None:
+                    continue
+                top = self._seat_pos[person] + np.array(
+                    [0.0, 0.45 + 0.65 * self._height[person], 0.0]
+                )
+                skin = (*self._skin_rgb[person], 1.0)
+                if event in ("cough", "audience_yawns"):
+                    row = 1 if event == "cough" else 2
+                    shake = 0.5 + 0.5 * abs(np.sin(2.0 * np.pi * 3.0 * age))
+                    pose[row, k] = (0.12 * shake if event == "cough" else 1.0) * env
+                    mouth = top + np.array([0.0, 0.1 - 0.1 * pose[1, k], 0.14 + pose[1, k]])
+                    props.append(_Prop(mouth, _HAND, skin))
+                elif event == "phone_ring":
+                    pose[3, k] = 1.0
+                    lit = 0.75 + 0.25 * float(np.sign(np.sin(2.0 * np.pi * 2.0 * age)))
+                    screen = top + np.array([0.0, -0.25, 0.22])
+                    props.append(_Prop(screen, (0.1, 0.17, 0.02), (lit, 1.0, lit, 1.0)))
+                else:  # hostile_question: stands up facing the speaker, arm raised
+                    pose[0, k], pose[3, k] = 0.5 * env, 1.0
+                    arm = top + np.array([0.24, 0.8 * env - 0.05, 0.0])
+                    size = (0.1, 0.6 * env + 1e-3, 0.1)
+                    props.append(_Prop(arm, size, (*self._body_rgb[person], 1.0)))
+        return pose, props
+
     def _people(self) -> tuple[Batch, Batch, Batch]:
         idx = self._order[: audience_size(self._level)]
         n = idx.size
         t = self._time
+        (rise, lean, tilt, facing), props = self._poses(idx)
         sway = 0.025 * np.sin(t * self._sway_rate[idx, None] * 2 * np.pi + self._sway_phase[idx])
         seat = self._seat_pos[idx].astype(np.float64)
         h = self._height[idx]
-        torso = seat + np.stack([sway[:, 0], 0.45 + 0.32 * h, np.zeros(n)], axis=1)
-        turn = self._turn[idx]
+        torso = seat + np.stack([sway[:, 0], 0.45 + 0.32 * h + rise, np.zeros(n)], axis=1)
+        turn = self._turn[idx] * (1.0 - facing)
         phone = self._distraction[idx] == 0
         # Head yaw: 0 faces the stage (+z); neighbours turn sideways, phone users look down.
         yaw = np.where(phone, 0.0, self._side[idx] * 1.4 * turn) + 0.08 * sway[:, 1] / 0.025
         down = np.where(phone, turn, 0.0)
         face = np.stack([np.sin(yaw), np.zeros(n), np.cos(yaw)], axis=1)
-        head = torso + np.stack([np.zeros(n), 0.33 * h + 0.12 - 0.05 * down, 0.05 * down], axis=1)
+        head = torso + np.stack(
+            [np.zeros(n), 0.33 * h + 0.12 - 0.05 * down - lean + 0.04 * tilt,
+             0.05 * down + lean - 0.08 * tilt],
+            axis=1,
+        )  # fmt: skip
         hair_dir = -face * (1.0 - down[:, None]) + np.array([0.0, 1.0, 0.0]) * down[:, None]
         hair = head + hair_dir * 0.045 + [0.0, 0.035, 0.0]
         heads = Batch(
@@ -289,9 +374,23 @@ class PublicSpeakingScene(SmoothedLevel):
         )
         lit = phone & (turn > 0.5)
         glow = seat[lit] + [0.0, 0.82, 0.2]
-        screens = Batch(
-            "box",
-            trs_matrices(glow, np.array([0.08, 0.01, 0.14])),
-            np.tile(np.array([[0.75, 0.88, 1.0, 1.0]], np.float32), (glow.shape[0], 1)),
-        )
+        pos = np.concatenate([glow, [p.position for p in props]]) if props else glow
+        scl = np.tile([0.08, 0.01, 0.14], (glow.shape[0], 1))
+        col = np.tile(np.array([[0.75, 0.88, 1.0, 1.0]], np.float32), (glow.shape[0], 1))
+        if props:
+            scl = np.concatenate([scl, [p.size for p in props]])
+            col = np.concatenate([col, np.array([p.rgba for p in props], np.float32)])
+        screens = Batch("box", trs_matrices(pos, scl), col)
         return torsos, heads, screens
+
+
+class _Prop:
+    """A box an event adds (a hand, a phone, a raised arm)."""
+
+    __slots__ = ("position", "rgba", "size")
+
+    def __init__(
+        self, position: NDArray[np.float64], size: tuple[float, float, float], rgba: RGBA
+    ) -> None:
+        self.position, self.size = position, size
+        self.rgba = tuple(float(c) for c in rgba)

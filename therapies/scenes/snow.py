@@ -18,6 +18,10 @@ Sound (:meth:`SnowScene.soundscape`, played by :mod:`engine.audio`): a soft cany
 (a snowy thud with a bright two-note ding, the score sound) when a scoring ball reaches its
 target and the target bursts.
 
+Scene event (a therapist's console fires it): ``bonus_wave``, for 8 s every one of the
+:data:`MAX_TARGETS` targets is in play, in full colour with golden hats, announced by the
+``reward`` chime; hits score as usual.
+
 Deterministic for a seed and a sequence of ``update``/``aim``/``throw`` calls (respawn
 places come from the scene's own seeded generator). Six batches per frame.
 """
@@ -41,8 +45,12 @@ from therapies.scenes.base import (
     frozen,
     trs_matrices,
 )
+from therapies.scenes.events import EventClock
 
 MAX_TARGETS = 16
+EVENT_SECONDS = {"bonus_wave": 8.0}
+"""Scene events and how long each shows (s)."""
+_GOLD = np.array([1.0, 0.78, 0.1])
 EYE = np.array([0.0, 1.6, 0.0], np.float32)
 """Where the player's eyes are and where throws start."""
 HIT_RADIUS_M = 0.7
@@ -121,6 +129,7 @@ class SnowScene(SmoothedLevel):
     """
 
     name = "snow"
+    events = tuple(EVENT_SECONDS)
 
     def __init__(self, seed: int = 0) -> None:
         rng = np.random.default_rng(seed)
@@ -145,6 +154,7 @@ class SnowScene(SmoothedLevel):
         self._bursts[:, 3] = -1.0
         self._burst_dirs = rng.normal(size=(10, 3)) * [1.0, 0.6, 1.0] + [0.0, 0.8, 0.0]
         self._cues = CueLog()
+        self._events = EventClock(EVENT_SECONDS)
 
     # ----------------------------------------------------------------- static canyon
     @staticmethod
@@ -247,8 +257,18 @@ class SnowScene(SmoothedLevel):
         self._ball_reach[slot] = reach
         return hit
 
+    def _fire(self, event: str) -> None:
+        """A bonus wave (see the module docstring)."""
+        self._events.start(event)
+        self._cues.fire("reward")
+
+    def _in_play(self) -> int:
+        """Targets in play now: by the level, or all of them in a bonus wave."""
+        bonus = self._events.age("bonus_wave") is not None
+        return MAX_TARGETS if bonus else target_count(self._level)
+
     def _hittable(self) -> NDArray[np.intp]:
-        n = target_count(self._level)
+        n = self._in_play()
         return np.flatnonzero(self._pending[:n] < 0.0)
 
     def _feet(self) -> NDArray[np.float64]:
@@ -265,6 +285,7 @@ class SnowScene(SmoothedLevel):
         """
         self._follow(intensity, dt)
         self._time += dt
+        self._events.advance(dt)
         moving = self._pending < 0.0
         self._theta += moving * target_speed_mps(self._level) * dt / self._span
         self._balls[self._balls[:, 6] >= 0.0, 6] += dt
@@ -324,14 +345,15 @@ class SnowScene(SmoothedLevel):
         )
 
     def _target_batches(self) -> tuple[Batch, Batch]:
-        n = target_count(self._level)
+        n = self._in_play()
+        bonus = self._events.age("bonus_wave") is not None
         feet = self._feet()[:n]
         kind = self._kind[:n]
         shape = _SHAPES[kind]  # (n, parts, 9)
         pos = feet[:, None, :] + shape[..., :3]
         col = np.ones((n, _PARTS, 4), np.float32)
         col[..., :3] = shape[..., 6:9]
-        c = colourfulness(self._level)
+        c = 1.0 if bonus else colourfulness(self._level)
         grey = col[:, _TINTED, :3].mean(axis=2, keepdims=True)
         col[:, _TINTED, :3] = grey + c * (col[:, _TINTED, :3] - grey)
         spheres = Batch(
@@ -352,7 +374,9 @@ class SnowScene(SmoothedLevel):
         hscl = np.concatenate(
             [width * [0.42, 0.04, 0.42], width * [0.28, 0.28, 0.28], width * [0.5, 0.1, 0.5]]
         )
-        accent = self._accent[:n]
+        accent = self._accent[:n].copy()
+        if bonus:
+            accent[:, 0] = _GOLD
         pale = np.array([0.35, 0.35, 0.38])
         rgb = np.concatenate([accent[:, 0], accent[:, 0], accent[:, 1]])
         hcol = np.ones((3 * n, 4), np.float32)

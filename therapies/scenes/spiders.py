@@ -13,6 +13,12 @@ Sound (:meth:`SpidersScene.soundscape`, played by :mod:`engine.audio`): a faint 
 ``skitter`` of tiny legs at :func:`skitter_volume`, silent up to level 0.5 and rising to
 0.35 at 1 (0.21 at 0.8); no one-shot cues.
 
+Scene event (a therapist's console fires it): ``spider_approaches``: one more spider (body
+at least :data:`APPROACH_SIZE_M`) walks straight at the viewer from 3.4 m to 1.3 m (the
+near edge of the view) in 5 s, stops for 1.5 s, then turns and runs off to the left (9 s
+in all); the skitter is at
+least :data:`APPROACH_SKITTER` while it walks.
+
 Each spider walks a seed-fixed ellipse around its anchor; the position along it advances by
 ``speed * dt`` every :meth:`SpidersScene.update`, so a run is deterministic for a seed and a
 sequence of ``(intensity, dt)``. Spiders are built from instanced parts: two spheres (head
@@ -35,8 +41,16 @@ from therapies.scenes.base import (
     frozen,
     trs_matrices,
 )
+from therapies.scenes.events import EventClock
 
 MAX_SPIDERS = 30
+EVENT_SECONDS = {"spider_approaches": 9.0}
+"""Scene events and how long each shows (s)."""
+APPROACH_SIZE_M = 0.08
+"""Least body length of the approaching spider."""
+APPROACH_SKITTER = 0.3
+"""Least skitter volume while it walks."""
+_APPROACH = ((0.0, 3.4), (5.0, 1.3), (6.5, 1.3))  # (time s, distance m) to the stop
 EYE = np.array([0.0, 1.65, 2.2], np.float32)
 """Viewer's eye position (standing near the back wall, looking towards -z)."""
 
@@ -72,7 +86,9 @@ def skitter_volume(level: float) -> float:
     return 0.35 * max(lv - 0.5, 0.0) / 0.5
 
 
-def segment_matrices(a: NDArray[np.floating], b: NDArray[np.floating], radius: float) -> FloatArray:
+def segment_matrices(
+    a: NDArray[np.floating], b: NDArray[np.floating], radius: float | NDArray[np.floating]
+) -> FloatArray:
     """``(n, 4, 4)`` matrices placing the unit cylinder from ``a[i]`` to ``b[i]``.
 
     Parameters
@@ -80,8 +96,9 @@ def segment_matrices(a: NDArray[np.floating], b: NDArray[np.floating], radius: f
     a, b
         ``(n, 3)`` end points, metres.
     radius
-        Cylinder radius, metres.
+        Cylinder radius, metres: one for all, or ``(n,)``.
     """
+    r = np.asarray(radius, np.float64).reshape(-1, 1)
     a = np.asarray(a, np.float64).reshape(-1, 3)
     d = np.asarray(b, np.float64).reshape(-1, 3) - a
     length = np.linalg.norm(d, axis=1, keepdims=True)
@@ -91,9 +108,9 @@ def segment_matrices(a: NDArray[np.floating], b: NDArray[np.floating], radius: f
     u /= np.linalg.norm(u, axis=1, keepdims=True)
     w = np.cross(u, axis)
     m = np.zeros((a.shape[0], 4, 4), np.float32)
-    m[:, :3, 0] = u * (2.0 * radius)
+    m[:, :3, 0] = u * (2.0 * r)
     m[:, :3, 1] = d
-    m[:, :3, 2] = w * (2.0 * radius)
+    m[:, :3, 2] = w * (2.0 * r)
     m[:, :3, 3] = a + d / 2.0
     m[:, 3, 3] = 1.0
     return m
@@ -109,10 +126,13 @@ class SpidersScene(SmoothedLevel):
     """
 
     name = "spiders"
+    events = tuple(EVENT_SECONDS)
 
     def __init__(self, seed: int = 0) -> None:
         rng = np.random.default_rng(seed)
         self._time = 0.0
+        self._events = EventClock(EVENT_SECONDS)
+        self._approach_gait = 0.0
         self._room = self._build_room()
         n = MAX_SPIDERS
         # Anchors: seed-fixed bearing (within the view) and distance factor per spider.
@@ -185,6 +205,32 @@ class SpidersScene(SmoothedLevel):
         mean_axis = self._path_axes.mean(axis=1)
         self._arc += self._direction * step / mean_axis
         self._gait += step / max(spider_size_m(self._level), 1e-3) * 2.0
+        before = self._approacher()
+        self._events.advance(dt)
+        after = self._approacher()
+        if before is not None and after is not None:
+            walked = float(np.hypot(*(after[0][[0, 2]] - before[0][[0, 2]])))
+            self._approach_gait += walked / self._approach_size() * 2.0
+
+    def _fire(self, event: str) -> None:
+        """A spider walks up to the viewer (see the module docstring)."""
+        self._events.start(event)
+
+    def _approach_size(self) -> float:
+        return max(spider_size_m(self._level), APPROACH_SIZE_M)
+
+    def _approacher(self) -> tuple[NDArray[np.float64], float] | None:
+        """The approaching spider's body centre and heading now, if one is out."""
+        age = self._events.age("spider_approaches")
+        if age is None:
+            return None
+        times, dists = zip(*_APPROACH, strict=True)
+        dist = float(np.interp(age, times, dists))
+        x, z, heading = EYE[0] - 0.1 * dist, EYE[2] - dist, 0.0
+        if age > times[-1]:  # turns and runs off to the left
+            x -= 1.6 * (age - times[-1])
+            heading = -np.pi / 2
+        return np.array([x, 0.45 * self._approach_size(), z]), heading
 
     def describe(self, intensity: float) -> str:
         """E.g. ``spiders: 19 spiders, body 5.9 cm, 1.2 m away, walking 24 cm/s``."""
@@ -195,8 +241,10 @@ class SpidersScene(SmoothedLevel):
         )
 
     def soundscape(self) -> Soundscape:
-        """A faint skitter at high levels; no cues."""
-        return Soundscape((SoundLayer("skitter", skitter_volume(self._level)),))
+        """A faint skitter at high levels (louder while a spider approaches); no cues."""
+        walking = self._events.age("spider_approaches") is not None
+        volume = skitter_volume(self._level)
+        return Soundscape((SoundLayer("skitter", max(volume, APPROACH_SKITTER * walking)),))
 
     def positions(self) -> tuple[FloatArray, FloatArray]:
         """Visible spiders' ``(n, 3)`` body centres on the floor and ``(n,)`` headings (rad)."""
@@ -235,40 +283,59 @@ class SpidersScene(SmoothedLevel):
     def _spider_batches(self) -> tuple[Batch, Batch]:
         pos, heading = self.positions()
         n = pos.shape[0]
-        size = spider_size_m(self._level)
+        size = np.full(n, spider_size_m(self._level))
+        gait = self._gait[:n]
+        extra = self._approacher()
+        if extra is not None:
+            pos = np.concatenate([pos, extra[0][None].astype(np.float32)])
+            heading = np.append(heading, np.float32(extra[1]))
+            size = np.append(size, self._approach_size())
+            gait = np.append(gait, self._approach_gait)
+            n += 1
+        rgb = self._body_rgb[np.arange(n) % MAX_SPIDERS]
         fwd = np.stack([np.sin(heading), np.zeros(n), np.cos(heading)], axis=1)
         right = np.stack([np.cos(heading), np.zeros(n), -np.sin(heading)], axis=1)
-        head = pos + fwd * (0.35 * size)
-        abdomen = pos - fwd * (0.35 * size) + [0.0, 0.1 * size, 0.0]
+        sz = size[:, None]
+        head = pos + fwd * (0.35 * sz)
+        abdomen = pos - fwd * (0.35 * sz) + np.stack([np.zeros(n), 0.1 * size, np.zeros(n)], 1)
         centres = np.concatenate([head, abdomen])
         scales = np.concatenate(
-            [np.tile([0.45, 0.38, 0.5], (n, 1)), np.tile([0.6, 0.5, 0.75], (n, 1))]
-        ) * np.float32(size)
+            [np.tile([0.45, 0.38, 0.5], (n, 1)) * sz, np.tile([0.6, 0.5, 0.75], (n, 1)) * sz]
+        )
         yaws = np.concatenate([heading, heading])
         body_col = np.ones((2 * n, 4), np.float32)
-        body_col[:n, :3] = self._body_rgb[:n] * 0.8
-        body_col[n:, :3] = self._body_rgb[:n]
+        body_col[:n, :3] = rgb * 0.8
+        body_col[n:, :3] = rgb
         bodies = Batch("sphere", trs_matrices(centres, scales, yaws), body_col)
-        return bodies, self._legs(pos, fwd, right, size)
+        return bodies, self._legs(pos, fwd, right, size, gait, rgb)
 
     def _legs(
-        self, pos: FloatArray, fwd: NDArray[np.float64], right: NDArray[np.float64], size: float
+        self,
+        pos: FloatArray,
+        fwd: NDArray[np.float64],
+        right: NDArray[np.float64],
+        size: NDArray[np.float64],
+        gait: NDArray[np.float64],
+        rgb: NDArray[np.float64],
     ) -> Batch:
         n = pos.shape[0]
+        sz = size[:, None, None]
         side = np.repeat([-1.0, 1.0], 4)  # legs 0-3 left, 4-7 right
         spread = np.tile(np.radians([50.0, 80.0, 105.0, 135.0]), 2)  # from forward
         alt = np.tile([0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0], 1) * np.pi
-        swing = 0.25 * np.sin(self._gait[:n, None] + alt[None, :])  # (n, 8) radians
+        swing = 0.25 * np.sin(gait[:, None] + alt[None, :])  # (n, 8) radians
         ang = spread[None, :] + swing
         out_f = np.cos(ang)[..., None] * fwd[:, None, :]
         out_r = (np.sin(ang) * side[None, :])[..., None] * right[:, None, :]
         out = out_f + out_r  # (n, 8, 3) unit, horizontal
-        hip = pos[:, None, :] + out * (0.15 * size)
-        knee = pos[:, None, :] + out * (0.8 * size) + [0.0, 0.55 * size, 0.0]
-        foot = pos[:, None, :] + out * (1.5 * size)
+        hip = pos[:, None, :] + out * (0.15 * sz)
+        knee = pos[:, None, :] + out * (0.8 * sz)
+        knee[..., 1] += 0.55 * size[:, None]
+        foot = pos[:, None, :] + out * (1.5 * sz)
         foot[..., 1] = 0.0
         a = np.concatenate([hip.reshape(-1, 3), knee.reshape(-1, 3)])
         b = np.concatenate([knee.reshape(-1, 3), foot.reshape(-1, 3)])
         col = np.ones((2 * n * _LEGS, 4), np.float32)
-        col[:, :3] = np.tile(np.repeat(self._body_rgb[:n] * 0.7, _LEGS, axis=0), (2, 1))
-        return Batch("cylinder", segment_matrices(a, b, 0.06 * size), col)
+        col[:, :3] = np.tile(np.repeat(rgb * 0.7, _LEGS, axis=0), (2, 1))
+        radius = np.tile(np.repeat(0.06 * size, _LEGS), 2)
+        return Batch("cylinder", segment_matrices(a, b, radius), col)
