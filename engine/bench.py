@@ -18,6 +18,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "crypto": ("crypto_cost", "encryption overhead vs the recorder's cost"),
     "xr": ("xr_frames", "OpenXR frames: late frames, CPU per frame, collector pauses"),
     "gc": ("gc_session", "collector pauses and memory over a 60-minute 90 Hz session"),
+    "twin-fit": ("twin_fit", "patient twins: recovery, next-session prediction, speed"),
 }
 
 

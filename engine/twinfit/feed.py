@@ -10,6 +10,9 @@ extractor's median RR of 10 s; ``vrtherapy bench twin-fit`` measures what that c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from biosignals.conversion import SignalSettings
@@ -124,7 +127,7 @@ class BeatFeed:
         """The ``hr`` and ``eda`` streams for the session."""
         return self._streams
 
-    def push_marker(self, text: str, timestamp: float) -> None:
+    def push_marker(self, event: Mapping[str, Any], timestamp: float) -> None:
         """The simulated patient does not read markers."""
 
     def push_intensity(self, value: float, timestamp: float) -> None:
