@@ -106,8 +106,9 @@ def _report(result: FitResult, out: Path) -> None:
         f"{'converged' if result.converged else 'NOT converged'} in {result.seconds:.1f} s"
     )
     for e in result.estimates.values():
-        if e.status is Status.FITTED and e.low is not None and e.high is not None:
-            print(f"  {e.name:22s} {e.value:9.4g}   95% {e.low:.4g}..{e.high:.4g}")
+        if e.low is not None and e.high is not None:
+            weak = f" ({e.status.value}: {e.reason})" if e.status is Status.WEAK else ""
+            print(f"  {e.name:22s} {e.value:9.4g}   95% {e.low:.4g}..{e.high:.4g}{weak}")
         else:
             print(f"  {e.name:22s} {e.value:9.4g}   {e.status.value}: {e.reason}")
     for g in result.goodness:

@@ -104,7 +104,7 @@ def weak_parameters(problem: FitProblem, jac: np.ndarray, residuals: np.ndarray)
         share = math.sqrt(max(cov[k, k], 0.0)) / scales[k]
         if share > WEAK_SHARE:
             out[name] = (
-                f"weakly identified: the sessions narrow it only to {share:.0%} of the "
+                f"the sessions narrow it only to {share:.0%} of the "
                 f"population's spread, so the value leans on the population prior"
             )
     return out
