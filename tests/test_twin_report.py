@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +15,9 @@ from engine.protocol import load_protocol
 from engine.report import build_report
 from engine.report.model import build_model
 from engine.report.twin_overlay import add_twin, twin_overlay
-from engine.twinfit.course import course_twin
+from engine.twinfit.course import course_twin, next_session_forecast
 from engine.twinfit.fit import fit_twin
-from engine.twinfit.output import write_fit
+from engine.twinfit.output import SIDECAR_FORMAT, write_fit
 from engine.twinfit.trace import TwinFitError
 
 TRUTH = TwinProfile(reactivity=1.3, habituation_floor=0.4, between_session_rate=0.2,
@@ -73,3 +74,24 @@ def test_the_course_view_has_each_session_and_the_next(fitted: tuple[list[Path],
     assert first.reactivity_low is not None and first.reactivity_low <= first.reactivity
     with pytest.raises(TwinFitError, match="no readable twin-fit sidecar"):
         course_twin(profile.with_name("missing.yaml"))
+
+
+def test_the_course_page_gets_the_next_sessions_forecast(
+    fitted: tuple[list[Path], Path], tmp_path: Path
+) -> None:
+    _, profile = fitted
+    protocol = load_protocol(short_protocol(tmp_path, duration="3min"))
+    forecast = next_session_forecast(profile, protocol, 2, jobs=1)
+    assert forecast.protocol == "twin-fit-test" and forecast.runs == 2
+    assert forecast.steps_total == 4 and 1 <= forecast.highest_median[1] <= 4
+    assert forecast.hr_median.size == forecast.grid.size and np.isfinite(forecast.hr_median).any()
+    rest = forecast.hr_median[forecast.grid < forecast.baseline]
+    assert np.nanmedian(rest) == pytest.approx(TRUTH.in_session(2).resting_hr, abs=5.0)
+
+
+def test_a_sidecar_without_its_fields_is_one_error(tmp_path: Path) -> None:
+    profile = tmp_path / "p.yaml"
+    profile.write_text("name: p\n")
+    profile.with_name("p.fit.json").write_text(json.dumps({"format": SIDECAR_FORMAT}))
+    with pytest.raises(TwinFitError, match="without the expected fields"):
+        course_twin(profile)

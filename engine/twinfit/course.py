@@ -8,10 +8,11 @@ fitted profile and its sidecar, without any HTML:
   SCL, the reactivity the twin had that session (``reactivity * (1 - rate) ** s``, with
   its 95 % bootstrap interval) and the HR RMSE of the fit; the shared estimates; the next
   session's index;
-* the forecast of the next session is :func:`engine.twinfit.forecast.run_forecast` with
-  ``load_patient(path)`` and :func:`engine.twinfit.samples.load_uncertainty`, summarised
-  by :func:`engine.twinfit.forecast_stats.summarise` (and drawn by
-  :func:`engine.twinfit.forecast_html.forecast_png`).
+* :func:`next_session_forecast` — the forecast of the next session with a protocol:
+  :func:`engine.twinfit.forecast.run_forecast` on the fitted twin and its uncertainty,
+  summarised by :func:`engine.twinfit.forecast_stats.summarise` (drawn by
+  :func:`engine.twinfit.forecast_html.forecast_png`, printed by
+  :func:`engine.twinfit.forecast_stats.text_table`).
 """
 
 from __future__ import annotations
@@ -23,10 +24,15 @@ from typing import Any
 
 import numpy as np
 
+from engine.protocol import Protocol
+from engine.twin_profiles import load_patient
+from engine.twinfit.forecast import run_forecast
+from engine.twinfit.forecast_stats import ForecastSummary, summarise
 from engine.twinfit.output import SIDECAR_FORMAT, sidecar_path
+from engine.twinfit.samples import load_uncertainty
 from engine.twinfit.trace import TwinFitError
 
-__all__ = ["CourseSession", "CourseTwin", "course_twin"]
+__all__ = ["CourseSession", "CourseTwin", "course_twin", "next_session_forecast"]
 
 
 @dataclass(frozen=True)
@@ -85,9 +91,19 @@ def course_twin(profile: Path) -> CourseTwin:
         ) from None
     if not isinstance(data, dict) or data.get("format") != SIDECAR_FORMAT:
         raise TwinFitError(f"{path}: not a twin-fit sidecar of format {SIDECAR_FORMAT}")
+    try:
+        return _course(data, profile)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise TwinFitError(
+            f"{path}: twin-fit sidecar without the expected fields ({exc!r}); rewrite it "
+            f"with `vrtherapy twin fit`"
+        ) from None
+
+
+def _course(data: dict[str, Any], profile: Path) -> CourseTwin:
     estimates = data["estimates"]
-    reactivity = estimates["reactivity"]["value"]
-    rate = estimates["between_session_rate"]["value"]
+    reactivity = float(estimates["reactivity"]["value"])
+    rate = float(estimates["between_session_rate"]["value"])
     sessions = []
     for k, s in enumerate(data["sessions"]):
         low, high = _reactivity(data["samples"], k)
@@ -97,4 +113,32 @@ def course_twin(profile: Path) -> CourseTwin:
         )  # fmt: skip
     return CourseTwin(
         data["name"], data["participant"], profile, tuple(sessions), data["next_session"], estimates
+    )
+
+
+def next_session_forecast(
+    profile: Path, protocol: Protocol, runs: int, *, seed: int = 0, jobs: int | None = None
+) -> ForecastSummary:
+    """The fitted twin's forecast of its next session with ``protocol``.
+
+    Parameters
+    ----------
+    profile
+        A fitted profile (``patient.yaml``; its ``.fit.json`` gives the uncertainty).
+    protocol
+        The protocol planned for the next session.
+    runs
+        Sessions to run on twins drawn from the fit (e.g. 50).
+    seed, jobs
+        As :func:`engine.twinfit.forecast.run_forecast`.
+
+    Raises
+    ------
+    VrTherapyError
+        The profile or its sidecar cannot be read.
+    """
+    twin = load_patient(str(profile))
+    uncertainty = load_uncertainty(profile)
+    return summarise(
+        protocol, run_forecast(protocol, twin, uncertainty, runs, seed=seed, jobs=jobs)
     )
