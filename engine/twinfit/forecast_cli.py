@@ -77,7 +77,7 @@ def add_forecast_options(sim: argparse.ArgumentParser) -> None:
         "--ecg",
         action="store_true",
         help="with --runs: synthesise the ECG and detect its R peaks like a dry-run "
-        "(about 2x slower; default: the heart rate from the twin's beats)",
+        "(slower; default: the heart rate from the twin's beats)",
     )
 
 
