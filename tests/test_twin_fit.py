@@ -193,3 +193,25 @@ def test_a_sealed_session_is_fitted_in_memory_only(tmp_path: Path) -> None:
         if path.suffix != ".sealed":
             assert b"XDF:" not in data and b"vrtherapy-features" not in data, path
     assert "fitted-P-0077" in (out / "p.yaml").read_text()
+
+
+@pytest.mark.parametrize("archetype", ["fast-habituator", "slow-habituator", "high-anxiety"])
+def test_a_small_fixed_set_of_archetypes_is_recovered(tmp_path: Path, archetype: str) -> None:
+    """Shipped archetypes on a course (10 % less reactive each session), two 6-min
+    sessions each: what HR shows (``max_hr_gain * reactivity``), the resting level, the
+    between-session fall and the fit's goodness are recovered."""
+    truth = load_patient(archetype).model_copy(
+        update={"between_session_rate": 0.1, "resting_hr_shifts": (0.0, 2.0)}
+    )
+    protocol = load_protocol(short_protocol(tmp_path, duration="6min", seed=5))
+    result = fit_twin(traces(record_course(tmp_path, truth, 2, protocol=protocol)), bootstrap=3)
+    assert result.converged
+    gain = result.value("reactivity") * result.estimates["max_hr_gain"].value
+    assert gain == pytest.approx(truth.reactivity * truth.max_hr_gain, rel=0.15)
+    days = [s.resting_hr for s in result.sessions]
+    assert days == pytest.approx([truth.resting_hr, truth.resting_hr + 2.0], abs=1.5)
+    assert result.value("between_session_rate") == pytest.approx(0.1, abs=0.06)
+    hr = next(g for g in result.goodness if g.signal == "hr")
+    assert hr.rmse is not None and hr.rmse < 3.0
+    if archetype == "fast-habituator":  # fades within the session: its floor is seen
+        assert result.value("habituation_floor") == pytest.approx(0.25, abs=0.1)
