@@ -17,6 +17,7 @@ from twinfit_helpers import record_course, short_protocol, traces
 
 from biosignals.features import FeatureSnapshot
 from biosignals.twin_model import TwinProfile
+from engine.privacy.site import site_key_path
 from engine.protocol import load_protocol
 from engine.twin_profiles import load_patient
 from engine.twinfit.fit import fit_twin
@@ -193,6 +194,14 @@ def test_a_sealed_session_is_fitted_in_memory_only(tmp_path: Path) -> None:
         if path.suffix != ".sealed":
             assert b"XDF:" not in data and b"vrtherapy-features" not in data, path
     assert "fitted-P-0077" in (out / "p.yaml").read_text()
+    key = site_key_path()  # the same key named with --key; a missing key file is refused
+    r = run_cli("twin", "fit", str(folder), "-o", str(out / "k.yaml"), "--bootstrap", "2",
+                "--key", str(key), env=env)  # fmt: skip
+    assert r.returncode == 0 and (out / "k.yaml").exists(), r.stderr
+    r = run_cli("twin", "fit", str(folder), "-o", str(out / "x.yaml"),
+                "--key", str(tmp_path / "no.key"), env=env)  # fmt: skip
+    assert r.returncode == 2 and "no.key" in r.stderr and "Traceback" not in r.stderr
+    assert not (out / "x.yaml").exists() and not list(scratch.iterdir())
 
 
 @pytest.mark.parametrize("archetype", ["fast-habituator", "slow-habituator", "high-anxiety"])
