@@ -62,6 +62,12 @@ Paced breathing (HRV biofeedback): :meth:`TwinPhysiology.set_paced_breathing` mo
 ``adherence`` of the RSA to the pacer rate, amplified near ``resonance_rate`` and by the
 reward shown (the intensity); while pacing, intensity does not drive arousal.
 
+Course of treatment: a profile's course fields (:mod:`biosignals.twin_profile`) make the
+twin play session ``n`` of a course: reactivity ``* (1 - between_session_rate) ** n``
+(between-session habituation) and that day's resting HR and SCL shifts. The defaults
+(session 0, no shifts) leave the model above exactly as it is. :mod:`biosignals.twin_mean`
+computes the model's deterministic mean response (no noise, no beats) fast, for fitting.
+
 Intensity set with :meth:`TwinPhysiology.set_intensity` applies to the ticks after
 :attr:`TwinPhysiology.now`. Dry runs need no LSL::
 
@@ -77,62 +83,12 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import pydantic
-from pydantic import Field
 
 from biosignals._twin_waves import BEAT_AFTER, pqrst
 from biosignals.errors import SignalError
+from biosignals.twin_profile import TwinProfile
 
 __all__ = ["TwinChunk", "TwinPhysiology", "TwinProfile"]
-
-
-class TwinProfile(pydantic.BaseModel, frozen=True, extra="forbid"):
-    """How one simulated patient reacts; every field has a default and a range."""
-
-    name: str = Field(default="typical", min_length=1, description="profile name")
-    resting_hr: float = Field(default=70.0, ge=40, le=120, description="heart rate at rest, bpm")
-    max_hr_gain: float = Field(default=45.0, ge=0, le=100, description="bpm added at arousal 1")
-    resting_scl: float = Field(default=4.0, ge=0.5, le=40, description="tonic SCL at rest, µS")
-    max_scl_gain: float = Field(default=4.0, ge=0, le=30, description="µS added at arousal 1")
-    scl_lag: float = Field(default=15.0, ge=1, le=300, description="tonic SCL lag, s")
-    scr_rate_rest: float = Field(default=1.0, ge=0, le=30, description="SCRs per minute at rest")
-    scr_rate_max: float = Field(default=8.0, ge=0, le=60, description="SCRs/min at arousal 1")
-    scr_amplitude: float = Field(default=0.3, ge=0.01, le=3, description="typical SCR peak, µS")
-    reactivity: float = Field(default=1.0, ge=0, le=3, description="arousal per unit intensity")
-    response_lag: float = Field(default=8.0, ge=0.1, le=120, description="arousal lag, s")
-    habituation_tau: float = Field(default=240.0, ge=5, le=3600, description="habituation, s")
-    habituation_floor: float = Field(
-        default=0.5, ge=0, le=1, description="fraction of the response left after full habituation"
-    )
-    hrv_rsa_bpm: float = Field(default=4.0, ge=0, le=20, description="respiratory sinus arrhythmia")
-    hrv_sd_bpm: float = Field(default=1.5, ge=0, le=10, description="random HR variability (sd)")
-    breathing_rate: float = Field(default=12.0, ge=4, le=30, description="breaths per minute")
-    ecg_noise_mv: float = Field(default=0.02, ge=0, le=0.5, description="ECG white noise sd, mV")
-    eda_noise_us: float = Field(default=0.005, ge=0, le=0.2, description="EDA white noise sd, µS")
-    ectopic_rate_per_min: float = Field(default=0.0, ge=0, le=20, description="PVCs/min")
-    ectopic_prematurity: float = Field(default=0.35, ge=0.1, le=0.6, description="RR fraction")
-    dropout_rate_per_hour: float = Field(default=0.0, ge=0, le=120, description="per stream")
-    dropout_duration: float = Field(default=5.0, ge=0.5, le=120, description="dropout length, s")
-    artifact_rate_per_hour: float = Field(default=0.0, ge=0, le=600, description="motion")
-    artifact_mv: float = Field(default=1.0, ge=0, le=5, description="ECG artefact size, mV")
-    artifact_us: float = Field(default=0.5, ge=0, le=5, description="EDA artefact size, µS")
-    pain_level: float = Field(default=0.0, ge=0, le=10, description="pain NRS, no distraction")
-    pain_relief: float = Field(default=0.5, ge=0, le=1, description="relief at engagement 1")
-    pain_lag: float = Field(default=30.0, ge=1, le=600, description="pain follows engagement, s")
-    pain_arousal: float = Field(default=0.0, ge=0, le=1, description="arousal added at pain 10")
-    suds_scale: float = Field(default=1.0, ge=0.2, le=3, description="SUDS = 100 * scale * a")
-    pacer_adherence: float = Field(default=0.8, ge=0, le=1, description="breaths with a pacer")
-    resonance_rate: float = Field(default=6.0, ge=3, le=10, description="breaths/min, max RSA")
-    resonance_gain: float = Field(default=1.5, ge=0, le=5, description="extra RSA at resonance")
-
-    @pydantic.model_validator(mode="after")
-    def _rates_ordered(self) -> TwinProfile:
-        if self.scr_rate_max < self.scr_rate_rest:
-            raise ValueError(
-                f"scr_rate_max ({self.scr_rate_max}) must be >= scr_rate_rest "
-                f"({self.scr_rate_rest})"
-            )
-        return self
 
 
 def _empty() -> np.ndarray:
@@ -172,13 +128,17 @@ class TwinPhysiology:
     Parameters
     ----------
     profile
-        How the patient reacts.
+        How the patient reacts; a course profile plays its ``session``
+        (:meth:`TwinProfile.in_session`, kept as :attr:`profile`).
     start_time
         Time (s, any clock, e.g. LSL or a ManualClock) at which the simulation starts.
     ecg_rate, eda_rate
         Sampling rates in Hz; ``eda_rate`` is also the model tick.
     seed
         Random seed; same seed and intensity schedule give the same samples.
+    ecg
+        Generate the ECG waveform; ``False`` leaves ``ecg``/``ecg_t`` empty (beats, EDA
+        and the ground truth are unchanged), for fast forecasts that read beats only.
     """
 
     def __init__(
@@ -189,10 +149,13 @@ class TwinPhysiology:
         ecg_rate: float = 500.0,
         eda_rate: float = 32.0,
         seed: int = 0,
+        ecg: bool = True,
     ) -> None:
         if ecg_rate <= 0 or eda_rate <= 0:
             raise SignalError(f"twin rates must be > 0 (ecg {ecg_rate}, eda {eda_rate})")
+        profile = profile.in_session()
         self.profile = profile
+        self._ecg_on = bool(ecg)
         self.start_time = float(start_time)
         self.ecg_rate = float(ecg_rate)
         self.eda_rate = float(eda_rate)
@@ -390,7 +353,8 @@ class TwinPhysiology:
         while self._next_beat <= until:
             t = self._next_beat
             found.append(t)
-            self._beats.append((t, self._last_rr, self._next_ectopic))
+            if self._ecg_on:
+                self._beats.append((t, self._last_rr, self._next_ectopic))
             if self._next_ectopic:
                 ectopic.append(t)
                 self._next_ectopic = False
@@ -414,6 +378,8 @@ class TwinPhysiology:
         """ECG samples in (now, until]: PQRST of every visible beat, wander, noise."""
         first, last = self._ecg_n + 1, self._last_index(until, self.ecg_rate)
         self._ecg_n = max(self._ecg_n, last)
+        if not self._ecg_on:
+            return np.zeros(0), np.zeros(0)
         t = self.start_time + np.arange(first, last + 1) / self.ecg_rate
         if t.size == 0:
             return t, np.zeros(0)

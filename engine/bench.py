@@ -20,6 +20,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "gc": ("gc_session", "collector pauses and memory over a 60-minute 90 Hz session"),
     "review": ("review_bench", "session index, review pages p95, outcomes sessions/s"),
     "console": ("console_bench", "therapist console: draw and command latency, CPU, page weight"),
+    "twin-fit": ("twin_fit", "patient twins: recovery, next-session prediction, speed"),
 }
 
 

@@ -197,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("protocol", help="protocol YAML file (or shipped name)")
     sim.add_argument("--patient", default="typical", help="patient-twin profile (file or name)")
     _display_options(sim, DRY_RUN)
+    from engine.twinfit.forecast_cli import add_forecast_options
+
+    add_forecast_options(sim)  # --runs N [--compare P2] [--forecast F.html]: patient twins
 
     val = sub.add_parser("validate", help="check protocol files; errors name file:line:field")
     val.add_argument("files", nargs="+", type=Path, metavar="PROTOCOL")
@@ -210,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     twin.add_argument("--patient", default="typical", help="patient-twin profile (file or name)")
     twin.add_argument("--duration", type=_duration, metavar="TIME", help="stop after this long")
     twin.add_argument("--seed", type=_seed, default=0, help="random seed, 0..2**63-1")
+    from engine.twinfit.cli import add_fit_parser
+
+    add_fit_parser(twin)  # `vrtherapy twin fit SESSION... -o patient.yaml`
 
     scenes = sub.add_parser(
         "scenes",
@@ -362,6 +368,11 @@ def _session(args: argparse.Namespace, signals: SignalStop) -> int:
     check_participant(args.participant)
     name = "heights-demo" if args.command == "demo" and args.protocol is None else args.protocol
     protocol = with_duration(load_protocol(resolve_seed("protocols", name)), args.duration)
+    if args.command == "simulate":
+        from engine.twinfit.forecast_cli import cmd_forecast, forecast_requested
+
+        if forecast_requested(args):  # many runs on a twin's uncertainty, nothing recorded
+            return cmd_forecast(args, protocol)
     patient = load_patient(args.patient) if args.command in ("demo", "simulate") else None
     opts = _options(args, dry_run=args.command == "simulate")
     opts.operator = privacy_cli.operator_from_args(args)
@@ -447,6 +458,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_twin(args: argparse.Namespace) -> int:
+    if getattr(args, "twin_command", None) == "fit":
+        from engine.twinfit.cli import cmd_twin_fit
+
+        return cmd_twin_fit(args)
     from biosignals.twin import TwinOutlets, TwinPhysiology, TwinRunner
     from engine.clock import LslClock
     from engine.twin_profiles import load_patient

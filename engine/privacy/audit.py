@@ -58,6 +58,7 @@ EVENTS = frozenset(
         "identity_add",
         "verify",
         "replay",
+        "twin_fit",
         # the therapist console (console/, docs/console.md section 3)
         "console_login",
         "console_login_failed",

@@ -49,6 +49,12 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
         help="for an encrypted session: write readable HTML to -o FILE outside the sessions "
         "folder instead of a sealed report (logged in the audit trail)",
     )
+    p.add_argument(
+        "--twin",
+        metavar="PROFILE",
+        help="draw this patient twin (e.g. a `vrtherapy twin fit` profile) over the recorded "
+        "HR and SCL, with the RMSE of its fit",
+    )
     add_review_options(p)
     return p
 
@@ -76,8 +82,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         )
     session = review.check_output(out, allowed_names=REPORT_NAMES, plaintext=not seal)
     start = time.perf_counter()
+    twin = None
+    if args.twin is not None:
+        from engine.report.twin_overlay import twin_overlay
+
+        twin = twin_overlay(args.twin, recording)
     with review.decrypting():
-        path = build_report(recording, out, force=bool(args.force), key=key, seal=seal)
+        path = build_report(recording, out, force=bool(args.force), key=key, seal=seal, twin=twin)
     review.audit(
         "report",
         output=str(path),

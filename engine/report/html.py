@@ -16,6 +16,7 @@ from engine.privacy.keys import SiteKey
 from engine.privacy.sealed import read_sealed_bytes, write_sealed_bytes
 from engine.report.model import ReportModel, build_model, mmss
 from engine.report.plots import timeline_png
+from engine.report.twin_overlay import TwinOverlay, add_twin
 
 __all__ = ["build_report", "render_html"]
 
@@ -85,6 +86,7 @@ def build_report(
     force: bool = False,
     key: SiteKey | None = None,
     seal: bool = False,
+    twin: TwinOverlay | None = None,
 ) -> Path:
     """Write the clinician HTML report of a session recording.
 
@@ -103,6 +105,9 @@ def build_report(
         Site key, to read an encrypted (sealed) recording and summary in memory.
     seal
         Write the report sealed with ``key`` (health data stays encrypted at rest).
+    twin
+        A patient twin to draw over the recorded HR and SCL
+        (:func:`engine.report.twin_overlay.twin_overlay`).
 
     Returns
     -------
@@ -122,7 +127,15 @@ def build_report(
     if out.exists() and not force:
         raise VrTherapyError(f"{out} already exists; pass force=True (--force) to replace it")
     info = _summary(recording, summary, key)
-    model = build_model(load_session(recording, key), info)
+    data = load_session(recording, key)
+    model = build_model(data, info)
+    if twin is not None:
+        drawn = add_twin(model.series, data, twin)
+        if isinstance(drawn, str):
+            model.notes.append(drawn)
+        else:
+            model.twin = drawn
+            model.labels["twin"] = drawn.label
     html = render_html(model, timeline_png(model))
     if seal:
         if key is None:

@@ -110,6 +110,9 @@ class ReportModel:
     sources: list[SourceRow] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
+    twin: Any = None
+    """The patient twin's overlay (:class:`engine.report.twin_overlay.TwinSummary`), if
+    one was asked for."""
 
 
 def mmss(seconds: float | None) -> str:

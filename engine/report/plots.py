@@ -16,6 +16,7 @@ _MAX_POINTS = 3000
 _EVENT_COLORS = {"safety": "#c62828", "therapist": "#6a1b9a", "stop": "#212121"}
 _LINE = "#1f4e79"
 _SOFT = "#8fb3d9"
+_TWIN = "#c2185b"
 
 
 def _figure_class() -> Any:
@@ -62,6 +63,9 @@ def _heart(ax: Any, model: ReportModel) -> None:
         ax.plot(_minutes(t), y, color="#2e7d32", lw=0.8, label=label)
     if "feat_t" in s:
         ax.plot(_minutes(s["feat_t"]), s["feat_hr"], color=_LINE, lw=1.2, label="session HR")
+    if "twin_hr" in s:
+        label = model.labels.get("twin", "patient twin")
+        ax.plot(_minutes(s["twin_t"]), s["twin_hr"], color=_TWIN, lw=1.3, ls="--", label=label)
     ax.set_ylabel("HR (bpm)")
     _legend(ax, 3)
 
@@ -83,7 +87,7 @@ def _hrv(ax: Any, s: dict[str, np.ndarray]) -> None:
     ax.set_ylabel("RMSSD 60 s\n(ms)")
 
 
-def _eda(ax: Any, s: dict[str, np.ndarray]) -> None:
+def _eda(ax: Any, s: dict[str, np.ndarray], twin_label: str = "patient twin") -> None:
     if "eda_t" in s and s["eda_t"].size:
         t, y = envelope(s["eda_t"], s["eda"])
         ax.plot(_minutes(t), y, color=_LINE, lw=0.7, label="skin conductance")
@@ -99,7 +103,10 @@ def _eda(ax: Any, s: dict[str, np.ndarray]) -> None:
                 ms=3.5,
                 label=f"SCR peaks ({scr_t.size})",
             )
-        _legend(ax, 2)
+        if "twin_scl" in s:
+            ax.plot(_minutes(s["twin_t"]), s["twin_scl"], color=_TWIN, lw=1.3, ls="--",
+                    label=twin_label)  # fmt: skip
+        _legend(ax, 3)
     ax.set_ylabel("SC (µS)")
 
 
@@ -166,7 +173,7 @@ def timeline_png(model: ReportModel, width_in: float = 11.0, dpi: int = 96) -> b
     s = model.series
     _heart(axes[0], model)
     _hrv(axes[1], s)
-    _eda(axes[2], s)
+    _eda(axes[2], s, model.labels.get("twin", "patient twin"))
     _intensity(axes[3], model)
     _answers(axes[4], model)
     for ax in axes:

@@ -1,0 +1,144 @@
+"""The fitted twin as the clinician's course page will show it (hook for issue #17).
+
+The course page (clinician review, not built yet) shows a participant's fitted twin over
+their sessions and its forecast for the next one. This module gives it the data, from a
+fitted profile and its sidecar, without any HTML:
+
+* :func:`course_twin` — per fitted session: date, protocol, that day's resting HR and
+  SCL, the reactivity the twin had that session (``reactivity * (1 - rate) ** s``, with
+  its 95 % bootstrap interval) and the HR RMSE of the fit; the shared estimates; the next
+  session's index;
+* :func:`next_session_forecast` — the forecast of the next session with a protocol:
+  :func:`engine.twinfit.forecast.run_forecast` on the fitted twin and its uncertainty,
+  summarised by :func:`engine.twinfit.forecast_stats.summarise` (drawn by
+  :func:`engine.twinfit.forecast_html.forecast_png`, printed by
+  :func:`engine.twinfit.forecast_stats.text_table`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.protocol import Protocol
+from engine.twin_profiles import load_patient
+from engine.twinfit.forecast import run_forecast
+from engine.twinfit.forecast_stats import ForecastSummary, summarise
+from engine.twinfit.output import SIDECAR_FORMAT, sidecar_path
+from engine.twinfit.samples import load_uncertainty
+from engine.twinfit.trace import TwinFitError
+
+__all__ = ["CourseSession", "CourseTwin", "course_twin", "next_session_forecast"]
+
+
+@dataclass(frozen=True)
+class CourseSession:
+    """One fitted session of the course."""
+
+    index: int
+    recorded: str
+    protocol: str
+    resting_hr: float
+    resting_scl: float | None
+    reactivity: float
+    reactivity_low: float | None
+    reactivity_high: float | None
+    hr_rmse: float | None
+
+
+@dataclass(frozen=True)
+class CourseTwin:
+    """A participant's fitted twin over their course."""
+
+    name: str
+    participant: str
+    profile: Path
+    sessions: tuple[CourseSession, ...]
+    next_session: int
+    estimates: dict[str, dict[str, Any]]
+
+
+def _reactivity(samples: list[dict[str, float]], session: int) -> tuple[float | None, float | None]:
+    values = [
+        s["reactivity"] * (1.0 - s.get("between_session_rate", 0.0)) ** session
+        for s in samples
+        if "reactivity" in s
+    ]
+    if not values:
+        return None, None
+    low, high = np.percentile(values, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def course_twin(profile: Path) -> CourseTwin:
+    """The course view of a fitted profile (``patient.yaml`` with ``patient.fit.json``).
+
+    Raises
+    ------
+    TwinFitError
+        No sidecar beside the profile, or not one of the expected format.
+    """
+    path = sidecar_path(profile)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise TwinFitError(
+            f"{path}: no readable twin-fit sidecar beside {profile} ({exc})"
+        ) from None
+    if not isinstance(data, dict) or data.get("format") != SIDECAR_FORMAT:
+        raise TwinFitError(f"{path}: not a twin-fit sidecar of format {SIDECAR_FORMAT}")
+    try:
+        return _course(data, profile)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise TwinFitError(
+            f"{path}: twin-fit sidecar without the expected fields ({exc!r}); rewrite it "
+            f"with `vrtherapy twin fit`"
+        ) from None
+
+
+def _course(data: dict[str, Any], profile: Path) -> CourseTwin:
+    estimates = data["estimates"]
+    reactivity = float(estimates["reactivity"]["value"])
+    rate = float(estimates["between_session_rate"]["value"])
+    sessions = []
+    for k, s in enumerate(data["sessions"]):
+        low, high = _reactivity(data["samples"], k)
+        sessions.append(
+            CourseSession(k, s["recorded"], s["protocol"], s["resting_hr"], s["resting_scl"],
+                          reactivity * (1.0 - rate) ** k, low, high, s["rmse"].get("hr"))
+        )  # fmt: skip
+    return CourseTwin(
+        data["name"], data["participant"], profile, tuple(sessions), data["next_session"], estimates
+    )
+
+
+def next_session_forecast(
+    profile: Path, protocol: Protocol, runs: int, *, seed: int = 0, jobs: int | None = None
+) -> ForecastSummary:
+    """The fitted twin's forecast of its next session with ``protocol``.
+
+    Parameters
+    ----------
+    profile
+        A fitted profile (``patient.yaml``; its ``.fit.json`` gives the uncertainty).
+    protocol
+        The protocol planned for the next session.
+    runs
+        Sessions to run on twins drawn from the fit (e.g. 50).
+    seed, jobs
+        As :func:`engine.twinfit.forecast.run_forecast`.
+
+    Raises
+    ------
+    VrTherapyError
+        The profile or its sidecar cannot be read.
+    """
+    twin = load_patient(str(profile))
+    uncertainty = load_uncertainty(profile)
+    return summarise(
+        protocol, run_forecast(protocol, twin, uncertainty, runs, seed=seed, jobs=jobs)
+    )

@@ -1,0 +1,155 @@
+"""Drawing twins from a fitted twin's uncertainty (for forecasts).
+
+A fitted profile's sidecar (``patient.fit.json``, :mod:`engine.twinfit.output`) holds
+bootstrap samples of the fitted parameters and the session-to-session spread of resting
+levels. :meth:`TwinUncertainty.draw` makes run ``k``'s twin: bootstrap sample ``k``
+(cycling), parameters the data could not identify drawn from the population range
+(uniformly; log-uniformly for time constants), and that day's resting HR and SCL shifted
+by a normal draw with the fitted spread. A profile without a sidecar (a shipped or
+hand-written one) gives itself every time: its runs differ only by their random seeds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from biosignals.twin_profile import TwinProfile
+from engine.twinfit.output import SIDECAR_FORMAT, sidecar_path
+from engine.twinfit.params import PARAMS
+from engine.twinfit.result import FitResult
+from engine.twinfit.trace import TwinFitError
+
+__all__ = ["TwinUncertainty", "load_uncertainty", "uncertainty_of"]
+
+
+@dataclass(frozen=True)
+class TwinUncertainty:
+    """What a forecast draws its twins from (see module docstring)."""
+
+    samples: tuple[dict[str, float], ...] = ()
+    unknown: tuple[str, ...] = ()
+    shift_sd: dict[str, float] = field(default_factory=dict)
+    source: str = ""
+
+    @property
+    def fitted(self) -> bool:
+        """Whether the twin came with fit uncertainty (else runs differ by seed only)."""
+        return bool(self.samples) or bool(self.unknown) or bool(self.shift_sd)
+
+    def describe(self) -> str:
+        """One line for the forecast's header."""
+        if not self.fitted:
+            return "no fit uncertainty (no .fit.json beside the profile): runs differ by seed only"
+        unknown = ", ".join(self.unknown) or "none"
+        return (
+            f"{len(self.samples)} bootstrap samples of the fit ({self.source}); drawn from the "
+            f"population: {unknown}; day-to-day resting HR sd {self.shift_sd.get('hr', 0):.1f} bpm"
+        )
+
+    def draw(self, profile: TwinProfile, k: int, rng: np.random.Generator) -> TwinProfile:
+        """Run ``k``'s twin (``profile`` itself when there is nothing to draw)."""
+        if not self.fitted:
+            return profile
+        base = profile.model_dump()
+        if self.samples:
+            sample = self.samples[k % len(self.samples)]
+            for name, value in sample.items():
+                if name == "scr_rate_gain":
+                    base["scr_rate_max"] = (
+                        sample.get("scr_rate_rest", base["scr_rate_rest"]) + value
+                    )
+                elif name in base and name not in ("resting_hr", "resting_scl"):
+                    base[name] = value
+            base["resting_hr"] = sample.get("resting_hr", base["resting_hr"])
+            base["resting_scl"] = sample.get("resting_scl", base["resting_scl"])
+        for name in self.unknown:
+            lo, hi = PARAMS[name].population
+            value = (
+                math.exp(rng.uniform(math.log(lo), math.log(hi)))
+                if PARAMS[name].log
+                else rng.uniform(lo, hi)
+            )
+            if name == "scr_rate_gain":
+                base["scr_rate_max"] = base["scr_rate_rest"] + value
+            else:
+                base[name] = value
+        base["resting_hr"] = float(
+            np.clip(base["resting_hr"] + rng.normal(0, self.shift_sd.get("hr", 0.0)), 40, 120)
+        )
+        base["resting_scl"] = float(
+            np.clip(base["resting_scl"] + rng.normal(0, self.shift_sd.get("scl", 0.0)), 0.5, 40)
+        )
+        base["scr_rate_max"] = float(min(60.0, max(base["scr_rate_max"], base["scr_rate_rest"])))
+        return TwinProfile.model_validate(base)
+
+
+def uncertainty_of(fit: FitResult) -> TwinUncertainty:
+    """The uncertainty of a fit just made (what its sidecar will hold)."""
+    unknown = tuple(e.name for e in fit.not_identifiable() if e.name in PARAMS)
+    return TwinUncertainty(tuple(fit.samples), unknown, dict(fit.shift_sd), "fit")
+
+
+def _bad(path: Path, what: str) -> TwinFitError:
+    return TwinFitError(f"{path}: {what}; rewrite it with `vrtherapy twin fit` (or remove it)")
+
+
+def _parse(path: Path, data: Any) -> TwinUncertainty:
+    if not isinstance(data, dict) or data.get("format") != SIDECAR_FORMAT:
+        raise _bad(path, f"not a twin-fit sidecar of format {SIDECAR_FORMAT}")
+    samples = data.get("samples")
+    estimates = data.get("estimates")
+    shift = data.get("shift_sd")
+    if (
+        not isinstance(samples, list)
+        or not isinstance(estimates, dict)
+        or not isinstance(shift, dict)
+    ):
+        raise _bad(path, "'samples', 'estimates' or 'shift_sd' is missing")
+    clean = []
+    for k, s in enumerate(samples):
+        if not isinstance(s, dict) or not all(
+            isinstance(v, int | float) and math.isfinite(v) for v in s.values()
+        ):
+            raise _bad(path, f"samples[{k}] is not an object of numbers")
+        clean.append(
+            {
+                str(n): float(v)
+                for n, v in s.items()
+                if n in PARAMS or n in ("resting_hr", "resting_scl")
+            }
+        )
+    unknown = tuple(
+        n
+        for n, e in estimates.items()
+        if isinstance(e, dict) and e.get("status") == "not identifiable" and n in PARAMS
+    )
+    sd = {
+        k: float(v)
+        for k, v in shift.items()
+        if k in ("hr", "scl") and isinstance(v, int | float) and v >= 0
+    }
+    return TwinUncertainty(tuple(clean), unknown, sd, path.name)
+
+
+def load_uncertainty(profile: Path) -> TwinUncertainty:
+    """The uncertainty beside ``profile`` (its ``.fit.json``); none when there is none.
+
+    Raises
+    ------
+    TwinFitError
+        The sidecar exists but is not readable JSON of the expected shape.
+    """
+    path = sidecar_path(profile)
+    if not path.is_file():
+        return TwinUncertainty()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise _bad(path, f"cannot be read as JSON ({exc})") from None
+    return _parse(path, data)
