@@ -167,7 +167,7 @@ def add_bad_folders(archive: Archive, target: Path, site: Path) -> dict[str, Pat
 class ReviewServer:
     """``vrtherapy serve``'s app on 127.0.0.1 (a free port) in a thread of its own."""
 
-    def __init__(self, sessions: Path, users: Any, key: Any) -> None:
+    def __init__(self, sessions: Path, users: Any, key: Any, twins: Path | None = None) -> None:
         import asyncio
         import threading
 
@@ -178,7 +178,7 @@ class ReviewServer:
 
         index = SessionIndex(sessions / ".vrtherapy-index.sqlite", sessions, key)
         index.refresh()
-        self.review = Review(sessions, key, index)
+        self.review = Review(sessions, key, index, twins=twins)
         self.audit = sessions / "audit.log"
         self.config = ConsoleConfig(
             users=users, audit=AuditLog(self.audit, actor="test"), operator="test"

@@ -10,6 +10,7 @@ from aiohttp import web
 from console.review.listing import html, page_context
 from console.review.render import Series, line_chart, render
 from console.review.state import REVIEW, clinician
+from console.review.twin import twin_view
 from engine.review.measures import Value
 
 __all__ = ["add_routes", "course_charts"]
@@ -91,6 +92,7 @@ async def course(request: web.Request) -> web.Response:
             sessions=rows,
             steps=_steps(rows),
             charts=course_charts(rows),
+            twin=twin_view(request.app[REVIEW].twins, participant),
             **page_context(login, f"Course of {participant}", crumbs),
         )
     )

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from biosignals.errors import VrTherapyError
 from console.launch import _tls
 from console.review.app import make_review_app
 from console.review.state import Review
@@ -53,6 +54,9 @@ class ReviewLaunch:
         """
         sessions: Path = args.sessions
         find_sessions(sessions)  # a folder, or one sentence
+        twins: Path | None = getattr(args, "twins", None)
+        if twins is not None and not twins.is_dir():
+            raise VrTherapyError(f"--twins {twins}: not a folder of fitted twins")
         operator = operator_name(args.operator)
         bind = parse_bind(args.bind)
         context, fp = _tls(args, bind)
@@ -72,7 +76,7 @@ class ReviewLaunch:
             tls=context is not None,
             loopback=bind.loopback,
         )
-        review = Review(sessions, key, index)
+        review = Review(sessions, key, index, twins=twins)
         return cls(config, review, bind, context, fp, int(getattr(args, "workers", 1)))
 
     async def run(self) -> None:

@@ -41,6 +41,8 @@ class Review:
     key: SiteKey | None
     index: SessionIndex
     refresh_period: float = 30.0
+    twins: Path | None = None
+    """Folder of fitted twins, ``PARTICIPANT.yaml`` each (``vrtherapy serve --twins``)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def folder(self, participant: str, session: str) -> SessionFolder | None:

@@ -118,6 +118,13 @@ def _add_serve(sub: Any) -> None:
         metavar="N",
         help="worker processes for indexing new sessions at start (default 1)",
     )
+    s.add_argument(
+        "--twins",
+        type=Path,
+        metavar="DIR",
+        help="fitted twins (`vrtherapy twin fit -o DIR/PARTICIPANT.yaml [--next PROTOCOL]`): "
+        "a participant's course page shows the twin over sessions and its stored forecast",
+    )
     add_key_options(s)
     add_operator_option(s)
 

@@ -16,7 +16,10 @@ from typing import Any
 
 from engine.export.recording import load_session
 from engine.privacy.review_cli import Review, add_review_options, open_review
+from engine.protocol import Protocol, load_protocol, resolve_seed
+from engine.twinfit.course import forecast_path, next_session_forecast, write_forecast
 from engine.twinfit.fit import DEFAULT_BOOTSTRAP, fit_twin
+from engine.twinfit.forecast_stats import text_table
 from engine.twinfit.output import sidecar_path, write_fit
 from engine.twinfit.result import FitResult, Status
 from engine.twinfit.trace import SessionTrace, TwinFitError, session_trace
@@ -78,6 +81,19 @@ def add_fit_parser(twin: argparse.ArgumentParser) -> None:
         metavar="N",
         help="random seed of the bootstrap (default 0)",
     )
+    p.add_argument(
+        "--next",
+        metavar="PROTOCOL",
+        help="also forecast the next session with this protocol (seed name or YAML) and "
+        "store it in PROFILE.forecast.json, for the clinician's course page (serve --twins)",
+    )
+    p.add_argument(
+        "--next-runs",
+        type=_count,
+        default=50,
+        metavar="N",
+        help="runs of the --next forecast (default 50)",
+    )
     p.add_argument("--force", action="store_true", help="replace the output if it exists")
     add_review_options(p)
 
@@ -123,10 +139,13 @@ def cmd_twin_fit(args: argparse.Namespace) -> int:
     out: Path = args.output
     if out.suffix.lower() not in (".yaml", ".yml"):
         raise TwinFitError(f"-o {out}: the fitted profile is YAML: give a name ending in .yaml")
+    protocol = _next_protocol(args.next)
     reviews = [open_review(_session_args(args, s), "twin fit") for s in args.sessions]
     for review in reviews:
         review.check_output(out, plaintext=True)
         review.check_output(sidecar_path(out), plaintext=True)
+        if protocol is not None:
+            review.check_output(forecast_path(out), plaintext=True)
     traces = _traces(reviews)
     start = time.perf_counter()
     result = fit_twin(
@@ -142,5 +161,18 @@ def cmd_twin_fit(args: argparse.Namespace) -> int:
             "twin_fit", output=str(out), sessions=len(traces), key_used=review.key is not None
         )
     _report(result, out)
+    if protocol is not None:
+        print(f"twin fit: forecasting the next session ({args.next_runs} runs)", file=sys.stderr)
+        summary = next_session_forecast(out, protocol, args.next_runs, seed=args.fit_seed)
+        print(text_table([summary]))
+        print(f"forecast: {write_forecast(out, summary)}")
     print(f"({time.perf_counter() - start:.1f} s)", file=sys.stderr)
     return 0
+
+
+def _next_protocol(name: str | None) -> Protocol | None:
+    """``--next``: a seed protocol's name or a YAML file, loaded and validated first (so a
+    bad one fails before any fitting)."""
+    if name is None:
+        return None
+    return load_protocol(resolve_seed("protocols", name))

@@ -18,7 +18,9 @@ fitted profile and its sidecar, without any HTML:
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +29,25 @@ import numpy as np
 from engine.protocol import Protocol
 from engine.twin_profiles import load_patient
 from engine.twinfit.forecast import run_forecast
-from engine.twinfit.forecast_stats import ForecastSummary, summarise
+from engine.twinfit.forecast_stats import ForecastSummary, summarise, table
 from engine.twinfit.output import SIDECAR_FORMAT, sidecar_path
 from engine.twinfit.samples import load_uncertainty
 from engine.twinfit.trace import TwinFitError
 
-__all__ = ["CourseSession", "CourseTwin", "course_twin", "next_session_forecast"]
+__all__ = [
+    "FORECAST_FORMAT",
+    "CourseSession",
+    "CourseTwin",
+    "StoredForecast",
+    "course_twin",
+    "forecast_path",
+    "load_forecast",
+    "next_session_forecast",
+    "write_forecast",
+]
+
+FORECAST_FORMAT = "vrtherapy-twin-forecast/1"
+"""Format of ``PROFILE.forecast.json`` (``twin fit --next``), read by the course page."""
 
 
 @dataclass(frozen=True)
@@ -142,3 +157,63 @@ def next_session_forecast(
     return summarise(
         protocol, run_forecast(protocol, twin, uncertainty, runs, seed=seed, jobs=jobs)
     )
+
+
+@dataclass(frozen=True)
+class StoredForecast:
+    """A next-session forecast as ``twin fit --next`` stored it beside the profile."""
+
+    protocol: str
+    title: str
+    runs: int
+    made: str
+    rows: tuple[tuple[str, str], ...]
+
+
+def forecast_path(profile: Path) -> Path:
+    """``patient.yaml`` -> ``patient.forecast.json`` (same folder)."""
+    return profile.with_name(profile.stem + ".forecast.json")
+
+
+def write_forecast(profile: Path, summary: ForecastSummary) -> Path:
+    """Store ``summary`` (median [10th..90th percentile] rows, as ``simulate --runs``
+    prints them) beside ``profile``, atomically, mode 0600; returns the path."""
+    keys, columns = table([summary])
+    data = {
+        "format": FORECAST_FORMAT,
+        "protocol": summary.protocol,
+        "title": summary.title,
+        "runs": summary.runs,
+        "made": datetime.now(UTC).isoformat(timespec="seconds"),
+        "rows": [[k, columns[0].get(k, "")] for k in keys],
+    }
+    path = forecast_path(profile)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1)
+    os.replace(tmp, path)
+    return path
+
+
+def load_forecast(profile: Path) -> StoredForecast | None:
+    """The stored forecast beside ``profile``; ``None`` when there is none.
+
+    Raises
+    ------
+    TwinFitError
+        A forecast file that cannot be read or is not of :data:`FORECAST_FORMAT`.
+    """
+    path = forecast_path(profile)
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or data.get("format") != FORECAST_FORMAT:
+            raise ValueError(f"not of format {FORECAST_FORMAT}")
+        rows = tuple((str(k), str(v)) for k, v in data["rows"])
+        return StoredForecast(
+            str(data["protocol"]), str(data["title"]), int(data["runs"]), str(data["made"]), rows
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise TwinFitError(f"{path}: not a readable twin forecast ({exc})") from None
