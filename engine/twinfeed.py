@@ -8,7 +8,7 @@ whenever the session pulls, hands the samples over through shipped
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -22,19 +22,23 @@ from engine.clock import Clock
 from therapies.controllers import ControllerConfigBase, ExposureConfig
 
 
-def _meta(role: str, stream_type: str, rate: float, label: str, unit: str) -> StreamMeta:
-    name = f"vrtherapy-twin-{stream_type}"
+def twin_meta(
+    role: str, stream_type: str, rate: float, label: str, unit: str, prefix: str = "twin"
+) -> StreamMeta:
+    """A one-channel stream's description as a simulated patient publishes it
+    (``vrtherapy-PREFIX-TYPE``, source id ``PREFIX-ROLE``)."""
+    name = f"vrtherapy-{prefix}-{stream_type}"
     xml = (
         f'<?xml version="1.0"?><info><name>{name}</name><type>{stream_type}</type>'
         f"<channel_count>1</channel_count><nominal_srate>{rate:g}</nominal_srate>"
-        f"<channel_format>float32</channel_format><source_id>twin-{role}</source_id>"
+        f"<channel_format>float32</channel_format><source_id>{prefix}-{role}</source_id>"
         f"<desc><channels><channel><label>{label}</label><unit>{unit}</unit>"
         f"<type>{stream_type}</type></channel></channels></desc></info>"
     )
     return StreamMeta(
         name=name,
         type=stream_type,
-        source_id=f"twin-{role}",
+        source_id=f"{prefix}-{role}",
         channel_count=1,
         nominal_srate=rate,
         channel_format="float32",
@@ -44,11 +48,18 @@ def _meta(role: str, stream_type: str, rate: float, label: str, unit: str) -> St
     )
 
 
-class _TwinSource:
-    """One twin stream as a :class:`~biosignals.role_streams.RawSource`: generates up to
-    the clock's time before every pull."""
+class Pump(Protocol):
+    """An in-process feed that generates its samples up to the clock's time on demand."""
 
-    def __init__(self, feed: TwinFeed, inlet: FakeInlet) -> None:
+    def pump(self) -> None:
+        """Generate everything up to the clock's current time."""
+
+
+class PumpedSource:
+    """One in-process stream as a :class:`~biosignals.role_streams.RawSource`: its feed
+    generates up to the clock's time before every pull."""
+
+    def __init__(self, feed: Pump, inlet: FakeInlet) -> None:
         self._feed, self.inlet = feed, inlet
 
     @property
@@ -74,11 +85,18 @@ class _TwinSource:
         self.inlet.close()
 
 
-def _shared(feed: TwinFeed, inlet: FakeInlet, role: str) -> SharedStream:
+def pumped_stream(
+    feed: Pump,
+    inlet: FakeInlet,
+    role: str,
+    settings: SignalSettings | None = None,
+    keep_raw: bool = True,
+) -> SharedStream:
+    """``inlet`` (fed by ``feed``) as the session's stream of ``role``."""
     request = RoleRequest(role, StreamPredicate(source_id=inlet.meta.source_id), None,
-                          SignalSettings(), ROLE_UNITS[role])  # fmt: skip
+                          settings or SignalSettings(), ROLE_UNITS[role])  # fmt: skip
     bindings = bind_roles(inlet.meta, [request])
-    return SharedStream(_TwinSource(feed, inlet), bindings, keep_raw=True)
+    return SharedStream(PumpedSource(feed, inlet), bindings, keep_raw=keep_raw)
 
 
 class TwinFeed:
@@ -87,11 +105,14 @@ class TwinFeed:
     def __init__(self, physiology: TwinPhysiology, clock: Clock, ecg_rate: float, eda_rate: float):
         self.physiology, self.clock = physiology, clock
         self.ecg_rate, self.eda_rate = ecg_rate, eda_rate
-        self._ecg = FakeInlet(_meta("heart", "ECG", ecg_rate, "ECG", "millivolts"))
-        self._eda = FakeInlet(_meta("eda", "EDA", eda_rate, "EDA", "microsiemens"))
+        self._ecg = FakeInlet(twin_meta("heart", "ECG", ecg_rate, "ECG", "millivolts"))
+        self._eda = FakeInlet(twin_meta("eda", "EDA", eda_rate, "EDA", "microsiemens"))
         self._until = clock.now()
         self.beat_times: list[float] = []
-        self._streams = (_shared(self, self._ecg, "heart"), _shared(self, self._eda, "eda"))
+        self._streams = (
+            pumped_stream(self, self._ecg, "heart"),
+            pumped_stream(self, self._eda, "eda"),
+        )
 
     def pump(self) -> None:
         """Generate everything up to the clock's current time."""

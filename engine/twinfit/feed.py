@@ -16,65 +16,13 @@ from typing import Any
 import numpy as np
 
 from biosignals.conversion import SignalSettings
-from biosignals.reconnect import Gap, StreamPredicate
-from biosignals.role_streams import RoleRequest, SharedStream, bind_roles
-from biosignals.roles import ROLE_UNITS
-from biosignals.streams import FakeInlet, StreamMeta
+from biosignals.role_streams import SharedStream
+from biosignals.streams import FakeInlet
 from biosignals.twin import TwinPhysiology
 from engine.clock import Clock
+from engine.twinfeed import pumped_stream, twin_meta
 
 __all__ = ["BeatFeed"]
-
-
-def _meta(role: str, stream_type: str, rate: float, label: str, unit: str) -> StreamMeta:
-    name = f"vrtherapy-forecast-{stream_type}"
-    xml = (
-        f'<?xml version="1.0"?><info><name>{name}</name><type>{stream_type}</type>'
-        f"<channel_count>1</channel_count><nominal_srate>{rate:g}</nominal_srate>"
-        f"<channel_format>float32</channel_format><source_id>forecast-{role}</source_id>"
-        f"<desc><channels><channel><label>{label}</label><unit>{unit}</unit>"
-        f"<type>{stream_type}</type></channel></channels></desc></info>"
-    )
-    return StreamMeta(
-        name=name,
-        type=stream_type,
-        source_id=f"forecast-{role}",
-        channel_count=1,
-        nominal_srate=rate,
-        channel_format="float32",
-        channel_labels=(label,),
-        channel_units=(unit,),
-        info_xml=xml,
-    )
-
-
-class _Source:
-    """One stream of the feed as a raw source: the twin advances before every pull."""
-
-    def __init__(self, feed: BeatFeed, inlet: FakeInlet) -> None:
-        self._feed, self.inlet = feed, inlet
-
-    @property
-    def meta(self) -> StreamMeta:
-        return self.inlet.meta
-
-    @property
-    def clock_decision(self) -> bool | None:
-        return self.inlet.clock_decision
-
-    @property
-    def clock_offset(self) -> float | None:
-        return self.inlet.clock_offset
-
-    def pull_all(self) -> tuple[np.ndarray, np.ndarray]:
-        self._feed.pump()
-        return self.inlet.pull_all()
-
-    def drain_gaps(self) -> list[Gap]:
-        return self.inlet.drain_gaps()
-
-    def close(self) -> None:
-        self.inlet.close()
 
 
 class BeatFeed:
@@ -82,29 +30,15 @@ class BeatFeed:
 
     def __init__(self, physiology: TwinPhysiology, clock: Clock) -> None:
         self.physiology, self.clock = physiology, clock
-        self._hr = FakeInlet(_meta("hr", "HR", 0.0, "HR", "bpm"))
-        self._eda = FakeInlet(_meta("eda", "EDA", physiology.eda_rate, "EDA", "microsiemens"))
+        self._hr = FakeInlet(twin_meta("hr", "HR", 0.0, "HR", "bpm", "forecast"))
+        self._eda = FakeInlet(
+            twin_meta("eda", "EDA", physiology.eda_rate, "EDA", "microsiemens", "forecast")
+        )
         self._until = clock.now()
         self._last_beat: float | None = None
-        settings = {"hr": SignalSettings(content="hr_bpm"), "eda": SignalSettings()}
-        self._streams = tuple(
-            SharedStream(
-                _Source(self, inlet),
-                bind_roles(
-                    inlet.meta,
-                    [
-                        RoleRequest(
-                            role,
-                            StreamPredicate(source_id=inlet.meta.source_id),
-                            None,
-                            settings[role],
-                            ROLE_UNITS[role],
-                        )
-                    ],
-                ),
-                keep_raw=False,
-            )
-            for role, inlet in (("hr", self._hr), ("eda", self._eda))
+        self._streams = (
+            pumped_stream(self, self._hr, "hr", SignalSettings(content="hr_bpm"), keep_raw=False),
+            pumped_stream(self, self._eda, "eda", keep_raw=False),
         )
 
     def pump(self) -> None:
