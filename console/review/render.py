@@ -6,10 +6,11 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import jinja2
+
+from engine.report.html import template_environment
 
 __all__ = ["Series", "fmt", "line_chart", "render"]
 
@@ -27,14 +28,7 @@ def fmt(value: Any, spec: str = ".1f") -> str:
 
 @functools.cache
 def _environment() -> jinja2.Environment:
-    folder = str(resources.files("console.review") / "templates")
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(folder),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env: jinja2.Environment = template_environment("console.review", "the review pages")
     env.filters["fmt"] = fmt
     return env
 

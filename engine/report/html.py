@@ -18,7 +18,7 @@ from engine.report.model import ReportModel, build_model, mmss
 from engine.report.plots import timeline_png
 from engine.report.twin_overlay import TwinOverlay, add_twin
 
-__all__ = ["build_report", "render_html"]
+__all__ = ["build_report", "render_html", "template_environment"]
 
 TEMPLATE = "report.html.j2"
 _mmss = mmss
@@ -32,21 +32,33 @@ def _num(value: float | None, fmt: str = ".2f", unit: str = "") -> str:
     return f"{format(value, fmt)} {unit}" if unit else format(value, fmt)
 
 
-def _environment() -> Any:
+def template_environment(package: str, needed_by: str) -> Any:
+    """A Jinja2 environment over ``package``'s ``templates/`` folder, as every page of the
+    project renders: autoescaped, strict about undefined names, trimmed blocks.
+
+    Raises
+    ------
+    VrTherapyError
+        Jinja2 is not installed (``needed_by`` names what needs it).
+    """
     try:
         import jinja2
     except ImportError:
         raise VrTherapyError(
-            "the HTML report needs jinja2: pip install 'vrtherapy[report]' (or jinja2)"
+            f"{needed_by} needs jinja2: pip install 'vrtherapy[report]' (or jinja2)"
         ) from None
-    folder = Path(str(resources.files("engine.report") / "templates"))
-    env = jinja2.Environment(
+    folder = Path(str(resources.files(package) / "templates"))
+    return jinja2.Environment(
         loader=jinja2.FileSystemLoader(folder),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+
+
+def _environment() -> Any:
+    env = template_environment("engine.report", "the HTML report")
     env.filters["mmss"] = _mmss
     env.filters["num"] = _num
     return env

@@ -5,12 +5,12 @@ from __future__ import annotations
 import base64
 import io
 import os
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from engine import __version__
 from engine.errors import VrTherapyError
+from engine.report.html import template_environment
 from engine.twinfit.forecast_stats import ForecastSummary, table
 
 __all__ = ["forecast_png", "render_forecast", "write_forecast"]
@@ -30,21 +30,9 @@ def _figure() -> tuple[Any, Any]:
 
 
 def _template() -> Any:
-    try:
-        import jinja2
-    except ImportError:
-        raise VrTherapyError(
-            "the forecast page needs jinja2: pip install 'vrtherapy[report]' (or jinja2)"
-        ) from None
-    folder = Path(str(resources.files("engine.twinfit") / "templates"))
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(folder),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
+    return template_environment("engine.twinfit", "the forecast page").get_template(
+        "forecast.html.j2"
     )
-    return env.get_template("forecast.html.j2")
 
 
 def _step_panel(ax: Any, summaries: list[ForecastSummary]) -> None:
