@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,27 +19,14 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from browser_helpers import ErrorRecordingPage, chromium, needs_chromium
 from console_server_helpers import PASSWORD, Setup, console_setup, make_users
 from waiting import wait_for
 
 from console.users import UserStore
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[dev]'")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = [
-    pytest.mark.lsl,
-    pytest.mark.skipif(
-        CHROMIUM is None, reason="needs headless Chromium (Debian package 'chromium')"
-    ),
-]
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+pytestmark = [pytest.mark.lsl, needs_chromium]
 TABLET = {"width": 1024, "height": 768}
 PHONE = {"width": 390, "height": 844}
 
@@ -52,10 +38,8 @@ def users(tmp_path_factory: pytest.TempPathFactory) -> UserStore:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium(playwright_api) as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
@@ -64,19 +48,11 @@ def setup(tmp_path: Path, users: UserStore) -> Iterator[Setup]:
         yield s
 
 
-class Page:
-    """A browser page that records every console error and uncaught exception."""
+class Page(ErrorRecordingPage):
+    """A console page (tablet size unless told) with the live view's helpers."""
 
     def __init__(self, browser: Any, viewport: dict[str, int] = TABLET) -> None:
-        self.context = browser.new_context(viewport=viewport)
-        self.page = self.context.new_page()
-        self.errors: list[str] = []
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda exc: self.errors.append(f"uncaught: {exc}"))
-
-    def _console(self, msg: Any) -> None:
-        if msg.type in ("error", "warning"):
-            self.errors.append(f"{msg.type}: {msg.text}")
+        super().__init__(browser, viewport)
 
     def attr(self, selector: str, name: str) -> str:
         return str(self.page.get_attribute(selector, name) or "")
@@ -91,11 +67,7 @@ class Page:
         return int(self.attr(f"#chart-{chart}", "data-points") or 0)
 
     def log_in(self, base: str, name: str = "dr.lee", password: str = PASSWORD) -> None:
-        self.page.goto(base + "/login")
-        self.page.fill("input[name=name]", name)
-        self.page.fill("input[name=password]", password)
-        self.page.click("form[action='/login'] button")
-        self.page.wait_for_load_state()
+        super().log_in(base, name, password)
 
     def live(self, base: str, name: str = "dr.lee") -> None:
         """Log in and wait for the live view to have data."""

@@ -37,15 +37,13 @@ from engine.protocol import load_protocol, resolve_seed
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[dev]'")
 import test_console_browser  # noqa: E402  (after the skip)
-from test_console_browser import CHROMIUM, Page  # noqa: E402
+from browser_helpers import needs_chromium  # noqa: E402
+from test_console_browser import Page  # noqa: E402
 
 browser = test_console_browser.browser  # the same module-scoped Chromium fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.slow, pytest.mark.lsl]
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None, reason="needs headless Chromium (Debian package 'chromium')"
-)
 
 
 def _protocol_file(folder: Path, **console: Any) -> Path:

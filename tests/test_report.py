@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+from browser_helpers import CHROMIUM, needs_chromium
 
 from biosignals.features import FeatureSnapshot
 from biosignals.twin import TwinPhysiology, TwinProfile
@@ -206,14 +205,8 @@ def test_time_format() -> None:
     assert _mmss(None) == "n/a"
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(
-    CHROMIUM is None and os.environ.get("CI") != "true",  # CI installs it: absent there = fail
-    reason="needs headless Chromium (Debian package 'chromium')",
-)
+@needs_chromium  # CI installs it: absent there = fail
 def test_renders_in_headless_chromium_without_errors(report: Path, tmp_path: Path) -> None:
     shot = tmp_path / "shot.png"
     assert CHROMIUM is not None

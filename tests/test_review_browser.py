@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_helpers import ErrorRecordingPage, chromium, needs_chromium
 from conftest import site_key
-from console_server_helpers import PASSWORD, make_users
+from console_server_helpers import make_users
 from review_helpers import Archive, ReviewServer, add_bad_folders, archive  # noqa: F401
 
 from engine.privacy.audit import read_entries
@@ -25,19 +26,7 @@ from engine.privacy.integrity import file_sha256
 from engine.privacy.sealed import read_sealed_bytes, recording_bytes
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[dev]'")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None, reason="needs headless Chromium (Debian 'chromium')"),
-]
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+pytestmark = [pytest.mark.slow, needs_chromium]
 
 
 @pytest.fixture(scope="module")
@@ -58,35 +47,15 @@ def world(
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium(playwright_api) as b:
         yield b
-        b.close()
 
 
-class Page:
-    """A browser page that records every console error and uncaught exception."""
+class Page(ErrorRecordingPage):
+    """A review page (1280x900)."""
 
     def __init__(self, browser: Any) -> None:
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
-        self.page = self.context.new_page()
-        self.errors: list[str] = []
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda exc: self.errors.append(f"uncaught: {exc}"))
-
-    def _console(self, msg: Any) -> None:
-        if msg.type in ("error", "warning"):
-            self.errors.append(f"{msg.type}: {msg.text}")
-
-    def log_in(self, base: str, name: str) -> None:
-        self.page.goto(base + "/login")
-        self.page.fill("input[name=name]", name)
-        self.page.fill("input[name=password]", PASSWORD)
-        self.page.click("form[action='/login'] button")
-        self.page.wait_for_load_state()
-
-    def close(self) -> None:
-        self.context.close()
+        super().__init__(browser, {"width": 1280, "height": 900})
 
 
 def _sealed_heights(sessions: Path) -> Path:
