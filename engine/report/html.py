@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import math
-import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from engine.atomic import write_text_atomic
 from engine.errors import RecordingError, VrTherapyError
 from engine.export.recording import load_session
 from engine.privacy.keys import SiteKey
@@ -155,11 +155,4 @@ def build_report(
         out.parent.mkdir(parents=True, exist_ok=True)
         write_sealed_bytes(out, html.encode("utf-8"), key)
         return out
-    tmp = out.with_name(out.name + ".tmp")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(html, encoding="utf-8")
-        os.replace(tmp, out)
-    except OSError as exc:
-        raise VrTherapyError(f"cannot write report {out}: {exc.strerror}") from None
-    return out
+    return write_text_atomic(out, html, "report")

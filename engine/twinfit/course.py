@@ -18,7 +18,6 @@ fitted profile and its sidecar, without any HTML:
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.atomic import write_text_atomic
 from engine.protocol import Protocol
 from engine.twin_profiles import load_patient
 from engine.twinfit.forecast import run_forecast
@@ -187,13 +187,7 @@ def write_forecast(profile: Path, summary: ForecastSummary) -> Path:
         "made": datetime.now(UTC).isoformat(timespec="seconds"),
         "rows": [[k, columns[0].get(k, "")] for k in keys],
     }
-    path = forecast_path(profile)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1)
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(forecast_path(profile), json.dumps(data, indent=1), "forecast", 0o600)
 
 
 def load_forecast(profile: Path) -> StoredForecast | None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 from pathlib import Path
 from typing import Any
 
 from engine import __version__
+from engine.atomic import write_text_atomic
 from engine.errors import VrTherapyError
 from engine.report.html import template_environment
 from engine.twinfit.forecast_stats import ForecastSummary, table
@@ -154,11 +154,4 @@ def write_forecast(
 ) -> Path:
     """Write the page to ``path`` (temp file + rename)."""
     html = render_forecast(summaries, twin, uncertainty, forecast_png(summaries))
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(html, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise VrTherapyError(f"cannot write forecast {path}: {exc.strerror}") from None
-    return path
+    return write_text_atomic(path, html, "forecast")

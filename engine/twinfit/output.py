@@ -10,12 +10,12 @@ samples and the session-to-session spread of resting levels that
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from engine import __version__
+from engine.atomic import write_text_atomic
 from engine.errors import VrTherapyError
 from engine.twinfit.params import PARAMS
 from engine.twinfit.result import Estimate, FitResult, Status
@@ -151,13 +151,7 @@ def fit_json(result: FitResult, name: str, profile: Path) -> dict[str, Any]:
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise VrTherapyError(f"cannot write {path}: {exc.strerror}") from None
+    write_text_atomic(path, text)
 
 
 def write_fit(result: FitResult, out: Path, name: str, *, force: bool = False) -> tuple[Path, Path]:
