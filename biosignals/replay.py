@@ -215,6 +215,25 @@ class Replayer:
                 self._unix_offset = unix_to_lsl_offset(pylsl.local_clock, self._wall_clock)
             self._outlets = [_make_outlet(pylsl, s, self.source_suffix) for s in self.streams]
 
+    def wait_for_consumers(self, timeout: float) -> bool:
+        """Open the outlets and block until every one has a consumer (an inlet that
+        resolved it), at most ``timeout`` seconds in all; True when all have one.
+
+        Started after this, a replay lines its first sample up with the moment a
+        recorder connected, not with when this process happened to start.
+        """
+        self.open()
+        assert self._outlets is not None
+        pylsl = import_pylsl()
+        deadline = pylsl.local_clock() + max(0.0, timeout)
+        for outlet in self._outlets:
+            remaining = deadline - pylsl.local_clock()
+            if remaining <= 0 and not outlet.have_consumers():
+                return False
+            if not outlet.wait_for_consumers(max(remaining, 0.0)):
+                return False
+        return True
+
     def step(self, now: float) -> int:
         """Push every sample due at LSL time ``now``; the first call sets the origin.
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli
 from waiting import wait_for
 
 from biosignals.errors import SignalError
@@ -131,3 +132,42 @@ def test_replay_parser(tmp_path: Path) -> None:
     add_replay_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["replay", str(tmp_path / "r.xdf"), "--speed", "4"])
     assert args.recording == tmp_path / "r.xdf" and args.speed == 4.0
+
+
+@pytest.mark.lsl
+def test_wait_for_consumers_is_false_alone_and_true_once_a_recorder_connects(
+    session: SessionResult,
+) -> None:
+    streams = _first_seconds(load_physiology(session.recording), 1.0)
+    suffix = f"-replay-{uuid.uuid4().hex[:8]}"
+    replayer = Replayer(streams, speed=1.0, source_suffix=suffix)
+    inlets: list[LslInlet] = []
+    try:
+        assert replayer.wait_for_consumers(0.3) is False  # nobody listens yet
+        inlets = [
+            LslInlet(resolve_stream(StreamPredicate(source_id=s.source_id + suffix), 5.0))
+            for s in streams[:-1]
+        ]
+        assert replayer.wait_for_consumers(0.5) is False  # one stream still has no consumer
+        inlets.append(
+            LslInlet(resolve_stream(StreamPredicate(source_id=streams[-1].source_id + suffix), 5.0))
+        )
+        assert replayer.wait_for_consumers(10.0) is True
+        assert not replayer.done  # waiting played nothing
+    finally:
+        for inlet in inlets:
+            inlet.close()
+        replayer.stop()
+
+
+@pytest.mark.lsl
+def test_replay_cli_waiting_for_a_consumer_that_never_comes_exits_1(
+    session: SessionResult,
+) -> None:
+    alone = run_cli("replay", str(session.recording), "--wait-for-consumer", "0.5")
+    assert alone.returncode == 1, alone.stderr
+    assert "no consumer connected to every stream within 0.5 s" in alone.stderr
+    assert "nothing was played" in alone.stderr
+    for bad in ("-1", "nan", "inf"):
+        r = run_cli("replay", str(session.recording), "--wait-for-consumer", bad)
+        assert r.returncode == 2 and "--wait-for-consumer must be >= 0" in r.stderr, bad

@@ -118,7 +118,12 @@ def test_a_live_session_fits_and_the_report_shows_the_twin(tmp_path: Path) -> No
 
 def test_a_replayed_session_fits_and_the_report_shows_the_twin(tmp_path: Path) -> None:
     """`vrtherapy run` records `vrtherapy replay` of a dry-run; the same protocol makes the
-    same decisions on the same physiology, so the twin fits the new recording too."""
+    same decisions on the same physiology, so the twin fits the new recording too.
+
+    The replay waits for the recorder's inlets before it plays, so the physiology lines
+    up with the new session's intensity however slowly `vrtherapy run` starts (without
+    the wait, a loaded machine shifted it by seconds and the fitted reactivity drifted).
+    """
     config = lsl_config(tmp_path, 11)
     (tmp_path / "truth.yaml").write_text(PATIENT)
     protocol = tmp_path / "live.yaml"
@@ -130,7 +135,7 @@ def test_a_replayed_session_fits_and_the_report_shows_the_twin(tmp_path: Path) -
     original = next((tmp_path / "dry").rglob("recording.xdf.sealed")).parent
     replay = subprocess.Popen(
         [sys.executable, "-m", "engine.cli", "--lsl-config", str(config), "replay",
-         str(original)],
+         str(original), "--wait-for-consumer", "120"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

@@ -67,6 +67,15 @@ def add_replay_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("recording", type=Path, help="recording of a session, or its folder")
     p.add_argument("--speed", type=float, default=1.0, help="playback speed (default 1.0)")
+    p.add_argument(
+        "--wait-for-consumer",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="publish the streams, then start playback only once every stream has a "
+        "consumer (e.g. `vrtherapy run` recording it), waiting at most SECONDS; exit 1 "
+        "if none connects (default 0: start at once)",
+    )
     add_review_options(p)
     return p
 
@@ -117,6 +126,26 @@ def cmd_replay(args: argparse.Namespace) -> int:
     replayer = Replayer(streams, speed=args.speed)
     names = ", ".join(f"{s.name} ({s.type}, {s.nominal_srate:g} Hz)" for s in streams)
     print(f"replay: {names} for {replayer.duration:.0f} s; Ctrl-C stops", file=sys.stderr)
+    wait = float(args.wait_for_consumer)
+    if not (wait >= 0 and wait != float("inf")):
+        print(f"replay: --wait-for-consumer must be >= 0 seconds, got {wait}", file=sys.stderr)
+        return 2
+    if wait > 0:
+        print(f"replay: waiting up to {wait:g} s for a consumer of every stream", file=sys.stderr)
+        try:
+            connected = replayer.wait_for_consumers(wait)
+        except KeyboardInterrupt:
+            replayer.stop()
+            print(f"replay: stopped before playback ({len(streams)} streams)")
+            return 0
+        if not connected:
+            replayer.stop()
+            print(
+                f"replay: no consumer connected to every stream within {wait:g} s; "
+                "nothing was played (is the recorder on the same LSL config?)",
+                file=sys.stderr,
+            )
+            return 1
     replayer.start()
     try:
         while not replayer.wait(0.5) and replayer.error is None:
