@@ -123,11 +123,17 @@ def test_a_replayed_session_fits_and_the_report_shows_the_twin(tmp_path: Path) -
     The replay waits for the recorder's inlets before it plays, so the physiology lines
     up with the new session's intensity however slowly `vrtherapy run` starts (without
     the wait, a loaded machine shifted it by seconds and the fitted reactivity drifted).
+    The replayed physiology answers the dry-run's intensity, not the live one, so the
+    live session must make the dry-run's decisions: its climbs ("settled" over 25 s)
+    land on the same tick, but a step down on a threshold crossing at the arousal peak
+    came up to 8 s early or late on live-computed features, and the fit then read the
+    dry-run's response against the wrong intensity (reactivity 2.6 for 1.4). So this
+    protocol never steps down (min_dwell beyond the session).
     """
     config = lsl_config(tmp_path, 11)
     (tmp_path / "truth.yaml").write_text(PATIENT)
     protocol = tmp_path / "live.yaml"
-    protocol.write_text(PROTOCOL)
+    protocol.write_text(PROTOCOL.replace("min_dwell: 10s", "min_dwell: 600s"))
     dry = run_cli("simulate", str(protocol), "--patient", str(tmp_path / "truth.yaml"),
                   "--participant", "P-REPLAY", "--out", str(tmp_path / "dry"),
                   "--no-report")  # fmt: skip
