@@ -137,6 +137,17 @@ class SosState:
         out[:] = y
         self.zi = zf.tolist()
 
+    def filter_one(self, x: float) -> float:
+        """Filter one sample (a frame's at a slow rate) without an array; the same number
+        as :meth:`filter_into` of a one-sample chunk."""
+        z = self.zi
+        assert z is not None, "SosState.start first"
+        if self._short:
+            return sos_recursion(self._rows, z, [x])[0]
+        y, zf = sosfilt(self.sos, np.array([x]), zi=np.array(z))
+        self.zi = zf.tolist()
+        return float(y[0])
+
     def filter(self, x: FloatArray) -> FloatArray:
         """Filter one chunk (state must have been started); a new array."""
         out = np.empty(x.shape[0])

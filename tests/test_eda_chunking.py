@@ -53,6 +53,16 @@ def test_any_chunking_matches_one_block(fs: float) -> None:
     assert chunked == whole
 
 
+@pytest.mark.parametrize("fs", [4.0, 32.0])
+def test_sample_by_sample_matches_one_block(fs: float) -> None:
+    """One sample per call (a slow stream in fast frames: the one-sample path in Python
+    floats) gives the numbers of the vectorised block, SCRs, completions and SCL alike."""
+    x, t = _signal(fs, 240.0, seed=7 + int(fs))
+    single, whole = _run(fs, x, t, [1] * t.size), _run(fs, x, t, [t.size])
+    assert single[0] and single[1] and single[2][0] is not None
+    assert single == whole
+
+
 def test_scr_rate_counts_flagged_onsets_in_its_window() -> None:
     fs = 4.0
     x, t = _signal(fs, 4000.0, seed=5)  # more than the hour the rate remembers
