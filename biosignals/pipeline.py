@@ -346,7 +346,7 @@ class FeaturePipeline:
         except SignalError as exc:  # defensive: inputs were validated above
             self._bad_input(role, str(exc), float(t[0]))
             return
-        if out.beats or role in self.hrv:
+        if out.beats or (faulty and role in self.hrv):  # else nothing to do
             self._on_beats(role, out.beats, faulty)
 
     def _on_beats(self, role: str, beats: list[HeartBeat], faulty: bool) -> None:

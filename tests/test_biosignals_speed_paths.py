@@ -12,12 +12,13 @@ import math
 import numpy as np
 import pytest
 
+from biosignals import quality
 from biosignals._stream import all_finite, all_true, as_chunk, extremes, fill_nonfinite
 from biosignals.ecg import HeartBeat
 from biosignals.errors import SignalError
 from biosignals.hrv import HrvTracker
 from biosignals.pipeline import FeaturePipeline
-from biosignals.quality import QualityMonitor
+from biosignals.quality import BurstRules, QualityMonitor
 
 
 def _plain_hrv(times: list[float], broken: set[int], window: float, end: float) -> tuple:
@@ -136,6 +137,42 @@ def test_quality_flags_do_not_depend_on_chunking_with_every_fault() -> None:
     monitor = QualityMonitor("ppg", fs)
     _events(monitor, x, t, 1000)
     assert monitor.active == ("nan",) and monitor.flagged
+
+
+def test_frame_sized_chunks_take_the_flags_of_the_vectorised_checks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Chunks of 1-16 samples, checked in Python floats while nothing is wrong, raise and
+    clear every flag as the vectorised checks of the same chunks do: a burst, a rate that
+    drifts off and back, a gap, equal neighbours, new extremes, out of range, flatline."""
+    fs = 250.0
+    rng = np.random.default_rng(4)
+    dt = np.full(12000, 1.0 / fs)
+    dt[3000:5000] = 1.0 / (0.6 * fs)  # 8 s at 60 % of the rate
+    dt[7000] = 2.0  # a gap
+    t = 50.0 + np.cumsum(dt)
+    x = np.sin(2 * np.pi * 1.2 * t) + 0.002 * rng.standard_normal(t.size)
+    x[6000:6400] += rng.uniform(-3.0, 3.0, 400)  # a wide-band burst
+    x[8000:8004] = x[8000]  # a short hold (no flatline)
+    x[9000:9100] = 7.0  # out of range, then clipping at the new maximum
+    x[10000:10200] = 0.0  # a flatline
+    x[11000] = np.nan
+    sizes = rng.integers(1, 17, 12000).tolist()
+    results = []
+    for few in (quality._FEW, 0):  # 0: every chunk vectorised
+        monkeypatch.setattr(quality, "_FEW", few)
+        monitor = QualityMonitor(
+            "heart", fs, value_range=(-6.0, 6.0), burst=BurstRules(peak_fraction=0.3)
+        )
+        out, i = [], 0
+        for k in sizes:
+            monitor.update(x[i : i + k], t[i : i + k])
+            out += monitor.drain_events()
+            i += k
+        results.append((out, monitor.active, monitor.raised))
+    assert results[0] == results[1]
+    flags = {e.flag for e in results[0][0]}
+    assert {"artifact", "rate", "out_of_range", "clipping", "flatline", "nan"} <= flags
 
 
 def test_pipeline_repairs_out_of_order_chunks_as_before() -> None:
