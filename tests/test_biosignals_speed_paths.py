@@ -13,7 +13,14 @@ import numpy as np
 import pytest
 
 from biosignals import quality
-from biosignals._stream import all_finite, all_true, as_chunk, extremes, fill_nonfinite
+from biosignals._stream import (
+    all_finite,
+    all_true,
+    as_chunk,
+    extremes,
+    fill_nonfinite,
+    in_order,
+)
 from biosignals.ecg import HeartBeat
 from biosignals.errors import SignalError
 from biosignals.hrv import HrvTracker
@@ -89,6 +96,23 @@ def test_reduction_shortcuts_match_numpy() -> None:
         assert all_finite(x) == bool(np.isfinite(x).all())
         mask = x > 0.0
         assert all_true(mask) == bool(mask.all())
+
+
+def test_order_and_finiteness_shortcuts_of_short_chunks() -> None:
+    """Short chunks are checked in Python floats: a NaN inside, an infinity, sums that
+    overflow, signed zeros and ties get the answers of the vectorised checks."""
+    rng = np.random.default_rng(2)
+    for _ in range(2000):
+        n = int(rng.integers(1, 40))
+        t = np.sort(rng.choice([-0.0, 0.0, 1.0, 2.0, 1e308, -1e308], n))
+        if rng.random() < 0.5:
+            t = np.cumsum(rng.uniform(-0.1, 1.0, n))
+        if rng.random() < 0.3:
+            t[rng.integers(0, n)] = rng.choice([np.nan, np.inf, -np.inf])
+        finite = bool(np.isfinite(t).all())
+        want = finite and (n < 2 or bool((t[1:] >= t[:-1]).all()))
+        assert in_order(t, None) == want
+        assert all_finite(t) == finite
 
 
 def test_fill_nonfinite_and_as_chunk_keep_their_contract() -> None:
