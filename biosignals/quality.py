@@ -75,7 +75,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import islice
+from operator import eq
 
 import numpy as np
 from numpy.typing import NDArray
@@ -307,10 +308,11 @@ class QualityMonitor:
     def _clean_few(self, x: FloatArray, t: FloatArray) -> bool:
         """:meth:`update` of a short chunk (a frame's) of a fine stream with no flag on, in
         Python floats, where nothing is wrong in it: finite, ordered samples that move at
-        every step, no new running extreme, in range, no gap. Returns False, having changed
-        nothing, for any other chunk (the vectorised checks then run as usual). The same
-        state and flags as those checks: a step of ordered timestamps is at most their span
-        (rounding is monotone), so the span bounds the longest step."""
+        every step, in range, no gap. Returns False, having changed nothing, for any other
+        chunk (the vectorised checks then run as usual). The same state and flags as those
+        checks: a step of ordered timestamps is at most their span (rounding is monotone),
+        so the span bounds the longest step; clipping needs a step of 0, so only the
+        running extremes move."""
         prev, last = self._last_time, self._last_finite
         if self._active or self._coarse is not None or prev is None or last is None:
             return False
@@ -322,12 +324,9 @@ class QualityMonitor:
         rate = self.rate_check
         if rate and not (t0 - prev <= self._gap and t_end - t0 <= self._gap):
             return False
-        flat = self.flatline_after > 0.0
-        if flat and (self.flatline_epsilon != 0.0 or xs[0] == last or _repeats(xs)):
-            return False
-        clip = self.clip_samples > 0
-        if clip and not (self.device_range is None and self._min < lo and hi < self._max):
-            return False
+        flat, clip = self.flatline_after > 0.0, self.clip_samples > 0
+        if (flat or clip) and (self.flatline_epsilon != 0.0 or xs[0] == last or _repeats(xs)):
+            return False  # a step of 0: a flatline or clipping run may be under way
         limits = self.value_range
         if limits is not None and not (limits[0] <= lo and hi <= limits[1]):
             return False
@@ -338,7 +337,8 @@ class QualityMonitor:
         self._last_time = t_end
         if flat:
             self._moved_at = t_end
-        if clip:
+        if clip:  # no two equal samples: no run of them at an extreme or limit
+            self._max, self._min = max(self._max, hi), min(self._min, lo)
             self._break_at = t_end
         if self._burst is not None:
             for on, when in self._burst.update(x, t, lo, hi):
@@ -564,9 +564,13 @@ class QualityMonitor:
 
 def _repeats(xs: list[float]) -> bool:
     """True if two neighbours of ``xs`` are equal (a step of 0)."""
-    return any(a == b for a, b in pairwise(xs))
+    return any(map(eq, xs, islice(xs, 1, None)))
 
 
 def active_flags(monitors: Iterable[QualityMonitor]) -> tuple[str, ...]:
     """All active flags of several monitors as ``"role:flag"``."""
-    return tuple(f"{m.role}:{f}" for m in monitors for f in m.active)
+    flags: tuple[str, ...] = ()
+    for m in monitors:
+        if m.flagged:  # the usual snapshot has none
+            flags += tuple(f"{m.role}:{f}" for f in m.active)
+    return flags

@@ -163,8 +163,9 @@ def test_quality_flags_do_not_depend_on_chunking_with_every_fault() -> None:
     assert monitor.active == ("nan",) and monitor.flagged
 
 
+@pytest.mark.parametrize("device_range", [None, (-7.0, 7.0)])
 def test_frame_sized_chunks_take_the_flags_of_the_vectorised_checks(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, device_range: tuple[float, float] | None
 ) -> None:
     """Chunks of 1-16 samples, checked in Python floats while nothing is wrong, raise and
     clear every flag as the vectorised checks of the same chunks do: a burst, a rate that
@@ -178,6 +179,7 @@ def test_frame_sized_chunks_take_the_flags_of_the_vectorised_checks(
     x = np.sin(2 * np.pi * 1.2 * t) + 0.002 * rng.standard_normal(t.size)
     x[6000:6400] += rng.uniform(-3.0, 3.0, 400)  # a wide-band burst
     x[8000:8004] = x[8000]  # a short hold (no flatline)
+    x[1500:1510] = 0.9  # a hold below the running maximum: no clipping
     x[9000:9100] = 7.0  # out of range, then clipping at the new maximum
     x[10000:10200] = 0.0  # a flatline
     x[11000] = np.nan
@@ -186,7 +188,11 @@ def test_frame_sized_chunks_take_the_flags_of_the_vectorised_checks(
     for few in (quality._FEW, 0):  # 0: every chunk vectorised
         monkeypatch.setattr(quality, "_FEW", few)
         monitor = QualityMonitor(
-            "heart", fs, value_range=(-6.0, 6.0), burst=BurstRules(peak_fraction=0.3)
+            "heart",
+            fs,
+            value_range=(-6.0, 6.0),
+            device_range=device_range,
+            burst=BurstRules(peak_fraction=0.3),
         )
         out, i = [], 0
         for k in sizes:
