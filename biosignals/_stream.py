@@ -134,7 +134,7 @@ def extremes(x: FloatArray) -> tuple[float, float]:
     return float(x[x.argmin()]), float(x[x.argmax()])
 
 
-_FEW = 32  # arrays up to this long are checked in Python floats first
+_FEW = 16  # arrays up to this long are checked in Python floats first
 
 
 def all_finite(x: FloatArray) -> bool:

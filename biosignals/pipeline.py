@@ -304,7 +304,7 @@ class FeaturePipeline:
                 return out
             t = self._monotonic(role, t)
         flagged_before, raised = monitor.flagged, monitor.raised
-        monitor.update(x, t)
+        monitor.update_checked(x, t)  # x, t: 1-D float64, as many, in order
         faulty = flagged_before or monitor.raised != raised or monitor.flagged
         self._extract(role, x, t, out, faulty)
         out.quality = monitor.drain_events()

@@ -280,6 +280,11 @@ class QualityMonitor:
         t = np.asarray(timestamps, dtype=np.float64).reshape(-1)
         if x.size == 0 or x.size != t.size:
             return
+        self.update_checked(x, t)
+
+    def update_checked(self, x: FloatArray, t: FloatArray) -> None:
+        """:meth:`update` of a non-empty chunk already as it needs: 1-D float64 samples
+        and as many non-decreasing timestamps (the pipeline's)."""
         if x.size <= _FEW and self._clean_few(x, t):
             return
         t0 = t.item(0)
