@@ -280,12 +280,13 @@ class QualityMonitor:
         t = np.asarray(timestamps, dtype=np.float64).reshape(-1)
         if x.size == 0 or x.size != t.size:
             return
-        self.update_checked(x, t)
+        self.update_checked(x, t, ordered=False)
 
-    def update_checked(self, x: FloatArray, t: FloatArray) -> None:
+    def update_checked(self, x: FloatArray, t: FloatArray, *, ordered: bool = True) -> None:
         """:meth:`update` of a non-empty chunk already as it needs: 1-D float64 samples
-        and as many non-decreasing timestamps (the pipeline's)."""
-        if x.size <= _FEW and self._clean_few(x, t):
+        and as many timestamps, finite and non-decreasing where ``ordered`` (the
+        pipeline's, checked before)."""
+        if x.size <= _FEW and self._clean_few(x, t, ordered):
             return
         t0 = t.item(0)
         if self._active:
@@ -310,22 +311,27 @@ class QualityMonitor:
         self._check_samples(x, t, lo, hi)
         self._last_finite = float(x[-1])
 
-    def _clean_few(self, x: FloatArray, t: FloatArray) -> bool:
+    def _clean_few(self, x: FloatArray, t: FloatArray, ordered: bool) -> bool:
         """:meth:`update` of a short chunk (a frame's) of a fine stream with no flag on, in
         Python floats, where nothing is wrong in it: finite, ordered samples that move at
         every step, in range, no gap. Returns False, having changed nothing, for any other
-        chunk (the vectorised checks then run as usual). The same state and flags as those
+        chunk (the vectorised checks then run as usual); the timestamps are checked unless
+        ``ordered``. The same state and flags as those
         checks: a step of ordered timestamps is at most their span (rounding is monotone),
         so the span bounds the longest step; clipping needs a step of 0, so only the
         running extremes move."""
         prev, last = self._last_time, self._last_finite
         if self._active or self._coarse is not None or prev is None or last is None:
             return False
-        xs, ts = x.tolist(), t.tolist()
-        if not (math.isfinite(sum(xs)) and math.isfinite(sum(ts)) and ts == sorted(ts)):
+        xs = x.tolist()
+        if not math.isfinite(sum(xs)):
             return False
+        if not ordered:
+            ts = t.tolist()
+            if not (math.isfinite(sum(ts)) and ts == sorted(ts)):
+                return False
         lo, hi = min(xs), max(xs)  # the first of equal values, as ``extremes``
-        t0, t_end = ts[0], ts[-1]
+        t0, t_end = t.item(0), t.item(-1)
         rate = self.rate_check
         if rate and not (t0 - prev <= self._gap and t_end - t0 <= self._gap):
             return False
@@ -336,7 +342,7 @@ class QualityMonitor:
         if limits is not None and not (limits[0] <= lo and hi <= limits[1]):
             return False
         if rate:  # the steps as :meth:`_check_rate` counts them
-            self._rate_n += len(ts)
+            self._rate_n += len(xs)
             self._rate_span += t_end - prev
             self._rate_window(t_end)
         self._last_time = t_end

@@ -163,9 +163,10 @@ def test_quality_flags_do_not_depend_on_chunking_with_every_fault() -> None:
     assert monitor.active == ("nan",) and monitor.flagged
 
 
+@pytest.mark.parametrize("checked", [False, True])
 @pytest.mark.parametrize("device_range", [None, (-7.0, 7.0)])
 def test_frame_sized_chunks_take_the_flags_of_the_vectorised_checks(
-    monkeypatch: pytest.MonkeyPatch, device_range: tuple[float, float] | None
+    monkeypatch: pytest.MonkeyPatch, device_range: tuple[float, float] | None, checked: bool
 ) -> None:
     """Chunks of 1-16 samples, checked in Python floats while nothing is wrong, raise and
     clear every flag as the vectorised checks of the same chunks do: a burst, a rate that
@@ -196,7 +197,11 @@ def test_frame_sized_chunks_take_the_flags_of_the_vectorised_checks(
         )
         out, i = [], 0
         for k in sizes:
-            monitor.update(x[i : i + k], t[i : i + k])
+            if checked:  # as the pipeline calls it (non-empty, timestamps in order)
+                if i < x.size:
+                    monitor.update_checked(x[i : i + k], t[i : i + k])
+            else:
+                monitor.update(x[i : i + k], t[i : i + k])
             out += monitor.drain_events()
             i += k
         results.append((out, monitor.active, monitor.raised))
