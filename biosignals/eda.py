@@ -421,7 +421,7 @@ class EdaExtractor:
         last 10 s; None before any sample."""
         if self._n == 0:
             return None
-        return float(self._features.buf[ROW_ENV, self._features.c - 1])
+        return self._features.buf.item(ROW_ENV, self._features.c - 1)
 
     def scr_rate(self, now: float, window: float = 60.0) -> float:
         """SCRs per minute flagged so far whose onset lies in ``(now - window, now]``.

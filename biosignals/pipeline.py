@@ -443,9 +443,10 @@ class FeaturePipeline:
         scl = scr_rate = None
         eda_ok = True
         if self.eda is not None and "eda" not in ignored:
-            eda_ok = not self.monitors["eda"].flagged and self.eda.scl is not None
+            level = self.eda.scl
+            eda_ok = not self.monitors["eda"].flagged and level is not None
             if eda_ok:
-                scl = self.eda.scl
+                scl = level
                 scr_rate = self.eda.scr_rate(now, self.arousal.weights.scr_window)
         monitors = self.monitors
         if ignored:
