@@ -275,7 +275,7 @@ def any_peak(seg: FloatArray, first: int, stop: int) -> bool:
     v = seg[first - 1 if first else 0 : stop + 1].tolist()
     if not first and v[0] >= v[1]:
         return True
-    for i in range(1, len(v) - 1):  # a loop, not a generator: a frame has a few
+    for i in range(1, len(v) - 1):  # noqa: SIM110 (a loop costs less than a generator)
         if v[i] > v[i - 1] and v[i] >= v[i + 1]:
             return True
     return False
