@@ -55,6 +55,7 @@ from biosignals._stream import (
 _RAW, _DER, _MWI, _TIME, _BP, _SQ = 0, 1, 2, 3, 4, 5
 LOOK_AHEAD_S = 0.060
 _RR_HISTORY = 8
+_FEW_FRONT = 16  # chunks up to this long run the front end in Python floats
 _FEW = 64  # new indices up to which _candidates looks for a local maximum first
 _Held = tuple[int, float, float, Placed]  # candidate, MWI, slope, placement
 BAND_HZ = (5.0, 15.0)
@@ -143,12 +144,22 @@ class QrsDetector:
             self._bp.start(float(x[0]))
         buf, col = self._hist.block(x.size)
         end = col + x.size
-        buf[_RAW, col:end] = x
-        buf[_TIME, col:end] = t
-        der = buf[_DER, col:end]
-        filter_and_difference(buf, _BP, col, x, self._bp, der)
-        np.multiply(der, self._fs, out=der)
-        np.multiply(der, der, out=buf[_SQ, col:end])
+        if col and x.size <= _FEW_FRONT:  # a frame's: the same numbers in Python floats
+            ys = self._bp.filter_list(x.tolist())
+            prev, fs = buf.item(_BP, col - 1), self.fs
+            der = []
+            for y in ys:
+                der.append((y - prev) * fs)
+                prev = y
+            buf[_RAW : _DER + 1, col:end] = (x, der)
+            buf[_TIME : _SQ + 1, col:end] = (t, ys, [d * d for d in der])
+        else:
+            buf[_RAW, col:end] = x
+            buf[_TIME, col:end] = t
+            block = buf[_DER, col:end]
+            filter_and_difference(buf, _BP, col, x, self._bp, block)
+            np.multiply(block, self._fs, out=block)
+            np.multiply(block, block, out=buf[_SQ, col:end])
         win = causal_window(buf[_SQ], col, end, self._w_mwi)
         buf[_MWI, col:end] = np.correlate(win, self._mwi_b, "valid")
 
@@ -171,8 +182,11 @@ class QrsDetector:
         while True:
             held = self._held_due if self._held is not None else None
             sb = self._sb_due
-            relearn = self._relearn_due
-            first = min(d for d in (held, sb, relearn) if d is not None)
+            relearn = first = self._relearn_due  # the earliest of the three (always set)
+            if held is not None and held < first:
+                first = held
+            if sb is not None and sb < first:
+                first = sb
             if first > now:
                 return
             if held == first:

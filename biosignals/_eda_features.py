@@ -77,6 +77,18 @@ class _Constants(NamedTuple):
     band_gain: FloatArray  # slope dead band per noise level
 
 
+class _Scalars(NamedTuple):
+    """The constants of :class:`_Constants` that :meth:`EdaFeatures._add_one` uses, as
+    Python floats."""
+
+    fs: float
+    gain: float
+    thr: float
+    deadband: float
+    noise_gain: float
+    band_gain: float
+
+
 class EdaFeatures:
     """Feature rows at ``sampling_rate`` with flag threshold ``>= scr_threshold_us``,
     keeping at least ``past`` columns (>= ``look - 1``) before each new block."""
@@ -101,6 +113,10 @@ class EdaFeatures:
             deadband=np.array(_SLOPE_DEADBAND),
             noise_gain=np.array(_NOISE_K * _MAD2_TO_SD * lp_gain),
             band_gain=np.array(_SLOPE_DEADBAND_K * _MAD2_TO_SD * slope_gain),
+        )
+        k = self._k
+        self._one = _Scalars(
+            *(float(a) for a in (k.fs, k.gain, k.thr, k.deadband, k.noise_gain, k.band_gain))
         )
         alphas = [1.0 - math.exp(-1.0 / (tau * fs)) for tau in _NOISE_S]
         self._noise_sos = [np.array([[a, 0.0, 0.0, 1.0, a - 1.0, 0.0]]) for a in alphas]
@@ -133,11 +149,43 @@ class EdaFeatures:
         its first column. ``first``: the block starts the stream."""
         n = x.size
         self.buf, c = self._hist.block(n)  # keeps the last ``past`` columns before it
+        if n == 1 and not first:  # a frame's one sample: in Python floats
+            self._add_one(x.item(0), t.item(0), c)
+            self.c = c + 1
+            return c
         mad = self._lowpass(x, c, first)
         ramp = self._tonic(c, c + n, first)
         self._features(ramp, mad, t, c, c + n)
         self.c = c + n
         return c
+
+    def _add_one(self, x: float, t: float, c: int) -> None:
+        """:meth:`add` of one sample (not the first) in Python floats: the operations of
+        :meth:`_lowpass`, :meth:`_tonic` and :meth:`_features`, in the same order (the
+        same numbers; the window minima are the same reductions over the same columns)."""
+        buf, f = self.buf, self._one
+        y = self._filters[0].filter_one(x)
+        d2 = abs(x - 2.0 * buf.item(ROW_X, c - 1) + buf.item(ROW_X, c - 2))
+        m0, m1 = self._filters[1].filter_one(d2), self._filters[2].filter_one(d2)
+        mad = max(m0, m1)
+        lag, row_y = self._lag, buf[ROW_Y]
+        row_y[c] = y
+        env = float(np.minimum.reduce(row_y[c - self._scl_len + 1 : c + 1]))
+        buf[ROW_SEC, c] = (y - row_y.item(c - lag)) * f.gain
+        rise = (env - buf.item(ROW_ENV, c - lag)) * f.gain
+        buf[ROW_RAMP, c] = max(rise, 0.0)
+        steady = float(np.minimum.reduce(buf[ROW_RAMP, c - self._ramp_len + 1 : c + 1]))
+        low = max(float(np.minimum.reduce(buf[ROW_SEC, c - self._persist + 1 : c + 1])), 0.0)
+        ramp = max(steady, low)
+        thr = max(f.thr, f.noise_gain * mad)
+        band = max(f.deadband, f.band_gain * mad)
+        z = buf.item(ROW_Z, c - 1) + ramp / f.fs
+        w = y - z
+        raw = (w - buf.item(ROW_W, c - 1)) * f.fs
+        slope = raw - min(max(raw, -band), band)  # shrunk towards 0 by the dead band
+        u = min(slope, 0.0) + w
+        col = [x, y, env, buf.item(ROW_SEC, c), buf.item(ROW_RAMP, c), m0, m1, z, w, slope, t]
+        buf[:, c] = [*col, raw + w, u, thr, band]
 
     def _lowpass(self, x: FloatArray, c: int, first: bool) -> FloatArray:
         """Write raw and low-passed samples; return the noise level (mean |2nd diff|)."""

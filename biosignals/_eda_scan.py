@@ -84,3 +84,27 @@ def first_hit(
         if ok[q]:
             return int(last[q]), int(onset[q]), float(e[q])
     return None
+
+
+def first_hit_one(
+    buf: FloatArray, c: int, vpeak: tuple[float, int, float], back: IndexArray
+) -> tuple[int, int, float] | None:
+    """:func:`first_hit` of the one column ``c`` (a frame's sample) with scalars where the
+    vectorised search takes rows of columns: the same operations, the same numbers."""
+    v, t = buf[ROW_V], buf[ROW_T]
+    peak_v, peak_at, until = vpeak
+    tc = t.item(c)
+    floor = peak_at  # as vpeak_floor
+    if not until < tc:
+        seg = v.item(c) if tc <= until else -np.inf
+        run = seg if seg >= peak_v or seg != seg else peak_v  # np.maximum keeps a NaN
+        floor = c if seg >= run else peak_at
+    idx = c - back  # as find_onsets
+    vr = v[idx]
+    if floor > c - back[-1]:
+        vr[idx < floor] = np.inf
+    k = int((vr <= np.minimum.reduce(vr) + 0.5 * buf.item(ROW_BAND, c)).argmax())
+    onset = c - int(back[k])
+    w, slope = buf[ROW_W], buf[ROW_S]
+    e = w.item(c) - w.item(onset) + slope.item(onset) * float(np.expm1(t.item(onset) - tc))
+    return (c, onset, e) if e >= buf.item(ROW_THR, c) else None

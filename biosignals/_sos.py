@@ -137,6 +137,21 @@ class SosState:
         out[:] = y
         self.zi = zf.tolist()
 
+    def filter_list(self, xs: list[float]) -> list[float]:
+        """Filter a short chunk given as Python floats (a frame's) into Python floats: the
+        numbers :meth:`filter_into` gives for it, without arrays on the Python path."""
+        z = self.zi
+        assert z is not None, "SosState.start first"
+        if len(xs) <= self._short:
+            return sos_recursion(self._rows, z, xs)
+        y, zf = sosfilt(self.sos, np.array(xs), zi=np.array(z))
+        self.zi = zf.tolist()
+        return list(y.tolist())
+
+    def filter_one(self, x: float) -> float:
+        """Filter one sample (a frame's at a slow rate); see :meth:`filter_list`."""
+        return self.filter_list([x])[0]
+
     def filter(self, x: FloatArray) -> FloatArray:
         """Filter one chunk (state must have been started); a new array."""
         out = np.empty(x.shape[0])

@@ -134,8 +134,17 @@ def extremes(x: FloatArray) -> tuple[float, float]:
     return float(x[x.argmin()]), float(x[x.argmax()])
 
 
+_FEW = 16  # arrays up to this long are checked in Python floats first
+
+
 def all_finite(x: FloatArray) -> bool:
-    """True if the non-empty 1-D array holds no NaN or infinity (its extremes are finite)."""
+    """True if the non-empty 1-D array holds no NaN or infinity (its extremes are finite).
+
+    A short array (a frame's) whose Python sum is finite is finite (a NaN or infinity
+    would make the sum one); only an overflowing sum needs the extremes.
+    """
+    if x.shape[0] <= _FEW and math.isfinite(sum(x.tolist())):
+        return True
     lo, hi = extremes(x)
     return math.isfinite(lo) and math.isfinite(hi)
 
@@ -151,6 +160,10 @@ def in_order(t: FloatArray, last_time: float | None) -> bool:
         return False
     if last_time is not None and first < last_time:
         return False
+    if t.shape[0] <= _FEW:  # a frame's: a finite sum holds no NaN; sorted is ordered
+        ts = t.tolist()
+        if math.isfinite(sum(ts)):
+            return ts == sorted(ts)
     return t.shape[0] < 2 or all_true(t[1:] >= t[:-1])
 
 
@@ -262,4 +275,7 @@ def any_peak(seg: FloatArray, first: int, stop: int) -> bool:
     v = seg[first - 1 if first else 0 : stop + 1].tolist()
     if not first and v[0] >= v[1]:
         return True
-    return any(v[i] > v[i - 1] and v[i] >= v[i + 1] for i in range(1, len(v) - 1))
+    for i in range(1, len(v) - 1):  # noqa: SIM110 (a loop costs less than a generator)
+        if v[i] > v[i - 1] and v[i] >= v[i + 1]:
+            return True
+    return False

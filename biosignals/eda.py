@@ -68,7 +68,7 @@ from biosignals._eda_features import (
     FloatArray,
     trailing_min,
 )
-from biosignals._eda_scan import IndexArray, first_hit
+from biosignals._eda_scan import IndexArray, first_hit, first_hit_one
 from biosignals._stream import as_chunk, check_rate, fill_nonfinite, offline_indices
 from biosignals.errors import SignalError
 
@@ -269,7 +269,10 @@ class EdaExtractor:
             if cols.size:
                 peak_v, peak_at, until = self._vpeak
                 vpeak = (peak_v, peak_at - col0, until)
-                hit = first_hit(self._features.buf, cols, start, e, vpeak, self._back)
+                if e - c == 1:  # one sample (a frame's)
+                    hit = first_hit_one(self._features.buf, c, vpeak, self._back)
+                else:
+                    hit = first_hit(self._features.buf, cols, start, e, vpeak, self._back)
             stop = hit[0] if hit is not None else e
             self._advance(start, stop, col0)
             if hit is None:
@@ -284,6 +287,11 @@ class EdaExtractor:
     def _candidates(self, c: int, e: int) -> IndexArray | None:
         """Columns of the chunk ``[c, e)`` that may flag (the others cannot), or None."""
         buf, look = self._features.buf, self._look
+        if e - c == 1:  # one sample (a frame's): the test below, once, in Python floats
+            low = float(np.minimum.reduce(buf[ROW_U, c - look + 1 : e]))
+            if buf.item(ROW_W, c) - low >= buf.item(ROW_THR, c):
+                return np.array([c], dtype=np.intp)
+            return None  # (also where a NaN made the bound NaN, as below)
         w, u, thr = buf[ROW_W, c:e], buf[ROW_U, c - look + 1 : e], buf[ROW_THR, c:e]
         # a bound of the rise from any onset in reach: rounding is monotone, so no row's
         # bound below exceeds this one
@@ -326,7 +334,12 @@ class EdaExtractor:
         if self._open is not None:
             self._follow(buf[ROW_T, a:b], buf[ROW_W, a:b])
         peak_v, _, until = self._vpeak
-        if until < buf[ROW_T, a]:  # the second after the last flag is over
+        if until < buf.item(ROW_T, a):  # the second after the last flag is over
+            return
+        if b - a == 1:  # one sample (a frame's): the same in Python floats
+            v = buf.item(ROW_V, a)
+            if v >= peak_v:
+                self._vpeak = (v, col0 + a, until)
             return
         seg = buf[ROW_V, a:b][buf[ROW_T, a:b] <= until]
         j = int(seg.argmax())
@@ -408,7 +421,7 @@ class EdaExtractor:
         last 10 s; None before any sample."""
         if self._n == 0:
             return None
-        return float(self._features.buf[ROW_ENV, self._features.c - 1])
+        return self._features.buf.item(ROW_ENV, self._features.c - 1)
 
     def scr_rate(self, now: float, window: float = 60.0) -> float:
         """SCRs per minute flagged so far whose onset lies in ``(now - window, now]``.

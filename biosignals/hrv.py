@@ -87,6 +87,10 @@ class HrvTracker:
         # per window: (absolute first row, absolute end row) -> (rmssd, sdnn); a window's
         # values depend only on the rows it holds, which never change once added
         self._memo: dict[float, tuple[tuple[int, int], tuple[float | None, float | None]]] = {}
+        # per window: the values up to the newest beat (``now`` None: the snapshot's look)
+        # and the beat count they were computed at (they change only with a new beat)
+        self._beats = 0
+        self._latest: dict[float, tuple[int, tuple[float | None, float | None]]] = {}
 
     @property
     def last_beat_time(self) -> float | None:
@@ -104,6 +108,7 @@ class HrvTracker:
             self._add(float(beat.time))
 
     def _add(self, time: float) -> None:
+        self._beats += 1
         last, self._last_time = self._last_time, time
         if last is None:
             self._broken = False
@@ -160,8 +165,16 @@ class HrvTracker:
             raise SignalError(
                 f"HrvTracker: window must be within (0, {self.max_window:g}] s, got {window!r}"
             )
-        end = self._last_time if now is None else now
-        if end is None or self._n == self._lo:
+        if now is None:  # up to the newest beat: the same values until the next beat
+            latest = self._latest.get(window)
+            if latest is not None and latest[0] == self._beats:
+                return latest[1]
+            last = self._last_time
+            values = (None, None) if last is None else self._window(window, last)
+            self._latest[window] = (self._beats, values)
+            return values
+        end = now
+        if self._n == self._lo:
             return None, None
         times = self._cols[0, self._lo : self._n]
         lo = self._lo + int(times.searchsorted(end - window, side="right"))

@@ -304,7 +304,7 @@ class FeaturePipeline:
                 return out
             t = self._monotonic(role, t)
         flagged_before, raised = monitor.flagged, monitor.raised
-        monitor.update(x, t)
+        monitor.update_checked(x, t)  # x, t: 1-D float64, as many, in order
         faulty = flagged_before or monitor.raised != raised or monitor.flagged
         self._extract(role, x, t, out, faulty)
         out.quality = monitor.drain_events()
@@ -346,7 +346,7 @@ class FeaturePipeline:
         except SignalError as exc:  # defensive: inputs were validated above
             self._bad_input(role, str(exc), float(t[0]))
             return
-        if out.beats or role in self.hrv:
+        if out.beats or (faulty and role in self.hrv):  # else nothing to do
             self._on_beats(role, out.beats, faulty)
 
     def _on_beats(self, role: str, beats: list[HeartBeat], faulty: bool) -> None:
@@ -443,9 +443,10 @@ class FeaturePipeline:
         scl = scr_rate = None
         eda_ok = True
         if self.eda is not None and "eda" not in ignored:
-            eda_ok = not self.monitors["eda"].flagged and self.eda.scl is not None
+            level = self.eda.scl
+            eda_ok = not self.monitors["eda"].flagged and level is not None
             if eda_ok:
-                scl = self.eda.scl
+                scl = level
                 scr_rate = self.eda.scr_rate(now, self.arousal.weights.scr_window)
         monitors = self.monitors
         if ignored:

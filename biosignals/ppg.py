@@ -56,6 +56,7 @@ __all__ = ["PpgExtractor", "detect_pulses", "simulate_ppg"]
 # (the SSF's input, whose past the sum reads in place).
 _Y, _DER, _SSF, _TIME, _DU = 0, 1, 2, 3, 4
 _THRESHOLD = 0.5
+_FEW = 16  # crossings in fewer new samples are searched in Python floats
 
 
 class PpgExtractor:
@@ -215,6 +216,10 @@ class PpgExtractor:
         lo = max(lo, start + 1)
         if hi <= lo:
             return None
+        if hi - lo < _FEW:  # a frame's few samples: the same comparisons in Python floats
+            return _crossing_few(
+                self._hist.data, lo - 1 - start, hi - start, _THRESHOLD * self._spk, lo
+            )
         self._thr[()] = _THRESHOLD * self._spk
         above = self._hist.data[_SSF, lo - 1 - start : hi - start] > self._thr
         if above.item(0):  # already above: the crossing comes after it falls below
@@ -278,6 +283,20 @@ class PpgExtractor:
         """Smoothed heart rate in bpm (median of accepted RRs of the last 10 s of pulses), or
         None until known or after 10 s without a pulse."""
         return self._rr.current(self._last_beat_time, self._last_time)
+
+
+def _crossing_few(data: FloatArray, a: int, b: int, thr: float, lo: int) -> int | None:
+    """:meth:`PpgExtractor._crossing` over the SSF columns ``[a, b)`` (``a`` holds the
+    sample before ``lo``) in Python floats: the first rise through ``thr`` after the
+    first sample (after the run above it, if it starts above)."""
+    values = data[_SSF, a:b].tolist()
+    n, k = len(values), 0
+    if values[0] > thr:  # already above: the crossing comes after it falls below
+        while k < n and values[k] > thr:
+            k += 1
+    while k < n and not values[k] > thr:
+        k += 1
+    return lo + k - 1 if k < n else None
 
 
 def _first_peak(seg: list[float], h: int) -> int | None:

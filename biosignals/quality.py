@@ -75,6 +75,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import islice
+from operator import eq
 
 import numpy as np
 from numpy.typing import NDArray
@@ -94,6 +96,7 @@ FORMAT = "format"
 ARTIFACT = "artifact"
 
 _WARMUP_S = 1.0
+_FEW = 16  # chunks up to this many samples try :meth:`QualityMonitor._clean_few` first
 _RATE_WINDOW_S = 4.0
 _RATE_TOLERANCE = 0.25
 
@@ -277,6 +280,14 @@ class QualityMonitor:
         t = np.asarray(timestamps, dtype=np.float64).reshape(-1)
         if x.size == 0 or x.size != t.size:
             return
+        self.update_checked(x, t, ordered=False)
+
+    def update_checked(self, x: FloatArray, t: FloatArray, *, ordered: bool = True) -> None:
+        """:meth:`update` of a non-empty chunk already as it needs: 1-D float64 samples
+        and as many timestamps, finite and non-decreasing where ``ordered`` (the
+        pipeline's, checked before)."""
+        if x.size <= _FEW and self._clean_few(x, t, ordered):
+            return
         t0 = t.item(0)
         if self._active:
             self._set(FORMAT, False, t0)
@@ -299,6 +310,52 @@ class QualityMonitor:
             lo, hi = extremes(x)
         self._check_samples(x, t, lo, hi)
         self._last_finite = float(x[-1])
+
+    def _clean_few(self, x: FloatArray, t: FloatArray, ordered: bool) -> bool:
+        """:meth:`update` of a short chunk (a frame's) of a fine stream with no flag on, in
+        Python floats, where nothing is wrong in it: finite, ordered samples that move at
+        every step, in range, no gap. Returns False, having changed nothing, for any other
+        chunk (the vectorised checks then run as usual); the timestamps are checked unless
+        ``ordered``. The same state and flags as those
+        checks: a step of ordered timestamps is at most their span (rounding is monotone),
+        so the span bounds the longest step; clipping needs a step of 0, so only the
+        running extremes move."""
+        prev, last = self._last_time, self._last_finite
+        if self._active or self._coarse is not None or prev is None or last is None:
+            return False
+        xs = x.tolist()
+        if not math.isfinite(sum(xs)):
+            return False
+        if not ordered:
+            ts = t.tolist()
+            if not (math.isfinite(sum(ts)) and ts == sorted(ts)):
+                return False
+        lo, hi = min(xs), max(xs)  # the first of equal values, as ``extremes``
+        t0, t_end = t.item(0), t.item(-1)
+        rate = self.rate_check
+        if rate and not (t0 - prev <= self._gap and t_end - t0 <= self._gap):
+            return False
+        flat, clip = self.flatline_after > 0.0, self.clip_samples > 0
+        if (flat or clip) and (self.flatline_epsilon != 0.0 or xs[0] == last or _repeats(xs)):
+            return False  # a step of 0: a flatline or clipping run may be under way
+        limits = self.value_range
+        if limits is not None and not (limits[0] <= lo and hi <= limits[1]):
+            return False
+        if rate:  # the steps as :meth:`_check_rate` counts them
+            self._rate_n += len(xs)
+            self._rate_span += t_end - prev
+            self._rate_window(t_end)
+        self._last_time = t_end
+        if flat:
+            self._moved_at = t_end
+        if clip:  # no two equal samples: no run of them at an extreme or limit
+            self._max, self._min = max(self._max, hi), min(self._min, lo)
+            self._break_at = t_end
+        if self._burst is not None:
+            for on, when in self._burst.update(x, t, lo, hi):
+                self._set(ARTIFACT, on, when)
+        self._last_finite = xs[-1]
+        return True
 
     @property
     def is_coarse(self) -> bool:
@@ -488,10 +545,14 @@ class QualityMonitor:
             keep = dt <= self._gap
             self._rate_n += int(np.count_nonzero(keep))
             self._rate_span += float(dt[keep].sum())
+        self._rate_window(float(t[-1]))
+
+    def _rate_window(self, t_end: float) -> None:
+        """Judge the rate once the counted steps span the window (at ``t_end``)."""
         if self._rate_span >= _RATE_WINDOW_S:
             seen = self._rate_n / self._rate_span
             off = abs(seen / self.sampling_rate - 1.0) > _RATE_TOLERANCE
-            self._set(RATE, off, float(t[-1]))
+            self._set(RATE, off, t_end)
             self._rate_n, self._rate_span = 0, 0.0
 
     def check(self, now: float) -> None:
@@ -512,6 +573,15 @@ class QualityMonitor:
         return events
 
 
+def _repeats(xs: list[float]) -> bool:
+    """True if two neighbours of ``xs`` are equal (a step of 0)."""
+    return any(map(eq, xs, islice(xs, 1, None)))
+
+
 def active_flags(monitors: Iterable[QualityMonitor]) -> tuple[str, ...]:
     """All active flags of several monitors as ``"role:flag"``."""
-    return tuple(f"{m.role}:{f}" for m in monitors for f in m.active)
+    flags: tuple[str, ...] = ()
+    for m in monitors:
+        if m.flagged:  # the usual snapshot has none
+            flags += tuple(f"{m.role}:{f}" for f in m.active)
+    return flags

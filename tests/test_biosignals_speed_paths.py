@@ -12,12 +12,20 @@ import math
 import numpy as np
 import pytest
 
-from biosignals._stream import all_finite, all_true, as_chunk, extremes, fill_nonfinite
+from biosignals import quality
+from biosignals._stream import (
+    all_finite,
+    all_true,
+    as_chunk,
+    extremes,
+    fill_nonfinite,
+    in_order,
+)
 from biosignals.ecg import HeartBeat
 from biosignals.errors import SignalError
 from biosignals.hrv import HrvTracker
 from biosignals.pipeline import FeaturePipeline
-from biosignals.quality import QualityMonitor
+from biosignals.quality import BurstRules, QualityMonitor
 
 
 def _plain_hrv(times: list[float], broken: set[int], window: float, end: float) -> tuple:
@@ -90,6 +98,23 @@ def test_reduction_shortcuts_match_numpy() -> None:
         assert all_true(mask) == bool(mask.all())
 
 
+def test_order_and_finiteness_shortcuts_of_short_chunks() -> None:
+    """Short chunks are checked in Python floats: a NaN inside, an infinity, sums that
+    overflow, signed zeros and ties get the answers of the vectorised checks."""
+    rng = np.random.default_rng(2)
+    for _ in range(2000):
+        n = int(rng.integers(1, 40))
+        t = np.sort(rng.choice([-0.0, 0.0, 1.0, 2.0, 1e308, -1e308], n))
+        if rng.random() < 0.5:
+            t = np.cumsum(rng.uniform(-0.1, 1.0, n))
+        if rng.random() < 0.3:
+            t[rng.integers(0, n)] = rng.choice([np.nan, np.inf, -np.inf])
+        finite = bool(np.isfinite(t).all())
+        want = finite and (n < 2 or bool((t[1:] >= t[:-1]).all()))
+        assert in_order(t, None) == want
+        assert all_finite(t) == finite
+
+
 def test_fill_nonfinite_and_as_chunk_keep_their_contract() -> None:
     x = np.array([1.0, np.nan, 3.0, np.inf, -np.inf, 6.0])
     filled, last = fill_nonfinite(x, 0.5)
@@ -136,6 +161,53 @@ def test_quality_flags_do_not_depend_on_chunking_with_every_fault() -> None:
     monitor = QualityMonitor("ppg", fs)
     _events(monitor, x, t, 1000)
     assert monitor.active == ("nan",) and monitor.flagged
+
+
+@pytest.mark.parametrize("checked", [False, True])
+@pytest.mark.parametrize("device_range", [None, (-7.0, 7.0)])
+def test_frame_sized_chunks_take_the_flags_of_the_vectorised_checks(
+    monkeypatch: pytest.MonkeyPatch, device_range: tuple[float, float] | None, checked: bool
+) -> None:
+    """Chunks of 1-16 samples, checked in Python floats while nothing is wrong, raise and
+    clear every flag as the vectorised checks of the same chunks do: a burst, a rate that
+    drifts off and back, a gap, equal neighbours, new extremes, out of range, flatline."""
+    fs = 250.0
+    rng = np.random.default_rng(4)
+    dt = np.full(12000, 1.0 / fs)
+    dt[3000:5000] = 1.0 / (0.6 * fs)  # 8 s at 60 % of the rate
+    dt[7000] = 2.0  # a gap
+    t = 50.0 + np.cumsum(dt)
+    x = np.sin(2 * np.pi * 1.2 * t) + 0.002 * rng.standard_normal(t.size)
+    x[6000:6400] += rng.uniform(-3.0, 3.0, 400)  # a wide-band burst
+    x[8000:8004] = x[8000]  # a short hold (no flatline)
+    x[1500:1510] = 0.9  # a hold below the running maximum: no clipping
+    x[9000:9100] = 7.0  # out of range, then clipping at the new maximum
+    x[10000:10200] = 0.0  # a flatline
+    x[11000] = np.nan
+    sizes = rng.integers(1, 17, 12000).tolist()
+    results = []
+    for few in (quality._FEW, 0):  # 0: every chunk vectorised
+        monkeypatch.setattr(quality, "_FEW", few)
+        monitor = QualityMonitor(
+            "heart",
+            fs,
+            value_range=(-6.0, 6.0),
+            device_range=device_range,
+            burst=BurstRules(peak_fraction=0.3),
+        )
+        out, i = [], 0
+        for k in sizes:
+            if checked:  # as the pipeline calls it (non-empty, timestamps in order)
+                if i < x.size:
+                    monitor.update_checked(x[i : i + k], t[i : i + k])
+            else:
+                monitor.update(x[i : i + k], t[i : i + k])
+            out += monitor.drain_events()
+            i += k
+        results.append((out, monitor.active, monitor.raised))
+    assert results[0] == results[1]
+    flags = {e.flag for e in results[0][0]}
+    assert {"artifact", "rate", "out_of_range", "clipping", "flatline", "nan"} <= flags
 
 
 def test_pipeline_repairs_out_of_order_chunks_as_before() -> None:

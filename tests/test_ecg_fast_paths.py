@@ -15,6 +15,7 @@ import pytest
 from scipy.ndimage import maximum_filter1d
 from scipy.signal import butter, sosfilt, sosfilt_zi
 
+from biosignals import ppg
 from biosignals._ecg_qrs import QrsDetector, _window_max
 from biosignals._stream import History, SosState, median_of_few
 from biosignals.ecg import EcgExtractor
@@ -121,3 +122,51 @@ def test_ppg_clean_and_faulty_chunks_match_one_call(chunk: int) -> None:
     for i in range(0, x.size, chunk):
         parts += [(b.time, b.sample) for b in ext.update(x[i : i + chunk], t[i : i + chunk])]
     assert parts == whole and len(whole) > 40
+
+
+def test_ppg_crossing_in_python_floats_equals_the_vectorised_search(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Crossings searched over a few samples in Python floats (frame-sized chunks) are
+    the vectorised search's: the same pulses, with a flat stretch and a dropout."""
+    beats = np.cumsum(0.8 + 0.1 * np.sin(np.arange(80)))
+    t, x, _ = simulate_ppg(beats, 100.0, 60.0, noise=0.05, seed=6)
+    x[1500:1560] = np.nan
+    x[3000:3500] = x[2999]
+    sizes = np.random.default_rng(6).integers(1, 12, x.size).tolist()
+    results = []
+    for few in (ppg._FEW, 0):  # 0: every crossing vectorised
+        monkeypatch.setattr(ppg, "_FEW", few)
+        ext, out, i = PpgExtractor(100.0), [], 0
+        for k in sizes:
+            out += [(b.time, b.sample, b.rr) for b in ext.update(x[i : i + k], t[i : i + k])]
+            i += k
+        results.append(out)
+    assert results[0] == results[1] and len(results[0]) > 50
+
+
+def _plain_crossing(values: np.ndarray, thr: float, lo: int) -> int | None:
+    """The vectorised crossing search of ``PpgExtractor._crossing``."""
+    above = values > thr
+    if above.item(0):
+        first = int(above.argmin())
+        if above.item(first):
+            return None
+        j = first + int(above[first:].argmax())
+    else:
+        j = int(above.argmax())
+    return lo + j - 1 if above.item(j) else None
+
+
+def test_ppg_crossing_few_equals_the_vectorised_rule() -> None:
+    rng = np.random.default_rng(7)
+    found = 0
+    for _ in range(5000):
+        n = int(rng.integers(2, 18))
+        values = rng.choice([0.0, 0.4, 0.5, 0.6, 1.0, np.nan], n)
+        data = np.zeros((5, n + 3))
+        data[ppg._SSF, 3:] = values
+        want = _plain_crossing(values, 0.5, 100)
+        assert ppg._crossing_few(data, 3, n + 3, 0.5, 100) == want
+        found += want is not None
+    assert 1000 < found < 4900

@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from biosignals._eda_features import N_ROWS, ROW_BAND, ROW_S, ROW_T, ROW_THR, ROW_V, ROW_W
+from biosignals._eda_scan import first_hit, first_hit_one
 from biosignals.eda import EdaExtractor
 
 
@@ -53,6 +55,16 @@ def test_any_chunking_matches_one_block(fs: float) -> None:
     assert chunked == whole
 
 
+@pytest.mark.parametrize("fs", [4.0, 32.0])
+def test_sample_by_sample_matches_one_block(fs: float) -> None:
+    """One sample per call (a slow stream in fast frames: the one-sample path in Python
+    floats) gives the numbers of the vectorised block, SCRs, completions and SCL alike."""
+    x, t = _signal(fs, 240.0, seed=7 + int(fs))
+    single, whole = _run(fs, x, t, [1] * t.size), _run(fs, x, t, [t.size])
+    assert single[0] and single[1] and single[2][0] is not None
+    assert single == whole
+
+
 def test_scr_rate_counts_flagged_onsets_in_its_window() -> None:
     fs = 4.0
     x, t = _signal(fs, 4000.0, seed=5)  # more than the hour the rate remembers
@@ -68,3 +80,27 @@ def test_scr_rate_counts_flagged_onsets_in_its_window() -> None:
     ]:
         count = sum(1 for p in onsets if now - window < p <= now)
         assert ext.scr_rate(now, window) == pytest.approx(count * 60.0 / window)
+
+
+def test_one_column_onset_search_equals_the_vectorised_one() -> None:
+    """``first_hit_one`` (a frame's one sample) returns what ``first_hit`` returns for
+    that column: floors before, inside and after the window, the top of ``v`` before or
+    after the flag's second, hits and misses."""
+    rng = np.random.default_rng(8)
+    back = np.arange(0, 24, 1)
+    compared = hits = 0
+    for _ in range(3000):
+        buf = np.zeros((N_ROWS, 80))
+        buf[ROW_T] = np.cumsum(rng.uniform(0.02, 0.04, 80))
+        for row in (ROW_V, ROW_W, ROW_S):
+            buf[row] = np.cumsum(rng.normal(0.0, 0.02, 80))
+        buf[ROW_BAND] = rng.uniform(0.0, 0.02, 80)
+        buf[ROW_THR] = rng.uniform(0.0, 0.05, 80)
+        c = int(rng.integers(30, 80))
+        until = float(buf[ROW_T, c] + rng.uniform(-0.2, 0.2))
+        vpeak = (float(rng.normal(0.0, 0.1)), int(rng.integers(0, c + 1)), until)
+        want = first_hit(buf, np.array([c]), c, c + 1, vpeak, back)
+        assert first_hit_one(buf, c, vpeak, back) == want
+        compared += 1
+        hits += want is not None
+    assert compared == 3000 and 300 < hits < 2700

@@ -43,6 +43,21 @@ def test_chunks_of_any_size_equal_one_sosfilt_call(order: int) -> None:
     assert state.zi == zf.tolist()
 
 
+@pytest.mark.parametrize("exact", [True, False])
+def test_filter_one_equals_one_sample_chunks(exact: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``filter_one`` (a float in, a float out) is ``filter`` of a one-sample chunk, on the
+    Python path and on SciPy's (where the recursion is not exact)."""
+    monkeypatch.setattr(sos_module, "RECURSION_EXACT", exact)
+    sos = butter(2, 1.0, fs=32.0, output="sos")
+    x = _signal(300, 4)
+    ref, _ = sosfilt(sos, x, zi=sosfilt_zi(sos) * x[0])
+    state = SosState(sos)
+    state.start(float(x[0]))
+    got = [state.filter_one(v) for v in x.tolist()]
+    assert all(isinstance(v, float) for v in got)
+    np.testing.assert_array_equal(got, ref)
+
+
 def test_non_finite_samples_propagate_as_in_sosfilt() -> None:
     sos = butter(2, 1.0, fs=32.0, output="sos")
     ema = np.array([[0.1, 0.0, 0.0, 1.0, -0.9, 0.0]])  # the EDA noise average's form
