@@ -179,6 +179,14 @@ class QrsPlacer:
             return None
         return hist.data[self._row, a:b].copy()
 
+    def correlation(
+        self, hist: History, r: int, known: int, recent: Iterable[FloatArray]
+    ) -> float | None:
+        """:func:`likeness`'s correlation of the :meth:`shape` at ``r`` with the ``recent``
+        shapes; None if there are none or the shape is not known."""
+        x = self.shape(hist, r, known)
+        return None if x is None or not recent else likeness(x, recent)[0]
+
 
 def likeness(x: FloatArray, recent: Iterable[FloatArray]) -> tuple[float, float, float]:
     """How like the ``recent`` shapes (:meth:`QrsPlacer.shape`) ``x`` is: the largest

@@ -17,10 +17,12 @@ in QRS amplitude), where a re-learn lowers SPKI at most 4-fold per step so that 
 pause of several seconds is not filled with noise "beats".
 
 Doubtful beats are held (at most 1 s): a premature one until the regular next beat could
-show it was noise or a T/P wave, a small one until a larger QRS could follow it as a QRS
-follows its P wave. A beat shaped like one of the last 8 (raw -80..+100 ms around R,
-correlation >= 0.85), as large (energy >= 80 % of their median) and with QRS edges (>= 22 %
-of their high-frequency content) is sure and returned at once (a repeated ectopic beat).
+show it was noise or a T/P wave (a smaller complex between two beats at the regular RR,
+less like the recent beats in shape or QRS edges than the one the rhythm predicts), a small
+one until a larger QRS could follow it as a QRS follows its P wave. A beat shaped like one
+of the last 8 (raw -80..+100 ms around R, correlation >= 0.85), as large (energy >= 80 % of
+their median) and with QRS edges (>= 22 % of their high-frequency content) is sure and
+returned at once (a repeated ectopic beat).
 
 Each beat is placed on the R wave at the maximum of |zero-phase 5-25 Hz band-pass| of the
 raw signal within 250 ms before the candidate (the MIT-BIH annotation convention). The
@@ -64,6 +66,9 @@ EARLY = 0.8
 SPLIT_WINDOW = (0.75, 1.35)
 SPLIT_GAP = 0.7
 SPLIT_AMP = 0.6
+REGULAR = (0.88, 1.1)  # the next beat this far from the last (x RR2) is where the rhythm predicts
+SPLIT_HF = 0.5  # ... and a held beat between with half its QRS edges ...
+SPLIT_COR = 0.3  # ... or this much less like the recent beats' shape is no beat
 WEAK_SLOPE = 0.6
 WEAK_AMP = 0.6
 AMP_MIN = 0.3
@@ -342,7 +347,11 @@ class QrsDetector:
     def _splits(self, held: _Held, c: int, placed: Placed) -> bool:
         """True if ``c`` is the regular next beat and the held one, smaller, sits between
         it and the last beat, too close to either to be a beat of its own (noise, a T wave
-        or a P wave: a premature beat is followed by a pause, not by the regular beat)."""
+        or a P wave: a premature beat is followed by a pause, not by the regular beat).
+        Smaller: under SPLIT_AMP of ``c``'s amplitude; or, where ``c`` comes where the
+        rhythm predicts (REGULAR), any smaller one that is less like a beat
+        (:meth:`_less_like`). An interpolated ectopic beat, as large as the regular beats,
+        is kept."""
         last_c, rr2 = self._last_c, self._rr2
         if last_c is None or rr2 is None:
             return False
@@ -350,7 +359,22 @@ class QrsDetector:
         lo, hi = SPLIT_WINDOW
         if not (lo * rr2 <= c - last_c <= hi * rr2 and c - hc < SPLIT_GAP * rr2):
             return False
-        return held[3][1] < SPLIT_AMP * placed[1]
+        if held[3][1] < SPLIT_AMP * placed[1]:
+            return True
+        regular = REGULAR[0] * rr2 <= c - last_c <= REGULAR[1] * rr2
+        if not regular or held[3][1] >= placed[1]:
+            return False
+        return self._less_like(held, c, placed)
+
+    def _less_like(self, held: _Held, c: int, placed: Placed) -> bool:
+        """True if the held beat looks less like the recent beats than ``c``, the beat where
+        the rhythm predicts it: much less like their shape, or with much less of their QRS
+        edges."""
+        if held[3][2] < SPLIT_HF * placed[2]:
+            return True
+        a = self._placer.correlation(self._hist, held[3][0], held[0] + self._look, self._shapes)
+        b = self._placer.correlation(self._hist, placed[0], c + self._look, self._shapes)
+        return a is not None and b is not None and b - a >= SPLIT_COR
 
     def _suspect(self, c: int, at_once: bool = False) -> None:
         """Note a complex no heart makes (noise, motion) as evidence of an artefact

@@ -1,0 +1,76 @@
+"""A complex between two beats at the regular RR (issue 19): noise is dropped, a large
+interpolated ectopic beat is kept.
+
+Synthetic ECG at 360 Hz: a regular rhythm (RR 0.8 s) of one QRS-T shape, and every fourth
+RR an extra complex 0.45 RR after the beat, the next beat on time (no compensatory pause).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from biosignals.ecg import detect_r_peaks
+
+FS = 360.0
+RR = 0.8
+
+
+def _gauss(u: np.ndarray, sigma: float) -> np.ndarray:
+    return np.exp(-0.5 * (u / sigma) ** 2)
+
+
+def _beat(u: np.ndarray) -> np.ndarray:
+    """Q, R, S and a T wave, R at ``u = 0`` (1 mV)."""
+    return (
+        _gauss(u, 0.010)
+        - 0.25 * _gauss(u + 0.025, 0.008)
+        - 0.3 * _gauss(u - 0.025, 0.010)
+        + 0.2 * _gauss(u - 0.25, 0.04)
+    )
+
+
+def _burst(u: np.ndarray) -> np.ndarray:
+    """A muscle-noise-like burst: 22 Hz oscillation in a 30 ms Gaussian envelope."""
+    return np.sin(2.0 * np.pi * 22.0 * u) * _gauss(u, 0.03)
+
+
+def _ectopic(u: np.ndarray) -> np.ndarray:
+    """An inverted, wider complex of another shape (an ectopic beat)."""
+    return -(_gauss(u, 0.018) - 0.4 * _gauss(u - 0.04, 0.02))
+
+
+def _record(
+    extra: Callable[[np.ndarray], np.ndarray], amp: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    t = np.arange(round(60.0 * FS)) / FS
+    x = 0.01 * rng.standard_normal(t.size)
+    beats = np.arange(1.0, 59.0, RR)
+    for b in beats:
+        x += _beat(t - b)
+    odd = beats[10:-2:4] + 0.45 * RR
+    for b in odd:
+        x += amp * extra(t - b)
+    return x, np.round(beats * FS).astype(int), np.round(odd * FS).astype(int)
+
+
+def _found(det: np.ndarray, at: np.ndarray) -> np.ndarray:
+    return np.array([np.min(np.abs(det - i)) <= 0.05 * FS for i in at])
+
+
+def test_noise_between_regular_beats_is_not_a_beat() -> None:
+    x, beats, odd = _record(_burst, 0.9)
+    det = detect_r_peaks(x, FS)
+    assert _found(det, beats).all()
+    assert odd.size >= 10
+    assert not _found(det, odd).any()
+    assert det.size == beats.size
+
+
+def test_large_interpolated_ectopic_beat_is_kept() -> None:
+    x, beats, odd = _record(_ectopic, 1.3)
+    det = detect_r_peaks(x, FS)
+    assert _found(det, beats).all()
+    assert _found(det, odd).all()
