@@ -69,6 +69,7 @@ SPLIT_AMP = 0.6
 REGULAR = (0.88, 1.1)  # the next beat this far from the last (x RR2) is where the rhythm predicts
 SPLIT_HF = 0.5  # ... and a held beat between with half its QRS edges ...
 SPLIT_COR = 0.3  # ... or this much less like the recent beats' shape is no beat
+SPLIT_BIG = 1.0  # ... if smaller than it (an interpolated ectopic beat is as large)
 WEAK_SLOPE = 0.6
 WEAK_AMP = 0.6
 AMP_MIN = 0.3
@@ -355,14 +356,13 @@ class QrsDetector:
         last_c, rr2 = self._last_c, self._rr2
         if last_c is None or rr2 is None:
             return False
-        hc = held[0]
         lo, hi = SPLIT_WINDOW
-        if not (lo * rr2 <= c - last_c <= hi * rr2 and c - hc < SPLIT_GAP * rr2):
+        if not lo * rr2 <= c - last_c <= hi * rr2:
             return False
-        if held[3][1] < SPLIT_AMP * placed[1]:
+        if c - held[0] < SPLIT_GAP * rr2 and held[3][1] < SPLIT_AMP * placed[1]:
             return True
         regular = REGULAR[0] * rr2 <= c - last_c <= REGULAR[1] * rr2
-        if not regular or held[3][1] >= placed[1]:
+        if not regular or held[3][1] >= SPLIT_BIG * placed[1]:
             return False
         return self._less_like(held, c, placed)
 
