@@ -17,9 +17,10 @@ in QRS amplitude), where a re-learn lowers SPKI at most 4-fold per step so that 
 pause of several seconds is not filled with noise "beats".
 
 Doubtful beats are held (at most 1 s): a premature one until the regular next beat could
-show it was noise or a T/P wave (a smaller complex between two beats at the regular RR,
-less like the recent beats in shape or QRS edges than the one the rhythm predicts), a small
-one until a larger QRS could follow it as a QRS follows its P wave. A beat shaped like one
+show it was noise or a T/P wave (:mod:`biosignals._ecg_doubt`: a smaller complex between
+two beats at the regular RR, less like a beat than the one the rhythm predicts; one unlike
+the recent beats in muscle noise with no pause after it), a small one until a larger QRS
+could follow it as a QRS follows its P wave. A beat shaped like one
 of the last 8 (raw -80..+100 ms around R, correlation >= 0.85), as large (energy >= 80 % of
 their median) and with QRS edges (>= 22 % of their high-frequency content) is sure and
 returned at once (a repeated ectopic beat).
@@ -39,6 +40,7 @@ from collections.abc import Iterable
 import numpy as np
 from scipy.signal import butter
 
+from biosignals._ecg_doubt import REGULAR, Held, less_like, noise_burst
 from biosignals._ecg_place import Placed, QrsPlacer, likeness
 from biosignals._stream import (
     FloatArray,
@@ -58,7 +60,6 @@ _RAW, _DER, _MWI, _TIME, _BP, _SQ = 0, 1, 2, 3, 4, 5
 LOOK_AHEAD_S = 0.060
 _RR_HISTORY = 8
 _FEW = 64  # new indices up to which _candidates looks for a local maximum first
-_Held = tuple[int, float, float, Placed]  # candidate, MWI, slope, placement
 BAND_HZ = (5.0, 15.0)
 BAND_ORDER = 2
 TWAVE_SLOPE = 0.5
@@ -66,10 +67,6 @@ EARLY = 0.8
 SPLIT_WINDOW = (0.75, 1.35)
 SPLIT_GAP = 0.7
 SPLIT_AMP = 0.6
-REGULAR = (0.88, 1.1)  # the next beat this far from the last (x RR2) is where the rhythm predicts
-SPLIT_HF = 0.5  # ... and a held beat between with half its QRS edges ...
-SPLIT_COR = 0.3  # ... or this much less like the recent beats' shape is no beat
-SPLIT_BIG = 1.0  # ... if smaller than it (an interpolated ectopic beat is as large)
 WEAK_SLOPE = 0.6
 WEAK_AMP = 0.6
 AMP_MIN = 0.3
@@ -127,7 +124,7 @@ class QrsDetector:
         self._hf_ref = 0.0
         self._amps: deque[float] = deque(maxlen=_RR_HISTORY)
         self._amp_ref = 0.0
-        self._held: _Held | None = None  # a beat not yet confirmed
+        self._held: Held | None = None  # a beat not yet confirmed
         self._shapes: deque[FloatArray] = deque(maxlen=_RR_HISTORY)  # raw, around R
         self._held_due = 0
         self._rr_all: deque[int] = deque(maxlen=8)
@@ -266,7 +263,7 @@ class QrsDetector:
         if self._last_c is not None and c - self._last_c < self._rr_min:
             self._suspect(c, at_once=True)  # a QRS-like complex over 220 bpm after a beat
         if held is not None:
-            if self._splits(held, c, placed):
+            if self._splits(held, c, placed) or self._stray(held):
                 self._suspect(held[0])  # a complex between two regular beats
                 self._drop_held()
             else:
@@ -345,14 +342,14 @@ class QrsDetector:
         cor, size, usual = likeness(shape, self._shapes)
         return size >= SURE_NORM * usual and cor >= SURE_COR
 
-    def _splits(self, held: _Held, c: int, placed: Placed) -> bool:
+    def _splits(self, held: Held, c: int, placed: Placed) -> bool:
         """True if ``c`` is the regular next beat and the held one, smaller, sits between
         it and the last beat, too close to either to be a beat of its own (noise, a T wave
         or a P wave: a premature beat is followed by a pause, not by the regular beat).
         Smaller: under SPLIT_AMP of ``c``'s amplitude; or, where ``c`` comes where the
         rhythm predicts (REGULAR), any smaller one that is less like a beat
-        (:meth:`_less_like`). An interpolated ectopic beat, as large as the regular beats,
-        is kept."""
+        (:func:`~biosignals._ecg_doubt.less_like`). An interpolated ectopic beat, as large
+        as the regular beats, is kept."""
         last_c, rr2 = self._last_c, self._rr2
         if last_c is None or rr2 is None:
             return False
@@ -361,20 +358,18 @@ class QrsDetector:
             return False
         if c - held[0] < SPLIT_GAP * rr2 and held[3][1] < SPLIT_AMP * placed[1]:
             return True
-        regular = REGULAR[0] * rr2 <= c - last_c <= REGULAR[1] * rr2
-        if not regular or held[3][1] >= SPLIT_BIG * placed[1]:
+        if not REGULAR[0] * rr2 <= c - last_c <= REGULAR[1] * rr2:
             return False
-        return self._less_like(held, c, placed)
+        return less_like(self._placer, self._hist, self._look, self._shapes, held, c, placed)
 
-    def _less_like(self, held: _Held, c: int, placed: Placed) -> bool:
-        """True if the held beat looks less like the recent beats than ``c``, the beat where
-        the rhythm predicts it: much less like their shape, or with much less of their QRS
-        edges."""
-        if held[3][2] < SPLIT_HF * placed[2]:
-            return True
-        a = self._placer.correlation(self._hist, held[3][0], held[0] + self._look, self._shapes)
-        b = self._placer.correlation(self._hist, placed[0], c + self._look, self._shapes)
-        return a is not None and b is not None and b - a >= SPLIT_COR
+    def _stray(self, held: Held) -> bool:
+        """True if the held beat is premature and a noise burst (:func:`noise_burst`);
+        called when a next beat came before its hold ended (no compensatory pause)."""
+        rr2, last_c = self._rr2, self._last_c
+        if rr2 is None or last_c is None or held[0] - last_c >= EARLY * rr2:
+            return False
+        args = (self._placer, self._hist, self._look, self._shapes, self._hf_ref)
+        return noise_burst(*args, held)
 
     def _suspect(self, c: int, at_once: bool = False) -> None:
         """Note a complex no heart makes (noise, motion) as evidence of an artefact
