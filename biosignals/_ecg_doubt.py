@@ -6,8 +6,10 @@ hold ended (no compensatory pause after it):
 * :func:`less_like`: the next beat comes where the rhythm predicts (REGULAR x RR2 after the
   last beat) and the held complex, smaller than it, has much less of its QRS edges
   (15-40 Hz content) or is much less like the recent beats' shape than it: noise, a T wave
-  or a P wave. A premature ectopic beat is followed by a pause, not by the regular beat;
-  an interpolated one (no pause) is as large as the regular beats and is kept.
+  or a P wave. A premature ectopic beat is followed by a pause, not by the regular beat.
+  An interpolated one (no pause) delays the next sinus beat (concealed retrograde
+  conduction prolongs its PR interval), so a held complex as large as the next beat is
+  dropped only if that beat is on time (at most ON_TIME x RR2 after the last beat).
 * :func:`noise_burst`: the held complex is unlike the recent beats' shape and sits in
   noise of the QRS-edge band (muscle noise; T and P waves and baseline wander have none).
 """
@@ -21,7 +23,8 @@ from biosignals._stream import FloatArray, History
 
 Held = tuple[int, float, float, Placed]  # candidate, MWI, slope, placement
 REGULAR = (0.88, 1.1)  # the next beat this far from the last (x RR2) is where the rhythm predicts
-SPLIT_BIG = 1.0  # a held beat smaller than it (x its amplitude) ...
+ON_TIME = 1.03  # the next beat no later than this (x RR2) after the last is not delayed
+SPLIT_BIG = 1.0  # a held beat smaller than it (x its amplitude), or any if it is on time, ...
 SPLIT_HF = 0.5  # ... with less than half its QRS edges ...
 SPLIT_COR = 0.3  # ... or this much less like the recent beats' shape is no beat
 STRAY_COR = 0.4  # a premature beat less like the recent beats' shape than this ...
@@ -36,11 +39,13 @@ def less_like(
     held: Held,
     c: int,
     placed: Placed,
+    on_time: bool = False,
 ) -> bool:
-    """True if ``held`` is smaller than candidate ``c`` (placement ``placed``) and less
-    like a beat: under SPLIT_HF of its QRS edges, or a correlation with the recent
-    ``shapes`` SPLIT_COR below its (``look``: samples known after a candidate)."""
-    if held[3][1] >= SPLIT_BIG * placed[1]:
+    """True if ``held`` is smaller than candidate ``c`` (placement ``placed``), or ``c``
+    is ``on_time``, and ``held`` is less like a beat: under SPLIT_HF of its QRS edges, or
+    a correlation with the recent ``shapes`` SPLIT_COR below its (``look``: samples known
+    after a candidate)."""
+    if held[3][1] >= SPLIT_BIG * placed[1] and not on_time:
         return False
     if held[3][2] < SPLIT_HF * placed[2]:
         return True

@@ -40,7 +40,7 @@ from collections.abc import Iterable
 import numpy as np
 from scipy.signal import butter
 
-from biosignals._ecg_doubt import REGULAR, Held, less_like, noise_burst
+from biosignals._ecg_doubt import ON_TIME, REGULAR, Held, less_like, noise_burst
 from biosignals._ecg_place import Placed, QrsPlacer, likeness
 from biosignals._stream import (
     FloatArray,
@@ -360,7 +360,9 @@ class QrsDetector:
             return True
         if not REGULAR[0] * rr2 <= c - last_c <= REGULAR[1] * rr2:
             return False
-        return less_like(self._placer, self._hist, self._look, self._shapes, held, c, placed)
+        on_time = c - last_c <= ON_TIME * rr2
+        args = (self._placer, self._hist, self._look, self._shapes)
+        return less_like(*args, held, c, placed, on_time)
 
     def _stray(self, held: Held) -> bool:
         """True if the held beat is premature and a noise burst (:func:`noise_burst`);

@@ -1,5 +1,6 @@
-"""A complex between two beats at the regular RR (issue 19): noise is dropped, a large
-interpolated ectopic beat is kept; premature complexes in muscle-noise bursts are not beats.
+"""A complex between two beats at the regular RR (issue 19): noise and a large bump are
+dropped, a large interpolated ectopic beat (the next beat delayed) is kept; premature
+complexes in muscle-noise bursts are not beats.
 
 Synthetic ECG at 360 Hz: a regular rhythm (RR 0.8 s) of one QRS-T shape, and every fourth
 RR an extra complex 0.45 RR after the beat, the next beat on time (no compensatory pause).
@@ -42,13 +43,20 @@ def _ectopic(u: np.ndarray) -> np.ndarray:
     return -(_gauss(u, 0.018) - 0.4 * _gauss(u - 0.04, 0.02))
 
 
+def _bump(u: np.ndarray) -> np.ndarray:
+    """An electrode-motion bump: a 20 ms Gaussian, few QRS edges."""
+    return _gauss(u, 0.02)
+
+
 def _record(
-    extra: Callable[[np.ndarray], np.ndarray], amp: float
+    extra: Callable[[np.ndarray], np.ndarray], amp: float, delay: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``delay``: the beat after each extra complex comes this much (x RR) late."""
     rng = np.random.default_rng(0)
     t = np.arange(round(60.0 * FS)) / FS
     x = 0.01 * rng.standard_normal(t.size)
     beats = np.arange(1.0, 59.0, RR)
+    beats[11:-1:4] += delay * RR
     for b in beats:
         x += _beat(t - b)
     odd = beats[10:-2:4] + 0.45 * RR
@@ -71,10 +79,19 @@ def test_noise_between_regular_beats_is_not_a_beat() -> None:
 
 
 def test_large_interpolated_ectopic_beat_is_kept() -> None:
-    x, beats, odd = _record(_ectopic, 1.3)
+    """An interpolated ectopic beat delays the next sinus beat (concealed conduction)."""
+    x, beats, odd = _record(_ectopic, 1.3, delay=0.08)
     det = detect_r_peaks(x, FS)
     assert _found(det, beats).all()
     assert _found(det, odd).all()
+
+
+def test_large_blunt_bump_between_beats_on_time_is_not_a_beat() -> None:
+    """An electrode-motion bump twice the beats' size, the next beat on time."""
+    x, beats, odd = _record(_bump, 2.0)
+    det = detect_r_peaks(x, FS)
+    assert _found(det, beats).all()
+    assert not _found(det, odd).any()
 
 
 def test_muscle_noise_bursts_add_few_false_beats() -> None:
