@@ -57,6 +57,7 @@ class QrsPlacer:
         self._step_half = round(0.120 * fs)
         self._step_avg = max(1, round(0.010 * fs))
         self._shape_pre, self._shape_post = round(0.080 * fs), round(0.100 * fs)
+        self._floor_pre, self._floor_post = round(1.0 * fs), round(0.100 * fs)
         # Scratch for the R-placement window: raw samples up to the look-ahead (head), then
         # their odd extension (tail); 2 * the last raw sample as a 0-d operand.
         self._ref_buf = np.empty(self._refine_pre + self._ref_fir.size)
@@ -169,6 +170,17 @@ class QrsPlacer:
         low, high = extremes(seg)
         return change > STEP_CHANGE * (high - low)
 
+    def hf_floor(self, hist: History, r: int) -> float:
+        """The median |zero-phase 15-40 Hz band-pass| from 1 s to 0.1 s before ``r``: the
+        noise in the QRS-edge band (muscle noise; a QRS in the window barely moves the
+        median); 0 where the window is not kept."""
+        a = r - self._floor_pre - self._hf_half - hist.start
+        b = r - self._floor_post + self._hf_half + 1 - hist.start
+        if a < 0 or b > hist.end - hist.start:
+            return 0.0
+        y = np.correlate(hist.data[self._row, a:b], self._hf_fir, "valid")
+        return float(np.median(np.abs(y)))
+
     def shape(self, hist: History, r: int, known: int) -> FloatArray | None:
         """A copy of the raw samples from 80 ms before to 100 ms after R; None unless all
         of them are known (up to sample ``known``, the decision's look-ahead: chunking
@@ -178,6 +190,14 @@ class QrsPlacer:
         if a < 0 or b > known + 1 - hist.start:
             return None
         return hist.data[self._row, a:b].copy()
+
+    def correlation(
+        self, hist: History, r: int, known: int, recent: Iterable[FloatArray]
+    ) -> float | None:
+        """:func:`likeness`'s correlation of the :meth:`shape` at ``r`` with the ``recent``
+        shapes; None if there are none or the shape is not known."""
+        x = self.shape(hist, r, known)
+        return None if x is None or not recent else likeness(x, recent)[0]
 
 
 def likeness(x: FloatArray, recent: Iterable[FloatArray]) -> tuple[float, float, float]:

@@ -17,10 +17,13 @@ in QRS amplitude), where a re-learn lowers SPKI at most 4-fold per step so that 
 pause of several seconds is not filled with noise "beats".
 
 Doubtful beats are held (at most 1 s): a premature one until the regular next beat could
-show it was noise or a T/P wave, a small one until a larger QRS could follow it as a QRS
-follows its P wave. A beat shaped like one of the last 8 (raw -80..+100 ms around R,
-correlation >= 0.85), as large (energy >= 80 % of their median) and with QRS edges (>= 22 %
-of their high-frequency content) is sure and returned at once (a repeated ectopic beat).
+show it was noise or a T/P wave (:mod:`biosignals._ecg_doubt`: a smaller complex between
+two beats at the regular RR, less like a beat than the one the rhythm predicts; one unlike
+the recent beats in muscle noise with no pause after it), a small one until a larger QRS
+could follow it as a QRS follows its P wave. A beat shaped like one
+of the last 8 (raw -80..+100 ms around R, correlation >= 0.85), as large (energy >= 80 % of
+their median) and with QRS edges (>= 22 % of their high-frequency content) is sure and
+returned at once (a repeated ectopic beat).
 
 Each beat is placed on the R wave at the maximum of |zero-phase 5-25 Hz band-pass| of the
 raw signal within 250 ms before the candidate (the MIT-BIH annotation convention). The
@@ -37,6 +40,7 @@ from collections.abc import Iterable
 import numpy as np
 from scipy.signal import butter
 
+from biosignals._ecg_doubt import ON_TIME, REGULAR, Held, less_like, noise_burst
 from biosignals._ecg_place import Placed, QrsPlacer, likeness
 from biosignals._stream import (
     FloatArray,
@@ -57,7 +61,6 @@ LOOK_AHEAD_S = 0.060
 _RR_HISTORY = 8
 _FEW_FRONT = 16  # chunks up to this long run the front end in Python floats
 _FEW = 64  # new indices up to which _candidates looks for a local maximum first
-_Held = tuple[int, float, float, Placed]  # candidate, MWI, slope, placement
 BAND_HZ = (5.0, 15.0)
 BAND_ORDER = 2
 TWAVE_SLOPE = 0.5
@@ -122,7 +125,7 @@ class QrsDetector:
         self._hf_ref = 0.0
         self._amps: deque[float] = deque(maxlen=_RR_HISTORY)
         self._amp_ref = 0.0
-        self._held: _Held | None = None  # a beat not yet confirmed
+        self._held: Held | None = None  # a beat not yet confirmed
         self._shapes: deque[FloatArray] = deque(maxlen=_RR_HISTORY)  # raw, around R
         self._held_due = 0
         self._rr_all: deque[int] = deque(maxlen=8)
@@ -274,7 +277,7 @@ class QrsDetector:
         if self._last_c is not None and c - self._last_c < self._rr_min:
             self._suspect(c, at_once=True)  # a QRS-like complex over 220 bpm after a beat
         if held is not None:
-            if self._splits(held, c, placed):
+            if self._splits(held, c, placed) or self._stray(held):
                 self._suspect(held[0])  # a complex between two regular beats
                 self._drop_held()
             else:
@@ -353,18 +356,36 @@ class QrsDetector:
         cor, size, usual = likeness(shape, self._shapes)
         return size >= SURE_NORM * usual and cor >= SURE_COR
 
-    def _splits(self, held: _Held, c: int, placed: Placed) -> bool:
+    def _splits(self, held: Held, c: int, placed: Placed) -> bool:
         """True if ``c`` is the regular next beat and the held one, smaller, sits between
         it and the last beat, too close to either to be a beat of its own (noise, a T wave
-        or a P wave: a premature beat is followed by a pause, not by the regular beat)."""
+        or a P wave: a premature beat is followed by a pause, not by the regular beat).
+        Smaller: under SPLIT_AMP of ``c``'s amplitude; or, where ``c`` comes where the
+        rhythm predicts (REGULAR), any smaller one that is less like a beat
+        (:func:`~biosignals._ecg_doubt.less_like`). An interpolated ectopic beat, as large
+        as the regular beats, is kept."""
         last_c, rr2 = self._last_c, self._rr2
         if last_c is None or rr2 is None:
             return False
-        hc = held[0]
         lo, hi = SPLIT_WINDOW
-        if not (lo * rr2 <= c - last_c <= hi * rr2 and c - hc < SPLIT_GAP * rr2):
+        if not lo * rr2 <= c - last_c <= hi * rr2:
             return False
-        return held[3][1] < SPLIT_AMP * placed[1]
+        if c - held[0] < SPLIT_GAP * rr2 and held[3][1] < SPLIT_AMP * placed[1]:
+            return True
+        if not REGULAR[0] * rr2 <= c - last_c <= REGULAR[1] * rr2:
+            return False
+        on_time = c - last_c <= ON_TIME * rr2
+        args = (self._placer, self._hist, self._look, self._shapes)
+        return less_like(*args, held, c, placed, on_time)
+
+    def _stray(self, held: Held) -> bool:
+        """True if the held beat is premature and a noise burst (:func:`noise_burst`);
+        called when a next beat came before its hold ended (no compensatory pause)."""
+        rr2, last_c = self._rr2, self._last_c
+        if rr2 is None or last_c is None or held[0] - last_c >= EARLY * rr2:
+            return False
+        args = (self._placer, self._hist, self._look, self._shapes, self._hf_ref)
+        return noise_burst(*args, held)
 
     def _suspect(self, c: int, at_once: bool = False) -> None:
         """Note a complex no heart makes (noise, motion) as evidence of an artefact
