@@ -119,7 +119,7 @@ def test_abnormal_variants_change_what_they_claim() -> None:
     assert np.count_nonzero(jumps > 0.25) >= 300.0 / 25.0  # a step every 5-25 s
 
 
-@pytest.mark.parametrize(("kind", "f1_min"), [("bw", 0.995), ("ma", 0.98), ("em", 0.96)])
+@pytest.mark.parametrize(("kind", "f1_min"), [("bw", 0.995), ("ma", 0.99), ("em", 0.975)])
 def test_detector_holds_up_at_12_db(kind: str, f1_min: float) -> None:
     x, beats = _first("100", 600.0)
     noisy, mask = stress().add_noise(x, beats, FS, kind, 12.0, seed=7)
