@@ -226,7 +226,6 @@ def test_a_small_fixed_set_of_archetypes_is_recovered(tmp_path: Path, archetype:
         assert result.value("habituation_floor") == pytest.approx(0.25, abs=0.1)
 
 
-
 def test_each_estimate_lies_inside_its_own_interval(tmp_path: Path) -> None:
     """The bootstrap replicates scatter around the fit (centred residuals, the prior
     resampled around the fit), so every 95 % interval holds its own estimate, the weakly
