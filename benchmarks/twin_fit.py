@@ -204,12 +204,16 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--profiles", type=int, default=20)
+    parser.add_argument(
+        "--profiles", type=int, default=20, help="known twins (default 20; fewer for a quick run)"
+    )
     parser.add_argument("--sessions", type=int, default=6)
     parser.add_argument("--minutes", type=float, default=20.0, help="session length (default 20)")
     parser.add_argument("--protocol", default="heights-graded")
     parser.add_argument("--bootstrap", type=int, default=20)
-    parser.add_argument("--forecast-runs", type=int, default=10)
+    parser.add_argument(
+        "--forecast-runs", type=int, default=10, help="0: recovery only, no prediction part"
+    )
     parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--part", choices=("all", "recovery", "speed"), default="all")
     args = parser.parse_args(argv)

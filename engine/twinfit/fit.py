@@ -11,8 +11,11 @@ soft-L1 loss) on the recorded feature trajectories driven by the recorded intens
 3. a weak population prior on each shared parameter decides what the data leave open;
    parameters that lean on it are reported as weakly identified
    (:func:`~engine.twinfit.uncertainty.weak_parameters`);
-4. a moving-block residual bootstrap gives 95 % intervals and the samples a forecast
-   draws from.
+4. a moving-block residual bootstrap (centred residuals, the prior resampled around the
+   fit) gives 95 % intervals and the samples a forecast draws from; on a course of three
+   or more sessions with exposure, a delete-one-session jackknife widens them where the
+   sessions disagree more than the bootstrap says
+   (:func:`~engine.twinfit.uncertainty.widen_by_jackknife`).
 """
 
 from __future__ import annotations
@@ -29,10 +32,13 @@ from engine.twinfit.problem import SIGNALS, FitProblem
 from engine.twinfit.result import Estimate, FitResult, SessionFit, SignalFit, Status
 from engine.twinfit.trace import SessionTrace, TwinFitError, check_one_participant
 from engine.twinfit.uncertainty import (
+    MIN_JACKKNIFE_SESSIONS,
     autocorrelation_inflation,
     block_bootstrap,
+    session_jackknife,
     structural_holds,
     weak_parameters,
+    widen_by_jackknife,
 )
 
 __all__ = ["DEFAULT_BOOTSTRAP", "fit_twin"]
@@ -211,6 +217,9 @@ def fit_twin(
         problem, result.x, bootstrap, seed, lambda p, x0: _solve(p, x0, max_nfev=60).x
     )
     samples = [_values(problem, v) for v in vectors]
+    if len(samples) > 1 and sum(tr.exposure for tr in traces) >= MIN_JACKKNIFE_SESSIONS:
+        jack = session_jackknife(problem, result.x, lambda p, x0: _solve(p, x0, max_nfev=60).x)
+        samples, _ = widen_by_jackknife(_values(problem, result.x), samples, jack)
     goodness, per_session = _goodness(problem, result.x)
     _, hr0, scl0 = problem.unpack(result.x)
     sessions = [

@@ -68,6 +68,13 @@ class FitProblem:
     sigma: Mapping[str, float] = field(
         default_factory=lambda: {"hr": 2.0, "scl": 0.05, "scr": 1.5, "suds": 5.0}
     )
+    prior_centre: tuple[float, ...] | None = None
+    """Centre of each free shared parameter's prior (optimiser's coordinates); ``None``:
+    the population defaults. A bootstrap replicate draws its own (see
+    :func:`~engine.twinfit.uncertainty.block_bootstrap`)."""
+    course_index: tuple[int, ...] | None = None
+    """Each session's place in the course (``None``: 0, 1, 2, ...); a problem that leaves
+    a session out keeps the others' places (:meth:`without_session`)."""
 
     @classmethod
     def build(
@@ -98,9 +105,27 @@ class FitProblem:
         """The same problem with other residual scales."""
         return replace(self, sigma=dict(sigma))
 
-    def with_data(self, data: tuple[Observed, ...]) -> FitProblem:
-        """The same problem on other observations (a bootstrap replicate)."""
-        return replace(self, data=data)
+    def with_data(
+        self, data: tuple[Observed, ...], prior_centre: tuple[float, ...] | None = None
+    ) -> FitProblem:
+        """The same problem on other observations and, if given, other prior centres (a
+        bootstrap replicate)."""
+        return replace(self, data=data, prior_centre=prior_centre)
+
+    def without_session(self, k: int, x: np.ndarray) -> tuple[FitProblem, np.ndarray]:
+        """The problem without session ``k`` (the others keep their places in the course)
+        and ``x`` without that session's resting levels."""
+        keep = [s for s in range(self.sessions) if s != k]
+        places = self._places()
+        n, s = len(self.free), self.sessions
+        drop = [n + k] + ([n + s + k] if self.eda else [])
+        smaller = replace(
+            self,
+            courses=tuple(self.courses[i] for i in keep),
+            data=tuple(self.data[i] for i in keep),
+            course_index=tuple(places[i] for i in keep),
+        )
+        return smaller, np.delete(x, drop)
 
     # ------------------------------------------------------------------ vectors
     def unpack(self, x: np.ndarray) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
@@ -153,9 +178,12 @@ class FitProblem:
         """The mean response of every session under ``x``."""
         shared, hr0, scl0 = self.unpack(x)
         return [
-            mean_response(course, self.session_params(shared, hr0[s], scl0[s], s))
-            for s, course in enumerate(self.courses)
+            mean_response(course, self.session_params(shared, hr0[s], scl0[s], place))
+            for s, (course, place) in enumerate(zip(self.courses, self._places(), strict=True))
         ]
+
+    def _places(self) -> tuple[int, ...]:
+        return self.course_index or tuple(range(self.sessions))
 
     def predict(self, x: np.ndarray) -> list[dict[str, np.ndarray]]:
         """Per session, each signal's prediction at its observation times."""
@@ -177,10 +205,13 @@ class FitProblem:
         return sum(obs.count(sig) for obs in self.data for sig in SIGNALS)
 
     def prior_residuals(self, x: np.ndarray) -> np.ndarray:
-        """``(x - population default) / prior scale`` of each free shared parameter."""
+        """``(x - prior centre) / prior scale`` of each free shared parameter (centre: the
+        population default unless :attr:`prior_centre` says otherwise)."""
         out = np.empty(len(self.free))
         for k, name in enumerate(self.free):
             centre, scale = PARAMS[name].prior
+            if self.prior_centre is not None:
+                centre = self.prior_centre[k]
             out[k] = (x[k] - centre) / scale
         return out
 

@@ -9,8 +9,11 @@
   the habituation time constant of a patient who hardly habituates. They stay free (the
   prior keeps them near the population) and are reported as weakly identified.
 * :func:`block_bootstrap`: moving-block residual bootstrap (60 s blocks of the 1 Hz
-  features, single SUDS answers): refits on ``prediction + resampled residuals``, warm
-  started at the fit.
+  features, single SUDS answers): refits on ``prediction + resampled centred residuals``
+  with the prior resampled around the fit, warm started at the fit.
+* :func:`session_jackknife` and :func:`widen_by_jackknife`: the shared parameters refitted
+  with each session left out; the bootstrap samples are spread further where the sessions
+  disagree more than the bootstrap says (model misfit that differs from day to day).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+from scipy.stats import norm
+from scipy.stats import t as student_t
 
 from engine.twinfit.params import GLOBAL_PARAMS, PARAMS, Needs
 from engine.twinfit.problem import SIGNALS, FitProblem, Observed
@@ -27,8 +32,10 @@ from engine.twinfit.trace import SessionTrace
 __all__ = [
     "autocorrelation_inflation",
     "block_bootstrap",
+    "session_jackknife",
     "structural_holds",
     "weak_parameters",
+    "widen_by_jackknife",
 ]
 
 WEAK_SHARE = 0.6
@@ -122,14 +129,25 @@ def _resample(values: np.ndarray, block: int, rng: np.random.Generator) -> np.nd
 def _replicate(
     problem: FitProblem, fitted: list[dict[str, np.ndarray]], rng: np.random.Generator
 ) -> tuple[Observed, ...]:
+    """``fitted + resampled residuals``, each session's and signal's residuals centred."""
     out = []
     for pred, obs in zip(fitted, problem.data, strict=True):
         y = {}
         for signal in SIGNALS:
             resid = obs.y[signal] - pred[signal]
+            if resid.size:
+                resid = resid - resid.mean()  # centred: a replicate's noise has mean 0
             y[signal] = pred[signal] + _resample(resid, 1 if signal == "suds" else BLOCK_S, rng)
         out.append(Observed(obs.t, y))
     return tuple(out)
+
+
+def _prior_centres(
+    problem: FitProblem, x: np.ndarray, rng: np.random.Generator
+) -> tuple[float, ...]:
+    """A replicate's prior centres: the fit plus a draw of each prior's own spread."""
+    scales = np.asarray([PARAMS[name].prior[1] for name in problem.free])
+    return tuple(float(v) for v in x[: len(scales)] + rng.normal(0.0, 1.0, scales.size) * scales)
 
 
 def block_bootstrap(
@@ -140,12 +158,90 @@ def block_bootstrap(
     solve: Callable[[FitProblem, np.ndarray], np.ndarray],
     progress: Callable[[int, int], None] | None = None,
 ) -> list[np.ndarray]:
-    """Parameter vectors refitted on ``replicates`` block-bootstrap replicates."""
+    """Parameter vectors refitted on ``replicates`` block-bootstrap replicates.
+
+    A replicate is the fit's prediction plus resampled centred residuals
+    (:func:`_replicate`), and the prior is resampled the same way: its pseudo-observation
+    of each free shared parameter is drawn around the fit, ``x + N(0, prior scale)``
+    (:func:`_prior_centres`). The replicates are then fitted with the same estimator, so
+    they scatter around ``x`` as the fit scatters around the truth; refitted against the
+    population centre instead, each replicate would be pulled towards the population a
+    second time and its spread would not contain the fit.
+    """
     rng = np.random.default_rng(seed)
     fitted = problem.predict(x)
     out = []
     for k in range(replicates):
-        out.append(solve(problem.with_data(_replicate(problem, fitted, rng)), x))
+        data = _replicate(problem, fitted, rng)
+        replica = problem.with_data(data, _prior_centres(problem, x, rng))
+        out.append(solve(replica, x))
         if progress is not None:
             progress(k + 1, replicates)
     return out
+
+
+MIN_JACKKNIFE_SESSIONS = 3
+"""Sessions with exposure a course needs for the session jackknife (leaving one out must
+leave two: the between-session rate needs them)."""
+
+
+_T_OVER_Z = tuple(
+    [1.0, 1.0] + [float(student_t.ppf(0.975, n - 1) / norm.ppf(0.975)) for n in range(2, 31)]
+)
+"""``t(0.975, n - 1) / z(0.975)`` by number of sessions ``n`` (30 and more: the last)."""
+
+
+def session_jackknife(
+    problem: FitProblem,
+    x: np.ndarray,
+    solve: Callable[[FitProblem, np.ndarray], np.ndarray],
+) -> list[dict[str, float]]:
+    """The free shared parameters refitted with each session left out in turn (the others
+    keep their places in the course), warm started at the fit."""
+    out = []
+    for k in range(problem.sessions):
+        smaller, start = problem.without_session(k, x)
+        v = solve(smaller, start)
+        out.append(
+            {name: PARAMS[name].from_free(float(v[j])) for j, name in enumerate(problem.free)}
+        )
+    return out
+
+
+def widen_by_jackknife(
+    point: dict[str, float], samples: list[dict[str, float]], jack: list[dict[str, float]]
+) -> tuple[list[dict[str, float]], dict[str, float]]:
+    """Bootstrap samples spread further around ``point`` where the sessions disagree more
+    than the bootstrap says; returns them and each parameter's widening factor.
+
+    The residual bootstrap knows only the noise within a session. A misfit of the mean
+    model that differs from session to session (a response the model shapes a little
+    differently each day) moves the estimate as well, and only leaving whole sessions out
+    shows it: the delete-one-session jackknife's standard deviation,
+    ``sqrt((n - 1) / n * sum((theta_k - mean) ** 2))``, treats the sessions as the
+    independent units and assumes nothing about the residuals within them; estimated from
+    ``n`` sessions it is itself uncertain, so its 95 % interval is Student's
+    ``t(0.975, n - 1)`` standard deviations wide (2.57 for 6 sessions), not 1.96. Where
+    that is wider than the bootstrap's, ``1.96 * sd_boot``, each sample's distance from
+    ``point`` is multiplied by their ratio (never narrowed), within the parameter's search
+    range.
+    """
+    factors: dict[str, float] = {}
+    if len(jack) < MIN_JACKKNIFE_SESSIONS or len(samples) < 2:
+        return samples, factors
+    n = len(jack)
+    for name in jack[0]:
+        theta = np.asarray([j[name] for j in jack])
+        sd_jack = math.sqrt((n - 1) / n * float(np.sum((theta - theta.mean()) ** 2)))
+        sd_boot = float(np.std([smp[name] for smp in samples], ddof=1))
+        ratio = _T_OVER_Z[min(n, len(_T_OVER_Z) - 1)] * sd_jack / sd_boot if sd_boot > 0 else 1.0
+        factors[name] = max(1.0, ratio)
+    out = []
+    for smp in samples:
+        widened = dict(smp)
+        for name, f in factors.items():
+            spec = PARAMS[name]
+            value = point[name] + f * (smp[name] - point[name])
+            widened[name] = min(max(value, spec.lower), spec.upper)
+        out.append(widened)
+    return out, factors

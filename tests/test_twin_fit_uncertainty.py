@@ -1,0 +1,70 @@
+"""The twin fit's uncertainty: the session jackknife's widening and leaving a session out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+from twinfit_helpers import record_course, traces
+
+from biosignals.twin_model import TwinProfile
+from engine.twinfit.params import GLOBAL_PARAMS, PARAMS, population_default
+from engine.twinfit.problem import FitProblem
+from engine.twinfit.uncertainty import widen_by_jackknife
+
+
+def _samples(values: list[float]) -> list[dict[str, float]]:
+    return [{"reactivity": v, "resting_hr": 70.0 + v} for v in values]
+
+
+def test_the_jackknife_widens_where_the_sessions_disagree_more() -> None:
+    point = {"reactivity": 1.0, "resting_hr": 71.0}
+    samples = _samples([0.99, 1.01, 0.98, 1.02])
+    jack = [{"reactivity": v} for v in (0.9, 1.1, 0.95, 1.05, 1.0, 1.0)]  # spread further
+    widened, factors = widen_by_jackknife(point, samples, jack)
+    n, theta = 6, np.asarray([j["reactivity"] for j in jack])
+    sd_jack = np.sqrt((n - 1) / n * np.sum((theta - theta.mean()) ** 2))
+    sd_boot = np.std([s["reactivity"] for s in samples], ddof=1)
+    t_over_z = stats.t.ppf(0.975, n - 1) / stats.norm.ppf(0.975)  # 6 sessions: 2.57 / 1.96
+    assert factors["reactivity"] == pytest.approx(t_over_z * sd_jack / sd_boot)
+    for before, after in zip(samples, widened, strict=True):
+        assert after["reactivity"] - 1.0 == pytest.approx(
+            factors["reactivity"] * (before["reactivity"] - 1.0)
+        )
+        assert after["resting_hr"] == before["resting_hr"]  # per-session levels untouched
+
+
+def test_the_jackknife_never_narrows_and_stays_in_range() -> None:
+    point = {"reactivity": 0.1}
+    samples = _samples([0.05, 0.15, 0.08, 0.12])
+    agreeing = [{"reactivity": 0.1} for _ in range(4)]
+    same, factors = widen_by_jackknife(point, samples, agreeing)
+    assert factors["reactivity"] == 1.0 and same == samples
+    wild = [{"reactivity": v} for v in (0.1, 2.5, 0.1, 0.1)]
+    widened, _ = widen_by_jackknife(point, samples, wild)
+    spec = PARAMS["reactivity"]
+    assert all(spec.lower <= s["reactivity"] <= spec.upper for s in widened)
+    assert min(s["reactivity"] for s in widened) == spec.lower
+    assert widen_by_jackknife(point, samples, wild[:2])[1] == {}  # too few sessions
+
+
+def test_a_session_left_out_keeps_the_others_places(tmp_path: Path) -> None:
+    """Session 2 without session 1 is still played as the third of the course (its
+    reactivity fallen twice), with its own resting levels."""
+    truth = TwinProfile(between_session_rate=0.2)
+    course = traces(record_course(tmp_path, truth, 3))
+    free = tuple(s.name for s in GLOBAL_PARAMS)
+    problem = FitProblem.build(course, free, {}, eda=True)
+    shared = {s.name: population_default(s.name) for s in GLOBAL_PARAMS}
+    shared["between_session_rate"] = 0.2
+    x = problem.pack(shared, np.asarray([70.0, 72.0, 74.0]), np.asarray([4.0, 4.5, 5.0]))
+    smaller, y = problem.without_session(1, x)
+    assert smaller.sessions == 2 and y.size == x.size - 2
+    _, hr0, scl0 = smaller.unpack(y)
+    assert list(hr0) == [70.0, 74.0] and list(scl0) == [4.0, 5.0]
+    full, part = problem.predict(x), smaller.predict(y)
+    for signal in ("hr", "scl", "suds"):
+        np.testing.assert_allclose(part[1][signal], full[2][signal])
+        np.testing.assert_allclose(part[0][signal], full[0][signal])
