@@ -16,6 +16,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from biosignals.errors import StreamError
 
@@ -63,3 +64,25 @@ def import_pylsl() -> ModuleType:
     import pylsl
 
     return pylsl
+
+
+def described(inlet: Any) -> bool:
+    """Whether liblsl already holds ``inlet``'s full stream description, asked without
+    waiting (``info(timeout=0.0)``; the first call starts fetching it).
+
+    liblsl's ``pull_chunk``/``pull_sample`` read that description first and wait for it
+    with no time limit: if the outlet vanishes before it answers, the pull of an inlet
+    that recovers (pylsl's default) blocks for good, and so does the thread that called
+    it, Ctrl-C included. Code that must never block pulls only once this is True.
+
+    Raises
+    ------
+    pylsl.util.LostError
+        The stream is lost (inlets opened with ``recover=False``).
+    """
+    pylsl = import_pylsl()
+    try:
+        inlet.info(timeout=0.0)
+    except pylsl.util.TimeoutError:
+        return False
+    return True

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from biosignals.errors import StreamError
-from biosignals.lsl import import_pylsl
+from biosignals.lsl import described, import_pylsl
 from biosignals.streams import StreamPredicate, pick_stream
 from biosignals.twin_model import TwinChunk, TwinPhysiology, TwinProfile
 
@@ -145,6 +145,8 @@ class TwinOutlets:
             # sync (which would stall the first pull); it connects in the background.
             self._intensity_inlet = import_pylsl().StreamInlet(info, max_buflen=10)
             self._intensity_source = info.source_id()
+        if not described(self._intensity_inlet):
+            return  # a pull now could wait for good on an outlet that just vanished
         values, _ = self._intensity_inlet.pull_chunk(timeout=0.0, max_samples=1024, as_numpy=True)
         finite = [float(v) for v in np.asarray(values, dtype=np.float64)[:, 0] if math.isfinite(v)]
         if finite:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from biosignals.lsl import import_pylsl
+from biosignals.lsl import described, import_pylsl
 from console.errors import LinkError
 from console.history import History
 from engine.console_pairing import ConsolePairingError, Pairing, find_pairing
@@ -85,6 +85,7 @@ class SessionLink:
         self.history = History()
         self.lost: str | None = None
         self._inlets = inlets
+        self._described: set[str] = set()  # roles whose description liblsl holds
         self._resolver = resolver
         self._outlet = outlet
         self._now = now
@@ -132,6 +133,10 @@ class SessionLink:
         events: list[dict[str, Any]] = []
         arrived = False
         for role, inlet in self._inlets.items():
+            if role not in self._described:
+                if not described(inlet):
+                    continue  # a pull before the description could wait for good
+                self._described.add(role)
             samples, stamps = inlet.pull_chunk(timeout=0.0, max_samples=4096)
             if stamps:
                 arrived = True

@@ -121,6 +121,7 @@ def read_samples(infos: Sequence[Any], seconds: float) -> dict[str, DataSample]:
     for info in infos:
         inlet = pylsl.StreamInlet(info, max_buflen=max(2, int(seconds) + 2))
         try:
+            inlet.info(timeout=_INFO_TIMEOUT_S)  # a pull without it could wait for good
             inlet.open_stream(timeout=_INFO_TIMEOUT_S)
         except (pylsl.util.TimeoutError, pylsl.util.LostError):
             inlet.close_stream()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 from waiting import wait_for
 
 from biosignals.errors import StreamError
-from biosignals.lsl import import_pylsl
+from biosignals.lsl import described, import_pylsl
 from biosignals.streams import LslInlet, StreamPredicate, resolve_stream
 from biosignals.twin import (
     INTENSITY_STREAM_NAME,
@@ -162,3 +163,41 @@ def test_runner_hands_a_failed_step_to_stop() -> None:
     with pytest.raises(StreamError, match=r"thread failed.*after close"):
         runner.stop()
     runner.stop()  # the error is reported once
+
+
+def test_an_intensity_outlet_gone_before_it_answered_does_not_block_the_twin() -> None:
+    """liblsl's pull reads the stream's full description first and waits for it without
+    limit; an intensity outlet that vanished between being resolved and answering would
+    block the twin's thread, and `TwinRunner.stop` with it, for good (seen once in CI:
+    a session killed just as the twin connected)."""
+    ident = uuid.uuid4().hex[:12]
+    source = f"engine-{ident}"
+    twin = TwinPhysiology(TwinProfile(), start_time=pylsl.local_clock(), seed=3)
+    predicate = StreamPredicate(type=INTENSITY_STREAM_TYPE, source_id=source)
+    outlets = TwinOutlets(
+        twin, source_prefix=f"twin-{ident}", intensity_predicate=predicate, resolve_interval=0.1
+    )
+    info = pylsl.StreamInfo(INTENSITY_STREAM_NAME, INTENSITY_STREAM_TYPE, 1, 0.0, "float32", source)
+    intensity = pylsl.StreamOutlet(info)
+    # the twin's own resolver must hold the stream when it goes (a stale result, as in a
+    # session killed just after being resolved)
+    wait_for(lambda: bool(outlets._resolver.results()), 5.0, what="the twin to resolve it")
+    stale = pylsl.resolve_bypred(predicate.to_xpath(), 1, 5.0)
+    del intensity  # the outlet is gone before the twin opens an inlet on it
+    returned = threading.Event()
+
+    def step() -> None:
+        outlets.step(pylsl.local_clock())
+        returned.set()
+
+    stepper = threading.Thread(target=step, daemon=True)
+    try:
+        stepper.start()
+        stepper.join(10.0)
+        assert returned.is_set(), "the twin's step blocked on the vanished intensity outlet"
+        assert outlets.intensity_source == source  # it did open an inlet on the stale result
+        assert twin.intensity == 0.0
+        gone = pylsl.StreamInlet(stale[0], max_buflen=1)
+        assert described(gone) is False  # asked without waiting
+    finally:
+        outlets.close()
