@@ -134,16 +134,23 @@ def extremes(x: FloatArray) -> tuple[float, float]:
     return float(x[x.argmin()]), float(x[x.argmax()])
 
 
-_FEW = 16  # arrays up to this long are checked in Python floats first
+FEW = 16
+"""Chunks up to this long (a frame's) are checked in Python floats first."""
+
+
+def finite_floats(xs: list[float]) -> bool:
+    """True if the Python floats' sum is finite: then none is NaN or infinite (either
+    would make the sum one). False also when only the sum overflows: check another way."""
+    return math.isfinite(sum(xs))
 
 
 def all_finite(x: FloatArray) -> bool:
     """True if the non-empty 1-D array holds no NaN or infinity (its extremes are finite).
 
-    A short array (a frame's) whose Python sum is finite is finite (a NaN or infinity
-    would make the sum one); only an overflowing sum needs the extremes.
+    A short array (a frame's) is first checked by :func:`finite_floats`; only an
+    overflowing sum needs the extremes.
     """
-    if x.shape[0] <= _FEW and math.isfinite(sum(x.tolist())):
+    if x.shape[0] <= FEW and finite_floats(x.tolist()):
         return True
     lo, hi = extremes(x)
     return math.isfinite(lo) and math.isfinite(hi)
@@ -160,9 +167,9 @@ def in_order(t: FloatArray, last_time: float | None) -> bool:
         return False
     if last_time is not None and first < last_time:
         return False
-    if t.shape[0] <= _FEW:  # a frame's: a finite sum holds no NaN; sorted is ordered
+    if t.shape[0] <= FEW:  # a frame's: finite, and sorted is ordered
         ts = t.tolist()
-        if math.isfinite(sum(ts)):
+        if finite_floats(ts):
             return ts == sorted(ts)
     return t.shape[0] < 2 or all_true(t[1:] >= t[:-1])
 

@@ -83,7 +83,7 @@ from numpy.typing import NDArray
 
 from biosignals._quality_burst import BurstRules, BurstTracker
 from biosignals._quality_coarse import GRID_SLACK, CoarseRules, CoarseTracker
-from biosignals._stream import extremes
+from biosignals._stream import FEW, extremes, finite_floats
 
 NAN = "nan"
 FLATLINE = "flatline"
@@ -96,7 +96,6 @@ FORMAT = "format"
 ARTIFACT = "artifact"
 
 _WARMUP_S = 1.0
-_FEW = 16  # chunks up to this many samples try :meth:`QualityMonitor._clean_few` first
 _RATE_WINDOW_S = 4.0
 _RATE_TOLERANCE = 0.25
 
@@ -286,7 +285,7 @@ class QualityMonitor:
         """:meth:`update` of a non-empty chunk already as it needs: 1-D float64 samples
         and as many timestamps, finite and non-decreasing where ``ordered`` (the
         pipeline's, checked before)."""
-        if x.size <= _FEW and self._clean_few(x, t, ordered):
+        if x.size <= FEW and self._clean_few(x, t, ordered):
             return
         t0 = t.item(0)
         if self._active:
@@ -324,11 +323,11 @@ class QualityMonitor:
         if self._active or self._coarse is not None or prev is None or last is None:
             return False
         xs = x.tolist()
-        if not math.isfinite(sum(xs)):
+        if not finite_floats(xs):
             return False
         if not ordered:
             ts = t.tolist()
-            if not (math.isfinite(sum(ts)) and ts == sorted(ts)):
+            if not (finite_floats(ts) and ts == sorted(ts)):
                 return False
         lo, hi = min(xs), max(xs)  # the first of equal values, as ``extremes``
         t0, t_end = t.item(0), t.item(-1)

@@ -186,8 +186,8 @@ def test_frame_sized_chunks_take_the_flags_of_the_vectorised_checks(
     x[11000] = np.nan
     sizes = rng.integers(1, 17, 12000).tolist()
     results = []
-    for few in (quality._FEW, 0):  # 0: every chunk vectorised
-        monkeypatch.setattr(quality, "_FEW", few)
+    for few in (quality.FEW, 0):  # 0: every chunk vectorised
+        monkeypatch.setattr(quality, "FEW", few)
         monitor = QualityMonitor(
             "heart",
             fs,
