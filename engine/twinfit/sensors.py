@@ -1,0 +1,203 @@
+"""The sensors' faults of a course: dropout and artefact rates and noise, from the recordings.
+
+A fitted twin that forecasts with clean sensors climbs the hierarchy differently from a
+participant whose electrodes lose contact and pick up movement: dropouts and artefacts
+raise quality flags, and the signal-loss policy holds or lowers the intensity while they
+last. :func:`sensor_counts` reads what one recording shows of its sensors (the quality
+flags the session raised, ``docs/recording.md``, and the raw waveforms); :func:`estimate_sensors`
+pools the sessions into the :class:`~biosignals.twin_profile.TwinProfile` fields the twin
+model simulates the same faults with:
+
+``dropout_rate_per_hour``, ``dropout_duration``
+    every ``dropout`` flag of a waveform or rate stream (heart, ppg, hr, eda) is one
+    dropout; the rate is per stream (dropouts over stream-hours recorded), the duration
+    the median of the flags that ended.
+``artifact_rate_per_hour``
+    ``artifact`` flags of any stream, flags on different streams within
+    :data:`SAME_ARTEFACT` seconds counted once (one movement moves every electrode),
+    flags within :data:`DROPOUT_EDGE` seconds of a dropout's start or end left out (the
+    jump where samples stop or come back is flagged too). Artefacts too small to raise a
+    flag are not counted: the rate is that of the artefacts the session noticed.
+``ecg_noise_mv``, ``eda_noise_us``
+    white noise from the median absolute second difference of the raw ECG (mV) and EDA
+    (µS) samples (the signals themselves hardly curve from one sample to the next); kept
+    at the population default unless the course is clearly noisier
+    (:data:`NOISIER` times the default).
+
+A course without any flag gets exactly the population defaults (zero rates). The
+artefacts' sizes (``artifact_mv``, ``artifact_us``) are not estimated.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from biosignals.twin_profile import TwinProfile
+from engine.export.recording import Marker, SessionData
+
+__all__ = ["SensorCounts", "SensorEstimate", "estimate_sensors", "sensor_counts"]
+
+SAME_ARTEFACT = 2.0
+"""s: artefact flags of different streams this close are one movement (twin artefacts: 2 s)."""
+DROPOUT_EDGE = 3.0
+"""s: an artefact flag this close to a dropout's start or end is the dropout's own jump."""
+NOISIER = 1.5
+"""A noise estimate below this multiple of the population default keeps the default."""
+_FAULT_ROLES = ("heart", "ppg", "hr", "eda")
+_DEFAULTS = TwinProfile()
+
+
+@dataclass(frozen=True)
+class SensorCounts:
+    """What one recording shows of its sensors."""
+
+    session_hours: float
+    stream_hours: float
+    dropouts: int
+    dropout_durations: tuple[float, ...]
+    artifacts: int
+    ecg_noise_mv: float | None = None
+    eda_noise_us: float | None = None
+
+
+@dataclass(frozen=True)
+class SensorEstimate:
+    """The course's sensor faults as twin-profile fields, with the counts behind them."""
+
+    dropout_rate_per_hour: float
+    dropout_duration: float
+    artifact_rate_per_hour: float
+    ecg_noise_mv: float
+    eda_noise_us: float
+    dropouts: int
+    artifacts: int
+    stream_hours: float
+    session_hours: float
+    notes: list[str] = field(default_factory=list)
+
+    def profile_fields(self) -> dict[str, float]:
+        """The fields :class:`TwinProfile` takes."""
+        return {
+            "dropout_rate_per_hour": self.dropout_rate_per_hour,
+            "dropout_duration": self.dropout_duration,
+            "artifact_rate_per_hour": self.artifact_rate_per_hour,
+            "ecg_noise_mv": self.ecg_noise_mv,
+            "eda_noise_us": self.eda_noise_us,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON values."""
+        return asdict(self)
+
+
+def _quality(data: SessionData, flag: str) -> list[Marker]:
+    return [m for m in data.events("quality") if m.event.get("flag") == flag]
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _dropouts(data: SessionData, end: float) -> list[tuple[str, float, float | None]]:
+    """Each dropout once: (role, start, end or None while still open at the end)."""
+    found: dict[tuple[str, float], float | None] = {}
+    for m in _quality(data, "dropout"):
+        role, start = str(m.event.get("role", "")), _number(m.event.get("start"))
+        if role not in _FAULT_ROLES or start is None:
+            continue
+        stop = _number(m.event.get("end"))
+        if stop is not None or (role, start) not in found:
+            found[(role, start)] = stop
+    return [(role, start, stop) for (role, start), stop in found.items() if start < end]
+
+
+def _artefacts(data: SessionData, dropouts: list[tuple[str, float, float | None]]) -> int:
+    starts = sorted(
+        {s for m in _quality(data, "artifact") if (s := _number(m.event.get("start"))) is not None}
+    )
+    edges = np.asarray([t for _, a, b in dropouts for t in (a, b) if t is not None])
+    count, last = 0, -math.inf
+    for t in starts:
+        if edges.size and float(np.min(np.abs(edges - t))) <= DROPOUT_EDGE:
+            continue
+        if t - last > SAME_ARTEFACT:
+            count += 1
+        last = t
+    return count
+
+
+def _noise(data: SessionData, role: str) -> float | None:
+    """White-noise sd of a waveform role from its second differences (None if unknown)."""
+    signal = data.roles.get(role)
+    if signal is None or not signal.is_waveform or signal.values.size < 100:
+        return None
+    v, t = signal.values, signal.timestamps
+    step = np.diff(t)
+    period = float(np.median(step))
+    even = (step[1:] < 1.5 * period) & (step[:-1] < 1.5 * period)
+    d2 = (v[2:] - 2.0 * v[1:-1] + v[:-2])[even]
+    d2 = d2[np.isfinite(d2)]
+    if d2.size < 100:
+        return None
+    return float(np.median(np.abs(d2)) / 0.6745 / math.sqrt(6.0))
+
+
+def sensor_counts(data: SessionData, origin: float, end: float) -> SensorCounts:
+    """The dropouts, artefacts and noise one recording shows (see the module docstring).
+
+    ``origin`` and ``end`` are the session's start (session clock) and its length in s.
+    """
+    hours = max(end, 0.0) / 3600.0
+    roles = [r for r in data.roles if r in _FAULT_ROLES]
+    dropouts = _dropouts(data, origin + end)
+    durations = tuple(b - a for _, a, b in dropouts if b is not None and b > a)
+    return SensorCounts(
+        session_hours=hours,
+        stream_hours=hours * len(roles),
+        dropouts=len(dropouts),
+        dropout_durations=durations,
+        artifacts=_artefacts(data, dropouts),
+        ecg_noise_mv=_noise(data, "heart"),
+        eda_noise_us=_noise(data, "eda"),
+    )
+
+
+def _pooled_noise(values: list[float | None], default: float, upper: float) -> float:
+    known = [v for v in values if v is not None]
+    if not known:
+        return default
+    value = float(np.median(known))
+    return round(min(value, upper), 4) if value > NOISIER * default else default
+
+
+def estimate_sensors(counts: list[SensorCounts]) -> SensorEstimate:
+    """The course's sensor faults, pooled over its sessions (see the module docstring)."""
+    stream_hours = sum(c.stream_hours for c in counts)
+    session_hours = sum(c.session_hours for c in counts)
+    dropouts = sum(c.dropouts for c in counts)
+    artifacts = sum(c.artifacts for c in counts)
+    durations = [d for c in counts for d in c.dropout_durations]
+    drop_rate = dropouts / stream_hours if stream_hours > 0 else 0.0
+    art_rate = artifacts / session_hours if session_hours > 0 else 0.0
+    duration = float(np.median(durations)) if durations else _DEFAULTS.dropout_duration
+    notes = []
+    if durations and float(np.max(durations)) > 120.0:
+        notes.append("a dropout lasted over 120 s; dropout_duration is capped at 120 s")
+    return SensorEstimate(
+        dropout_rate_per_hour=round(min(drop_rate, 120.0), 3),
+        dropout_duration=round(min(max(duration, 0.5), 120.0), 3),
+        artifact_rate_per_hour=round(min(art_rate, 600.0), 3),
+        ecg_noise_mv=_pooled_noise([c.ecg_noise_mv for c in counts], _DEFAULTS.ecg_noise_mv, 0.5),
+        eda_noise_us=_pooled_noise([c.eda_noise_us for c in counts], _DEFAULTS.eda_noise_us, 0.2),
+        dropouts=dropouts,
+        artifacts=artifacts,
+        stream_hours=round(stream_hours, 4),
+        session_hours=round(session_hours, 4),
+        notes=notes,
+    )
