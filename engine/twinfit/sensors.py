@@ -16,8 +16,12 @@ model simulates the same faults with:
     ``artifact`` flags of any stream, flags on different streams within
     :data:`SAME_ARTEFACT` seconds counted once (one movement moves every electrode),
     flags within :data:`DROPOUT_EDGE` seconds of a dropout's start or end left out (the
-    jump where samples stop or come back is flagged too). Artefacts too small to raise a
-    flag are not counted: the rate is that of the artefacts the session noticed.
+    jump where samples stop or come back is flagged too), per hour of *live* time: the
+    session's time outside an open artefact flag, a dropout of a stream that flags
+    artefacts, and the windows round dropout edges. A second artefact while a flag is
+    open raises no new flag (the flag lasts 5-30 s while the signal settles), so counting
+    per session hour would miss it: this is a counter's dead-time correction
+    (non-paralysable). Artefacts too small to raise a flag are still not counted.
 ``ecg_noise_mv``, ``eda_noise_us``
     white noise from the median absolute second difference of the raw ECG (mV) and EDA
     (µS) samples (the signals themselves hardly curve from one sample to the next); kept
@@ -60,6 +64,7 @@ class SensorCounts:
     dropouts: int
     dropout_durations: tuple[float, ...]
     artifacts: int
+    live_hours: float = 0.0
     ecg_noise_mv: float | None = None
     eda_noise_us: float | None = None
 
@@ -77,6 +82,7 @@ class SensorEstimate:
     artifacts: int
     stream_hours: float
     session_hours: float
+    live_hours: float = 0.0
     notes: list[str] = field(default_factory=list)
 
     def profile_fields(self) -> dict[str, float]:
@@ -117,19 +123,40 @@ def _dropouts(data: SessionData, end: float) -> list[tuple[str, float, float | N
     return [(role, start, stop) for (role, start), stop in found.items() if start < end]
 
 
-def _artefacts(data: SessionData, dropouts: list[tuple[str, float, float | None]]) -> int:
-    starts = sorted(
-        {s for m in _quality(data, "artifact") if (s := _number(m.event.get("start"))) is not None}
-    )
-    edges = np.asarray([t for _, a, b in dropouts for t in (a, b) if t is not None])
+def _union_length(intervals: list[tuple[float, float]]) -> float:
+    total, reach = 0.0, -math.inf
+    for a, b in sorted(intervals):
+        if b > reach:
+            total += b - max(a, reach)
+            reach = b
+    return total
+
+
+def _artefacts(
+    data: SessionData, dropouts: list[tuple[str, float, float | None]], t0: float, t1: float
+) -> tuple[int, float]:
+    """Artefacts flagged, and the seconds in which a new one could have been flagged."""
+    flags: dict[tuple[str, float], float | None] = {}
+    for m in _quality(data, "artifact"):
+        role, start = str(m.event.get("role", "")), _number(m.event.get("start"))
+        if start is not None and (m.event.get("end") is not None or (role, start) not in flags):
+            flags[(role, start)] = _number(m.event.get("end"))
+    edges = [t for _, a, b in dropouts for t in (a, b) if t is not None]
+    flagging = {role for role, _ in flags}
+    dead = [(a, t1 if b is None else b) for (_, a), b in flags.items()]
+    dead += [(t - DROPOUT_EDGE, t + DROPOUT_EDGE) for t in edges]
+    dead += [(a, t1 if b is None else b) for role, a, b in dropouts if role in flagging]
+    clipped = [(max(a, t0), min(b, t1)) for a, b in dead if b > t0 and a < t1]
+    live = max(0.0, (t1 - t0) - _union_length(clipped))
     count, last = 0, -math.inf
-    for t in starts:
-        if edges.size and float(np.min(np.abs(edges - t))) <= DROPOUT_EDGE:
+    near = np.asarray(edges)
+    for t in sorted({start for _, start in flags}):
+        if near.size and float(np.min(np.abs(near - t))) <= DROPOUT_EDGE:
             continue
         if t - last > SAME_ARTEFACT:
             count += 1
         last = t
-    return count
+    return count, live
 
 
 def _noise(data: SessionData, role: str) -> float | None:
@@ -157,12 +184,14 @@ def sensor_counts(data: SessionData, origin: float, end: float) -> SensorCounts:
     roles = [r for r in data.roles if r in _FAULT_ROLES]
     dropouts = _dropouts(data, origin + end)
     durations = tuple(b - a for _, a, b in dropouts if b is not None and b > a)
+    artifacts, live = _artefacts(data, dropouts, origin, origin + end)
     return SensorCounts(
         session_hours=hours,
         stream_hours=hours * len(roles),
         dropouts=len(dropouts),
         dropout_durations=durations,
-        artifacts=_artefacts(data, dropouts),
+        artifacts=artifacts,
+        live_hours=live / 3600.0,
         ecg_noise_mv=_noise(data, "heart"),
         eda_noise_us=_noise(data, "eda"),
     )
@@ -173,7 +202,12 @@ def _pooled_noise(values: list[float | None], default: float, upper: float) -> f
     if not known:
         return default
     value = float(np.median(known))
-    return round(min(value, upper), 4) if value > NOISIER * default else default
+    return _g4(min(value, upper)) if value > NOISIER * default else default
+
+
+def _g4(value: float) -> float:
+    """Four significant digits (what the profile YAML shows)."""
+    return float(f"{value:.4g}")
 
 
 def estimate_sensors(counts: list[SensorCounts]) -> SensorEstimate:
@@ -184,20 +218,22 @@ def estimate_sensors(counts: list[SensorCounts]) -> SensorEstimate:
     artifacts = sum(c.artifacts for c in counts)
     durations = [d for c in counts for d in c.dropout_durations]
     drop_rate = dropouts / stream_hours if stream_hours > 0 else 0.0
-    art_rate = artifacts / session_hours if session_hours > 0 else 0.0
+    live_hours = sum(c.live_hours for c in counts)
+    art_rate = artifacts / live_hours if live_hours > 0 else 0.0
     duration = float(np.median(durations)) if durations else _DEFAULTS.dropout_duration
     notes = []
     if durations and float(np.max(durations)) > 120.0:
         notes.append("a dropout lasted over 120 s; dropout_duration is capped at 120 s")
     return SensorEstimate(
-        dropout_rate_per_hour=round(min(drop_rate, 120.0), 3),
-        dropout_duration=round(min(max(duration, 0.5), 120.0), 3),
-        artifact_rate_per_hour=round(min(art_rate, 600.0), 3),
+        dropout_rate_per_hour=_g4(min(drop_rate, 120.0)),
+        dropout_duration=_g4(min(max(duration, 0.5), 120.0)),
+        artifact_rate_per_hour=_g4(min(art_rate, 600.0)),
         ecg_noise_mv=_pooled_noise([c.ecg_noise_mv for c in counts], _DEFAULTS.ecg_noise_mv, 0.5),
         eda_noise_us=_pooled_noise([c.eda_noise_us for c in counts], _DEFAULTS.eda_noise_us, 0.2),
         dropouts=dropouts,
         artifacts=artifacts,
         stream_hours=round(stream_hours, 4),
         session_hours=round(session_hours, 4),
+        live_hours=round(live_hours, 4),
         notes=notes,
     )
