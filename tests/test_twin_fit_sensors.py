@@ -5,7 +5,8 @@ come from the quality flags and raw samples the sessions recorded. Tolerances: t
 dropout and artefact rates within 35 % of the truth (a course of 3 x 10 min holds about
 20 dropouts and 20 flagged artefacts, Poisson: +-22 % is one standard deviation; counted
 per session hour, without the dead-time correction, the artefact rate came out at 38/h
-for a truth of 60), the dropout duration and the noise within 10 %.
+for a truth of 60), the dropout duration and the noise within 10 %, the EDA artefacts'
+size within 15 % (0.83 µS for 0.8 on this course).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def test_a_noisy_sensor_course_gives_its_fault_rates(noisy_course: list[Path]) -
     assert s.live_hours < s.session_hours  # open flags and dropouts are dead time
     assert s.ecg_noise_mv == pytest.approx(0.1, rel=0.1)
     assert s.eda_noise_us == pytest.approx(0.03, rel=0.1)
+    assert s.artifact_us == pytest.approx(0.8, rel=0.15)
 
 
 def test_a_clean_course_gives_zero_rates_and_todays_profile(tmp_path: Path) -> None:
@@ -68,7 +70,8 @@ def test_the_fitted_yaml_carries_the_faults_and_loads_with_patient(
     assert "# Sensors: estimates from the recordings' quality flags" in text
     fitted = load_patient(str(out))
     sidecar = json.loads(out.with_name("noisy.fit.json").read_text())["sensors"]
-    for name in ("dropout_rate_per_hour", "dropout_duration", "artifact_rate_per_hour"):
+    for name in ("dropout_rate_per_hour", "dropout_duration", "artifact_rate_per_hour",
+                 "artifact_us", "ecg_noise_mv", "eda_noise_us"):  # fmt: skip
         assert getattr(fitted, name) == pytest.approx(sidecar[name]), name
     assert fitted.dropout_rate_per_hour == pytest.approx(20.0, rel=0.35)
     assert fitted.artifact_rate_per_hour > 0 and fitted.ecg_noise_mv > 0.05

@@ -137,10 +137,11 @@ def _sensor_lines(s: SensorEstimate) -> list[str]:
         "# Sensors: estimates from the recordings' quality flags and raw samples (not the model",
         f"# fit): {s.dropouts} dropout flag(s) in {s.stream_hours:.3g} stream-hours, "
         f"{s.artifacts} artefact flag(s) in {s.live_hours:.3g} h of {s.session_hours:.3g} h",
-        "# without an open flag or dropout. Artefact sizes are not estimated.",
+        "# without an open flag or dropout. The ECG artefacts' size is not estimated.",
         f"dropout_rate_per_hour: {_fmt(s.dropout_rate_per_hour):8s} # per stream",
         f"dropout_duration:      {_fmt(s.dropout_duration):8s} # s, median of the dropouts",
         f"artifact_rate_per_hour: {_fmt(s.artifact_rate_per_hour):7s} # per hour of live time",
+        f"artifact_us:           {_fmt(s.artifact_us):8s} # EDA artefacts' size (median)",
         f"ecg_noise_mv:          {_fmt(s.ecg_noise_mv):8s} # raw ECG noise (default unless "
         "clearly noisier)",
         f"eda_noise_us:          {_fmt(s.eda_noise_us):8s} # raw EDA noise (default unless "

@@ -28,8 +28,13 @@ model simulates the same faults with:
     at the population default unless the course is clearly noisier
     (:data:`NOISIER` times the default).
 
-A course without any flag gets exactly the population defaults (zero rates). The
-artefacts' sizes (``artifact_mv``, ``artifact_us``) are not estimated.
+``artifact_us``
+    the median of the EDA artefacts' sizes (largest deviation within 1.5 s before to
+    2.5 s after the flag's start from the median level of the 2.5 s before that) over
+    :data:`SIZE_MEDIAN` (the twin draws sizes ``artifact_us * (1 + 0.3 |z|)``).
+
+A course without any flag gets exactly the population defaults (zero rates). The ECG
+artefacts' size (``artifact_mv``) is not estimated: it hides in the QRS complexes.
 """
 
 from __future__ import annotations
@@ -49,6 +54,12 @@ SAME_ARTEFACT = 2.0
 """s: artefact flags of different streams this close are one movement (twin artefacts: 2 s)."""
 DROPOUT_EDGE = 3.0
 """s: an artefact flag this close to a dropout's start or end is the dropout's own jump."""
+BUMP_BEFORE = (4.0, 1.5)
+"""s before an EDA artefact flag's start: the level is the median of this window."""
+BUMP_AFTER = 2.5
+"""s after the flag's start within which the artefact's peak lies (a twin artefact: 2 s)."""
+SIZE_MEDIAN = 1.0 + 0.3 * 0.6745
+"""Median size of a twin's EDA artefact in units of ``artifact_us`` (``1 + 0.3 |z|``)."""
 NOISIER = 1.5
 """A noise estimate below this multiple of the population default keeps the default."""
 _FAULT_ROLES = ("heart", "ppg", "hr", "eda")
@@ -65,6 +76,7 @@ class SensorCounts:
     dropout_durations: tuple[float, ...]
     artifacts: int
     live_hours: float = 0.0
+    artifact_sizes_us: tuple[float, ...] = ()
     ecg_noise_mv: float | None = None
     eda_noise_us: float | None = None
 
@@ -76,6 +88,7 @@ class SensorEstimate:
     dropout_rate_per_hour: float
     dropout_duration: float
     artifact_rate_per_hour: float
+    artifact_us: float
     ecg_noise_mv: float
     eda_noise_us: float
     dropouts: int
@@ -91,6 +104,7 @@ class SensorEstimate:
             "dropout_rate_per_hour": self.dropout_rate_per_hour,
             "dropout_duration": self.dropout_duration,
             "artifact_rate_per_hour": self.artifact_rate_per_hour,
+            "artifact_us": self.artifact_us,
             "ecg_noise_mv": self.ecg_noise_mv,
             "eda_noise_us": self.eda_noise_us,
         }
@@ -132,31 +146,63 @@ def _union_length(intervals: list[tuple[float, float]]) -> float:
     return total
 
 
-def _artefacts(
-    data: SessionData, dropouts: list[tuple[str, float, float | None]], t0: float, t1: float
-) -> tuple[int, float]:
-    """Artefacts flagged, and the seconds in which a new one could have been flagged."""
+def _artefact_flags(data: SessionData) -> dict[tuple[str, float], float | None]:
+    """Each artefact flag once: (role, start) -> end (None while open at the end)."""
     flags: dict[tuple[str, float], float | None] = {}
     for m in _quality(data, "artifact"):
         role, start = str(m.event.get("role", "")), _number(m.event.get("start"))
         if start is not None and (m.event.get("end") is not None or (role, start) not in flags):
             flags[(role, start)] = _number(m.event.get("end"))
+    return flags
+
+
+def _live_seconds(
+    flags: dict[tuple[str, float], float | None],
+    dropouts: list[tuple[str, float, float | None]],
+    t0: float,
+    t1: float,
+) -> float:
+    """Seconds in which a new artefact could have raised a flag (see the module docstring)."""
     edges = [t for _, a, b in dropouts for t in (a, b) if t is not None]
     flagging = {role for role, _ in flags}
     dead = [(a, t1 if b is None else b) for (_, a), b in flags.items()]
     dead += [(t - DROPOUT_EDGE, t + DROPOUT_EDGE) for t in edges]
     dead += [(a, t1 if b is None else b) for role, a, b in dropouts if role in flagging]
     clipped = [(max(a, t0), min(b, t1)) for a, b in dead if b > t0 and a < t1]
-    live = max(0.0, (t1 - t0) - _union_length(clipped))
-    count, last = 0, -math.inf
-    near = np.asarray(edges)
+    return max(0.0, (t1 - t0) - _union_length(clipped))
+
+
+def _bump(data: SessionData, start: float) -> float | None:
+    """Size of the EDA artefact flagged at ``start``: the largest deviation from the level
+    just before it (µS), None without EDA samples round it."""
+    eda = data.roles.get("eda")
+    if eda is None:
+        return None
+    t, v = eda.timestamps, eda.values
+    before = v[(t >= start - BUMP_BEFORE[0]) & (t < start - BUMP_BEFORE[1])]
+    around = v[(t >= start - BUMP_BEFORE[1]) & (t <= start + BUMP_AFTER)]
+    if before.size < 8 or around.size < 8:
+        return None
+    return float(np.max(np.abs(around - np.median(before))))
+
+
+def _artefacts(
+    data: SessionData, dropouts: list[tuple[str, float, float | None]], t0: float, t1: float
+) -> tuple[int, float, tuple[float, ...]]:
+    """Artefacts flagged, the seconds in which a new one could have been flagged, and the
+    sizes of the EDA ones (µS)."""
+    flags = _artefact_flags(data)
+    near = np.asarray([t for _, a, b in dropouts for t in (a, b) if t is not None])
+    count, last, sizes = 0, -math.inf, []
     for t in sorted({start for _, start in flags}):
         if near.size and float(np.min(np.abs(near - t))) <= DROPOUT_EDGE:
             continue
         if t - last > SAME_ARTEFACT:
             count += 1
         last = t
-    return count, live
+        if ("eda", t) in flags and (size := _bump(data, t)) is not None:
+            sizes.append(size)
+    return count, _live_seconds(flags, dropouts, t0, t1), tuple(sizes)
 
 
 def _noise(data: SessionData, role: str) -> float | None:
@@ -184,7 +230,7 @@ def sensor_counts(data: SessionData, origin: float, end: float) -> SensorCounts:
     roles = [r for r in data.roles if r in _FAULT_ROLES]
     dropouts = _dropouts(data, origin + end)
     durations = tuple(b - a for _, a, b in dropouts if b is not None and b > a)
-    artifacts, live = _artefacts(data, dropouts, origin, origin + end)
+    artifacts, live, sizes = _artefacts(data, dropouts, origin, origin + end)
     return SensorCounts(
         session_hours=hours,
         stream_hours=hours * len(roles),
@@ -192,6 +238,7 @@ def sensor_counts(data: SessionData, origin: float, end: float) -> SensorCounts:
         dropout_durations=durations,
         artifacts=artifacts,
         live_hours=live / 3600.0,
+        artifact_sizes_us=sizes,
         ecg_noise_mv=_noise(data, "heart"),
         eda_noise_us=_noise(data, "eda"),
     )
@@ -221,6 +268,8 @@ def estimate_sensors(counts: list[SensorCounts]) -> SensorEstimate:
     live_hours = sum(c.live_hours for c in counts)
     art_rate = artifacts / live_hours if live_hours > 0 else 0.0
     duration = float(np.median(durations)) if durations else _DEFAULTS.dropout_duration
+    sizes = [x for c in counts for x in c.artifact_sizes_us]
+    size = float(np.median(sizes)) / SIZE_MEDIAN if sizes else _DEFAULTS.artifact_us
     notes = []
     if durations and float(np.max(durations)) > 120.0:
         notes.append("a dropout lasted over 120 s; dropout_duration is capped at 120 s")
@@ -228,6 +277,7 @@ def estimate_sensors(counts: list[SensorCounts]) -> SensorEstimate:
         dropout_rate_per_hour=_g4(min(drop_rate, 120.0)),
         dropout_duration=_g4(min(max(duration, 0.5), 120.0)),
         artifact_rate_per_hour=_g4(min(art_rate, 600.0)),
+        artifact_us=_g4(min(size, 5.0)) if sizes else size,
         ecg_noise_mv=_pooled_noise([c.ecg_noise_mv for c in counts], _DEFAULTS.ecg_noise_mv, 0.5),
         eda_noise_us=_pooled_noise([c.eda_noise_us for c in counts], _DEFAULTS.eda_noise_us, 0.2),
         dropouts=dropouts,
