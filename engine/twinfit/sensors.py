@@ -4,34 +4,36 @@ A fitted twin that forecasts with clean sensors climbs the hierarchy differently
 participant whose electrodes lose contact and pick up movement: dropouts and artefacts
 raise quality flags, and the signal-loss policy holds or lowers the intensity while they
 last. :func:`sensor_counts` reads what one recording shows of its sensors (the quality
-flags the session raised, ``docs/recording.md``, and the raw waveforms); :func:`estimate_sensors`
-pools the sessions into the :class:`~biosignals.twin_profile.TwinProfile` fields the twin
-model simulates the same faults with:
+flags the session raised, ``docs/recording.md``, and the raw waveforms);
+:func:`estimate_sensors` pools the sessions into the
+:class:`~biosignals.twin_profile.TwinProfile` fields the twin model simulates the same
+faults with:
 
 ``dropout_rate_per_hour``, ``dropout_duration``
     every ``dropout`` flag of a waveform or rate stream (heart, ppg, hr, eda) is one
     dropout; the rate is per stream (dropouts over stream-hours recorded), the duration
     the median of the flags that ended.
 ``artifact_rate_per_hour``
-    ``artifact`` flags of any stream, flags on different streams within
-    :data:`SAME_ARTEFACT` seconds counted once (one movement moves every electrode),
-    flags within :data:`DROPOUT_EDGE` seconds of a dropout's start or end left out (the
-    jump where samples stop or come back is flagged too), per hour of *live* time: the
-    session's time outside an open artefact flag, a dropout of a stream that flags
-    artefacts, and the windows round dropout edges. A second artefact while a flag is
-    open raises no new flag (the flag lasts 5-30 s while the signal settles), so counting
-    per session hour would miss it: this is a counter's dead-time correction
-    (non-paralysable). Artefacts too small to raise a flag are still not counted.
+    ``artifact`` flags of the EDA (the twin's motion artefacts always move it; the ECG's
+    artifact flag also answers to ectopic beats, which are not movement: a course with
+    4 PVCs/min and clean sensors got 17-25 flags per hour on the heart); flags within
+    :data:`SAME_ARTEFACT` s of the previous one counted once, flags within
+    :data:`DROPOUT_EDGE` s of a dropout's start or end left out (the jump where samples
+    stop or come back is flagged too); per hour of *live* time: the session's time
+    outside an open artefact flag, an EDA dropout, and the windows round dropout edges.
+    A second artefact while a flag is open raises no new flag (the flag lasts 5-30 s
+    while the signal settles), so counting per session hour would miss it: this is a
+    counter's dead-time correction (non-paralysable). Artefacts too small to raise a
+    flag are still not counted; recordings without EDA give no artefact rate.
+``artifact_us``
+    the median of the EDA artefacts' sizes (largest deviation within 1.5 s before to
+    2.5 s after the flag's start from the median level of the 2.5 s before that) over
+    :data:`SIZE_MEDIAN` (the twin draws sizes ``artifact_us * (1 + 0.3 |z|)``).
 ``ecg_noise_mv``, ``eda_noise_us``
     white noise from the median absolute second difference of the raw ECG (mV) and EDA
     (µS) samples (the signals themselves hardly curve from one sample to the next); kept
     at the population default unless the course is clearly noisier
     (:data:`NOISIER` times the default).
-
-``artifact_us``
-    the median of the EDA artefacts' sizes (largest deviation within 1.5 s before to
-    2.5 s after the flag's start from the median level of the 2.5 s before that) over
-    :data:`SIZE_MEDIAN` (the twin draws sizes ``artifact_us * (1 + 0.3 |z|)``).
 
 A course without any flag gets exactly the population defaults (zero rates). The ECG
 artefacts' size (``artifact_mv``) is not estimated: it hides in the QRS complexes.
@@ -51,7 +53,7 @@ from engine.export.recording import Marker, SessionData
 __all__ = ["SensorCounts", "SensorEstimate", "estimate_sensors", "sensor_counts"]
 
 SAME_ARTEFACT = 2.0
-"""s: artefact flags of different streams this close are one movement (twin artefacts: 2 s)."""
+"""s: artefact flags this close are one movement (a twin artefact lasts 2 s)."""
 DROPOUT_EDGE = 3.0
 """s: an artefact flag this close to a dropout's start or end is the dropout's own jump."""
 BUMP_BEFORE = (4.0, 1.5)
@@ -147,11 +149,13 @@ def _union_length(intervals: list[tuple[float, float]]) -> float:
 
 
 def _artefact_flags(data: SessionData) -> dict[tuple[str, float], float | None]:
-    """Each artefact flag once: (role, start) -> end (None while open at the end)."""
+    """Each EDA artefact flag once: (role, start) -> end (None while open at the end)."""
     flags: dict[tuple[str, float], float | None] = {}
     for m in _quality(data, "artifact"):
         role, start = str(m.event.get("role", "")), _number(m.event.get("start"))
-        if start is not None and (m.event.get("end") is not None or (role, start) not in flags):
+        if role != "eda" or start is None:
+            continue
+        if m.event.get("end") is not None or (role, start) not in flags:
             flags[(role, start)] = _number(m.event.get("end"))
     return flags
 
@@ -191,6 +195,8 @@ def _artefacts(
 ) -> tuple[int, float, tuple[float, ...]]:
     """Artefacts flagged, the seconds in which a new one could have been flagged, and the
     sizes of the EDA ones (µS)."""
+    if "eda" not in data.roles:
+        return 0, 0.0, ()
     flags = _artefact_flags(data)
     near = np.asarray([t for _, a, b in dropouts for t in (a, b) if t is not None])
     count, last, sizes = 0, -math.inf, []
