@@ -126,12 +126,16 @@ def _prediction(results: list[CaseResult]) -> bool:
             ) <= np.mean(step)
             ok &= bool(good)
         _say(f"  {name:14s} {np.nanmean(rmse):>14.2f} {np.mean(step):>13.2f} {beaten:>17s}")
+    truth = np.asarray([r.hr_rmse["true twin"] for r in rows])
+    _say(f"  {'true twin':14s} {np.nanmean(truth):>14.2f} "
+         f"{np.mean([r.step_error['true twin'] for r in rows]):>13.2f}  (reference: the "
+         "twin that made the course)")  # fmt: skip
     for fault in sorted({r.fault for r in rows}):
         some = [r for r in rows if r.fault == fault]
         _say(f"  {fault:14s} ({len(some)}) HR RMSE / |step error|: " + ", ".join(
             f"{name} {np.nanmean([r.hr_rmse[name] for r in some]):.2f} / "
             f"{np.mean([r.step_error[name] for r in some]):.2f}"
-            for name in ("fitted", "typical", "last session")
+            for name in ("fitted", "typical", "last session", "true twin")
         ))  # fmt: skip
     _say("  fitted twin beats both baselines (mean HR RMSE and mean step error): "
          + ("yes" if ok else "NO"))  # fmt: skip

@@ -3,7 +3,8 @@
 One case (:func:`run_case`, one process each) dry-runs a course of sessions of a known
 twin (recorded like real sessions, in a temporary folder), fits a twin to all of them
 (recovery), fits another to all but the last and forecasts the last one with it, with the
-population-typical twin, and with "same as the last session" (prediction).
+population-typical twin, and with "same as the last session" (prediction); the true twin's
+own forecast (the twin that made the course) shows how close any forecast can come.
 """
 
 from __future__ import annotations
@@ -159,6 +160,12 @@ def _predict(case: Case, traces: list[SessionTrace], steps: list[int], protocol:
     twins = {
         "fitted": (fitted, uncertainty_of(earlier)),
         "typical": (TwinProfile(), TwinUncertainty()),
+        # the twin that made the course, playing its last session: what any forecast of
+        # 'forecast_runs' runs can reach (the sessions' own randomness, sensor faults too)
+        "true twin": (
+            case.truth.model_copy(update={"session": len(traces) - 1}),
+            TwinUncertainty(),
+        ),
     }
     for name, (profile, unc) in twins.items():
         runs = run_forecast(

@@ -442,6 +442,10 @@ class TwinPhysiology:
                 eda_amp = p.artifact_us * (1.0 + 0.3 * abs(eda_z)) * (1.0 if eda_z >= 0 else -1.0)
                 self._artifacts.append((onset, ecg_amp, eda_amp))
 
+    def heart_present(self, t: np.ndarray) -> np.ndarray:
+        """Mask of the times ``t`` (already generated) outside every heart-sensor dropout."""
+        return self._present("ecg", np.asarray(t, dtype=np.float64))
+
     def _present(self, stream: str, t: np.ndarray) -> np.ndarray:
         """Mask of the samples at ``t`` outside every dropout of ``stream``."""
         keep = np.ones(t.size, dtype=bool)

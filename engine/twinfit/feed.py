@@ -5,7 +5,9 @@ dry-run — synthesising a 500 Hz ECG and detecting its R peaks again: the twin'
 to the session as an ``hr`` role (one instantaneous rate per beat, like a chest strap), the
 skin conductance as the ``eda`` role (32 Hz, through the real EDA extractor). The session
 then sees the heart rate through the ``hr`` role's median filter (5 s) instead of the ECG
-extractor's median RR of 10 s; ``vrtherapy bench twin-fit`` measures what that changes.
+extractor's median RR of 10 s; a twin with heart-sensor dropouts loses the beats inside
+them (the ECG's artefacts and noise are not synthesised: ``--ecg`` shows them);
+``vrtherapy bench twin-fit`` measures what that changes.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ class BeatFeed:
         if beats.size:
             previous = np.concatenate(([self._last_beat or np.nan], beats[:-1]))
             rate = 60.0 / (beats - previous)
-            keep = np.isfinite(rate)
+            keep = np.isfinite(rate) & self.physiology.heart_present(beats)
             self._hr.push(rate[keep], beats[keep])
             self._last_beat = float(beats[-1])
         self._eda.push(chunk.eda, chunk.eda_t)

@@ -30,6 +30,7 @@ from scipy.sparse import issparse
 from engine.twinfit.params import GLOBAL_PARAMS, HR_GAIN_ANCHOR, population_default
 from engine.twinfit.problem import SIGNALS, FitProblem
 from engine.twinfit.result import Estimate, FitResult, SessionFit, SignalFit, Status
+from engine.twinfit.sensors import estimate_sensors
 from engine.twinfit.trace import SessionTrace, TwinFitError, check_one_participant
 from engine.twinfit.uncertainty import (
     MIN_JACKKNIFE_SESSIONS,
@@ -248,4 +249,5 @@ def fit_twin(
         message=str(result.message),
         seconds=time.perf_counter() - started,
         evaluations=evaluations,
+        sensors=estimate_sensors([tr.sensors for tr in traces]),
     )

@@ -2,9 +2,10 @@
 
 ``patient.yaml`` holds the fitted values, each with its 95 % interval or the reason it was
 not identifiable in a comment, and goodness of fit in the header. ``patient.fit.json``
-beside it (:func:`sidecar_path`) holds the same figures as data, plus the bootstrap
-samples and the session-to-session spread of resting levels that
-``vrtherapy simulate --runs`` draws from (:mod:`engine.twinfit.samples`).
+beside it (:func:`sidecar_path`) holds the same figures as data (the sensors' faults,
+estimated from the quality flags, under ``sensors``), plus the bootstrap samples and the
+session-to-session spread of resting levels that ``vrtherapy simulate --runs`` draws from
+(:mod:`engine.twinfit.samples`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from engine.atomic import write_text_atomic
 from engine.errors import VrTherapyError
 from engine.twinfit.params import PARAMS
 from engine.twinfit.result import Estimate, FitResult, Status
+from engine.twinfit.sensors import SensorEstimate
 
 __all__ = ["SIDECAR_FORMAT", "fit_json", "profile_yaml", "sidecar_path", "write_fit"]
 
@@ -123,7 +125,29 @@ def profile_yaml(result: FitResult, name: str, sidecar: Path) -> str:
             + ", ".join(_fmt(v) for v in profile.resting_scl_shifts)
             + "]  # uS per fitted session"
         )
+    if result.sensors is not None:
+        lines += _sensor_lines(result.sensors)
     return "\n".join(lines) + "\n"
+
+
+def _sensor_lines(s: SensorEstimate) -> list[str]:
+    """The sensors' faults: estimates from the recordings' quality flags, not fitted."""
+    lines = [
+        "",
+        "# Sensors: estimates from the recordings' quality flags and raw samples (not the model",
+        f"# fit): {s.dropouts} dropout flag(s) in {s.stream_hours:.3g} stream-hours, "
+        f"{s.artifacts} artefact flag(s) in {s.live_hours:.3g} h of {s.session_hours:.3g} h",
+        "# without an open flag or dropout. The ECG artefacts' size is not estimated.",
+        f"dropout_rate_per_hour: {_fmt(s.dropout_rate_per_hour):8s} # per stream",
+        f"dropout_duration:      {_fmt(s.dropout_duration):8s} # s, median of the dropouts",
+        f"artifact_rate_per_hour: {_fmt(s.artifact_rate_per_hour):7s} # per hour of live time",
+        f"artifact_us:           {_fmt(s.artifact_us):8s} # EDA artefacts' size (median)",
+        f"ecg_noise_mv:          {_fmt(s.ecg_noise_mv):8s} # raw ECG noise (default unless "
+        "clearly noisier)",
+        f"eda_noise_us:          {_fmt(s.eda_noise_us):8s} # raw EDA noise (default unless "
+        "clearly noisier)",
+    ]
+    return lines + [f"# note: {n}" for n in s.notes]
 
 
 def fit_json(result: FitResult, name: str, profile: Path) -> dict[str, Any]:
@@ -147,6 +171,7 @@ def fit_json(result: FitResult, name: str, profile: Path) -> dict[str, Any]:
         "sessions": [vars(s) for s in result.sessions],
         "shift_sd": result.shift_sd,
         "samples": result.samples,
+        "sensors": None if result.sensors is None else result.sensors.to_json(),
     }
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from biosignals.twin_profile import TwinProfile
 from engine.twinfit.params import HR_GAIN_ANCHOR
+from engine.twinfit.sensors import SensorEstimate
 
 __all__ = ["Estimate", "FitResult", "SessionFit", "SignalFit", "Status"]
 
@@ -81,6 +82,7 @@ class FitResult:
     seconds: float = 0.0
     evaluations: int = 0
     notes: list[str] = field(default_factory=list)
+    sensors: SensorEstimate | None = None
 
     def value(self, name: str) -> float:
         """The point estimate (or held value) of ``name``."""
@@ -124,6 +126,8 @@ class FitResult:
             scl = np.asarray([s.resting_scl or 0.0 for s in self.sessions])
             values["resting_scl"] = _r(self.value("resting_scl"))
             values["resting_scl_shifts"] = tuple(_r(v) for v in scl - self.value("resting_scl"))
+        if self.sensors is not None:
+            values.update(self.sensors.profile_fields())
         return TwinProfile.model_validate(values)
 
 

@@ -11,13 +11,14 @@ with one sentence saying what is missing.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from engine.errors import VrTherapyError
 from engine.export.recording import SessionData
+from engine.twinfit.sensors import SensorCounts, sensor_counts
 
 __all__ = ["SessionTrace", "TwinFitError", "check_one_participant", "session_trace"]
 
@@ -32,7 +33,8 @@ class SessionTrace:
 
     ``hr``, ``scl`` and ``scr_rate`` hold NaN where the features were not valid (the
     baseline's first seconds, sensor faults); ``scl`` and ``scr_rate`` are all NaN when
-    the session streamed no skin conductance.
+    the session streamed no skin conductance. ``sensors``: the dropouts, artefacts and
+    noise the recording shows (:mod:`engine.twinfit.sensors`).
     """
 
     path: Path
@@ -49,6 +51,7 @@ class SessionTrace:
     scr_rate: np.ndarray
     suds_t: np.ndarray
     suds: np.ndarray
+    sensors: SensorCounts = field(default_factory=lambda: SensorCounts(0.0, 0.0, 0, (), 0))
 
     @property
     def name(self) -> str:
@@ -144,6 +147,7 @@ def session_trace(data: SessionData) -> SessionTrace:
         scr_rate=_column(data, "scr_rate"),
         suds_t=suds_t,
         suds=suds,
+        sensors=sensor_counts(data, origin, float(end)),
     )
 
 
