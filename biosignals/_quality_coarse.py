@@ -4,6 +4,39 @@ Internal. :class:`CoarseRules` says when a stream counts as coarsely quantised a
 it may then hold a value; :class:`CoarseTracker` follows one stream's resolution (smallest
 non-zero step seen), coarse/fine verdict and, for the band rule, its last samples. All of
 it is per sample and causal, so chunking does not change any result.
+
+Quantisation
+------------
+A signal from a low-resolution ADC legitimately repeats values: BITalino's 10-bit EDA
+(steps of 3.3 V / 1024 / 0.132 = 0.0244 µS) holds one value for seconds, a 0.025 mV-step
+ECG holds its baseline between beats, a PPG whose pulse spans a dozen counts sits on its
+peaks. The quality monitor estimates the stream's **resolution** ``q`` causally as the smallest
+non-zero step between consecutive samples seen so far (the value grid; unknown before the
+first step). With :class:`CoarseRules` given, a sample belongs to a *coarse* stream while
+``q >= step``, or ``q >= fraction * R`` with ``R`` the range of the stream's first
+``reference`` seconds (for unitless signals; unknown ``q`` counts as coarse). ``q`` only
+shrinks and ``R`` only grows, so a stream that is fine once stays fine and is checked
+exactly as without the rules (float and high-resolution streams pay nothing after their
+first chunk). On coarse samples:
+
+* **flatline** needs an exact hold of :meth:`CoarseRules.hold_after` seconds
+  (``max(hold, min(q * hold_per_unit, hold_max))``; ``hold`` while ``q`` is unknown),
+  or, with ``band_after > 0``, ``band_after`` seconds (counted in samples at the nominal
+  rate) within +-1 step (max - min <= 2 ``q``: an electrode off that leaves only ADC
+  noise); the bound of a hold is the one at its first sample;
+* **clipping** at a running extreme needs the same hold as flatline (a coarse signal sits
+  on its highest value at every rounded peak); at a ``device_range`` limit (within one
+  step of it) ``clip_samples`` identical samples still suffice.
+
+The pipeline's rules per role (``biosignals.pipeline.COARSE_RULES``): ECG is coarse from
+10 µV steps, PPG from steps of 1/1000 of its first 5 s's range; either is flat after 2.5 s
+within +-1 step (the slowest plausible beat, 30 bpm, is 2 s apart; a clean 50 bpm ECG in
+0.025 mV steps holds its baseline up to ~1.1 s). EDA is coarse from 0.5 nS steps and may
+hold one value ``max(4 s, q * 600 s/µS)``, at most 60 s: the time a resting level drifting
+0.1 µS/min takes to cross one step (14.6 s at BITalino's 10 bits, 4 s at the E4's 1 nS);
+EDA has no band rule (a calm skin may stay within one step for minutes), and an electrode
+off reads ~0 µS, which ``out_of_range`` flags at once. Heart-rate streams repeat values and
+have no flatline or clipping check.
 """
 
 from __future__ import annotations

@@ -36,100 +36,58 @@ Flags (``QualityEvent.flag``):
     (``flag_value``); for ECG, QRS-like complexes no heart makes are ``implausible`` (see
     the pipeline).
 
-Quantisation
-------------
-A signal from a low-resolution ADC legitimately repeats values: BITalino's 10-bit EDA
-(steps of 3.3 V / 1024 / 0.132 = 0.0244 µS) holds one value for seconds, a 0.025 mV-step
-ECG holds its baseline between beats, a PPG whose pulse spans a dozen counts sits on its
-peaks. The monitor estimates the stream's **resolution** ``q`` causally as the smallest
-non-zero step between consecutive samples seen so far (the value grid; unknown before the
-first step). With :class:`CoarseRules` given, a sample belongs to a *coarse* stream while
-``q >= step``, or ``q >= fraction * R`` with ``R`` the range of the stream's first
-``reference`` seconds (for unitless signals; unknown ``q`` counts as coarse). ``q`` only
-shrinks and ``R`` only grows, so a stream that is fine once stays fine and is checked
-exactly as without the rules (float and high-resolution streams pay nothing after their
-first chunk). On coarse samples:
-
-* **flatline** needs an exact hold of :meth:`CoarseRules.hold_after` seconds
-  (``max(hold, min(q * hold_per_unit, hold_max))``; ``hold`` while ``q`` is unknown),
-  or, with ``band_after > 0``, ``band_after`` seconds (counted in samples at the nominal
-  rate) within +-1 step (max - min <= 2 ``q``: an electrode off that leaves only ADC
-  noise); the bound of a hold is the one at its first sample;
-* **clipping** at a running extreme needs the same hold as flatline (a coarse signal sits
-  on its highest value at every rounded peak); at a ``device_range`` limit (within one
-  step of it) ``clip_samples`` identical samples still suffice.
-
-The pipeline's rules per role (``biosignals.pipeline.COARSE_RULES``): ECG is coarse from
-10 µV steps, PPG from steps of 1/1000 of its first 5 s's range; either is flat after 2.5 s
-within +-1 step (the slowest plausible beat, 30 bpm, is 2 s apart; a clean 50 bpm ECG in
-0.025 mV steps holds its baseline up to ~1.1 s). EDA is coarse from 0.5 nS steps and may
-hold one value ``max(4 s, q * 600 s/µS)``, at most 60 s: the time a resting level drifting
-0.1 µS/min takes to cross one step (14.6 s at BITalino's 10 bits, 4 s at the E4's 1 nS);
-EDA has no band rule (a calm skin may stay within one step for minutes), and an electrode
-off reads ~0 µS, which ``out_of_range`` flags at once. Heart-rate streams repeat values and
-have no flatline or clipping check.
+Coarsely quantised streams (a low-resolution ADC legitimately repeats values) get
+longer holds before ``flatline`` and ``clipping``: see :mod:`biosignals._quality_coarse`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 from itertools import islice
 from operator import eq
 
 import numpy as np
-from numpy.typing import NDArray
 
 from biosignals._quality_burst import BurstRules, BurstTracker
 from biosignals._quality_coarse import GRID_SLACK, CoarseRules, CoarseTracker
+from biosignals._quality_flags import (
+    ARTIFACT,
+    CLIPPING,
+    DROPOUT,
+    FLATLINE,
+    FORMAT,
+    IMPLAUSIBLE,
+    NAN,
+    OUT_OF_RANGE,
+    RATE,
+    FlagBook,
+    FloatArray,
+    QualityEvent,
+)
 from biosignals._stream import FEW, extremes, finite_floats
 
-NAN = "nan"
-FLATLINE = "flatline"
-CLIPPING = "clipping"
-DROPOUT = "dropout"
-RATE = "rate"
-IMPLAUSIBLE = "implausible"
-OUT_OF_RANGE = "out_of_range"
-FORMAT = "format"
-ARTIFACT = "artifact"
+__all__ = [
+    "ARTIFACT",
+    "CLIPPING",
+    "DROPOUT",
+    "FLATLINE",
+    "FORMAT",
+    "IMPLAUSIBLE",
+    "NAN",
+    "OUT_OF_RANGE",
+    "RATE",
+    "BurstRules",
+    "CoarseRules",
+    "QualityEvent",
+    "QualityMonitor",
+    "active_flags",
+    "default_dropout_after",
+]
 
 _WARMUP_S = 1.0
 _RATE_WINDOW_S = 4.0
 _RATE_TOLERANCE = 0.25
-
-FloatArray = NDArray[np.float64]
-BoolArray = NDArray[np.bool_]
-
-
-@dataclass(frozen=True, slots=True)
-class QualityEvent:
-    """A quality flag that started (``end is None``) or ended on one stream.
-
-    Attributes
-    ----------
-    role : str
-        Stream role (``"heart"``, ``"ppg"``, ``"hr"``, ``"eda"``).
-    flag : str
-        Flag name (see module docstring).
-    start : float
-        When the fault began (s, stream clock).
-    end : float or None
-        When it ended; None for the event that reports the start.
-    """
-
-    role: str
-    flag: str
-    start: float
-    end: float | None
-
-    def describe(self) -> str:
-        """``'heart:dropout started at 12.30'``-style text."""
-        if self.end is None:
-            return f"{self.role}:{self.flag} started at {self.start:.2f}"
-        lasted = self.end - self.start
-        return f"{self.role}:{self.flag} ended at {self.end:.2f} (lasted {lasted:.2f} s)"
 
 
 def default_dropout_after(sampling_rate: float) -> float:
@@ -139,7 +97,7 @@ def default_dropout_after(sampling_rate: float) -> float:
     return max(0.4, 5.0 / sampling_rate)
 
 
-class QualityMonitor:
+class QualityMonitor(FlagBook):
     """Quality flags for one stream.
 
     Parameters
@@ -189,7 +147,7 @@ class QualityMonitor:
         coarse: CoarseRules | None = None,
         burst: BurstRules | None = None,
     ) -> None:
-        self.role = role
+        super().__init__(role)
         self.sampling_rate = float(sampling_rate)
         regular = self.sampling_rate > 0.0
         self.dropout_after = (
@@ -204,10 +162,6 @@ class QualityMonitor:
         self.value_range = value_range
         self.range_flag = range_flag
         self.rate_check = rate_check and regular
-        self._active: dict[str, float] = {}
-        self._sorted: tuple[str, ...] | None = ()  # sorted flags; None: to be rebuilt
-        self._events: list[QualityEvent] = []
-        self.raised = 0  # flags raised so far (lets callers see "anything since ...")
         self._first_time: float | None = None
         self._last_time: float | None = None
         self._last_finite: float | None = None
@@ -222,55 +176,10 @@ class QualityMonitor:
         self._coarse = CoarseTracker(coarse, self.sampling_rate) if coarse and checked else None
         self._burst = BurstTracker(burst, self.sampling_rate) if burst and regular else None
 
-    # ------------------------------------------------------------------ state
-    @property
-    def active(self) -> tuple[str, ...]:
-        """Currently active flags, sorted."""
-        if self._sorted is None:
-            self._sorted = tuple(sorted(self._active))
-        return self._sorted
-
-    @property
-    def flagged(self) -> bool:
-        """True while any flag is active."""
-        return bool(self._active)
-
     @property
     def last_sample_time(self) -> float | None:
         """Timestamp of the newest sample seen (None before any)."""
         return self._last_time
-
-    def is_active(self, flag: str) -> bool:
-        """True while ``flag`` is raised."""
-        return flag in self._active
-
-    def _set(self, flag: str, on: bool, t: float) -> None:
-        if on and flag not in self._active:
-            self._active[flag] = t
-            self._sorted = None
-            self.raised += 1
-            self._events.append(QualityEvent(self.role, flag, t, None))
-        elif not on and flag in self._active:
-            start = self._active.pop(flag)
-            self._sorted = None
-            self._events.append(QualityEvent(self.role, flag, start, max(t, start)))
-
-    def _track(
-        self, flag: str, cond: BoolArray, t: FloatArray, onset: FloatArray | None = None
-    ) -> None:
-        """Raise/clear ``flag`` at every transition of the per-sample condition ``cond``."""
-        if cond.size == 0:
-            return
-        if not cond.any():  # the common case: at most one transition, to "off"
-            if flag in self._active:
-                self._set(flag, False, float(t[0]))
-            return
-        prev = np.empty_like(cond)
-        prev[0] = flag in self._active
-        prev[1:] = cond[:-1]
-        for i in np.flatnonzero(cond != prev).tolist():
-            on = bool(cond[i])
-            self._set(flag, on, float(onset[i] if on and onset is not None else t[i]))
 
     # ------------------------------------------------------------------ checks
     def update(self, samples: FloatArray, timestamps: FloatArray) -> None:
@@ -561,15 +470,6 @@ class QualityMonitor:
         if now - self._last_time > self.dropout_after:
             period = 1.0 / self.sampling_rate if self.sampling_rate > 0.0 else 0.0
             self._set(DROPOUT, True, self._last_time + period)
-
-    def flag_value(self, flag: str, bad: bool, t: float) -> None:
-        """Set or clear a flag computed outside (e.g. ``implausible`` heart rate)."""
-        self._set(flag, bad, t)
-
-    def drain_events(self) -> list[QualityEvent]:
-        """Flag starts/ends since the last call."""
-        events, self._events = self._events, []
-        return events
 
 
 def _repeats(xs: list[float]) -> bool:
