@@ -37,20 +37,18 @@ background re-resolution (:mod:`biosignals.reconnect`); ``pull`` keeps never blo
 from __future__ import annotations
 
 import functools
-import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-from numpy.typing import ArrayLike
 
-from biosignals.conversion import Conversion, SignalSettings, TimestampMapper, plan_conversion
-from biosignals.errors import SignalError, StreamError
+from biosignals.conversion import Conversion, SignalSettings, TimestampMapper
+from biosignals.errors import StreamError
+from biosignals.fake_inlet import FakeInlet
 from biosignals.lsl import import_pylsl
 from biosignals.reconnect import (
     DEFAULT_MIN_WAIT,
     Gap,
-    GapTracker,
     Reopener,
     StreamPredicate,
     StreamStatus,
@@ -59,6 +57,7 @@ from biosignals.reconnect import (
     pick_stream,
     resolve_stream,
 )
+from biosignals.stream_meta import EMPTY, StreamMeta, plan_for, stream_meta
 
 __all__ = [
     "DEFAULT_MIN_WAIT",
@@ -74,112 +73,6 @@ __all__ = [
 ]
 
 _PULL_MAX_SAMPLES = 4096
-
-
-@dataclass(frozen=True, slots=True)
-class StreamMeta:
-    """What a stream says about itself, read once when the inlet opens.
-
-    ``channel_labels`` and ``channel_units`` always have ``channel_count`` entries (``""``
-    where the stream's ``<desc>`` says nothing); pass ``()`` to mean "none given".
-
-    Parameters
-    ----------
-    name, type, source_id
-        The stream's identity.
-    channel_count
-        Number of channels.
-    nominal_srate
-        Nominal sampling rate in Hz; ``0.0`` for irregular streams.
-    channel_format
-        LSL channel format name, e.g. ``"float32"``, ``"double64"``, ``"string"``.
-    channel_labels, channel_units
-        Per-channel ``label`` (or ``name``) and ``unit`` from ``<desc><channels>``.
-    info_xml
-        The full stream description as LSL sent it (``""`` for fakes built by hand).
-    """
-
-    name: str
-    type: str
-    source_id: str
-    channel_count: int
-    nominal_srate: float
-    channel_format: str = "float32"
-    channel_labels: tuple[str, ...] = field(default=())
-    channel_units: tuple[str, ...] = field(default=())
-    info_xml: str = ""
-
-    def __post_init__(self) -> None:
-        if self.channel_count < 1:
-            raise StreamError(f"stream {self.name!r}: channel_count must be >= 1")
-        for attr in ("channel_labels", "channel_units"):
-            values = tuple(getattr(self, attr))
-            if not values:
-                values = ("",) * self.channel_count
-            if len(values) != self.channel_count:
-                raise StreamError(
-                    f"stream {self.name!r}: {len(values)} {attr} for {self.channel_count} channels"
-                )
-            object.__setattr__(self, attr, values)
-
-    def channel_index(self, channel: str | int | None) -> int:
-        """Index of a channel given by label, index or ``None`` (channel 0).
-
-        Raises
-        ------
-        StreamError
-            If the label is unknown or the index out of range; names the stream and
-            the labels it has.
-        """
-        if channel is None:
-            return 0
-        if isinstance(channel, str):
-            if channel in self.channel_labels:
-                return self.channel_labels.index(channel)
-            labels = ", ".join(repr(x) for x in self.channel_labels if x) or "no labels"
-            raise StreamError(
-                f"stream {self.name!r} (type {self.type!r}, source_id {self.source_id!r}) "
-                f"has no channel labelled {channel!r}; it has {labels}"
-            )
-        if not 0 <= channel < self.channel_count:
-            raise StreamError(
-                f"stream {self.name!r} has {self.channel_count} channel(s); "
-                f"channel index {channel} is out of range"
-            )
-        return int(channel)
-
-
-def stream_meta(info_xml: str) -> StreamMeta:
-    """Parse a stream's full XML description (``StreamInfo.as_xml()``) into a StreamMeta.
-
-    Channel labels come from ``desc/channels/channel/label``, falling back to ``name``.
-    """
-    try:
-        root = ET.fromstring(info_xml)
-    except ET.ParseError as err:
-        raise StreamError(f"unreadable LSL stream description: {err}") from err
-
-    def text(node: ET.Element | None, tag: str) -> str:
-        found = None if node is None else node.find(tag)
-        return "" if found is None or found.text is None else found.text.strip()
-
-    count = int(text(root, "channel_count") or 0)
-    channels = root.findall("desc/channels/channel")
-    labels = tuple(text(ch, "label") or text(ch, "name") for ch in channels)
-    units = tuple(text(ch, "unit") for ch in channels)
-    if len(channels) != count:
-        labels, units = (), ()
-    return StreamMeta(
-        name=text(root, "name"),
-        type=text(root, "type"),
-        source_id=text(root, "source_id"),
-        channel_count=count,
-        nominal_srate=float(text(root, "nominal_srate") or 0.0),
-        channel_format=text(root, "channel_format"),
-        channel_labels=labels,
-        channel_units=units,
-        info_xml=info_xml,
-    )
 
 
 @runtime_checkable
@@ -198,17 +91,6 @@ class Inlet(Protocol):
     def close(self) -> None:
         """Stop receiving; pulling afterwards raises StreamError."""
         ...
-
-
-_EMPTY = np.zeros(0, dtype=np.float64)
-
-
-def _plan(
-    meta: StreamMeta, index: int, settings: SignalSettings | None, role_unit: str
-) -> Conversion | None:
-    if settings is None:
-        return None
-    return plan_conversion(role_unit, settings, meta.channel_units[index], stream=meta.name)
 
 
 @dataclass(slots=True)
@@ -253,7 +135,7 @@ def _open_link(
         if meta.channel_format == "string":
             raise StreamError(f"stream {meta.name!r} carries strings, not numbers")
         index = meta.channel_index(channel)
-        link = _Link(inlet, meta, index, _plan(meta, index, settings, role_unit), full.uid())
+        link = _Link(inlet, meta, index, plan_for(meta, index, settings, role_unit), full.uid())
         inlet.open_stream(timeout=open_timeout)  # samples queue from now on
         # The first clock-offset estimate takes ~0.6 s on loopback: await it here, not in
         # the loop (later ones are read with timeout 0, see _Link.correction_now).
@@ -414,7 +296,7 @@ class LslInlet:
         """
         values, stamps, link = self._pull_link()
         if not stamps.size:
-            return _EMPTY.copy(), _EMPTY.copy()
+            return EMPTY.copy(), EMPTY.copy()
         selected = np.asarray(values[:, link.index], dtype=np.float64)
         if link.conversion is not None:
             selected = link.conversion(selected)
@@ -444,7 +326,7 @@ class LslInlet:
         now = self._pylsl.local_clock()
         if not stamps.size:
             self._sup.on_idle(now, link.uid)
-            return values, _EMPTY.copy(), link
+            return values, EMPTY.copy(), link
         stamps = self._times.apply(stamps, link.correction_now)
         leftover = self._sup.on_data(stamps, now)
         if leftover is not None:
@@ -468,7 +350,7 @@ class LslInlet:
             if len(ts) < _PULL_MAX_SAMPLES:
                 break
         if not stamps:
-            return np.zeros((0, link.meta.channel_count)), _EMPTY
+            return np.zeros((0, link.meta.channel_count)), EMPTY
         return np.concatenate(values), np.concatenate(stamps)
 
     def close(self) -> None:
@@ -528,119 +410,3 @@ def open_inlet(
         stale_after=stale_after,
         reresolve_after=reresolve_after,
     )
-
-
-class FakeInlet:
-    """An inlet fed by hand with :meth:`push`; same contract as :class:`LslInlet`.
-
-    Values are converted like :class:`LslInlet` does when ``settings`` are given (the
-    declared unit comes from ``meta.channel_units``); gaps are found from the pushed
-    timestamps. There is no clock mapping or dejittering: push LSL-clock timestamps.
-
-    Parameters
-    ----------
-    meta
-        The stream description the fake pretends to have.
-    channel
-        Channel label, index, or ``None`` for channel 0.
-    settings, role_unit
-        As for :class:`LslInlet`.
-    """
-
-    def __init__(
-        self,
-        meta: StreamMeta,
-        *,
-        channel: str | int | None = None,
-        settings: SignalSettings | None = None,
-        role_unit: str = "",
-    ) -> None:
-        self.meta: StreamMeta = meta
-        self._index = meta.channel_index(channel)
-        self.conversion = _plan(meta, self._index, settings, role_unit)
-        self._values: list[np.ndarray] = []
-        self._stamps: list[np.ndarray] = []
-        self._closed = False
-        self._tracker = GapTracker(gap_threshold(meta.nominal_srate), 0.0)
-        self._gaps: list[Gap] = []
-
-    @property
-    def status(self) -> StreamStatus:
-        """CONNECTED until closed."""
-        return StreamStatus.CLOSED if self._closed else StreamStatus.CONNECTED
-
-    @property
-    def clock_decision(self) -> bool | None:
-        """Always ``False``: a fake is fed LSL-clock stamps."""
-        return False
-
-    @property
-    def clock_offset(self) -> float | None:
-        """Always ``0.0`` (stamps are used as pushed)."""
-        return 0.0
-
-    def drain_gaps(self) -> list[Gap]:
-        """Gaps in the pulled timestamps since the last call."""
-        gaps, self._gaps = self._gaps, []
-        return gaps
-
-    def push(self, samples: ArrayLike, timestamps: ArrayLike) -> None:
-        """Queue samples for the next pull.
-
-        Parameters
-        ----------
-        samples
-            Shape (n,) for a one-channel stream or (n, channel_count).
-        timestamps
-            Shape (n,), seconds on the LSL clock.
-        """
-        if self._closed:
-            raise StreamError(f"fake inlet for stream {self.meta.name!r} is closed")
-        data = np.asarray(samples, dtype=np.float64)
-        ts = np.asarray(timestamps, dtype=np.float64).reshape(-1)
-        if data.ndim == 1 and self.meta.channel_count == 1:
-            data = data.reshape(-1, 1)
-        if data.ndim != 2 or data.shape[1] != self.meta.channel_count:
-            raise SignalError(
-                f"fake stream {self.meta.name!r}: samples of shape {data.shape} do not have "
-                f"{self.meta.channel_count} channel(s)"
-            )
-        if data.shape[0] != ts.shape[0]:
-            raise SignalError(
-                f"fake stream {self.meta.name!r}: {data.shape[0]} samples but "
-                f"{ts.shape[0]} timestamps"
-            )
-        self._values.append(data.copy())
-        self._stamps.append(ts.copy())
-
-    def pull(self) -> tuple[np.ndarray, np.ndarray]:
-        """Return (and forget) everything pushed since the last pull."""
-        values, stamps = self.pull_all()
-        if stamps.size == 0:
-            return _EMPTY.copy(), _EMPTY.copy()
-        selected = values[:, self._index].copy()
-        if self.conversion is not None:
-            selected = self.conversion(selected)
-        return selected, stamps
-
-    def pull_all(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every channel of everything pushed since the last pull, unconverted:
-        ``(n, channel_count)`` float64 values and ``(n,)`` timestamps."""
-        if self._closed:
-            raise StreamError(f"fake inlet for stream {self.meta.name!r} is closed")
-        empty = np.zeros((0, self.meta.channel_count))
-        if not self._stamps:
-            return empty, _EMPTY.copy()
-        values, stamps = np.concatenate(self._values), np.concatenate(self._stamps)
-        self._values.clear()
-        self._stamps.clear()
-        if stamps.size == 0:  # only empty chunks were pushed (e.g. a sensor dropout)
-            return empty, _EMPTY.copy()
-        self._gaps.extend(self._tracker.observe(stamps, float(stamps[-1])))
-        return values, stamps
-
-    def close(self) -> None:
-        """Drop queued samples; later pulls and pushes raise StreamError (idempotent)."""
-        self._closed = True
-        self._values.clear()
-        self._stamps.clear()

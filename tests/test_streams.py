@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lsl_helpers import pull_until
 
 from biosignals.errors import SignalError, StreamError, StreamNotFoundError
@@ -135,6 +137,58 @@ def test_stream_meta_from_xml_label_or_name() -> None:
     assert m.channel_labels == ("Fz", "Cz") and m.channel_units == ("microvolts", "")
     with pytest.raises(StreamError, match="unreadable"):
         stream_meta("<info>")
+
+
+def _info(count: str, rate: str) -> str:
+    return (
+        f"<info><name>dev</name><type>ECG</type><channel_count>{count}</channel_count>"
+        f"<nominal_srate>{rate}</nominal_srate></info>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("count", "rate", "says"),
+    [
+        ("two", "500", "channel_count 'two' in its description is not a number"),
+        ("1.5", "500", "channel_count '1.5'"),
+        ("0", "500", "channel_count 0 in its description is not 1..100000"),
+        ("-3", "500", "channel_count -3"),
+        ("999999999", "500", "channel_count 999999999"),
+        ("1", "fast", "nominal_srate 'fast' in its description is not a number"),
+        ("1", "nan", "nominal_srate nan is not a finite rate"),
+        ("1", "-500", "nominal_srate -500.0"),
+        ("1", "inf", "nominal_srate inf"),
+    ],
+)
+def test_a_description_with_bad_numbers_is_one_stream_error(
+    count: str, rate: str, says: str
+) -> None:
+    # descriptions come from devices and from recorded files: never a ValueError or a
+    # billion-entry label tuple
+    with pytest.raises(StreamError, match="stream 'dev': ") as err:
+        stream_meta(_info(count, rate))
+    assert says in str(err.value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    count=st.one_of(st.integers(-10, 10**12).map(str), st.text(max_size=12)),
+    rate=st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(repr), st.text(max_size=12)),
+    extra=st.text(max_size=40),
+)
+def test_any_description_is_a_stream_meta_or_a_stream_error(
+    count: str, rate: str, extra: str
+) -> None:
+    from xml.sax.saxutils import escape
+
+    xml = _info(escape(count), escape(rate)).replace("</info>", f"{escape(extra)}</info>")
+    try:
+        m = stream_meta(xml)
+    except StreamError:
+        return
+    assert 1 <= m.channel_count <= 100_000
+    assert m.nominal_srate >= 0.0 and np.isfinite(m.nominal_srate)
+    assert len(m.channel_labels) == m.channel_count
 
 
 # ----------------------------------------------------------------------------- real LSL
