@@ -62,7 +62,7 @@ class _Pending:
 def _json(text: str) -> dict[str, Any] | None:
     try:
         obj = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return obj if isinstance(obj, dict) else None
 

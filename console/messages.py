@@ -96,7 +96,7 @@ def parse_message(text: str | bytes, facts: SessionFacts) -> Ping | BrowserComma
         raise MessageError("binary message refused: send JSON text")
     try:
         msg = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise MessageError(f"message is not JSON ({exc.__class__.__name__})") from None
     if not isinstance(msg, dict):
         raise MessageError("message is not a JSON object")
@@ -135,7 +135,7 @@ def _command(msg: dict[str, Any], facts: SessionFacts) -> BrowserCommand:
     _keys(msg, ("type", "id", "kind", "sid", *COMMAND_FIELDS))
     cid = _command_id(msg.get("id"))
     kind = msg.get("kind")
-    if kind not in COMMAND_KINDS:
+    if not isinstance(kind, str) or kind not in COMMAND_KINDS:
         raise MessageError(f"command: unknown kind {kind!r}: one of {', '.join(COMMAND_KINDS)}")
     if "sid" in msg and msg["sid"] != facts.sid:
         raise MessageError(
@@ -153,8 +153,13 @@ def _command(msg: dict[str, Any], facts: SessionFacts) -> BrowserCommand:
     return BrowserCommand(cid, kind, given)
 
 
+def _named(value: Any, allowed: Collection[str]) -> bool:
+    """``value`` is a string in ``allowed`` (a list or object is no name: not hashable)."""
+    return isinstance(value, str) and value in allowed
+
+
 def _check_fields(kind: str, given: dict[str, Any], facts: SessionFacts) -> None:
-    if "prompt" in given and given["prompt"] not in PROMPT_RANGES:
+    if "prompt" in given and not _named(given["prompt"], PROMPT_RANGES):
         raise MessageError(
             f"{kind}: prompt {given['prompt']!r} is not one of {', '.join(PROMPT_RANGES)}"
         )
@@ -169,9 +174,9 @@ def _check_fields(kind: str, given: dict[str, Any], facts: SessionFacts) -> None
         text = given["text"]
         if not isinstance(text, str) or not 0 < len(text.strip()) <= MAX_NOTE:
             raise MessageError(f"note: text must be 1 to {MAX_NOTE} characters")
-    if "event" in given and given["event"] not in facts.scene_events:
+    if "event" in given and not _named(given["event"], facts.scene_events):
         allowed = ", ".join(sorted(facts.scene_events)) or "none in this session"
         raise MessageError(f"scene_event: {given['event']!r} is not one of {allowed}")
-    if "role" in given and given["role"] not in facts.roles:
+    if "role" in given and not _named(given["role"], facts.roles):
         allowed = ", ".join(sorted(facts.roles)) or "none"
         raise MessageError(f"{kind}: stream role {given['role']!r} is not one of {allowed}")

@@ -99,7 +99,11 @@ def verify_password(password: str, record: dict[str, Any]) -> bool:
     try:
         n, r, p = int(record["n"]), int(record["r"]), int(record["p"])
         salt, want = bytes.fromhex(record["salt"]), bytes.fromhex(record["hash"])
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return False
+    if {"n": n, "r": r, "p": p} != _SCRYPT or len(salt) != _SALT_BYTES:
+        return False  # a damaged record: no other parameters (work, memory) are tried
+    if len(want) != _HASH_BYTES:
         return False
     if not 0 < len(password) <= MAX_PASSWORD:
         return False
@@ -140,8 +144,11 @@ class UserStore:
             users = raw["users"]
             if raw.get("version") != 1 or not isinstance(users, dict):
                 raise ValueError("expected version 1 and a users object")
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise AccountError(f"cannot read the users file {self.path}: {exc}") from exc
+            for name, u in users.items():
+                if not isinstance(u, dict) or u.get("role") not in ROLES:
+                    raise ValueError(f"user {name!r} is not an object with a role in {ROLES}")
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+            raise AccountError(f"cannot read the users file {self.path}: {exc}") from None
         return users
 
     def _save(self, users: dict[str, dict[str, Any]]) -> None:

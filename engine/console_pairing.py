@@ -206,7 +206,7 @@ def read_pairing(path: Path) -> Pairing:
         raise ConsolePairingError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except KeyError as exc:
         raise ConsolePairingError(f"{path}: not a pairing file (no {exc.args[0]})") from None
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, AttributeError, RecursionError) as exc:
         raise ConsolePairingError(f"{path}: not a pairing file ({exc})") from None
 
 

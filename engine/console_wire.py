@@ -192,7 +192,7 @@ class CommandVerifier:
             raise _Reject(f"{size} bytes, over the {MAX_COMMAND_BYTES}-byte limit")
         try:
             obj = json.loads(sample, parse_constant=_no_constants)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
             raise _Reject(f"not JSON ({exc})") from None
         if not isinstance(obj, dict):
             raise _Reject(f"not a JSON object but {type(obj).__name__}")
@@ -224,7 +224,8 @@ class CommandVerifier:
         mac = obj.get("mac")
         if not isinstance(mac, str) or not mac:
             raise _Reject("no mac: commands must be signed with the session's pairing secret")
-        if not hmac.compare_digest(mac.lower(), command_mac(obj, self._secret)):
+        given = mac.lower().encode("utf-8", "surrogatepass")  # str compare_digest: ASCII only
+        if not hmac.compare_digest(given, command_mac(obj, self._secret).encode("ascii")):
             raise _Reject("bad mac: not signed with this session's pairing secret")
 
     def _fresh_id(self, command_id: object) -> str:

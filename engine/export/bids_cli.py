@@ -78,7 +78,7 @@ def _summary(folder: Path, key: SiteKey | None) -> dict[str, Any]:
         else:
             return {}
         data = json.loads(raw)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -232,7 +232,7 @@ def _markers(stream: XdfStream) -> list[Marker]:
         raw = sample[0] if sample else ""
         try:
             event = json.loads(raw)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             event = {"text": raw}
         if not isinstance(event, dict):
             event = {"text": raw}

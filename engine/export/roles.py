@@ -236,6 +236,8 @@ def _settings(node: ET.Element, where: str) -> dict[str, Any]:
         value = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise RecordingError(f"{where} <settings>: not JSON ({exc.msg})") from None
+    except RecursionError:
+        raise RecordingError(f"{where} <settings>: not JSON (nested too deep)") from None
     if not isinstance(value, dict):
         raise RecordingError(f"{where} <settings>: not a JSON object")
     return value

@@ -147,7 +147,7 @@ def _check_line(line: bytes, seq: int, prev: str) -> tuple[dict[str, Any] | None
     """Return ``(entry, None)`` when the line is entry ``seq`` chained to ``prev``."""
     try:
         entry = json.loads(line.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         return None, f"line {seq + 1} is not a JSON entry ({exc})"
     if not isinstance(entry, dict) or tuple(sorted(entry)) != _FIELDS:
         return None, f"line {seq + 1}: fields are not exactly {', '.join(_FIELDS)}"
@@ -301,7 +301,7 @@ class AuditLog:
             entry = json.loads(last.decode("utf-8"))
             ok = block.endswith(b"\n") and entry["hash"] == _entry_hash(entry)
             seq = int(entry["seq"]) + 1
-        except (UnicodeDecodeError, ValueError, TypeError, KeyError):
+        except (UnicodeDecodeError, ValueError, TypeError, KeyError, RecursionError):
             ok, seq = False, -1
         if not ok:
             raise AuditError(

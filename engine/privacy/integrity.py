@@ -123,8 +123,10 @@ def manifest_problems(root: Path, audit_path: Path) -> tuple[dict[str, str], lis
     try:
         data = manifest_path.read_bytes()
         files = json.loads(data)["files"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         return {}, [f"{manifest_path}: missing or unreadable ({exc})"]
+    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+        return {}, [f"{manifest_path}: 'files' is not an object of file name -> SHA-256"]
     ref = session_ref(root, audit_path)
     anchors = [
         e for e in read_entries(audit_path) if e["event"] == "integrity" and e["session"] == ref

@@ -84,7 +84,7 @@ def session_end(folder: str | os.PathLike[str]) -> _dt.datetime:
             continue
         try:
             ended = _parse_time(json.loads(path.read_text(encoding="utf-8")).get("ended_at"))
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):
             ended = None
         if ended is not None:
             return ended

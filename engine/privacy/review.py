@@ -150,7 +150,7 @@ def check_before_reading(recording: Path) -> ReadCheck:
 def _listed(folder: Path) -> dict[str, str]:
     try:
         return dict(json.loads((folder / MANIFEST).read_bytes())["files"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return {}
 
 

@@ -85,6 +85,8 @@ def _summary(recording: Path, summary: Path | None, key: SiteKey | None) -> dict
         raise RecordingError(
             f"{path}:{exc.lineno}: session summary is not JSON ({exc.msg})"
         ) from None
+    except (UnicodeDecodeError, RecursionError) as exc:  # not UTF-8; nested too deep
+        raise RecordingError(f"{path}: session summary is not JSON ({exc})") from None
     if not isinstance(data, dict):
         raise RecordingError(f"{path}: session summary is not a JSON object")
     return data

@@ -81,7 +81,7 @@ def twin_overlay(name_or_path: str, recording: Path) -> TwinOverlay:
     if sidecar.is_file():
         try:
             sessions = list(json.loads(sidecar.read_text(encoding="utf-8")).get("sessions", []))
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):
             sessions = []
     for k, s in enumerate(sessions):
         if isinstance(s, dict) and _same(str(s.get("path", "")), recording):

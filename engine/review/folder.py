@@ -155,7 +155,7 @@ def _manifest(read: ReadSession) -> dict[str, str]:
     except OSError:
         read.flag("no_integrity", f"{path}: missing (the session did not close, or removed)")
         return {}
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         read.flag("changed", f"{path}: not a readable manifest")
         return {}
     read.manifest_sha256 = hashlib.sha256(raw).hexdigest()
@@ -192,7 +192,7 @@ def _summary(read: ReadSession, key: SiteKey | None) -> str | None:
         except PrivacyError as exc:
             read.flag("no_summary", f"{path}: cannot be read ({exc})")
             return name
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             read.flag("no_summary", f"{path}: not readable JSON ({exc})")
             return name
         if isinstance(data, dict):

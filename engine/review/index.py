@@ -119,7 +119,10 @@ class _Sealer:
                 blob = self._aead.decrypt(blob[:12], blob[12:], rel.encode("utf-8"))
             except InvalidTag:
                 return None
-        data = json.loads(blob)
+        try:
+            data = json.loads(blob)
+        except (ValueError, RecursionError):  # a damaged row: read like an undecryptable one
+            return None
         return data if isinstance(data, dict) else None
 
 
@@ -271,7 +274,9 @@ class SessionIndex:
 def _files_match(folder: Path) -> bool:
     try:
         listed = json.loads((folder / MANIFEST).read_bytes())["files"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return False
+    if not isinstance(listed, dict):
         return False
     for name, sha in listed.items():
         try:

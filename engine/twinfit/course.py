@@ -78,11 +78,14 @@ class CourseTwin:
 
 
 def _reactivity(samples: list[dict[str, float]], session: int) -> tuple[float | None, float | None]:
-    values = [
-        s["reactivity"] * (1.0 - s.get("between_session_rate", 0.0)) ** session
-        for s in samples
-        if "reactivity" in s
-    ]
+    values = []
+    for i, s in enumerate(samples):
+        if not isinstance(s, dict):
+            raise ValueError(f"samples[{i}] is not an object")
+        if "reactivity" in s:
+            r = _number(s["reactivity"], f"samples[{i}].reactivity")
+            rate = _number(s.get("between_session_rate", 0.0), f"samples[{i}].between_session_rate")
+            values.append(float(r or 0.0) * (1.0 - float(rate or 0.0)) ** session)
     if not values:
         return None, None
     low, high = np.percentile(values, [2.5, 97.5])
@@ -100,7 +103,7 @@ def course_twin(profile: Path) -> CourseTwin:
     path = sidecar_path(profile)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise TwinFitError(
             f"{path}: no readable twin-fit sidecar beside {profile} ({exc})"
         ) from None
@@ -108,27 +111,47 @@ def course_twin(profile: Path) -> CourseTwin:
         raise TwinFitError(f"{path}: not a twin-fit sidecar of format {SIDECAR_FORMAT}")
     try:
         return _course(data, profile)
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
+        what = f"no field {exc}" if isinstance(exc, KeyError) else str(exc)
         raise TwinFitError(
-            f"{path}: twin-fit sidecar without the expected fields ({exc!r}); rewrite it "
+            f"{path}: twin-fit sidecar without the expected fields ({what}); rewrite it "
             f"with `vrtherapy twin fit`"
         ) from None
+
+
+def _number(value: Any, where: str, *, optional: bool = False) -> float | None:
+    """``value`` as a finite float (``None`` allowed when ``optional``); else ValueError."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+        raise ValueError(f"{where} is {value!r}, not a finite number")
+    return float(value)
+
+
+def _session(k: int, s: Any, reactivity: float, samples: Any) -> CourseSession:
+    if not isinstance(s, dict) or not isinstance(s.get("rmse"), dict):
+        raise ValueError(f"sessions[{k}] is not an object with an 'rmse' object")
+    low, high = _reactivity(samples, k)
+    hr = _number(s["resting_hr"], f"sessions[{k}].resting_hr")
+    return CourseSession(
+        k, str(s["recorded"]), str(s["protocol"]), float(hr or 0.0),
+        _number(s["resting_scl"], f"sessions[{k}].resting_scl", optional=True), reactivity,
+        low, high, _number(s["rmse"].get("hr"), f"sessions[{k}].rmse.hr", optional=True),
+    )  # fmt: skip
 
 
 def _course(data: dict[str, Any], profile: Path) -> CourseTwin:
     estimates = data["estimates"]
     reactivity = float(estimates["reactivity"]["value"])
     rate = float(estimates["between_session_rate"]["value"])
-    sessions = []
-    for k, s in enumerate(data["sessions"]):
-        low, high = _reactivity(data["samples"], k)
-        sessions.append(
-            CourseSession(k, s["recorded"], s["protocol"], s["resting_hr"], s["resting_scl"],
-                          reactivity * (1.0 - rate) ** k, low, high, s["rmse"].get("hr"))
-        )  # fmt: skip
-    return CourseTwin(
-        data["name"], data["participant"], profile, tuple(sessions), data["next_session"], estimates
+    sessions = tuple(
+        _session(k, s, reactivity * (1.0 - rate) ** k, data["samples"])
+        for k, s in enumerate(data["sessions"])
     )
+    return CourseTwin(
+        data["name"], data["participant"], profile, sessions,
+        int(data["next_session"]), estimates,
+    )  # fmt: skip
 
 
 def next_session_forecast(
@@ -209,5 +232,5 @@ def load_forecast(profile: Path) -> StoredForecast | None:
         return StoredForecast(
             str(data["protocol"]), str(data["title"]), int(data["runs"]), str(data["made"]), rows
         )
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise TwinFitError(f"{path}: not a readable twin forecast ({exc})") from None

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pydantic
 
 from biosignals.twin_profile import TwinProfile
 from engine.twinfit.output import SIDECAR_FORMAT, sidecar_path
@@ -134,7 +135,21 @@ def _parse(path: Path, data: Any) -> TwinUncertainty:
         for k, v in shift.items()
         if k in ("hr", "scl") and isinstance(v, int | float) and v >= 0
     }
-    return TwinUncertainty(tuple(clean), unknown, sd, path.name)
+    if not all(math.isfinite(v) for v in sd.values()):
+        raise _bad(path, f"shift_sd {sd} is not finite")
+    return _checked(path, TwinUncertainty(tuple(clean), unknown, sd, path.name))
+
+
+def _checked(path: Path, uncertainty: TwinUncertainty) -> TwinUncertainty:
+    """``uncertainty`` when each sample makes a valid twin; else TwinFitError naming it."""
+    for k in range(len(uncertainty.samples)):
+        try:
+            uncertainty.draw(TwinProfile(), k, np.random.default_rng(k))
+        except pydantic.ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"])
+            raise _bad(path, f"samples[{k}] makes no valid twin ({field}: {err['msg']})") from None
+    return uncertainty
 
 
 def load_uncertainty(profile: Path) -> TwinUncertainty:
@@ -150,6 +165,6 @@ def load_uncertainty(profile: Path) -> TwinUncertainty:
         return TwinUncertainty()
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise _bad(path, f"cannot be read as JSON ({exc})") from None
     return _parse(path, data)
