@@ -55,11 +55,16 @@ WRONG: list[Any] = [
 
 
 @st.composite
-def damaged_bytes(draw: st.DrawFn, data: bytes, max_edits: int = 5) -> bytes:
-    """``data`` with 1..``max_edits`` byte-level edits."""
+def damaged_bytes(
+    draw: st.DrawFn, data: bytes, max_edits: int = 5, near: tuple[int, ...] = ()
+) -> bytes:
+    """``data`` with 1..``max_edits`` byte-level edits (half of them within 1500 bytes after
+    one of the offsets ``near``, when given: a large file's headers)."""
     out = bytearray(data)
     for _ in range(draw(st.integers(1, max_edits))):
         at = draw(st.integers(0, len(out)))
+        if near and draw(st.booleans()):
+            at = min(len(out), draw(st.sampled_from(near)) + draw(st.integers(0, 1500)))
         op = draw(st.sampled_from(["flip", "flip", "cut", "delete", "insert", "ctl", "ff"]))
         if op == "flip" and at < len(out):
             out[at] ^= 1 << draw(st.integers(0, 7))

@@ -9,6 +9,8 @@ exception. Truncation is also tried at every chunk boundary (and one byte either
 from __future__ import annotations
 
 import logging
+import re
+import struct
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,8 +22,10 @@ from file_fuzz import damaged_bytes, fuzz_settings, one_sentence
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.errors import VrTherapyError
+from engine.errors import RecordingError, VrTherapyError
+from engine.export.recording import load_session
 from engine.export.xdfread import read_xdf
+from engine.live import RunOptions, run_simulated, with_duration
 from engine.privacy.keys import SiteKey, create_passphrase_key, create_site_key, load_site_key
 from engine.privacy.pseudonym import IdentityMap
 from engine.privacy.sealed import (
@@ -30,8 +34,11 @@ from engine.privacy.sealed import (
     verify_sealed,
     write_sealed_bytes,
 )
+from engine.protocol import load_protocol, resolve_seed
 from engine.record import StreamSpec, XdfRecorder
 from engine.record.reader import load_recording, scan_chunks
+from engine.report.model import build_model
+from engine.twin_profiles import load_patient
 
 
 @pytest.fixture(autouse=True)
@@ -196,3 +203,58 @@ def test_damaged_key_file_loads_or_fails_cleanly(
         assert len(loaded.key) == 32
     except VrTherapyError as exc:
         assert one_sentence(str(exc), path.name), str(exc)
+
+
+@pytest.fixture(scope="module")
+def session_recording(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A real 40 s simulated session's recording (role maps, markers, features...)."""
+    protocol = with_duration(load_protocol(resolve_seed("protocols", "heights-demo")), 40.0)
+    out = tmp_path_factory.mktemp("made")
+    opts = RunOptions(
+        out=out, display="null", frame_rate=2.0, report=False, encryption_opt_out=True
+    )
+    data = run_simulated(protocol, opts, load_patient("typical")).recording.read_bytes()
+    assert data.startswith(b"XDF:")
+    return data
+
+
+def _report_model(path: Path) -> None:
+    build_model(load_session(path), {})
+
+
+@fuzz_settings(120)
+@given(st.data())
+def test_damaged_session_recording_reports_or_fails_cleanly(
+    tmp_path_factory: Any, session_recording: bytes, data: Any
+) -> None:
+    headers = tuple(m.start() for m in re.finditer(rb"<\?xml", session_recording))
+    path = tmp_path_factory.mktemp("x") / "recording.xdf"
+    path.write_bytes(data.draw(damaged_bytes(session_recording, max_edits=3, near=headers)))
+    _clean(path, _report_model)
+
+
+def _first_timestamp_at(data: bytes) -> int:
+    """Offset of the first sample's 8-byte timestamp in the first Samples chunk."""
+    pos = len(b"XDF:")
+    while True:
+        nbytes = data[pos]
+        length = int.from_bytes(data[pos + 1 : pos + 1 + nbytes], "little")
+        start = pos + 1 + nbytes
+        if int.from_bytes(data[start : start + 2], "little") == 3:  # Samples
+            count_at = start + 2 + 4  # tag, stream id
+            return count_at + 1 + data[count_at] + 1  # varlen count, TimeStampBytes
+        pos = start + length
+
+
+@pytest.mark.parametrize("stamp", [1e300, -1e300, float("nan"), float("inf")])
+def test_recording_with_a_rotten_timestamp_is_one_sentence(
+    tmp_path: Path, session_recording: bytes, stamp: float
+) -> None:
+    data = bytearray(session_recording)
+    at = _first_timestamp_at(session_recording)
+    data[at : at + 8] = struct.pack("<d", stamp)
+    path = tmp_path / "recording.xdf"
+    path.write_bytes(bytes(data))
+    with pytest.raises(RecordingError, match="the recording is damaged") as caught:
+        _report_model(path)
+    assert one_sentence(str(caught.value), str(path))

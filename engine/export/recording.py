@@ -357,6 +357,38 @@ def _no_roles(path: Path, streams: list[XdfStream]) -> RecordingError:
     )
 
 
+MAX_SPAN_S = 7 * 86400.0
+"""Longest time a recording's timestamps may span (a session lasts hours): beyond it a
+timestamp is damaged (bit rot in a float), and reports would lay out windows over it."""
+
+
+def _check_times(path: Path, streams: list[XdfStream]) -> None:
+    """RecordingError naming the stream and sample whose timestamp is damaged."""
+    firsts = []
+    for s in streams:
+        bad = np.flatnonzero(~np.isfinite(s.timestamps))
+        if bad.size:
+            k = int(bad[0])
+            raise RecordingError(
+                f"{path}: stream {s.text('name')!r}: sample {k} has timestamp "
+                f"{s.timestamps[k]} (not finite): the recording is damaged"
+            )
+        if s.timestamps.size:
+            firsts.append(float(np.median(s.timestamps)))
+    if not firsts:
+        return
+    centre = float(np.median(firsts))
+    for s in streams:
+        off = np.flatnonzero(np.abs(s.timestamps - centre) > MAX_SPAN_S)
+        if off.size:
+            k = int(off[0])
+            raise RecordingError(
+                f"{path}: stream {s.text('name')!r}: sample {k} has timestamp "
+                f"{s.timestamps[k]:.6g}, more than {MAX_SPAN_S / 86400:g} days from the "
+                f"session's other samples: the recording is damaged"
+            )
+
+
 def load_session(recording: Path, key: SiteKey | None = None) -> SessionData:
     """Load a session recording (see the module docstring for what it holds).
 
@@ -371,6 +403,7 @@ def load_session(recording: Path, key: SiteKey | None = None) -> SessionData:
     """
     path = Path(recording)
     contents = read_xdf(path, key)
+    _check_times(path, contents.streams)
     data = SessionData(path, contents.header, [], None, None, None, [], contents.truncated)
     numeric = _sort(data, contents.streams)
     _assign_roles(data, numeric)
