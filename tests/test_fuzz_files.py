@@ -38,6 +38,7 @@ from engine.protocol import load_protocol, resolve_seed
 from engine.record import StreamSpec, XdfRecorder
 from engine.record.reader import load_recording, scan_chunks
 from engine.report.model import build_model
+from engine.review.index import SessionIndex
 from engine.twin_profiles import load_patient
 
 
@@ -206,14 +207,21 @@ def test_damaged_key_file_loads_or_fails_cleanly(
 
 
 @pytest.fixture(scope="module")
-def session_recording(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """A real 40 s simulated session's recording (role maps, markers, features...)."""
+def sessions(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A sessions folder with one real 40 s simulated session (plain, not sealed)."""
     protocol = with_duration(load_protocol(resolve_seed("protocols", "heights-demo")), 40.0)
     out = tmp_path_factory.mktemp("made")
     opts = RunOptions(
         out=out, display="null", frame_rate=2.0, report=False, encryption_opt_out=True
     )
-    data = run_simulated(protocol, opts, load_patient("typical")).recording.read_bytes()
+    run_simulated(protocol, opts, load_patient("typical"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def session_recording(sessions: Path) -> bytes:
+    """That session's recording (role maps, markers, features...)."""
+    data = next(sessions.rglob("recording.xdf")).read_bytes()
     assert data.startswith(b"XDF:")
     return data
 
@@ -258,3 +266,33 @@ def test_recording_with_a_rotten_timestamp_is_one_sentence(
     with pytest.raises(RecordingError, match="the recording is damaged") as caught:
         _report_model(path)
     assert one_sentence(str(caught.value), str(path))
+
+
+@pytest.fixture(scope="module")
+def index_file(tmp_path_factory: pytest.TempPathFactory, sessions: Path) -> bytes:
+    """The review index (SQLite) of ``sessions``, as bytes."""
+    path = tmp_path_factory.mktemp("index") / "index.db"
+    index = SessionIndex(path, sessions, None)
+    assert index.refresh().added == 1
+    index.close()
+    return path.read_bytes()
+
+
+@fuzz_settings(100)
+@given(st.data())
+def test_damaged_review_index_reads_or_fails_cleanly(
+    tmp_path_factory: Any, sessions: Path, index_file: bytes, data: Any
+) -> None:
+    path = tmp_path_factory.mktemp("ix") / "index.db"
+    path.write_bytes(data.draw(damaged_bytes(index_file, max_edits=3)))
+    try:
+        index = SessionIndex(path, sessions, None)
+        try:
+            index.participants()
+            index.sessions_of()
+            index.verify()  # rebuilds rows that disagree with the folder
+            assert [r["participant"] for r in index.sessions_of()] == ["demo"]
+        finally:
+            index.close()
+    except VrTherapyError as exc:
+        assert one_sentence(str(exc), path.name), str(exc)

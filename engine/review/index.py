@@ -18,6 +18,7 @@ the index rebuild. The file is created mode 0600.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -26,7 +27,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -126,6 +127,33 @@ class _Sealer:
         return data if isinstance(data, dict) else None
 
 
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
+def _damaged(path: Path | str, why: str) -> ReviewError:
+    return ReviewError(
+        f"{path}: the session index is damaged ({' '.join(why.split())}); delete it, and "
+        f"the next refresh rebuilds it from the sessions folder"
+    )
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _db_errors(method: _F) -> _F:
+    """``method`` with a database error (a damaged index file) as :class:`ReviewError`."""
+
+    @functools.wraps(method)
+    def wrapper(self: SessionIndex, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            raise _damaged(self.path, str(exc)) from None
+
+    return cast(_F, wrapper)
+
+
 class SessionIndex:
     """The index of one sessions folder (see the module docstring).
 
@@ -149,9 +177,14 @@ class SessionIndex:
             _create_private(Path(path))
         try:
             self._db = sqlite3.connect(str(path), check_same_thread=False)
+            self._db.text_factory = _text  # a damaged text cell reads, and mismatches
             self._db.executescript(_SCHEMA_SQL)
-        except sqlite3.Error as exc:
+            check = self._db.execute("PRAGMA quick_check").fetchone()
+        except (sqlite3.Error, UnicodeDecodeError) as exc:  # not UTF-8: a damaged schema
             raise ReviewError(f"{path}: cannot open the session index ({exc})") from None
+        if check != ("ok",):
+            self._db.close()
+            raise _damaged(path, str(check[0] if check else "no result"))
         self._check_meta()
 
     def close(self) -> None:
@@ -159,6 +192,7 @@ class SessionIndex:
         with self._lock:
             self._db.close()
 
+    @_db_errors
     def _check_meta(self) -> None:
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         want = {"schema": str(SCHEMA), "key_id": self._sealer.key_id}
@@ -168,11 +202,13 @@ class SessionIndex:
                 self._db.execute("DELETE FROM meta")
                 self._db.executemany("INSERT INTO meta VALUES (?, ?)", list(want.items()))
 
+    @_db_errors
     def _stored(self) -> dict[str, tuple[str, str]]:
         with self._lock:
             rows = self._db.execute("SELECT rel, signature, manifest_sha256 FROM sessions")
             return {rel: (sig, sha) for rel, sig, sha in rows}
 
+    @_db_errors
     def refresh(
         self, *, workers: int = 1, progress: Callable[[int, int], None] | None = None
     ) -> Refresh:
@@ -233,6 +269,7 @@ class SessionIndex:
         self.refresh()
         return changed
 
+    @_db_errors
     def participants(self) -> list[Participant]:
         """Every participant, by name."""
         with self._lock:
@@ -242,6 +279,7 @@ class SessionIndex:
             ).fetchall()
         return [Participant(p, n, a, b, int(bad or 0)) for p, n, a, b, bad in rows]
 
+    @_db_errors
     def sessions_of(self, participant: str | None = None) -> list[dict[str, Value]]:
         """The rows (metadata and measures) of one participant's sessions, by date, or of
         every session."""
@@ -254,6 +292,7 @@ class SessionIndex:
             rows = self._db.execute(sql + " ORDER BY participant, date, rel", args).fetchall()
         return [self._row(r) for r in rows]
 
+    @_db_errors
     def session(self, rel: str) -> dict[str, Value] | None:
         """The row of one session, ``None`` when it is not indexed."""
         with self._lock:
@@ -266,7 +305,11 @@ class SessionIndex:
 
     def _row(self, r: tuple[Any, ...]) -> dict[str, Value]:
         plain: dict[str, Value] = dict(zip(_PLAIN, r[:7], strict=True))
-        measures = self._sealer.open(str(r[0]), bytes(r[7]), int(r[8]))
+        try:
+            blob, encrypted = bytes(r[7]), int(r[8])
+        except (TypeError, ValueError):  # a damaged cell: the measures are not shown
+            blob, encrypted = b"", 0
+        measures = self._sealer.open(str(r[0]), blob, encrypted) if blob else None
         blank: dict[str, Value] = dict.fromkeys(c.name for c in COLUMNS)
         return {**blank, **(measures or {}), **plain}
 
