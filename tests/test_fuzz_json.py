@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,9 @@ from console.users import UserStore
 from engine.console_pairing import ConsolePairingError, read_pairing
 from engine.console_wire import CommandVerifier, make_command
 from engine.errors import RecordingError, VrTherapyError
+from engine.export.recording import _markers
+from engine.export.roles import _settings
+from engine.export.xdfread import XdfStream
 from engine.privacy.audit import AuditLog, read_entries, verify_chain
 from engine.privacy.errors import AuditError
 from engine.privacy.integrity import verify_session, write_integrity
@@ -335,3 +339,13 @@ def test_browser_command_with_a_list_for_a_name_is_refused(field: str) -> None:
     with pytest.raises(MessageError, match=field) as caught:
         parse_message(text, FACTS)
     _check(caught.value)
+
+
+def test_deeply_nested_marker_and_role_settings_in_a_recording() -> None:
+    info = ET.fromstring("<info><name>vrtherapy-markers</name></info>")
+    stream = XdfStream(1, "<info/>", info, np.array([1.0]), [[DEEP]])
+    assert _markers(stream)[0].event == {"text": DEEP}  # not JSON: kept as text
+    node = ET.fromstring(f"<role><settings>{DEEP}</settings></role>")
+    with pytest.raises(RecordingError, match="<settings>: not JSON") as caught:
+        _settings(node, "rec.xdf: stream 'ECG'")
+    _check(caught.value, "rec.xdf")
