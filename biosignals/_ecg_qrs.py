@@ -23,10 +23,17 @@ the recent beats in muscle noise with no pause after it), a small one until a la
 could follow it as a QRS follows its P wave. A beat shaped like one
 of the last 8 (raw -80..+100 ms around R, correlation >= 0.85), as large (energy >= 80 % of
 their median) and with QRS edges (>= 22 % of their high-frequency content) is sure and
-returned at once (a repeated ectopic beat).
+returned at once (a repeated ectopic beat), unless it comes faster than a heart beats
+(270 ms after the last). A held complex that the next beat follows within 270 ms is dropped
+if that beat is more like the recent beats (one of the two is no beat). A candidate under
+THR1 but over 0.3 THR1 (noise raised the threshold) is a beat if it is typical of the last
+beats: shaped like one of them (correlation >= 0.85), with >= 60 % of their amplitude and
+QRS edges.
 
 Each beat is placed on the R wave at the maximum of |zero-phase 5-25 Hz band-pass| of the
-raw signal within 250 ms before the candidate (the MIT-BIH annotation convention). The
+raw signal within 250 ms before the candidate (the MIT-BIH annotation convention); a peak
+with few QRS edges for its size gives way to a rival up to 450 ms before the candidate
+that is much more like the recent beats (an electrode-motion bump merged with a QRS). The
 zero-phase filter is the forward-backward Butterworth response as a +-200 ms FIR; samples
 after the look-ahead are odd-extended, as ``filtfilt`` pads.
 """
@@ -40,7 +47,7 @@ from collections.abc import Iterable
 import numpy as np
 from scipy.signal import butter
 
-from biosignals._ecg_doubt import ON_TIME, REGULAR, Held, less_like, noise_burst
+from biosignals._ecg_doubt import SPLIT_WINDOW, Held, noise_burst, splits, too_fast, typical
 from biosignals._ecg_place import Placed, QrsPlacer, likeness
 from biosignals._stream import (
     FloatArray,
@@ -65,15 +72,13 @@ BAND_HZ = (5.0, 15.0)
 BAND_ORDER = 2
 TWAVE_SLOPE = 0.5
 EARLY = 0.8
-SPLIT_WINDOW = (0.75, 1.35)
-SPLIT_GAP = 0.7
-SPLIT_AMP = 0.6
 WEAK_SLOPE = 0.6
 WEAK_AMP = 0.6
 AMP_MIN = 0.3
 SURE_COR = 0.85  # an early beat this like a recent beat's shape is released at once
 SURE_NORM = 0.8  # ... if about as large (a P wave is smaller) ...
 SURE_HF = 0.22  # ... and with QRS edges (a P or T wave has few)
+LIKE_LEVEL = 0.3  # a candidate this far below THR1 is a beat if it is sure (like the last)
 HOLD_MAX_S = 1.0  # no beat is held longer after its candidate
 SEARCH_BACK_TRUST = 0.7  # a beat found by search-back is less sure
 SEARCH_BACK_FLOOR = 0.125
@@ -277,7 +282,12 @@ class QrsDetector:
         if self._last_c is not None and c - self._last_c < self._rr_min:
             self._suspect(c, at_once=True)  # a QRS-like complex over 220 bpm after a beat
         if held is not None:
-            if self._splits(held, c, placed) or self._stray(held):
+            args = (self._placer, self._hist, self._look, self._shapes)
+            if (
+                splits(*args, self._last_c, self._rr2, held, c, placed)
+                or self._stray(held)
+                or too_fast(*args, self._rr_min, held, c, placed)
+            ):
                 self._suspect(held[0])  # a complex between two regular beats
                 self._drop_held()
             else:
@@ -300,10 +310,20 @@ class QrsDetector:
         last_c = self._last_c
         if last_c is not None and (c - last_c < self._refractory or self._is_twave(c, slope)):
             return None
-        if v <= self._npki + 0.25 * (self._spki - self._npki):  # THR1
+        thr1 = self._npki + 0.25 * (self._spki - self._npki)
+        below = v <= thr1
+        if below and (v <= LIKE_LEVEL * thr1 or not self._shapes):
             return None
-        placed = self._placer.place(self._hist, c, self._last_r)
-        return None if self._not_qrs(c, placed) else placed
+        placed = self._placer.place(self._hist, c, self._last_r, self._recent())
+        if self._not_qrs(c, placed):
+            return None
+        if below:  # a beat under THR1 (the noise raised it) only if typical of the last
+            if placed[1] < WEAK_AMP * self._amp_ref or placed[2] < WEAK_AMP * self._hf_ref:
+                return None
+            args = (self._placer, self._hist, self._look, self._shapes)
+            if not typical(*args, self._rr_min, self._last_c, c, placed):
+                return None
+        return placed
 
     def _not_qrs(self, c: int, placed: Placed) -> bool:
         """True if ``c`` is much smaller than the recent beats (zero-phase 5-25 Hz
@@ -316,6 +336,9 @@ class QrsDetector:
         last_c = self._last_c
         in_t = last_c is not None and c - last_c < self._t_zone
         return hf < (HF_MIN_T if in_t else HF_MIN) * self._hf_ref
+
+    def _recent(self) -> tuple[deque[FloatArray], float, float]:
+        return self._shapes, self._amp_ref, self._hf_ref
 
     def _noise_peak(self, c: int, v: float, slope: float) -> None:
         self._npki = 0.125 * v + 0.875 * self._npki
@@ -350,33 +373,13 @@ class QrsDetector:
         a P or T wave and a first ectopic beat of a new shape are not."""
         if not self._shapes or placed[2] < SURE_HF * self._hf_ref:
             return False
+        if self._last_c is not None and c - self._last_c < self._rr_min:
+            return False  # faster than a heart beats: wait for the next beat
         shape = self._placer.shape(self._hist, placed[0], c + self._look)
         if shape is None:
             return False
         cor, size, usual = likeness(shape, self._shapes)
         return size >= SURE_NORM * usual and cor >= SURE_COR
-
-    def _splits(self, held: Held, c: int, placed: Placed) -> bool:
-        """True if ``c`` is the regular next beat and the held one, smaller, sits between
-        it and the last beat, too close to either to be a beat of its own (noise, a T wave
-        or a P wave: a premature beat is followed by a pause, not by the regular beat).
-        Smaller: under SPLIT_AMP of ``c``'s amplitude; or, where ``c`` comes where the
-        rhythm predicts (REGULAR), any smaller one that is less like a beat
-        (:func:`~biosignals._ecg_doubt.less_like`). An interpolated ectopic beat, as large
-        as the regular beats, is kept."""
-        last_c, rr2 = self._last_c, self._rr2
-        if last_c is None or rr2 is None:
-            return False
-        lo, hi = SPLIT_WINDOW
-        if not lo * rr2 <= c - last_c <= hi * rr2:
-            return False
-        if c - held[0] < SPLIT_GAP * rr2 and held[3][1] < SPLIT_AMP * placed[1]:
-            return True
-        if not REGULAR[0] * rr2 <= c - last_c <= REGULAR[1] * rr2:
-            return False
-        on_time = c - last_c <= ON_TIME * rr2
-        args = (self._placer, self._hist, self._look, self._shapes)
-        return less_like(*args, held, c, placed, on_time)
 
     def _stray(self, held: Held) -> bool:
         """True if the held beat is premature and a noise burst (:func:`noise_burst`);
@@ -446,7 +449,7 @@ class QrsDetector:
         for c, v, slope in self._noise:
             if v <= thr2 or self._is_twave(c, slope):
                 continue
-            placed = self._placer.place(self._hist, c, self._last_r)
+            placed = self._placer.place(self._hist, c, self._last_r, self._recent())
             # the most QRS-like: amplitude times edge content (a T wave has no edges)
             score = placed[1] * placed[2]
             if not self._not_qrs(c, placed) and (best is None or score > best[0]):
