@@ -244,6 +244,21 @@ class QrsPlacer:
         low, high = extremes(seg)
         return change > STEP_CHANGE * (high - low)
 
+    def unstepped_correlation(
+        self, hist: History, r: int, known: int, recent: Iterable[FloatArray]
+    ) -> float | None:
+        """:meth:`correlation` of the :meth:`shape` at ``r`` with the level change across
+        it removed (a ramp from 0 to the mean of its last 10 ms minus that of its first
+        10 ms): a QRS riding an electrode pop is still shaped like the recent beats, a bare
+        step is not."""
+        x = self.shape(hist, r, known)
+        if x is None or not recent:
+            return None
+        k = self._step_avg
+        change = float(x[-k:].sum() - x[:k].sum()) / k
+        x -= np.linspace(0.0, change, x.size)
+        return likeness(x, recent)[0]
+
     def hf_floor(self, hist: History, r: int) -> float:
         """The median |zero-phase 15-40 Hz band-pass| from 1 s to 0.1 s before ``r``: the
         noise in the QRS-edge band (muscle noise; a QRS in the window barely moves the

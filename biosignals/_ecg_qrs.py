@@ -47,7 +47,8 @@ from collections.abc import Iterable
 import numpy as np
 from scipy.signal import butter
 
-from biosignals._ecg_doubt import SPLIT_WINDOW, Held, noise_burst, splits, too_fast, typical
+from biosignals import _ecg_doubt as doubt
+from biosignals._ecg_doubt import Held
 from biosignals._ecg_place import Placed, QrsPlacer, likeness
 from biosignals._stream import (
     FloatArray,
@@ -284,9 +285,9 @@ class QrsDetector:
         if held is not None:
             args = (self._placer, self._hist, self._look, self._shapes)
             if (
-                splits(*args, self._last_c, self._rr2, held, c, placed)
+                doubt.splits(*args, self._last_c, self._rr2, held, c, placed)
                 or self._stray(held)
-                or too_fast(*args, self._rr_min, held, c, placed)
+                or doubt.too_fast(*args, self._rr_min, held, c, placed)
             ):
                 self._suspect(held[0])  # a complex between two regular beats
                 self._drop_held()
@@ -321,18 +322,23 @@ class QrsDetector:
             if placed[1] < WEAK_AMP * self._amp_ref or placed[2] < WEAK_AMP * self._hf_ref:
                 return None
             args = (self._placer, self._hist, self._look, self._shapes)
-            if not typical(*args, self._rr_min, self._last_c, c, placed):
+            if not doubt.typical(*args, self._rr_min, self._last_c, c, placed):
                 return None
         return placed
 
     def _not_qrs(self, c: int, placed: Placed) -> bool:
         """True if ``c`` is much smaller than the recent beats (zero-phase 5-25 Hz
-        amplitude below 30 %), or lacks the high-frequency content of a QRS: less than
+        amplitude below 30 %), a baseline step (unless a QRS like the recent beats rides
+        it), or lacks the high-frequency content of a QRS: less than
         15 % of the recent beats' where a T wave may sit (up to ``0.42 sqrt(RR)`` s after
         the last beat, at least 360 ms), less than 8 % elsewhere."""
         r, amp, hf = placed
-        if amp < AMP_MIN * self._amp_ref or self._placer.step_like(self._hist, r):
+        if amp < AMP_MIN * self._amp_ref:
             return True
+        if self._placer.step_like(self._hist, r):  # a baseline step, unless a QRS rides it
+            cor = self._placer.unstepped_correlation(self._hist, r, c + self._look, self._shapes)
+            if cor is None or cor < doubt.TYPICAL_COR:
+                return True
         last_c = self._last_c
         in_t = last_c is not None and c - last_c < self._t_zone
         return hf < (HF_MIN_T if in_t else HF_MIN) * self._hf_ref
@@ -360,7 +366,8 @@ class QrsDetector:
         due = None
         if early and not sure:
             assert rr2 is not None and last_c is not None
-            due = min(last_c + round(SPLIT_WINDOW[1] * rr2), c + round(HOLD_MAX_S * self.fs))
+            hold_max = c + round(HOLD_MAX_S * self.fs)
+            due = min(last_c + round(doubt.SPLIT_WINDOW[1] * rr2), hold_max)
         if weak and not sure:
             due = max(due or 0, c + self._pr_max)
         return due
@@ -382,13 +389,14 @@ class QrsDetector:
         return size >= SURE_NORM * usual and cor >= SURE_COR
 
     def _stray(self, held: Held) -> bool:
-        """True if the held beat is premature and a noise burst (:func:`noise_burst`);
-        called when a next beat came before its hold ended (no compensatory pause)."""
+        """True if the held beat is premature and a noise burst
+        (:func:`~biosignals._ecg_doubt.noise_burst`); called when a next beat came before
+        its hold ended (no compensatory pause)."""
         rr2, last_c = self._rr2, self._last_c
         if rr2 is None or last_c is None or held[0] - last_c >= EARLY * rr2:
             return False
         args = (self._placer, self._hist, self._look, self._shapes, self._hf_ref)
-        return noise_burst(*args, held)
+        return doubt.noise_burst(*args, held)
 
     def _suspect(self, c: int, at_once: bool = False) -> None:
         """Note a complex no heart makes (noise, motion) as evidence of an artefact
