@@ -95,10 +95,9 @@ class QrsPlacer:
         if recent is not None and amp > 0.0:
             shapes, amp_ref, hf_ref = recent
             if shapes and amp_ref > 0.0 and hf * amp_ref < RIVAL_EDGES * amp * hf_ref:
-                better = self.rival(hist, c, r, last_r, shapes, amp_ref)
+                better = self.rival(hist, c, r, last_r, recent)
                 if better is not None:
-                    r, amp = better
-                    hf = self.edges(hist, c, r)
+                    r, amp, hf = better
         return r, amp, hf
 
     def edges(self, hist: History, c: int, r: int) -> float:
@@ -129,17 +128,17 @@ class QrsPlacer:
         c: int,
         r: int,
         last_r: int | None,
-        shapes: Sequence[FloatArray],
-        amp_ref: float,
-    ) -> tuple[int, float] | None:
-        """A better R for candidate ``c`` than ``r`` (and its amplitude), or None: the
-        largest other peak of |zero-phase 5-25 Hz band-pass| from RIVAL_PRE_S before
-        ``c`` (over RIVAL_GAP_S from ``r``, after half the refractory period from
-        ``last_r``), if it is at least RIVAL_AMP of the recent beats' amplitude
-        ``amp_ref`` and its shape correlates with the recent ``shapes`` at least
-        RIVAL_COR better than ``r``'s. An electrode-motion bump as wide as a QRS, next
-        to one, can be the larger and merge with it into one candidate; the QRS is the
-        one shaped like the recent beats."""
+        recent: tuple[Sequence[FloatArray], float, float],
+    ) -> Placed | None:
+        """A better placement for candidate ``c`` than ``r``, or None: the largest other
+        peak of |zero-phase 5-25 Hz band-pass| from RIVAL_PRE_S before ``c`` (over
+        RIVAL_GAP_S from ``r``, after half the refractory period from ``last_r``), if it
+        is at least RIVAL_AMP of the ``recent`` beats' amplitude and its shape correlates
+        with theirs at least RIVAL_COR better than ``r``'s, or as well and it has their
+        QRS edges for its size (RIVAL_EDGES). An electrode-motion bump as wide as a QRS,
+        next to one, can be the larger and merge with it into one candidate; the QRS is
+        the one shaped like the recent beats, with QRS edges."""
+        shapes, amp_ref, hf_ref = recent
         lo = c - self._rival_pre
         if last_r is not None:
             lo = max(lo, last_r + self._refractory // 2)
@@ -161,9 +160,12 @@ class QrsPlacer:
         known = c + self._look
         mine = self.correlation(hist, r, known, shapes)
         theirs = self.correlation(hist, lo + at, known, shapes)
-        if mine is None or theirs is None or theirs < mine + RIVAL_COR:
+        if mine is None or theirs is None or theirs < mine:
             return None
-        return lo + at, y.item(at)
+        amp, hf = y.item(at), self.edges(hist, c, lo + at)
+        if theirs < mine + RIVAL_COR and hf * amp_ref < RIVAL_EDGES * amp * hf_ref:
+            return None
+        return lo + at, amp, hf
 
     def refine(self, hist: History, c: int, last_r: int | None) -> tuple[int, float]:
         """R sample: max |zero-phase 5-25 Hz band-pass| within 250 ms before ``c``; and

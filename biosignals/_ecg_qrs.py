@@ -42,24 +42,21 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable
 
 import numpy as np
 from scipy.signal import butter
 
 from biosignals import _ecg_doubt as doubt
 from biosignals._ecg_doubt import Held
+from biosignals._ecg_peaks import MwiPeaks
 from biosignals._ecg_place import Placed, QrsPlacer, likeness
 from biosignals._stream import (
     FloatArray,
     History,
     SosState,
-    any_peak,
     causal_window,
-    extremes,
     filter_and_difference,
     median_of_few,
-    window_extreme,
 )
 
 # History rows: raw samples, derivative, MWI, time; band-pass and squared derivative (the
@@ -68,7 +65,6 @@ _RAW, _DER, _MWI, _TIME, _BP, _SQ = 0, 1, 2, 3, 4, 5
 LOOK_AHEAD_S = 0.060
 _RR_HISTORY = 8
 _FEW_FRONT = 16  # chunks up to this long run the front end in Python floats
-_FEW = 64  # new indices up to which _candidates looks for a local maximum first
 BAND_HZ = (5.0, 15.0)
 BAND_ORDER = 2
 TWAVE_SLOPE = 0.5
@@ -113,8 +109,7 @@ class QrsDetector:
         """Forget everything (filters, thresholds, RR history)."""
         self._hist = History(6, round(6.0 * self.fs) + 2 * self._look)
         self._bp = SosState(self._sos)
-        self._next_cand = 0
-        self._peak = np.empty(0)  # scratch for the MWI window maxima
+        self._peaks = MwiPeaks(self.fs, self._look, self._w_mwi, (_RAW, _DER, _MWI))
         self._ready = False
         self._spki = 0.0
         self._npki = 0.0
@@ -179,7 +174,7 @@ class QrsDetector:
             return []
         self._front_end(x, t)
         self._out = []
-        for c, v, slope in self._candidates():
+        for c, v, slope in self._peaks.new(self._hist):
             self._run_timers(c + self._look)
             self._on_candidate(c, v, slope)
         self._run_timers(self._hist.end - 1)
@@ -204,53 +199,6 @@ class QrsDetector:
                 self._learn_thresholds(relearn)
             else:
                 self._search_back(first)
-
-    def _candidates(self) -> Iterable[tuple[int, float, float]]:
-        """New MWI peaks that dominate +-look, with their value and preceding max |slope|."""
-        hist = self._hist
-        start, look = hist.start, self._look
-        last = hist.end - 1 - look  # newest index that can be decided now
-        nxt = self._next_cand
-        if last < nxt:
-            return []
-        self._next_cand = last + 1
-        lo = max(nxt - look, start)  # the windows of the new indices start here
-        seg = hist.data[_MWI, lo - start :]
-        if last - nxt < _FEW and not any_peak(seg, nxt - lo, last - lo + 1):
-            return []
-        if self._peak.size < seg.size:
-            self._peak = np.empty(2 * seg.size)
-        peak = _window_max(seg, 2 * look + 1, self._peak[: seg.size])
-        first, stop = nxt - lo, last - lo + 1
-        s = seg[first:stop]
-        top = (s == peak[first:stop]).nonzero()[0].tolist()  # few, unless the MWI is flat
-        if len(top) > 8:
-            prev = seg[first - 1 : stop - 1] if first else np.concatenate(([-np.inf], s[:-1]))
-            top = (s > prev).nonzero()[0].tolist()
-            hits = [h for h in top if s.item(h) == peak.item(first + h)]
-        else:  # rising into the peak (the value before the first is -inf)
-            hits = [h for h in top if h + first == 0 or s.item(h) > seg.item(first + h - 1)]
-        if not hits:
-            return []
-        values = [s.item(h) for h in hits]
-        hits = [h + nxt for h in hits]
-        # Ignore rounding dust (e.g. filter tails while input is held flat): slopes below
-        # 1e-9 of full scale per sample are not physiological at any gain.
-        low, high = extremes(hist.data[_RAW, max(nxt - max(look, self._w_mwi), start) - start :])
-        dust = (1e-9 * self.fs * max(high, -low)) ** 2  # the largest |raw|
-        if not all(v > dust for v in values):
-            kept = [(c, v) for c, v in zip(hits, values, strict=True) if v > dust]
-            if not kept:
-                return []
-            hits, values = [c for c, _ in kept], [v for _, v in kept]
-        # max |derivative| over [c - w, c] for each candidate c, in one reduction
-        a0 = max(hits[0] - self._w_mwi, start)
-        der = np.abs(hist.data[_DER, a0 - start : hits[-1] + 2 - start])
-        bounds: list[int] = []
-        for c in hits:
-            bounds += (max(c - self._w_mwi, start) - a0, c + 1 - a0)
-        slopes = np.maximum.reduceat(der, bounds)[::2].tolist()
-        return zip(hits, values, slopes, strict=True)
 
     # ------------------------------------------------------------------ decisions
     def _thr1(self) -> float:
@@ -525,9 +473,3 @@ class QrsDetector:
             self._irregular = 0
         self._rr2 = sum(self._rr_reg) / len(self._rr_reg)
         self._t_zone = max(self._twave, round(0.42 * math.sqrt(self._rr2 / self.fs) * self.fs))
-
-
-def _window_max(seg: FloatArray, size: int, out: FloatArray) -> FloatArray:
-    """``maximum_filter1d(seg, size, mode="constant", cval=-inf)`` (centred window) into
-    ``out`` (same length)."""
-    return window_extreme(seg, size, out, maximum=True, mode="constant", cval=-np.inf)
