@@ -9,8 +9,7 @@ hold ended (no compensatory pause after it):
   or a P wave. A premature ectopic beat is followed by a pause, not by the regular beat.
   An interpolated one (no pause) delays the next sinus beat (concealed retrograde
   conduction prolongs its PR interval), so a held complex as large as the next beat is
-  dropped only if that beat is on time (at most ON_TIME x RR2 after the last beat); then
-  being less like the recent beats' shape than it by ON_TIME_COR is enough.
+  dropped only if that beat is on time (at most ON_TIME x RR2 after the last beat).
 * :func:`noise_burst`: the held complex is unlike the recent beats' shape and sits in
   noise of the QRS-edge band (muscle noise; T and P waves and baseline wander have none).
 * :func:`too_fast`: the next beat follows the held complex faster than a heart beats, so
@@ -38,7 +37,6 @@ ON_TIME = 1.03  # the next beat no later than this (x RR2) after the last is not
 SPLIT_BIG = 1.0  # a held beat smaller than it (x its amplitude), or any if it is on time, ...
 SPLIT_HF = 0.5  # ... with less than half its QRS edges ...
 SPLIT_COR = 0.3  # ... or this much less like the recent beats' shape is no beat
-ON_TIME_COR = 0.1  # ... (this much, where the next beat is on time: no interpolated beat)
 STRAY_COR = 0.4  # a premature beat less like the recent beats' shape than this ...
 NOISY_HF = 0.08  # ... in this much QRS-edge-band noise (x their QRS edges) is noise
 TYPICAL_COR = 0.85  # a candidate this like a recent beat's shape is typical of the beats
@@ -87,16 +85,15 @@ def less_like(
 ) -> bool:
     """True if ``held`` is smaller than candidate ``c`` (placement ``placed``), or ``c``
     is ``on_time``, and ``held`` is less like a beat: under SPLIT_HF of its QRS edges, or
-    a correlation with the recent ``shapes`` SPLIT_COR below its (ON_TIME_COR where ``c``
-    is on time: no interpolated beat came, which would have delayed it; ``look``:
-    samples known after a candidate)."""
+    a correlation with the recent ``shapes`` SPLIT_COR below its (``look``: samples known
+    after a candidate)."""
     if held[3][1] >= SPLIT_BIG * placed[1] and not on_time:
         return False
     if held[3][2] < SPLIT_HF * placed[2]:
         return True
     a = placer.correlation(hist, held[3][0], held[0] + look, shapes)
     b = placer.correlation(hist, placed[0], c + look, shapes)
-    return a is not None and b is not None and b - a >= (ON_TIME_COR if on_time else SPLIT_COR)
+    return a is not None and b is not None and b - a >= SPLIT_COR
 
 
 def noise_burst(
