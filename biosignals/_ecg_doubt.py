@@ -14,7 +14,8 @@ hold ended (no compensatory pause after it):
   noise of the QRS-edge band (muscle noise; T and P waves and baseline wander have none).
 * :func:`too_fast`: the next beat follows the held complex faster than a heart beats, so
   one of them is no beat: the one less like the recent beats' shape (an electrode-motion
-  bump just before or after a QRS).
+  bump just before or after a QRS; the caller counts only a next beat with QRS edges, so
+  a T wave never wins).
 
 And one for a candidate under the MWI threshold, :func:`typical`: shaped like the recent
 beats, it is a beat (noise raised the threshold over it; a bump next to it would

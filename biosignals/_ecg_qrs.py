@@ -25,10 +25,10 @@ of the last 8 (raw -80..+100 ms around R, correlation >= 0.85), as large (energy
 their median) and with QRS edges (>= 22 % of their high-frequency content) is sure and
 returned at once (a repeated ectopic beat), unless it comes faster than a heart beats
 (270 ms after the last). A held complex that the next beat follows within 270 ms is dropped
-if that beat is more like the recent beats (one of the two is no beat). A candidate under
-THR1 but over 0.3 THR1 (noise raised the threshold) is a beat if it is typical of the last
-beats: shaped like one of them (correlation >= 0.85), with >= 60 % of their amplitude and
-QRS edges.
+if that beat, with QRS edges, is more like the recent beats (one of the two is no beat;
+a T wave, with few edges, does not count). A candidate under THR1 but over 0.3 THR1
+(noise raised the threshold) is a beat if it is typical of the last beats: shaped like one
+of them (correlation >= 0.85), with >= 60 % of their amplitude and QRS edges.
 
 Each beat is placed on the R wave at the maximum of |zero-phase 5-25 Hz band-pass| of the
 raw signal within 250 ms before the candidate (the MIT-BIH annotation convention); a peak
@@ -49,7 +49,7 @@ from scipy.signal import butter
 from biosignals import _ecg_doubt as doubt
 from biosignals._ecg_doubt import Held
 from biosignals._ecg_peaks import MwiPeaks
-from biosignals._ecg_place import Placed, QrsPlacer, likeness
+from biosignals._ecg_place import RIVAL_EDGES, Placed, QrsPlacer, likeness
 from biosignals._stream import (
     FloatArray,
     History,
@@ -235,7 +235,7 @@ class QrsDetector:
             if (
                 doubt.splits(*args, self._last_c, self._rr2, held, c, placed)
                 or self._stray(held)
-                or doubt.too_fast(*args, self._rr_min, held, c, placed)
+                or (self._edged(placed) and doubt.too_fast(*args, self._rr_min, held, c, placed))
             ):
                 self._suspect(held[0])  # a complex between two regular beats
                 self._drop_held()
@@ -290,6 +290,11 @@ class QrsDetector:
         last_c = self._last_c
         in_t = last_c is not None and c - last_c < self._t_zone
         return hf < (HF_MIN_T if in_t else HF_MIN) * self._hf_ref
+
+    def _edged(self, placed: Placed) -> bool:
+        """True if ``placed`` has the recent beats' QRS edges for its size (a T wave has
+        fewer)."""
+        return placed[2] * self._amp_ref >= RIVAL_EDGES * placed[1] * self._hf_ref
 
     def _recent(self) -> tuple[deque[FloatArray], float, float]:
         return self._shapes, self._amp_ref, self._hf_ref
