@@ -121,11 +121,12 @@ def test_abnormal_variants_change_what_they_claim() -> None:
 
 @pytest.mark.parametrize(
     ("kind", "snr", "f1_min"),
-    [("bw", 12.0, 0.995), ("ma", 12.0, 0.99), ("em", 12.0, 0.985), ("em", 6.0, 0.955)],
+    [("bw", 12.0, 0.995), ("ma", 12.0, 0.99), ("em", 12.0, 0.984), ("em", 6.0, 0.955)],
 )
 def test_detector_holds_up_in_noise(kind: str, snr: float, f1_min: float) -> None:
-    """F1 floors on record 100's first 10 min (em: 0.989 at 12 dB and 0.966 at 6 dB, 0.983
-    and 0.949 before R placement weighed rival peaks and sub-threshold typical beats)."""
+    """F1 floors on record 100's first 10 min, about one beat below what the detector
+    reaches (em: 0.987 at 12 dB and 0.966 at 6 dB; 0.983 and 0.949 before R placement
+    weighed rival peaks and typical beats under THR1 were counted)."""
     x, beats = _first("100", 600.0)
     noisy, mask = stress().add_noise(x, beats, FS, kind, snr, seed=7)
     score = stress().score(detect_r_peaks(noisy, FS), beats, FS, mask)
