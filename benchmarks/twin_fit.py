@@ -48,7 +48,10 @@ def _say(text: str) -> None:
 def _cases(args: argparse.Namespace) -> list[CaseResult]:
     cases = make_cases(args.profiles, protocol=args.protocol, minutes=args.minutes,
                        sessions=args.sessions, bootstrap=args.bootstrap,
-                       forecast_runs=args.forecast_runs)  # fmt: skip
+                       forecast_runs=args.forecast_runs,
+                       recovery=args.part != "prediction")  # fmt: skip
+    if args.fault:
+        cases = [c for c in cases if c.fault == args.fault]
     started, out = time.perf_counter(), []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = [pool.submit(run_case, c) for c in cases]
@@ -130,6 +133,7 @@ def _prediction(results: list[CaseResult]) -> bool:
     _say(f"  {'true twin':14s} {np.nanmean(truth):>14.2f} "
          f"{np.mean([r.step_error['true twin'] for r in rows]):>13.2f}  (reference: the "
          "twin that made the course)")  # fmt: skip
+    _expected(rows)
     for fault in sorted({r.fault for r in rows}):
         some = [r for r in rows if r.fault == fault]
         _say(f"  {fault:14s} ({len(some)}) HR RMSE / |step error|: " + ", ".join(
@@ -140,6 +144,20 @@ def _prediction(results: list[CaseResult]) -> bool:
     _say("  fitted twin beats both baselines (mean HR RMSE and mean step error): "
          + ("yes" if ok else "NO"))  # fmt: skip
     return ok
+
+
+def _expected(rows: list[CaseResult]) -> None:
+    """Step errors averaged over the true twin's runs (draws of the session predicted)."""
+    names = ("fitted", "typical", "last session", "true twin")
+    _say("  expected |step error| over the session's own chance (the true twin's runs as "
+         "draws of the session): " + ", ".join(
+             f"{n} {np.mean([r.expected_step_error[n] for r in rows]):.2f}" for n in names
+         ))  # fmt: skip
+    for fault in sorted({r.fault for r in rows}):
+        some = [r for r in rows if r.fault == fault]
+        _say(f"    {fault:14s} ({len(some)}): " + ", ".join(
+            f"{n} {np.mean([r.expected_step_error[n] for r in some]):.2f}" for n in names
+        ))  # fmt: skip
 
 
 def _one_session(minutes: float, folder: Path) -> tuple[SessionTrace, Protocol]:
@@ -219,19 +237,32 @@ def main(argv: list[str] | None = None) -> int:
         "--forecast-runs", type=int, default=10, help="0: recovery only, no prediction part"
     )
     parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)))
-    parser.add_argument("--part", choices=("all", "recovery", "speed"), default="all")
+    parser.add_argument(
+        "--part",
+        choices=("all", "recovery", "prediction", "speed"),
+        default="all",
+        help="recovery: fits of whole courses and the prediction part; prediction: only the "
+        "fits of sessions 1..n-1 and the forecasts of session n; speed: timings",
+    )
+    parser.add_argument(
+        "--fault",
+        choices=("none", "noisy-sensors", "ectopic-beats"),
+        help="only the courses with this sensor fault (the same twins as without it)",
+    )
     args = parser.parse_args(argv)
     _say(f"twin-fit: {args.profiles} twins x {args.sessions} sessions of {args.protocol} "
          f"({args.minutes:g} min), bootstrap x{args.bootstrap}, {args.forecast_runs} forecast "
          f"runs, {args.jobs} processes")  # fmt: skip
     ok = True
-    if args.part in ("all", "recovery"):
+    if args.part in ("all", "recovery", "prediction"):
         results = _cases(args)
-        ok &= _recovery(results)
+        if args.part != "prediction":
+            ok &= _recovery(results)
         ok &= _prediction(results)
-        fits = [r.fit_seconds for r in results]
-        _say(f"  course fits: median {np.median(fits):.1f} s, max {max(fits):.1f} s "
-             f"({sum(not r.converged for r in results)} not converged)")  # fmt: skip
+        if args.part != "prediction":
+            fits = [r.fit_seconds for r in results]
+            _say(f"  course fits: median {np.median(fits):.1f} s, max {max(fits):.1f} s "
+                 f"({sum(not r.converged for r in results)} not converged)")  # fmt: skip
     if args.part in ("all", "speed"):
         ok &= _speed(args)
     _say(f"\ntwin-fit: {'all targets met' if ok else 'SOME TARGETS MISSED'}")

@@ -7,7 +7,10 @@ candidate (the MIT-BIH annotation convention); that maximum is the candidate's a
 Its high-frequency content is the largest |zero-phase 15-40 Hz band-pass| within 25 ms of
 R: QRS edges have it, T and P waves, baseline wander and slow electrode motion have little.
 A baseline step (the signal goes from one level to another instead of out and back) is
-recognised by its shape. The zero-phase filters are forward-backward Butterworth responses
+recognised by its shape. An R peak with few QRS edges for its amplitude may be an
+electrode-motion bump merged with the QRS next to it into one candidate; a rival peak up to
+450 ms before the candidate that is much more like the recent beats' shape takes R
+(:meth:`QrsPlacer.rival`). The zero-phase filters are forward-backward Butterworth responses
 as FIRs; samples after the decision's look-ahead are odd-extended, as ``filtfilt`` pads,
 so results never depend on chunking.
 """
@@ -15,7 +18,7 @@ so results never depend on chunking.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from scipy.signal import butter, sosfilt
@@ -24,6 +27,12 @@ from biosignals._stream import FloatArray, History, extremes
 
 Placed = tuple[int, float, float]  # R sample, amplitude, high-frequency content
 STEP_CHANGE = 0.8
+RIVAL_EDGES = 0.6  # an R peak with less QRS-edge content for its size than this (x the
+# recent beats' ratio) may be a bump: a rival peak is sought
+RIVAL_PRE_S = 0.450  # within this before the candidate,
+RIVAL_GAP_S = 0.100  # at least this far from R,
+RIVAL_AMP = 0.5  # at least this large (x the recent beats' amplitude),
+RIVAL_COR = 0.15  # and this much more like the recent beats' shape
 
 
 def _zero_phase_kernel(fs: float, half: int, band: tuple[float, float] = (5.0, 25.0)) -> FloatArray:
@@ -65,13 +74,35 @@ class QrsPlacer:
         self._ref_head = self._ref_buf[: min(head, self._ref_buf.size)]
         self._ref_tail = self._ref_buf[head:]
         self._ref_two = np.zeros(())
+        self._rival_gap = round(RIVAL_GAP_S * fs)
+        self._rival_pre = round(RIVAL_PRE_S * fs)
 
-    def place(self, hist: History, c: int, last_r: int | None) -> Placed:
+    def place(
+        self,
+        hist: History,
+        c: int,
+        last_r: int | None,
+        recent: tuple[Sequence[FloatArray], float, float] | None = None,
+    ) -> Placed:
         """R sample of candidate ``c``, its amplitude (largest |zero-phase 5-25 Hz
         band-pass|) and its high-frequency content: the largest |zero-phase 15-40 Hz
         band-pass| within 25 ms of R (QRS edges have it; T and P waves, baseline shifts
-        and slow electrode motion have little)."""
+        and slow electrode motion have little). With the ``recent`` beats' shapes,
+        amplitude and high-frequency content, a peak with too few edges for its size
+        gives way to a rival much more like them (:meth:`rival`)."""
         r, amp = self.refine(hist, c, last_r)
+        hf = self.edges(hist, c, r)
+        if recent is not None and amp > 0.0:
+            shapes, amp_ref, hf_ref = recent
+            if shapes and amp_ref > 0.0 and hf * amp_ref < RIVAL_EDGES * amp * hf_ref:
+                better = self.rival(hist, c, r, last_r, recent)
+                if better is not None:
+                    r, amp, hf = better
+        return r, amp, hf
+
+    def edges(self, hist: History, c: int, r: int) -> float:
+        """The largest |zero-phase 15-40 Hz band-pass| within 25 ms of ``r`` (samples
+        known up to candidate ``c``'s look-ahead)."""
         start = hist.start
         raw = hist.data[self._row]
         stop = c + self._look + 1 - start  # samples known at the decision
@@ -79,7 +110,7 @@ class QrsPlacer:
         b = r + self._hf_win + self._hf_half + 1 - start
         seg = raw[max(a, 0) : min(b, stop)]
         if seg.size < 2:
-            return r, amp, 0.0
+            return 0.0
         if b > stop:  # odd extension after the look-ahead, as in _refine
             ext = min(b - stop, seg.size - 1)
             seg = np.concatenate((seg, 2.0 * seg[-1] - seg[-2 : -2 - ext : -1]))
@@ -87,9 +118,54 @@ class QrsPlacer:
             ext = min(-a, seg.size - 1)
             seg = np.concatenate((2.0 * seg[0] - seg[ext:0:-1], seg))
         if seg.size < self._hf_fir.size:
-            return r, amp, 0.0
+            return 0.0
         y = np.correlate(seg, self._hf_fir, "valid")
-        return r, amp, float(np.abs(y).max())
+        return float(np.abs(y).max())
+
+    def rival(
+        self,
+        hist: History,
+        c: int,
+        r: int,
+        last_r: int | None,
+        recent: tuple[Sequence[FloatArray], float, float],
+    ) -> Placed | None:
+        """A better placement for candidate ``c`` than ``r``, or None: the largest other
+        peak of |zero-phase 5-25 Hz band-pass| from RIVAL_PRE_S before ``c`` (over
+        RIVAL_GAP_S from ``r``, after half the refractory period from ``last_r``), if it
+        is at least RIVAL_AMP of the ``recent`` beats' amplitude and its shape correlates
+        with theirs at least RIVAL_COR better than ``r``'s, or as well and it has their
+        QRS edges for its size (RIVAL_EDGES). An electrode-motion bump as wide as a QRS,
+        next to one, can be the larger and merge with it into one candidate; the QRS is
+        the one shaped like the recent beats, with QRS edges."""
+        shapes, amp_ref, hf_ref = recent
+        lo = c - self._rival_pre
+        if last_r is not None:
+            lo = max(lo, last_r + self._refractory // 2)
+        first = lo - self._ref_half - hist.start
+        if first < 0 or c - lo < 2 * self._rival_gap:
+            return None
+        raw = hist.data[self._row]
+        stop = c + self._look + 1 - hist.start
+        seg = raw[first:stop]
+        ext = c - lo + 1 + 2 * self._ref_half - seg.size  # odd extension, as in refine
+        if ext > 0:
+            seg = np.concatenate((seg, 2.0 * seg[-1] - raw[stop - 2 : stop - 2 - ext : -1]))
+        y = np.abs(np.correlate(seg, self._ref_fir, "valid"))
+        k = r - lo
+        y[max(k - self._rival_gap, 0) : k + self._rival_gap + 1] = 0.0
+        at = int(y.argmax())
+        if y.item(at) < RIVAL_AMP * amp_ref:
+            return None
+        known = c + self._look
+        mine = self.correlation(hist, r, known, shapes)
+        theirs = self.correlation(hist, lo + at, known, shapes)
+        if mine is None or theirs is None or theirs < mine:
+            return None
+        amp, hf = y.item(at), self.edges(hist, c, lo + at)
+        if theirs < mine + RIVAL_COR and hf * amp_ref < RIVAL_EDGES * amp * hf_ref:
+            return None
+        return lo + at, amp, hf
 
     def refine(self, hist: History, c: int, last_r: int | None) -> tuple[int, float]:
         """R sample: max |zero-phase 5-25 Hz band-pass| within 250 ms before ``c``; and
@@ -169,6 +245,21 @@ class QrsPlacer:
             return False
         low, high = extremes(seg)
         return change > STEP_CHANGE * (high - low)
+
+    def unstepped_correlation(
+        self, hist: History, r: int, known: int, recent: Iterable[FloatArray]
+    ) -> float | None:
+        """:meth:`correlation` of the :meth:`shape` at ``r`` with the level change across
+        it removed (a ramp from 0 to the mean of its last 10 ms minus that of its first
+        10 ms): a QRS riding an electrode pop is still shaped like the recent beats, a bare
+        step is not."""
+        x = self.shape(hist, r, known)
+        if x is None or not recent:
+            return None
+        k = self._step_avg
+        change = float(x[-k:].sum() - x[:k].sum()) / k
+        x -= np.linspace(0.0, change, x.size)
+        return likeness(x, recent)[0]
 
     def hf_floor(self, hist: History, r: int) -> float:
         """The median |zero-phase 15-40 Hz band-pass| from 1 s to 0.1 s before ``r``: the

@@ -23,10 +23,17 @@ the recent beats in muscle noise with no pause after it), a small one until a la
 could follow it as a QRS follows its P wave. A beat shaped like one
 of the last 8 (raw -80..+100 ms around R, correlation >= 0.85), as large (energy >= 80 % of
 their median) and with QRS edges (>= 22 % of their high-frequency content) is sure and
-returned at once (a repeated ectopic beat).
+returned at once (a repeated ectopic beat), unless it comes faster than a heart beats
+(270 ms after the last). A held complex that the next beat follows within 270 ms is dropped
+if that beat, with QRS edges, is more like the recent beats (one of the two is no beat;
+a T wave, with few edges, does not count). A candidate under THR1 but over 0.3 THR1
+(noise raised the threshold) is a beat if it is typical of the last beats: shaped like one
+of them (correlation >= 0.85), with >= 60 % of their amplitude and QRS edges.
 
 Each beat is placed on the R wave at the maximum of |zero-phase 5-25 Hz band-pass| of the
-raw signal within 250 ms before the candidate (the MIT-BIH annotation convention). The
+raw signal within 250 ms before the candidate (the MIT-BIH annotation convention); a peak
+with few QRS edges for its size gives way to a rival up to 450 ms before the candidate
+that is much more like the recent beats (an electrode-motion bump merged with a QRS). The
 zero-phase filter is the forward-backward Butterworth response as a +-200 ms FIR; samples
 after the look-ahead are odd-extended, as ``filtfilt`` pads.
 """
@@ -35,23 +42,21 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable
 
 import numpy as np
 from scipy.signal import butter
 
-from biosignals._ecg_doubt import ON_TIME, REGULAR, Held, less_like, noise_burst
-from biosignals._ecg_place import Placed, QrsPlacer, likeness
+from biosignals import _ecg_doubt as doubt
+from biosignals._ecg_doubt import Held
+from biosignals._ecg_peaks import MwiPeaks
+from biosignals._ecg_place import RIVAL_EDGES, Placed, QrsPlacer, likeness
 from biosignals._stream import (
     FloatArray,
     History,
     SosState,
-    any_peak,
     causal_window,
-    extremes,
     filter_and_difference,
     median_of_few,
-    window_extreme,
 )
 
 # History rows: raw samples, derivative, MWI, time; band-pass and squared derivative (the
@@ -60,20 +65,17 @@ _RAW, _DER, _MWI, _TIME, _BP, _SQ = 0, 1, 2, 3, 4, 5
 LOOK_AHEAD_S = 0.060
 _RR_HISTORY = 8
 _FEW_FRONT = 16  # chunks up to this long run the front end in Python floats
-_FEW = 64  # new indices up to which _candidates looks for a local maximum first
 BAND_HZ = (5.0, 15.0)
 BAND_ORDER = 2
 TWAVE_SLOPE = 0.5
 EARLY = 0.8
-SPLIT_WINDOW = (0.75, 1.35)
-SPLIT_GAP = 0.7
-SPLIT_AMP = 0.6
 WEAK_SLOPE = 0.6
 WEAK_AMP = 0.6
 AMP_MIN = 0.3
 SURE_COR = 0.85  # an early beat this like a recent beat's shape is released at once
 SURE_NORM = 0.8  # ... if about as large (a P wave is smaller) ...
 SURE_HF = 0.22  # ... and with QRS edges (a P or T wave has few)
+LIKE_LEVEL = 0.3  # a candidate this far below THR1 is a beat if it is sure (like the last)
 HOLD_MAX_S = 1.0  # no beat is held longer after its candidate
 SEARCH_BACK_TRUST = 0.7  # a beat found by search-back is less sure
 SEARCH_BACK_FLOOR = 0.125
@@ -107,8 +109,7 @@ class QrsDetector:
         """Forget everything (filters, thresholds, RR history)."""
         self._hist = History(6, round(6.0 * self.fs) + 2 * self._look)
         self._bp = SosState(self._sos)
-        self._next_cand = 0
-        self._peak = np.empty(0)  # scratch for the MWI window maxima
+        self._peaks = MwiPeaks(self.fs, self._look, self._w_mwi, (_RAW, _DER, _MWI))
         self._ready = False
         self._spki = 0.0
         self._npki = 0.0
@@ -173,7 +174,7 @@ class QrsDetector:
             return []
         self._front_end(x, t)
         self._out = []
-        for c, v, slope in self._candidates():
+        for c, v, slope in self._peaks.new(self._hist):
             self._run_timers(c + self._look)
             self._on_candidate(c, v, slope)
         self._run_timers(self._hist.end - 1)
@@ -198,53 +199,6 @@ class QrsDetector:
                 self._learn_thresholds(relearn)
             else:
                 self._search_back(first)
-
-    def _candidates(self) -> Iterable[tuple[int, float, float]]:
-        """New MWI peaks that dominate +-look, with their value and preceding max |slope|."""
-        hist = self._hist
-        start, look = hist.start, self._look
-        last = hist.end - 1 - look  # newest index that can be decided now
-        nxt = self._next_cand
-        if last < nxt:
-            return []
-        self._next_cand = last + 1
-        lo = max(nxt - look, start)  # the windows of the new indices start here
-        seg = hist.data[_MWI, lo - start :]
-        if last - nxt < _FEW and not any_peak(seg, nxt - lo, last - lo + 1):
-            return []
-        if self._peak.size < seg.size:
-            self._peak = np.empty(2 * seg.size)
-        peak = _window_max(seg, 2 * look + 1, self._peak[: seg.size])
-        first, stop = nxt - lo, last - lo + 1
-        s = seg[first:stop]
-        top = (s == peak[first:stop]).nonzero()[0].tolist()  # few, unless the MWI is flat
-        if len(top) > 8:
-            prev = seg[first - 1 : stop - 1] if first else np.concatenate(([-np.inf], s[:-1]))
-            top = (s > prev).nonzero()[0].tolist()
-            hits = [h for h in top if s.item(h) == peak.item(first + h)]
-        else:  # rising into the peak (the value before the first is -inf)
-            hits = [h for h in top if h + first == 0 or s.item(h) > seg.item(first + h - 1)]
-        if not hits:
-            return []
-        values = [s.item(h) for h in hits]
-        hits = [h + nxt for h in hits]
-        # Ignore rounding dust (e.g. filter tails while input is held flat): slopes below
-        # 1e-9 of full scale per sample are not physiological at any gain.
-        low, high = extremes(hist.data[_RAW, max(nxt - max(look, self._w_mwi), start) - start :])
-        dust = (1e-9 * self.fs * max(high, -low)) ** 2  # the largest |raw|
-        if not all(v > dust for v in values):
-            kept = [(c, v) for c, v in zip(hits, values, strict=True) if v > dust]
-            if not kept:
-                return []
-            hits, values = [c for c, _ in kept], [v for _, v in kept]
-        # max |derivative| over [c - w, c] for each candidate c, in one reduction
-        a0 = max(hits[0] - self._w_mwi, start)
-        der = np.abs(hist.data[_DER, a0 - start : hits[-1] + 2 - start])
-        bounds: list[int] = []
-        for c in hits:
-            bounds += (max(c - self._w_mwi, start) - a0, c + 1 - a0)
-        slopes = np.maximum.reduceat(der, bounds)[::2].tolist()
-        return zip(hits, values, slopes, strict=True)
 
     # ------------------------------------------------------------------ decisions
     def _thr1(self) -> float:
@@ -277,7 +231,12 @@ class QrsDetector:
         if self._last_c is not None and c - self._last_c < self._rr_min:
             self._suspect(c, at_once=True)  # a QRS-like complex over 220 bpm after a beat
         if held is not None:
-            if self._splits(held, c, placed) or self._stray(held):
+            args = (self._placer, self._hist, self._look, self._shapes)
+            if (
+                doubt.splits(*args, self._last_c, self._rr2, held, c, placed)
+                or self._stray(held)
+                or (self._edged(placed) and doubt.too_fast(*args, self._rr_min, held, c, placed))
+            ):
                 self._suspect(held[0])  # a complex between two regular beats
                 self._drop_held()
             else:
@@ -300,22 +259,45 @@ class QrsDetector:
         last_c = self._last_c
         if last_c is not None and (c - last_c < self._refractory or self._is_twave(c, slope)):
             return None
-        if v <= self._npki + 0.25 * (self._spki - self._npki):  # THR1
+        thr1 = self._npki + 0.25 * (self._spki - self._npki)
+        below = v <= thr1
+        if below and (v <= LIKE_LEVEL * thr1 or not self._shapes):
             return None
-        placed = self._placer.place(self._hist, c, self._last_r)
-        return None if self._not_qrs(c, placed) else placed
+        placed = self._placer.place(self._hist, c, self._last_r, self._recent())
+        if self._not_qrs(c, placed):
+            return None
+        if below:  # a beat under THR1 (the noise raised it) only if typical of the last
+            if placed[1] < WEAK_AMP * self._amp_ref or placed[2] < WEAK_AMP * self._hf_ref:
+                return None
+            args = (self._placer, self._hist, self._look, self._shapes)
+            if not doubt.typical(*args, self._rr_min, self._last_c, c, placed):
+                return None
+        return placed
 
     def _not_qrs(self, c: int, placed: Placed) -> bool:
         """True if ``c`` is much smaller than the recent beats (zero-phase 5-25 Hz
-        amplitude below 30 %), or lacks the high-frequency content of a QRS: less than
+        amplitude below 30 %), a baseline step (unless a QRS like the recent beats rides
+        it), or lacks the high-frequency content of a QRS: less than
         15 % of the recent beats' where a T wave may sit (up to ``0.42 sqrt(RR)`` s after
         the last beat, at least 360 ms), less than 8 % elsewhere."""
         r, amp, hf = placed
-        if amp < AMP_MIN * self._amp_ref or self._placer.step_like(self._hist, r):
+        if amp < AMP_MIN * self._amp_ref:
             return True
+        if self._placer.step_like(self._hist, r):  # a baseline step, unless a QRS rides it
+            cor = self._placer.unstepped_correlation(self._hist, r, c + self._look, self._shapes)
+            if cor is None or cor < doubt.TYPICAL_COR:
+                return True
         last_c = self._last_c
         in_t = last_c is not None and c - last_c < self._t_zone
         return hf < (HF_MIN_T if in_t else HF_MIN) * self._hf_ref
+
+    def _edged(self, placed: Placed) -> bool:
+        """True if ``placed`` has the recent beats' QRS edges for its size (a T wave has
+        fewer)."""
+        return placed[2] * self._amp_ref >= RIVAL_EDGES * placed[1] * self._hf_ref
+
+    def _recent(self) -> tuple[deque[FloatArray], float, float]:
+        return self._shapes, self._amp_ref, self._hf_ref
 
     def _noise_peak(self, c: int, v: float, slope: float) -> None:
         self._npki = 0.125 * v + 0.875 * self._npki
@@ -337,7 +319,8 @@ class QrsDetector:
         due = None
         if early and not sure:
             assert rr2 is not None and last_c is not None
-            due = min(last_c + round(SPLIT_WINDOW[1] * rr2), c + round(HOLD_MAX_S * self.fs))
+            hold_max = c + round(HOLD_MAX_S * self.fs)
+            due = min(last_c + round(doubt.SPLIT_WINDOW[1] * rr2), hold_max)
         if weak and not sure:
             due = max(due or 0, c + self._pr_max)
         return due
@@ -350,42 +333,23 @@ class QrsDetector:
         a P or T wave and a first ectopic beat of a new shape are not."""
         if not self._shapes or placed[2] < SURE_HF * self._hf_ref:
             return False
+        if self._last_c is not None and c - self._last_c < self._rr_min:
+            return False  # faster than a heart beats: wait for the next beat
         shape = self._placer.shape(self._hist, placed[0], c + self._look)
         if shape is None:
             return False
         cor, size, usual = likeness(shape, self._shapes)
         return size >= SURE_NORM * usual and cor >= SURE_COR
 
-    def _splits(self, held: Held, c: int, placed: Placed) -> bool:
-        """True if ``c`` is the regular next beat and the held one, smaller, sits between
-        it and the last beat, too close to either to be a beat of its own (noise, a T wave
-        or a P wave: a premature beat is followed by a pause, not by the regular beat).
-        Smaller: under SPLIT_AMP of ``c``'s amplitude; or, where ``c`` comes where the
-        rhythm predicts (REGULAR), any smaller one that is less like a beat
-        (:func:`~biosignals._ecg_doubt.less_like`). An interpolated ectopic beat, as large
-        as the regular beats, is kept."""
-        last_c, rr2 = self._last_c, self._rr2
-        if last_c is None or rr2 is None:
-            return False
-        lo, hi = SPLIT_WINDOW
-        if not lo * rr2 <= c - last_c <= hi * rr2:
-            return False
-        if c - held[0] < SPLIT_GAP * rr2 and held[3][1] < SPLIT_AMP * placed[1]:
-            return True
-        if not REGULAR[0] * rr2 <= c - last_c <= REGULAR[1] * rr2:
-            return False
-        on_time = c - last_c <= ON_TIME * rr2
-        args = (self._placer, self._hist, self._look, self._shapes)
-        return less_like(*args, held, c, placed, on_time)
-
     def _stray(self, held: Held) -> bool:
-        """True if the held beat is premature and a noise burst (:func:`noise_burst`);
-        called when a next beat came before its hold ended (no compensatory pause)."""
+        """True if the held beat is premature and a noise burst
+        (:func:`~biosignals._ecg_doubt.noise_burst`); called when a next beat came before
+        its hold ended (no compensatory pause)."""
         rr2, last_c = self._rr2, self._last_c
         if rr2 is None or last_c is None or held[0] - last_c >= EARLY * rr2:
             return False
         args = (self._placer, self._hist, self._look, self._shapes, self._hf_ref)
-        return noise_burst(*args, held)
+        return doubt.noise_burst(*args, held)
 
     def _suspect(self, c: int, at_once: bool = False) -> None:
         """Note a complex no heart makes (noise, motion) as evidence of an artefact
@@ -446,7 +410,7 @@ class QrsDetector:
         for c, v, slope in self._noise:
             if v <= thr2 or self._is_twave(c, slope):
                 continue
-            placed = self._placer.place(self._hist, c, self._last_r)
+            placed = self._placer.place(self._hist, c, self._last_r, self._recent())
             # the most QRS-like: amplitude times edge content (a T wave has no edges)
             score = placed[1] * placed[2]
             if not self._not_qrs(c, placed) and (best is None or score > best[0]):
@@ -514,9 +478,3 @@ class QrsDetector:
             self._irregular = 0
         self._rr2 = sum(self._rr_reg) / len(self._rr_reg)
         self._t_zone = max(self._twave, round(0.42 * math.sqrt(self._rr2 / self.fs) * self.fs))
-
-
-def _window_max(seg: FloatArray, size: int, out: FloatArray) -> FloatArray:
-    """``maximum_filter1d(seg, size, mode="constant", cval=-inf)`` (centred window) into
-    ``out`` (same length)."""
-    return window_extreme(seg, size, out, maximum=True, mode="constant", cval=-np.inf)

@@ -16,7 +16,8 @@ from scipy.ndimage import maximum_filter1d
 from scipy.signal import butter, sosfilt, sosfilt_zi
 
 from biosignals import ppg
-from biosignals._ecg_qrs import QrsDetector, _window_max
+from biosignals._ecg_peaks import window_max
+from biosignals._ecg_qrs import QrsDetector
 from biosignals._stream import History, SosState, median_of_few
 from biosignals.ecg import EcgExtractor
 from biosignals.ppg import PpgExtractor, _first_peak, simulate_ppg
@@ -56,7 +57,7 @@ def test_window_max_equals_maximum_filter1d() -> None:
         seg = rng.normal(size=n)
         seg[::7] = seg[0]  # ties
         want = maximum_filter1d(seg, 61, mode="constant", cval=-np.inf)
-        np.testing.assert_array_equal(_window_max(seg, 61, np.empty(n)), want)
+        np.testing.assert_array_equal(window_max(seg, 61, np.empty(n)), want)
 
 
 def _plain_first_peak(seg: np.ndarray, h: int) -> int | None:

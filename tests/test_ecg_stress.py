@@ -119,10 +119,16 @@ def test_abnormal_variants_change_what_they_claim() -> None:
     assert np.count_nonzero(jumps > 0.25) >= 300.0 / 25.0  # a step every 5-25 s
 
 
-@pytest.mark.parametrize(("kind", "f1_min"), [("bw", 0.995), ("ma", 0.99), ("em", 0.975)])
-def test_detector_holds_up_at_12_db(kind: str, f1_min: float) -> None:
+@pytest.mark.parametrize(
+    ("kind", "snr", "f1_min"),
+    [("bw", 12.0, 0.995), ("ma", 12.0, 0.99), ("em", 12.0, 0.984), ("em", 6.0, 0.955)],
+)
+def test_detector_holds_up_in_noise(kind: str, snr: float, f1_min: float) -> None:
+    """F1 floors on record 100's first 10 min, about one beat below what the detector
+    reaches (em: 0.987 at 12 dB and 0.966 at 6 dB; 0.983 and 0.949 before R placement
+    weighed rival peaks and typical beats under THR1 were counted)."""
     x, beats = _first("100", 600.0)
-    noisy, mask = stress().add_noise(x, beats, FS, kind, 12.0, seed=7)
+    noisy, mask = stress().add_noise(x, beats, FS, kind, snr, seed=7)
     score = stress().score(detect_r_peaks(noisy, FS), beats, FS, mask)
     assert score["TP"] + score["FN"] > 200  # the noisy segments (3 min) hold many beats
     assert score["F1"] >= f1_min
@@ -139,7 +145,7 @@ def test_beat_confidence_is_higher_for_true_beats() -> None:
     _, hit, _ = es.match(det, beats, 0.15 * FS)
     inside = mask[det]
     true_c, false_c = conf[hit & inside], conf[~hit & inside]
-    assert false_c.size >= 10  # 6 dB: the detector does make mistakes here
+    assert false_c.size >= 5  # 6 dB: the detector does make mistakes here (8 in 2026-12)
     # probability that a true beat is more confident than a false one
     auc = np.mean([np.mean(tc > false_c) + 0.5 * np.mean(tc == false_c) for tc in true_c])
     assert auc > 0.7

@@ -69,6 +69,7 @@ SIDECAR: dict[str, Any] = {
         },
     ],
     "shift_sd": {"hr": 1.5, "scl": 0.2},
+    "sensors": {"dropouts": 3, "stream_hours": 2.0, "artifacts": 5, "live_hours": 1.5},
     "samples": [
         {"reactivity": 1.1, "between_session_rate": 0.08, "resting_hr": 71.0},
         {"reactivity": 1.3, "between_session_rate": 0.12, "scr_rate_gain": 6.0},

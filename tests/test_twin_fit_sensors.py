@@ -20,8 +20,11 @@ from conftest import run_cli
 from twinfit_helpers import record_course, short_protocol, traces
 
 from biosignals.twin_model import TwinPhysiology, TwinProfile
+from engine.live import RunOptions, run_simulated
 from engine.protocol import load_protocol
 from engine.twin_profiles import load_patient
+from engine.twinfit.forecast import LOSS_REASON, RunSpec, forecast_one
+from engine.twinfit.samples import TwinUncertainty, load_uncertainty
 from engine.twinfit.sensors import estimate_sensors
 
 NOISY = dict(ecg_noise_mv=0.1, eda_noise_us=0.03, dropout_rate_per_hour=20.0,
@@ -78,6 +81,10 @@ def test_the_fitted_yaml_carries_the_faults_and_loads_with_patient(
         assert getattr(fitted, name) == pytest.approx(sidecar[name]), name
     assert fitted.dropout_rate_per_hour == pytest.approx(20.0, rel=0.35)
     assert fitted.artifact_rate_per_hour > 0 and fitted.ecg_noise_mv > 0.05
+    # the forecast draws each run's fault rates from the counts behind them
+    counts = load_uncertainty(out).sensor_counts
+    assert counts["dropout_rate_per_hour"] == (sidecar["dropouts"], sidecar["stream_hours"])
+    assert counts["artifact_rate_per_hour"] == (sidecar["artifacts"], sidecar["live_hours"])
     protocol = short_protocol(tmp_path, duration="3min")
     r = run_cli("simulate", str(protocol), "--patient", str(out), "--out", str(tmp_path / "s"),
                 "--no-report", "--no-encryption")  # fmt: skip
@@ -94,3 +101,48 @@ def test_the_forecast_twin_loses_its_beats_in_heart_dropouts() -> None:
     clean = TwinPhysiology(TwinProfile(), start_time=0.0, seed=2, eda_rate=32.0, ecg=False)
     beats = clean.advance(600.0).beat_times
     assert bool(clean.heart_present(beats).all())
+
+
+def test_forecast_twins_draw_their_fault_rates_from_the_counts() -> None:
+    # 26 dropouts in 1.67 stream-hours (five 10-min sessions, heart + EDA): 15.6 per hour,
+    # known to +-20 % (1 / sqrt(26)); no artefact counted: its rate stays 0
+    profile = TwinProfile(**{**NOISY, "dropout_rate_per_hour": 15.6, "artifact_rate_per_hour": 0.0})
+    unc = TwinUncertainty(
+        sensor_counts={"dropout_rate_per_hour": (26.0, 1.6667), "artifact_rate_per_hour": (0, 1.5)}
+    )
+    rng = np.random.default_rng(5)
+    twins = [unc.draw(profile, k, rng) for k in range(2000)]
+    rates = np.asarray([t.dropout_rate_per_hour for t in twins])
+    assert float(np.mean(rates)) == pytest.approx(15.6, rel=0.03)  # the estimate, unbiased
+    assert float(np.std(rates)) == pytest.approx(15.6 / np.sqrt(26.0), rel=0.1)
+    assert {t.artifact_rate_per_hour for t in twins} == {0.0}
+    assert {t.dropout_duration for t in twins} == {6.0}
+    assert "dropouts from 26 in 1.67 h" in unc.describe()
+    # a clean course (no event counted) and a profile without counts keep their rates
+    clean = TwinUncertainty(sensor_counts={"dropout_rate_per_hour": (0.0, 1.0)})
+    assert clean.draw(TwinProfile(), 0, rng).dropout_rate_per_hour == 0.0
+    assert TwinUncertainty().draw(profile, 0, rng) == profile
+
+
+def test_a_forecast_sees_the_short_heart_dropouts_its_session_saw(tmp_path: Path) -> None:
+    # dropouts of 1.5 s: the ECG's monitor flags them after 0.4 s without a sample, a beats
+    # stream's only after 3 s without a beat. The same twin and seed give the same
+    # dropouts in the recorded session and in its forecast run: the forecast must lower
+    # the intensity for them as the session did and climb as high. Measured on these 10
+    # seeds: the session lowered 23 times; the forecast 25 times with its steps equal in 9
+    # (it runs at 1 frame/s, the session at 2); before the beats feed marked the heart
+    # dropouts, 16 times with 4 runs climbing one step higher than their session.
+    truth = TwinProfile(dropout_rate_per_hour=60.0, dropout_duration=1.5)
+    protocol = load_protocol(short_protocol(tmp_path, duration="6min", seed=3))
+    recorded, forecast, same_step = 0, 0, 0
+    for seed in range(3, 13):
+        p = protocol.model_copy(update={"seed": seed})
+        opts = RunOptions(out=tmp_path, display="null", frame_rate=2.0, report=False)
+        summary = run_simulated(p, opts, truth).summary
+        recorded += sum(d.reason.startswith(LOSS_REASON) for d in summary.decisions)
+        run = forecast_one(RunSpec(protocol, truth, seed))
+        forecast += run.signal_losses
+        same_step += run.max_step == summary.max_step + 1
+    assert recorded >= 10
+    assert abs(forecast - recorded) <= 0.15 * recorded, (forecast, recorded)
+    assert same_step >= 8

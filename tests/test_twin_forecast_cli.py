@@ -122,3 +122,19 @@ def test_bench_twin_fit_prints_recovery_and_prediction() -> None:
     assert re.search(r"^  fitted\s+\d+\.\d+\s+\d+\.\d+", r.stdout, re.M), r.stdout
     assert re.search(r"^  last session\s+\d+\.\d+", r.stdout, re.M), r.stdout
     assert "twin-fit: " in r.stdout.splitlines()[-1]
+
+
+def test_bench_twin_fit_prediction_part_of_one_fault() -> None:
+    # twins 0 and 1 of --profiles 2: only twin 1 has noisy sensors; no recovery fit
+    r = run_cli("bench", "twin-fit", "--profiles", "2", "--sessions", "2", "--minutes", "4",
+                "--bootstrap", "2", "--forecast-runs", "2", "--jobs", "1",
+                "--part", "prediction", "--fault", "noisy-sensors")  # fmt: skip
+    assert r.returncode in (0, 1), r.stderr
+    assert "prediction of the last session (1 courses" in r.stdout, r.stdout
+    assert not re.search(r"^  reactivity\s", r.stdout, re.M), r.stdout  # no recovery table
+    assert re.search(r"^  noisy-sensors\s+\(1\) HR RMSE", r.stdout, re.M), r.stdout
+    expected = re.search(r"expected \|step error\| .*: fitted (\d+\.\d+), typical (\d+\.\d+), "
+                         r"last session (\d+\.\d+), true twin (\d+\.\d+)", r.stdout)  # fmt: skip
+    assert expected, r.stdout
+    assert all(0.0 <= float(x) <= 7.0 for x in expected.groups())
+    assert "case  1 (noisy-sensors) done" in r.stderr and "case  0" not in r.stderr

@@ -33,6 +33,7 @@ __all__ = ["PROGRESS_EVERY", "ForecastRun", "RunSpec", "forecast_one", "run_fore
 PROGRESS_EVERY = 10.0
 """Session seconds between the samples of a run's course (step, HR, arousal)."""
 CEILING_REASON = "above ceiling"
+LOSS_REASON = "signal lost"
 FORECAST_FRAME_RATE = 1.0
 """Frames per session second in forecast runs: one per controller tick (a dry-run has two,
 so that safety reacts within half a second; a forecast trades that for speed)."""
@@ -63,6 +64,8 @@ class ForecastRun:
     ceiling_hit: bool
     safety_stop: bool
     max_hr: float | None
+    signal_losses: int = 0
+    """Times the safety layer lowered the intensity for a signal loss."""
     course_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
     course_step: np.ndarray = field(default_factory=lambda: np.zeros(0))
     course_hr: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -151,6 +154,7 @@ def _result(
         ceiling_hit=bool(ceiling),
         safety_stop=summary.state is SessionState.ABORTED,  # no one presses stop in a forecast
         max_hr=summary.max_hr,
+        signal_losses=sum(1 for d in summary.decisions if d.reason.startswith(LOSS_REASON)),
         course_t=arr[:, 0],
         course_step=arr[:, 1],
         course_hr=arr[:, 2],
