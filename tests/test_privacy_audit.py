@@ -11,7 +11,7 @@ import pytest
 
 from engine.privacy.audit import GENESIS, AuditLog, read_entries, verify_chain
 from engine.privacy.errors import AuditError
-from engine.privacy.integrity import verify_session, write_integrity
+from engine.privacy.integrity import member_path, verify_session, write_integrity
 from engine.privacy.purge import purge_older_than, session_end
 
 T0 = _dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=_dt.UTC)
@@ -142,6 +142,30 @@ def test_manifest_and_audit_tampering(tmp_path: Path) -> None:
     log.path.write_bytes(bytes(raw))
     check = verify_session(folder, log.path)
     assert not check.ok and check.problems[0].startswith("audit entry 0:")
+
+
+@pytest.mark.parametrize("name", ["/dev/zero", "../outside.txt", "a/../../outside.txt", ""])
+def test_a_manifest_naming_a_file_outside_its_session_is_refused_unread(
+    tmp_path: Path, name: str
+) -> None:
+    # manifests are outside input: a name must never make verify or the review index read
+    # (and, for /dev/zero, read forever) a file outside the session folder
+    log = AuditLog(tmp_path / "audit.log")
+    folder = _session(tmp_path)
+    (folder.parent / "outside.txt").write_text("elsewhere")
+    write_integrity(folder, log)
+    assert member_path(folder, name) is None
+    assert member_path(folder, "recording.xdf") == folder / "recording.xdf"
+    (folder / "link.txt").symlink_to(folder.parent / "outside.txt")
+    assert member_path(folder, "link.txt") is None
+    (folder / "link.txt").unlink()
+    manifest = folder / "integrity.json"
+    data = json.loads(manifest.read_text())
+    data["files"][name] = "0" * 64
+    manifest.write_text(json.dumps(data))
+    check = verify_session(folder, log.path)
+    assert not check.ok
+    assert f"lists {name!r}, not a file of the session folder" in check.problems[0]
 
 
 # ------------------------------------------------------------------ purge

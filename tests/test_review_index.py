@@ -105,3 +105,21 @@ def test_measures_are_sealed_at_rest_and_another_key_rebuilds(
     plain.refresh()
     unsealed = [r for r in plain.sessions_of() if not r["sealed"]]
     assert len(unsealed) == 1 and unsealed[0]["status"] == "ok"
+
+
+def test_verify_never_reads_a_file_the_manifest_names_outside_its_session(
+    archive: Archive,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    # a manifest is outside input: "/dev/zero" listed in it would make a re-hash read forever
+    sessions = _copy(archive, tmp_path)
+    folder = find_sessions(sessions)[0]
+    manifest_path = folder.path / "integrity.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["files"]["/dev/zero"] = "0" * 64
+    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    index = SessionIndex(tmp_path / "index.sqlite", sessions, site_key())
+    index.refresh()
+    assert index.verify() == [folder.rel]
+    row = index.session(folder.rel)
+    assert row is not None and row["status"] != "ok"

@@ -28,7 +28,9 @@ __all__ = [
     "add_files_to_integrity",
     "add_to_integrity",
     "file_sha256",
+    "is_member_name",
     "manifest_problems",
+    "member_path",
     "session_ref",
     "verify_session",
     "write_integrity",
@@ -54,6 +56,22 @@ def session_ref(folder: Path, audit_path: Path) -> str:
         return folder.relative_to(base).as_posix()
     except ValueError:
         return folder.name
+
+
+def member_path(folder: Path, name: str) -> Path | None:
+    """``folder / name`` if ``name`` (from a manifest, i.e. outside input) names a regular
+    file inside ``folder``: a relative path without ``..``, no link on the way. None
+    otherwise (an absolute path, ``../x``, ``/dev/zero``...): it is never opened."""
+    if not is_member_name(name):
+        return None
+    path = folder / name
+    try:
+        real, base = path.resolve(strict=True), folder.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    if real.parent != base and base not in real.parents:
+        return None
+    return path if path.is_file() and not path.is_symlink() else None
 
 
 def _hash_folder(folder: Path) -> dict[str, str]:
@@ -127,6 +145,9 @@ def manifest_problems(root: Path, audit_path: Path) -> tuple[dict[str, str], lis
         return {}, [f"{manifest_path}: missing or unreadable ({exc})"]
     if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
         return {}, [f"{manifest_path}: 'files' is not an object of file name -> SHA-256"]
+    outside = sorted(n for n in files if not is_member_name(n))
+    if outside:
+        return {}, [f"{manifest_path}: lists {outside[0]!r}, not a file of the session folder"]
     ref = session_ref(root, audit_path)
     anchors = [
         e for e in read_entries(audit_path) if e["event"] == "integrity" and e["session"] == ref
@@ -196,3 +217,10 @@ def add_files_to_integrity(
     added: str | list[str] = rels[0] if len(rels) == 1 else rels
     _store_manifest(root, manifest, audit, added=added)
     return dict(manifest)
+
+
+def is_member_name(name: str) -> bool:
+    """True for a manifest's file name as :func:`_hash_folder` writes them (relative, no
+    ``..``); False for names that point out of the session folder."""
+    rel = Path(name)
+    return bool(name) and not rel.is_absolute() and ".." not in rel.parts and "\x00" not in name

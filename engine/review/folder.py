@@ -23,7 +23,7 @@ from typing import Any
 from engine.errors import RecordingError, VrTherapyError
 from engine.export.recording import SessionData, load_session
 from engine.privacy.errors import DecryptionError, PrivacyError
-from engine.privacy.integrity import MANIFEST, file_sha256
+from engine.privacy.integrity import MANIFEST, file_sha256, is_member_name
 from engine.privacy.keys import SiteKey
 from engine.privacy.sealed import MAGIC, is_sealed, read_sealed_bytes
 
@@ -165,6 +165,10 @@ def _manifest(read: ReadSession) -> dict[str, str]:
 def _check_files(read: ReadSession, listed: dict[str, str], names: list[str]) -> None:
     if not listed:
         return
+    outside = sorted(n for n in listed if not is_member_name(n))
+    if outside:
+        where = read.folder.path / MANIFEST
+        read.flag("changed", f"{where}: lists {outside[0]!r}, not a file of the session folder")
     for name in names:
         path = read.folder.path / name
         if name not in listed:

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from engine.privacy.integrity import MANIFEST, file_sha256
+from engine.privacy.integrity import MANIFEST, file_sha256, member_path
 from engine.privacy.keys import SiteKey
 from engine.review.folder import ReviewError, SessionFolder, find_sessions, signature
 from engine.review.measures import COLUMNS, Value
@@ -322,8 +322,9 @@ def _files_match(folder: Path) -> bool:
     if not isinstance(listed, dict):
         return False
     for name, sha in listed.items():
+        path = member_path(folder, name) if isinstance(name, str) else None
         try:
-            if file_sha256(folder / name) != sha:
+            if path is None or file_sha256(path) != sha:
                 return False
         except OSError:
             return False
