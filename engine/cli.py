@@ -90,7 +90,7 @@ def _display_options(p: argparse.ArgumentParser, default_help: str) -> None:
         help="pseudonymous participant ID, e.g. P-0042 (never a real name)",
     )
     p.add_argument(
-        "--screenshot", type=cli_types.path, metavar="PNG", help="save the last frame as PNG"
+        "--screenshot", type=cli_types.out_file, metavar="PNG", help="save the last frame as PNG"
     )
     p.add_argument(
         "--duration",

@@ -72,6 +72,14 @@ def out_folder(text: str) -> Path:
     return path
 
 
+def _no_file_on_the_way(text: str, path: Path) -> None:
+    for part in path.parents:
+        if part.exists():
+            if not part.is_dir():
+                raise argparse.ArgumentTypeError(f"{text!r}: {part} is a file, not a folder")
+            return
+
+
 def out_file(text: str) -> Path:
     """A file to write: not a folder, and nothing on the way to it is a file."""
     if not text.strip():
@@ -79,17 +87,23 @@ def out_file(text: str) -> Path:
     path = Path(text)
     if path.is_dir():
         raise argparse.ArgumentTypeError(f"{text!r} is a folder, not a file")
-    for part in path.parents:
-        if part.exists():
-            if not part.is_dir():
-                raise argparse.ArgumentTypeError(f"{text!r}: {part} is a file, not a folder")
-            break
+    _no_file_on_the_way(text, path)
+    return path
+
+
+def out_path(text: str) -> Path:
+    """A file or folder to write (the command says which): nothing on the way is a file."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty name is not a file or folder")
+    path = Path(text)
+    _no_file_on_the_way(text, path)
     return path
 
 
 def real(what: str, low: float, high: float, *, above: bool = False) -> Callable[[str], float]:
     """A finite number in ``low..high`` (above ``low`` with ``above``), e.g. a speed."""
-    allowed = f"{what}: a number {'above ' if above else ''}{low:g}..{high:g}"
+    span = f"above {low:g} and at most {high:g}" if above else f"{low:g}..{high:g}"
+    allowed = f"{what}: a number {span}"
 
     def parse(text: str) -> float:
         try:

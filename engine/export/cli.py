@@ -40,7 +40,7 @@ def add_export_parser(sub: Any) -> argparse.ArgumentParser:
         "-o",
         "--output",
         "--out",
-        type=cli_types.path,
+        type=cli_types.out_path,
         default=None,
         help="EDF file, or folder for CSV (default: the session's exports/recording.edf or "
         "exports/csv/, listed in its integrity.json; an encrypted session needs -o outside "

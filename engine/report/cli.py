@@ -34,7 +34,7 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "-o",
         "--output",
-        type=cli_types.path,
+        type=cli_types.out_path,
         default=None,
         help="HTML file to write (default: report.html, or report.html.sealed for an "
         "encrypted session, in the session folder when it has none)",

@@ -64,7 +64,7 @@ def _add_outcomes(sub: Any) -> None:
     o.add_argument(
         "-o",
         "--output",
-        type=cli_types.path,
+        type=cli_types.out_path,
         required=True,
         metavar="FILE",
         help="outcomes.csv or outcomes.parquet (outside the sessions folder)",

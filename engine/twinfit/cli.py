@@ -62,7 +62,7 @@ def add_fit_parser(twin: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-o",
         "--output",
-        type=cli_types.path,
+        type=cli_types.out_path,
         required=True,
         metavar="PROFILE.yaml",
         help="fitted profile to write (and PROFILE.fit.json beside it)",
