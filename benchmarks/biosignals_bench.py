@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from vrtherapy_benchmarks._args import bench_parser
+from vrtherapy_benchmarks.bench_args import bench_parser
 
 from biosignals.eda import EdaExtractor
 from biosignals.pipeline import FeaturePipeline

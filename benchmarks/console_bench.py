@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from vrtherapy_benchmarks._args import bench_parser, count, positive
+from vrtherapy_benchmarks.bench_args import bench_parser, count, positive
 
 from biosignals.lsl import import_pylsl
 from biosignals.twin import TwinPhysiology

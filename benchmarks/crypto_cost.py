@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from vrtherapy_benchmarks._args import bench_parser, count, positive
+from vrtherapy_benchmarks.bench_args import bench_parser, count, positive
 
 from engine.privacy.keys import KEY_SIZE, SiteKey, key_id_of
 from engine.privacy.sealed import SealedWriter, sealed_sink

@@ -66,7 +66,7 @@ from types import ModuleType
 import numpy as np
 from numpy.typing import NDArray
 from scipy.signal import butter, sosfilt
-from vrtherapy_benchmarks._args import bench_parser
+from vrtherapy_benchmarks.bench_args import bench_parser
 
 HERE = Path(__file__).resolve().parent
 FloatArray = NDArray[np.float64]

@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from scipy.signal import butter, sosfilt
-from vrtherapy_benchmarks._args import bench_parser
+from vrtherapy_benchmarks.bench_args import bench_parser
 
 FloatArray = NDArray[np.float64]
 FS = 32.0

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from vrtherapy_benchmarks._args import bench_parser, positive
+from vrtherapy_benchmarks.bench_args import bench_parser, positive
 
 from biosignals.twin import TwinPhysiology, TwinProfile
 from engine.clock import ManualClock

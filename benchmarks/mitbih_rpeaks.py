@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 from scipy.signal import resample_poly
-from vrtherapy_benchmarks._args import bench_parser, mitbih_dir
+from vrtherapy_benchmarks.bench_args import bench_parser, mitbih_dir
 
 from biosignals.ecg import EcgExtractor, detect_r_peaks
 

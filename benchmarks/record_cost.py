@@ -6,7 +6,7 @@ time and understates the per-push cost (warm caches); 1 is the honest figure.
 
 from __future__ import annotations
 
-from vrtherapy_benchmarks._args import bench_parser, positive
+from vrtherapy_benchmarks.bench_args import bench_parser, positive
 
 from engine.record.bench import measure_recording_cost
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import time
 
-from vrtherapy_benchmarks._args import bench_parser, count
+from vrtherapy_benchmarks.bench_args import bench_parser, count
 
 os.environ.setdefault("VRTHERAPY_GL_ERROR_CHECKING", "0")
 os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")

@@ -5,7 +5,7 @@ Target (issue "Session record"): a 60-minute session's report in <= 10 s.
 
 from __future__ import annotations
 
-from vrtherapy_benchmarks._args import bench_parser, positive
+from vrtherapy_benchmarks.bench_args import bench_parser, positive
 
 from engine.report.bench import report_cost
 

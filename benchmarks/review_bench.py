@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from vrtherapy_benchmarks._args import bench_parser, build_dir, count, positive
+from vrtherapy_benchmarks.bench_args import bench_parser, build_dir, count, positive
 
 from engine.privacy.keys import SiteKey, load_site_key
 from engine.review.folder import find_sessions

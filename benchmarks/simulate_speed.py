@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from vrtherapy_benchmarks._args import bench_parser, positive
+from vrtherapy_benchmarks.bench_args import bench_parser, positive
 
 from biosignals.twin import TwinProfile
 from engine.display import DRY_RUN

@@ -26,7 +26,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
-from vrtherapy_benchmarks._args import bench_parser, count, positive
+from vrtherapy_benchmarks.bench_args import bench_parser, count, positive
 from vrtherapy_benchmarks.twin_fit_cases import RANGES, CaseResult, make_cases, run_case
 
 from biosignals.twin_model import TwinProfile

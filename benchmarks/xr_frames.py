@@ -43,7 +43,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from vrtherapy_benchmarks._args import bench_parser, count, positive
+from vrtherapy_benchmarks.bench_args import bench_parser, count, positive
 
 os.environ.setdefault("VRTHERAPY_GL_ERROR_CHECKING", "0")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
