@@ -57,27 +57,24 @@ def seed(text: str) -> int:
     return value
 
 
-def out_folder(text: str) -> Path:
-    """A folder to write into: an existing folder, or one that can be made (nothing on its
-    path is a file)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("an empty name is not a folder")
-    path = Path(text)
-    for part in (path, *path.parents):
-        if part.exists():
-            if not part.is_dir():
-                where = "" if part == path else f": {part}"
-                raise argparse.ArgumentTypeError(f"{text!r}{where} is a file, not a folder")
-            break
-    return path
-
-
 def _no_file_on_the_way(text: str, path: Path) -> None:
     for part in path.parents:
         if part.exists():
             if not part.is_dir():
                 raise argparse.ArgumentTypeError(f"{text!r}: {part} is a file, not a folder")
             return
+
+
+def out_folder(text: str) -> Path:
+    """A folder to write into: an existing folder, or one that can be made (nothing on its
+    path is a file)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty name is not a folder")
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a file, not a folder")
+    _no_file_on_the_way(text, path)
+    return path
 
 
 def out_file(text: str) -> Path:
