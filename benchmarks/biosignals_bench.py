@@ -2,6 +2,7 @@
 
 Usage::
 
+    vrtherapy bench biosignals [--quick]
     .venv/bin/python benchmarks/biosignals_bench.py [--quick]
 
 Prints, side by side: R-peak sensitivity/PPV/F1/jitter on MIT-BIH (scored as in
@@ -36,6 +37,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from vrtherapy_benchmarks.bench_args import bench_parser
 
 from biosignals.eda import EdaExtractor
 from biosignals.pipeline import FeaturePipeline
@@ -429,8 +431,12 @@ def _fmt(row: Mapping[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the figures with their targets."""
-    args = sys.argv[1:] if argv is None else argv
-    res = run(quick="--quick" in args)
+    parser = bench_parser("vrtherapy bench biosignals", __doc__)
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer records and shorter runs (a few minutes)"
+    )
+    quick = parser.parse_args(argv).quick
+    res = run(quick=quick)
     rp = res["rpeaks"]
     assert isinstance(rp, dict)
     print("R peaks, MIT-BIH (target: pooled F1 >= 99.3 %, each record >= 97 %, jitter <= 8 ms)")
@@ -449,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "pipeline throughput (ECG 500 + PPG 100 + EDA 32 Hz, quality, HRV, arousal; target "
         ">= 2000x at 1 s per call; CPU time, one core, best / median of "
-        f"{2 if '--quick' in args else THROUGHPUT_RUNS} runs):\n"
+        f"{2 if quick else THROUGHPUT_RUNS} runs):\n"
         f"  1 s per call {tput['1s']:.0f}x / {tput['1s_median']:.0f}x; 10 s per call "
         f"{tput['10s']:.0f}x / {tput['10s_median']:.0f}x; 1/60 s per call "
         f"{tput['frame']:.0f}x / {tput['frame_median']:.0f}x real time "

@@ -30,7 +30,6 @@ say which when quoting them.
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import shutil
@@ -45,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from vrtherapy_benchmarks.bench_args import bench_parser, count, positive
 
 from biosignals.lsl import import_pylsl
 from biosignals.twin import TwinPhysiology
@@ -317,14 +317,16 @@ def _verdict(key: str, value: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the console's figures (see the module docstring)."""
-    parser = argparse.ArgumentParser(
-        prog="vrtherapy bench console",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = bench_parser("vrtherapy bench console", __doc__)
+    parser.add_argument(
+        "--browsers", type=count(1, 200), default=10, help="pages attached (default 10)"
     )
-    parser.add_argument("--browsers", type=int, default=10, help="pages attached (default 10)")
-    parser.add_argument("--seconds", type=float, default=30.0, help="measuring window (s)")
-    parser.add_argument("--clicks", type=int, default=20, help="step up/down clicks timed")
+    parser.add_argument(
+        "--seconds", type=positive(3600.0), default=30.0, help="measuring window (s)"
+    )
+    parser.add_argument(
+        "--clicks", type=count(1, 10_000), default=20, help="step up/down clicks timed"
+    )
     args = parser.parse_args(argv)
     if shutil.which("chromium") is None and shutil.which("chromium-browser") is None:
         print("bench console: needs headless Chromium (Debian package 'chromium')")

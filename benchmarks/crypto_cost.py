@@ -21,7 +21,6 @@ Usage: ``.venv/bin/python benchmarks/crypto_cost.py [--seconds 120] [--speedup 2
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import tempfile
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from vrtherapy_benchmarks.bench_args import bench_parser, count, positive
 
 from engine.privacy.keys import KEY_SIZE, SiteKey, key_id_of
 from engine.privacy.sealed import SealedWriter, sealed_sink
@@ -97,13 +97,15 @@ def _sink_only_cpu(records: int, total_bytes: int, tmp: Path) -> float:
     return max(0.0, best - plain)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     """Print the figures."""
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seconds", type=float, default=120.0, help="simulated session length")
-    ap.add_argument("--speedup", type=float, default=20.0, help="x real time")
-    ap.add_argument("--repeat", type=int, default=5)
-    args = ap.parse_args()
+    ap = bench_parser("vrtherapy bench crypto", __doc__)
+    ap.add_argument(
+        "--seconds", type=positive(86_400.0), default=120.0, help="simulated session length"
+    )
+    ap.add_argument("--speedup", type=positive(10_000.0), default=20.0, help="x real time")
+    ap.add_argument("--repeat", type=count(1, 1000), default=5)
+    args = ap.parse_args(argv)
     key = SiteKey(bytes(range(32)), key_id_of(bytes(range(32))))
     plain, sealed = [], []
     with tempfile.TemporaryDirectory() as d:
@@ -132,7 +134,8 @@ def main() -> None:
         f"file size      : plain {plain_size} B, sealed {sealed_size} B "
         f"(+{sealed_size - plain_size} B: 93 B header, 32 B per record)"
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -59,7 +59,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -67,6 +66,7 @@ from types import ModuleType
 import numpy as np
 from numpy.typing import NDArray
 from scipy.signal import butter, sosfilt
+from vrtherapy_benchmarks.bench_args import bench_parser
 
 HERE = Path(__file__).resolve().parent
 FloatArray = NDArray[np.float64]
@@ -465,10 +465,12 @@ def main(argv: list[str] | None = None) -> int:
     """Print the stress table for :func:`biosignals.ecg.detect_r_peaks`."""
     from biosignals.ecg import detect_r_peaks
 
-    args = sys.argv[1:] if argv is None else argv
+    parser = bench_parser("benchmarks/ecg_stress.py", __doc__)
+    parser.add_argument("--quick", action="store_true", help="the first 15 minutes of each record")
+    quick = parser.parse_args(argv).quick
     m = _mitbih()
     records = m.list_records(m.default_data_dir())
-    rows = stress_rows(detect_r_peaks, records, seconds=900.0 if "--quick" in args else None)
+    rows = stress_rows(detect_r_peaks, records, seconds=900.0 if quick else None)
     print("\n".join(table(rows)))
     return 0
 

@@ -46,7 +46,6 @@ first flagged segment covering it.
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +53,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from scipy.signal import butter, sosfilt
+from vrtherapy_benchmarks.bench_args import bench_parser
 
 FloatArray = NDArray[np.float64]
 FS = 32.0
@@ -316,9 +316,11 @@ def main(argv: list[str] | None = None) -> int:
     """Print the scores of :class:`biosignals.eda.EdaExtractor` on both generators."""
     from biosignals.eda import EdaExtractor
 
-    args = sys.argv[1:] if argv is None else argv
-    minutes = 10.0 if "--quick" in args else 30.0
-    seeds = (1, 2) if "--quick" in args else (1, 2, 3, 4)
+    parser = bench_parser("benchmarks/eda_stress.py", __doc__)
+    parser.add_argument("--quick", action="store_true", help="two 10-minute runs, not four of 30")
+    quick = parser.parse_args(argv).quick
+    minutes = 10.0 if quick else 30.0
+    seeds = (1, 2) if quick else (1, 2, 3, 4)
     for label, art in (("drifting tonic", False), ("with artefacts", True)):
         r = evaluate(EdaExtractor, seeds, minutes, art)
         print(label, {k: round(v, 3) for k, v in r.items()})

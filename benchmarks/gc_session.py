@@ -18,12 +18,13 @@ session's length shows up as a rising row; with the policy it must stay flat.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import gc
 import tempfile
 import time
 from pathlib import Path
+
+from vrtherapy_benchmarks.bench_args import bench_parser, positive
 
 from biosignals.twin import TwinPhysiology, TwinProfile
 from engine.clock import ManualClock
@@ -127,12 +128,12 @@ def measure(protocol: str, minutes: float, frame_rate: float, gc_mode: str, ever
 
 def main(argv: list[str] | None = None) -> int:
     """Print the collector's figures and memory over a session."""
-    parser = argparse.ArgumentParser(prog="vrtherapy bench gc", description=__doc__)
+    parser = bench_parser("vrtherapy bench gc", __doc__)
     parser.add_argument("--protocol", default="heights-graded")
-    parser.add_argument("--minutes", type=float, default=60.0)
-    parser.add_argument("--frame-rate", type=float, default=90.0)
+    parser.add_argument("--minutes", type=positive(1440.0), default=60.0)
+    parser.add_argument("--frame-rate", type=positive(1000.0), default=90.0)
     parser.add_argument("--gc", default="policy", choices=GC_MODES)
-    parser.add_argument("--every", type=float, default=5.0, help="minutes between rows")
+    parser.add_argument("--every", type=positive(1440.0), default=5.0, help="minutes between rows")
     args = parser.parse_args(argv)
     print(
         f"gc_session: {args.protocol}, {args.minutes:g} min at {args.frame_rate:g} frames/s, "

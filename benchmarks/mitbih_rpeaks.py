@@ -19,7 +19,6 @@ import io
 import json
 import lzma
 import os
-import sys
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 from scipy.signal import resample_poly
+from vrtherapy_benchmarks.bench_args import bench_parser, mitbih_dir
 
 from biosignals.ecg import EcgExtractor, detect_r_peaks
 
@@ -217,8 +217,15 @@ def report_latency(data_dir: Path, seconds: float = 300.0, chunk_s: float = 0.02
 
 def main(argv: list[str] | None = None) -> int:
     """Print the per-record table, the pooled line and the throughput."""
-    args = sys.argv[1:] if argv is None else argv
-    root = Path(args[0]) if args else default_data_dir()
+    parser = bench_parser("vrtherapy bench mitbih", __doc__)
+    parser.add_argument(
+        "data_dir",
+        nargs="?",
+        type=mitbih_dir,
+        metavar="DATA_DIR",
+        help="folder of MIT-BIH records with records.json (default: see above)",
+    )
+    root = parser.parse_args(argv).data_dir or default_data_dir()
     rows = score_records(root)
     head = f"{'record':>7} {'TP':>6} {'FP':>5} {'FN':>5} {'Se %':>7} {'PPV %':>7} {'F1 %':>7}"
     print(head + f" {'offset ms':>10} {'jitter SD ms':>13}")

@@ -23,9 +23,10 @@ headset's 11.1 ms. PyOpenGL error checking is switched off here
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
+
+from vrtherapy_benchmarks.bench_args import bench_parser, count
 
 os.environ.setdefault("VRTHERAPY_GL_ERROR_CHECKING", "0")
 os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
@@ -124,11 +125,11 @@ def measure(
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     """Print :func:`measure` for the command-line arguments."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--objects", type=int, default=200)
-    parser.add_argument("--frames", type=int, default=600)
+    parser = bench_parser("vrtherapy bench render", __doc__)
+    parser.add_argument("--objects", type=count(1, 100_000), default=200)
+    parser.add_argument("--frames", type=count(1, 1_000_000), default=600)
     no_desktop = [  # what a benchmark can open anywhere: no desktop, no headset
         n
         for n in display_names()
@@ -138,7 +139,7 @@ def main() -> None:
     parser.add_argument(
         "--gl-noop", action="store_true", help="Mesa GALLIUM_NOOP: GL API cost, no drawing"
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.gl_noop:
         os.environ["GALLIUM_NOOP"] = "true"  # read by Mesa when the context is created
     r = measure(args.objects, args.frames, args.display)
@@ -155,7 +156,8 @@ def main() -> None:
             f"   p99 {s['p99_ms']:6.3f} ms ({s['p99_pct_of_11_1ms']:5.1f}%)"
         )
     print(f"  wall p50 {r['wall_ms_p50']:.2f} ms/frame (includes waiting on llvmpipe rasterising)")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -20,7 +20,6 @@ Everything is made in a temporary folder, removed at the end (``--keep DIR`` kee
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import shutil
@@ -31,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from vrtherapy_benchmarks.bench_args import bench_parser, build_dir, count, positive
 
 from engine.privacy.keys import SiteKey, load_site_key
 from engine.review.folder import find_sessions
@@ -194,20 +195,20 @@ def outcomes_rates(sessions: Path, key: SiteKey, workers: int) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Build the archives, time the index, the pages and ``outcomes``; print figures."""
-    ap = argparse.ArgumentParser(
-        prog="vrtherapy bench review",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    ap = bench_parser("vrtherapy bench review", __doc__)
+    ap.add_argument("--sessions", type=count(1, 1_000_000), default=5000)
+    ap.add_argument("--participants", type=count(1, 1_000_000), default=500)
+    ap.add_argument(
+        "--course", type=count(1, 10_000), default=20, help="sessions of the course participant"
     )
-    ap.add_argument("--sessions", type=int, default=5000)
-    ap.add_argument("--participants", type=int, default=500)
-    ap.add_argument("--course", type=int, default=20, help="sessions of the course participant")
-    ap.add_argument("--listing-minutes", type=float, default=5.0, help="template session length")
-    ap.add_argument("--outcomes", type=int, default=200)
-    ap.add_argument("--outcome-minutes", type=float, default=40.0)
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    ap.add_argument("--requests", type=int, default=50)
-    ap.add_argument("--keep", type=Path, help="build in this folder and keep it")
+    ap.add_argument(
+        "--listing-minutes", type=positive(240.0), default=5.0, help="template session length"
+    )
+    ap.add_argument("--outcomes", type=count(1, 1_000_000), default=200)
+    ap.add_argument("--outcome-minutes", type=positive(240.0), default=40.0)
+    ap.add_argument("--workers", type=count(1, 1024), default=os.cpu_count() or 2)
+    ap.add_argument("--requests", type=count(1, 1_000_000), default=50)
+    ap.add_argument("--keep", type=build_dir, help="build in this folder and keep it")
     args = ap.parse_args(argv)
     root = args.keep or Path(tempfile.mkdtemp(prefix="vrtherapy-bench-review-"))
     root.mkdir(parents=True, exist_ok=True)

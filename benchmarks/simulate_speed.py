@@ -5,10 +5,11 @@ Target (issue "Therapy content"): a 60-minute dry-run in <= 10 s (>= 360x real t
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
+
+from vrtherapy_benchmarks.bench_args import bench_parser, positive
 
 from biosignals.twin import TwinProfile
 from engine.display import DRY_RUN
@@ -35,12 +36,12 @@ def measure(protocol: str, minutes: float, frame_rate: float) -> dict[str, float
 
 def main(argv: list[str] | None = None) -> int:
     """Print the dry-run speed."""
-    parser = argparse.ArgumentParser(prog="vrtherapy bench simulate", description=__doc__)
+    parser = bench_parser("vrtherapy bench simulate", __doc__)
     parser.add_argument("--protocol", default="heights-graded")
-    parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--minutes", type=positive(1440.0), default=60.0)
     parser.add_argument(
         "--frame-rate",
-        type=float,
+        type=positive(1000.0),
         default=DRY_RUN_FRAME_RATE,
         help=f"frames per simulated second (dry-run default {DRY_RUN_FRAME_RATE:g})",
     )

@@ -26,6 +26,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
+from vrtherapy_benchmarks.bench_args import bench_parser, count, positive
 from vrtherapy_benchmarks.twin_fit_cases import RANGES, CaseResult, make_cases, run_case
 
 from biosignals.twin_model import TwinProfile
@@ -221,22 +222,26 @@ def _fidelity(protocol: Protocol, args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print its figures."""
-    parser = argparse.ArgumentParser(
-        prog="vrtherapy bench twin-fit",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = bench_parser("vrtherapy bench twin-fit", __doc__)
     parser.add_argument(
-        "--profiles", type=int, default=20, help="known twins (default 20; fewer for a quick run)"
+        "--profiles",
+        type=count(1, 10_000),
+        default=20,
+        help="known twins (default 20; fewer for a quick run)",
     )
-    parser.add_argument("--sessions", type=int, default=6)
-    parser.add_argument("--minutes", type=float, default=20.0, help="session length (default 20)")
+    parser.add_argument("--sessions", type=count(1, 1000), default=6)
+    parser.add_argument(
+        "--minutes", type=positive(240.0), default=20.0, help="session length (default 20)"
+    )
     parser.add_argument("--protocol", default="heights-graded")
-    parser.add_argument("--bootstrap", type=int, default=20)
+    parser.add_argument("--bootstrap", type=count(1, 100_000), default=20)
     parser.add_argument(
-        "--forecast-runs", type=int, default=10, help="0: recovery only, no prediction part"
+        "--forecast-runs",
+        type=count(0, 100_000),
+        default=10,
+        help="0: recovery only, no prediction part",
     )
-    parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--jobs", type=count(1, 1024), default=len(os.sched_getaffinity(0)))
     parser.add_argument(
         "--part",
         choices=("all", "recovery", "prediction", "speed"),

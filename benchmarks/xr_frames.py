@@ -35,7 +35,6 @@ them or at the safe point before them.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import json
@@ -43,6 +42,8 @@ import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from vrtherapy_benchmarks.bench_args import bench_parser, count, positive
 
 os.environ.setdefault("VRTHERAPY_GL_ERROR_CHECKING", "0")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
@@ -226,25 +227,28 @@ class _Frames:
         }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     """Print :func:`measure` for the command-line arguments (``--json`` for raw figures)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--objects", type=int, default=200)
+    parser = bench_parser("vrtherapy bench xr", __doc__)
+    parser.add_argument("--seconds", type=positive(86_400.0), default=60.0)
+    parser.add_argument("--objects", type=count(1, 100_000), default=200)
     parser.add_argument("--graphics", default="auto", choices=("auto", "egl", "glx"))
-    parser.add_argument("--eye-size", type=int, nargs=2, metavar=("W", "H"), default=None)
+    parser.add_argument(
+        "--eye-size", type=count(16, 16_384), nargs=2, metavar=("W", "H"), default=None
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument(
         "--gc", default="policy", choices=GC_MODES,
         help="collector: as a session (policy), heap frozen only (freeze), CPython's (off)",
     )  # fmt: skip
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     eye = (args.eye_size[0], args.eye_size[1]) if args.eye_size else None
     r = measure(args.seconds, args.objects, args.graphics, eye, gc_mode=args.gc)
     if args.json:
         print(json.dumps(r, indent=2))
-        return
+        return 0
     _print(r)
+    return 0
 
 
 def _print(r: dict[str, Any]) -> None:
@@ -276,4 +280,4 @@ def _print(r: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -42,7 +42,8 @@ def configure(config: str | os.PathLike[str] | None = None) -> Path:
     if config is not None:
         wanted = Path(config).resolve()
         if not wanted.is_file():
-            raise StreamError(f"LSL config file {wanted} does not exist")
+            why = "is a folder, not a file" if wanted.is_dir() else "does not exist"
+            raise StreamError(f"LSL config file {wanted} {why}")
     elif os.environ.get(LOCAL_CONFIG_ENV):
         wanted = Path(os.environ[LOCAL_CONFIG_ENV]).resolve()
     else:

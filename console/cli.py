@@ -15,6 +15,7 @@ from typing import Any
 
 from console.errors import AccountError
 from console.users import ROLES, USERS_FILE, UserStore
+from engine import cli_types
 
 __all__ = ["DEFAULT_BIND", "add_parsers", "cmd_console", "cmd_user"]
 
@@ -24,7 +25,7 @@ DEFAULT_BIND = "127.0.0.1:8765"
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--out",
-        type=Path,
+        type=cli_types.out_folder,
         default=Path("sessions"),
         help="sessions folder whose audit.log records what is done (default: ./sessions)",
     )
@@ -53,8 +54,10 @@ def add_parsers(sub: Any) -> None:
         metavar="HOST:PORT",
         help=f"address to serve (default {DEFAULT_BIND}; port 0: any free port)",
     )
-    c.add_argument("--tls-cert", type=Path, metavar="FILE", help="PEM certificate (with --tls-key)")
-    c.add_argument("--tls-key", type=Path, metavar="FILE", help="PEM private key")
+    c.add_argument(
+        "--tls-cert", type=cli_types.path, metavar="FILE", help="PEM certificate (with --tls-key)"
+    )
+    c.add_argument("--tls-key", type=cli_types.path, metavar="FILE", help="PEM private key")
     c.add_argument(
         "--tls-self-signed",
         action="store_true",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import sys
 from collections.abc import Sequence
 
 from engine.errors import VrTherapyError
@@ -30,7 +29,7 @@ def describe() -> str:
 
 
 def run_bench(name: str, argv: Sequence[str]) -> int:
-    """Run benchmark ``name`` with its own command-line arguments."""
+    """Run benchmark ``name`` with its own command-line arguments (``main(argv)``)."""
     if name not in BENCHES:
         raise VrTherapyError(f"benchmark {name!r} is not one of {', '.join(BENCHES)}")
     module_name = f"vrtherapy_benchmarks.{BENCHES[name][0]}"
@@ -38,15 +37,6 @@ def run_bench(name: str, argv: Sequence[str]) -> int:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         raise VrTherapyError(f"benchmark {name!r} is not installed ({exc.name} missing)") from None
-    saved = sys.argv
-    sys.argv = [f"vrtherapy bench {name}", *argv]
-    try:
-        result = module.main(list(argv)) if _takes_argv(module.main) else module.main()
-    finally:
-        sys.argv = saved
-    return int(result or 0)
-
-
-def _takes_argv(func: object) -> bool:
-    code = getattr(func, "__code__", None)
-    return code is not None and code.co_argcount >= 1
+    # each benchmark's main(argv) parses its own arguments with argparse: --help prints and
+    # exits 0, a bad argument is one line and exit 2, both before any work starts
+    return int(module.main(list(argv)) or 0)

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from biosignals.errors import VrTherapyError
-from biosignals.units import format_duration, parse_duration
+from biosignals.units import format_duration
+from engine import cli_types
 from engine.display import DRY_RUN, HEADLESS, capabilities, display_names
 from engine.privacy import cli as privacy_cli
 from engine.signals import InterruptedBySignal, SignalStop
@@ -28,39 +29,7 @@ EXIT_OK, EXIT_ABORTED, EXIT_BAD_INPUT = 0, 1, 2
 Command = Callable[[argparse.Namespace], int]
 
 
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _unit_interval(what: str) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = float("nan")
-        if not 0.0 <= value <= 1.0:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what} in 0..1")
-        return value
-
-    return parse
-
-
-_volume = _unit_interval("a volume")
-
-
-def _seed(text: str) -> int:
-    from engine.protocol import MAX_SEED
-
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a seed: a whole number 0..2**63-1")
-    return value
+_volume = cli_types.unit_interval("a volume")
 
 
 def _mirror_option(p: argparse.ArgumentParser) -> None:
@@ -111,7 +80,7 @@ def _display_options(p: argparse.ArgumentParser, default_help: str) -> None:
     )
     p.add_argument(
         "--out",
-        type=Path,
+        type=cli_types.out_folder,
         default=Path("sessions"),
         help="folder for session recordings (default: ./sessions)",
     )
@@ -120,10 +89,12 @@ def _display_options(p: argparse.ArgumentParser, default_help: str) -> None:
         default="demo",
         help="pseudonymous participant ID, e.g. P-0042 (never a real name)",
     )
-    p.add_argument("--screenshot", type=Path, metavar="PNG", help="save the last frame as PNG")
+    p.add_argument(
+        "--screenshot", type=cli_types.out_file, metavar="PNG", help="save the last frame as PNG"
+    )
     p.add_argument(
         "--duration",
-        type=_duration,
+        type=cli_types.duration,
         metavar="TIME",
         help="override the protocol's duration, e.g. 90s, 2min",
     )
@@ -148,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vrtherapy {__version__}")
     parser.add_argument(
         "--lsl-config",
-        type=Path,
+        type=cli_types.path,
         metavar="CFG",
         help="liblsl config file to use instead of the machine-local default",
     )
@@ -168,11 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
     _console_option(demo)
     demo.add_argument(
         "--protocol",
+        type=cli_types.name_or_file,
         default="heights-demo",
         help="protocol file or shipped name (default: heights-demo)",
     )
     demo.add_argument(
         "--patient",
+        type=cli_types.name_or_file,
         default="typical",
         help="patient-twin profile file or shipped name (default: typical)",
     )
@@ -182,7 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a protocol against live LSL streams",
         description="Resolve the protocol's LSL streams, run and record it.",
     )
-    run.add_argument("protocol", help="protocol YAML file (or shipped name)")
+    run.add_argument(
+        "protocol", type=cli_types.name_or_file, help="protocol YAML file (or shipped name)"
+    )
     _display_options(run, live_default)
     _audio_options(run)
     _mirror_option(run)
@@ -194,15 +169,22 @@ def build_parser() -> argparse.ArgumentParser:
         description="Runs the whole engine in-process on a manual clock "
         "(no LSL, no waiting) and records it like a live session.",
     )
-    sim.add_argument("protocol", help="protocol YAML file (or shipped name)")
-    sim.add_argument("--patient", default="typical", help="patient-twin profile (file or name)")
+    sim.add_argument(
+        "protocol", type=cli_types.name_or_file, help="protocol YAML file (or shipped name)"
+    )
+    sim.add_argument(
+        "--patient",
+        type=cli_types.name_or_file,
+        default="typical",
+        help="patient-twin profile (file or name)",
+    )
     _display_options(sim, DRY_RUN)
     from engine.twinfit.forecast_cli import add_forecast_options
 
     add_forecast_options(sim)  # --runs N [--compare P2] [--forecast F.html]: patient twins
 
     val = sub.add_parser("validate", help="check protocol files; errors name file:line:field")
-    val.add_argument("files", nargs="+", type=Path, metavar="PROTOCOL")
+    val.add_argument("files", nargs="+", type=cli_types.path, metavar="PROTOCOL")
 
     twin = sub.add_parser(
         "twin",
@@ -210,9 +192,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Publishes until Ctrl-C (or --duration) so another LSL "
         "tool or engine can use it; follows a 'Intensity' stream.",
     )
-    twin.add_argument("--patient", default="typical", help="patient-twin profile (file or name)")
-    twin.add_argument("--duration", type=_duration, metavar="TIME", help="stop after this long")
-    twin.add_argument("--seed", type=_seed, default=0, help="random seed, 0..2**63-1")
+    twin.add_argument(
+        "--patient",
+        type=cli_types.name_or_file,
+        default="typical",
+        help="patient-twin profile (file or name)",
+    )
+    twin.add_argument(
+        "--duration", type=cli_types.positive_duration, metavar="TIME", help="stop after this long"
+    )
+    twin.add_argument("--seed", type=cli_types.seed, default=0, help="random seed, 0..2**63-1")
     from engine.twinfit.cli import add_fit_parser
 
     add_fit_parser(twin)  # `vrtherapy twin fit SESSION... -o patient.yaml`
@@ -223,7 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Opens the offscreen display and saves <scene>-<intensity>.png for each "
         "scene, so a therapist can see what intensity means in each.",
     )
-    scenes.add_argument("--out", type=Path, default=Path("scene-shots"), help="folder for PNGs")
+    scenes.add_argument(
+        "--out", type=cli_types.out_folder, default=Path("scene-shots"), help="folder for PNGs"
+    )
     scenes.add_argument(
         "--scene",
         action="append",
@@ -234,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     scenes.add_argument(
         "--intensity",
         action="append",
-        type=_unit_interval("an intensity"),
+        type=cli_types.unit_interval("an intensity"),
         dest="intensities",
         metavar="X",
         help="intensity 0..1 (repeatable; default: 0.2 and 0.8)",

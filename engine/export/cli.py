@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
+from engine import cli_types
 from engine.privacy.review_cli import add_review_options, open_review
 
 __all__ = ["add_export_parser", "add_replay_parser", "cmd_export", "cmd_replay"]
@@ -32,7 +32,7 @@ def add_export_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "recording",
-        type=Path,
+        type=cli_types.path,
         help="recording of a session, or its folder; for bids also a sessions folder",
     )
     p.add_argument("--format", choices=FORMATS, default="edf", help="edf (default), csv or bids")
@@ -40,7 +40,7 @@ def add_export_parser(sub: Any) -> argparse.ArgumentParser:
         "-o",
         "--output",
         "--out",
-        type=Path,
+        type=cli_types.out_path,
         default=None,
         help="EDF file, or folder for CSV (default: the session's exports/recording.edf or "
         "exports/csv/, listed in its integrity.json; an encrypted session needs -o outside "
@@ -65,11 +65,16 @@ def add_replay_parser(sub: Any) -> argparse.ArgumentParser:
         "channel metadata) and pushes the samples in real time x --speed, time-stamped "
         "from now. Ctrl-C stops.",
     )
-    p.add_argument("recording", type=Path, help="recording of a session, or its folder")
-    p.add_argument("--speed", type=float, default=1.0, help="playback speed (default 1.0)")
+    p.add_argument("recording", type=cli_types.path, help="recording of a session, or its folder")
+    p.add_argument(
+        "--speed",
+        type=cli_types.real("a speed", 0.0, 1000.0, above=True),
+        default=1.0,
+        help="playback speed (default 1.0)",
+    )
     p.add_argument(
         "--wait-for-consumer",
-        type=float,
+        type=cli_types.real("a number of seconds", 0.0, 3600.0),
         default=0.0,
         metavar="SECONDS",
         help="publish the streams, then start playback only once every stream has a "
@@ -126,10 +131,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     replayer = Replayer(streams, speed=args.speed)
     names = ", ".join(f"{s.name} ({s.type}, {s.nominal_srate:g} Hz)" for s in streams)
     print(f"replay: {names} for {replayer.duration:.0f} s; Ctrl-C stops", file=sys.stderr)
-    wait = float(args.wait_for_consumer)
-    if not (wait >= 0 and wait != float("inf")):
-        print(f"replay: --wait-for-consumer must be >= 0 seconds, got {wait}", file=sys.stderr)
-        return 2
+    wait = float(args.wait_for_consumer)  # 0..3600, checked while parsing
     if wait > 0:
         print(f"replay: waiting up to {wait:g} s for a consumer of every stream", file=sys.stderr)
         try:

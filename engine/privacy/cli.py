@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from engine import cli_types
 from engine.privacy.audit import AuditLog, verify_chain
 from engine.privacy.cli_keys import (
     add_key_options,
@@ -133,7 +134,7 @@ def add_keygen_parser(sub: Any) -> argparse.ArgumentParser:
         "from a passphrase (scrypt). Keep a copy offline: without it, encrypted sessions "
         "cannot be read.",
     )
-    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("file", type=cli_types.path, metavar="FILE")
     p.add_argument("--passphrase", action="store_true", help="derive the key from a passphrase")
     p.add_argument("--key-passphrase-env", metavar="VAR", help="read the passphrase from VAR")
     return p
@@ -163,10 +164,10 @@ def add_verify_parser(sub: Any) -> argparse.ArgumentParser:
         "key (or --key). Logged in the audit trail. Exit 0 all good, 1 a problem was found "
         "(printed), 2 bad input.",
     )
-    p.add_argument("session", type=Path, metavar="SESSION_DIR")
+    p.add_argument("session", type=cli_types.path, metavar="SESSION_DIR")
     p.add_argument(
         "--audit",
-        type=Path,
+        type=cli_types.path,
         metavar="FILE",
         help="audit log (default: audit.log two folders up: <out>/<participant>/<session>)",
     )
@@ -318,7 +319,7 @@ def add_purge_parser(sub: Any) -> argparse.ArgumentParser:
         description="Removes <out>/<participant>/<session>/ folders whose session ended more "
         "than DAYS days ago; each removal is an audit entry in <out>/audit.log.",
     )
-    p.add_argument("--out", type=Path, default=Path("sessions"), help="sessions folder")
+    p.add_argument("--out", type=cli_types.path, default=Path("sessions"), help="sessions folder")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument(
         "--older-than", type=_days, metavar="DAYS", help="ended more than DAYS ago (90 or 90d)"
@@ -365,7 +366,9 @@ def add_pseudonym_parser(sub: Any) -> argparse.ArgumentParser:
         description="Reads the real name from standard input (never from the command line, "
         "which shells keep in their history) and prints the pseudonym (P-XXXX).",
     )
-    p.add_argument("--map", type=Path, required=True, metavar="FILE", help="sealed map file")
+    p.add_argument(
+        "--map", type=cli_types.path, required=True, metavar="FILE", help="sealed map file"
+    )
     add_key_options(p)
     return p
 

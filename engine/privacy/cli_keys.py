@@ -17,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+from engine import cli_types
 from engine.privacy.audit import AuditLog
 from engine.privacy.errors import KeyFileError
 from engine.privacy.keys import SiteKey, key_kind, load_site_key
@@ -44,7 +45,7 @@ def add_key_options(p: argparse.ArgumentParser) -> None:
     """``--key FILE`` and ``--key-passphrase-env VAR`` (for passphrase key files)."""
     p.add_argument(
         "--key",
-        type=Path,
+        type=cli_types.path,
         metavar="FILE",
         help="site key file (mode 0600): encrypt the session / decrypt sealed files",
     )

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from engine import cli_types
 from engine.privacy.errors import IntegrityError
 from engine.privacy.review import REPORT_NAMES
 from engine.privacy.review_cli import add_review_options, open_review
@@ -29,11 +30,11 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
         "signal quality and frame timing. Reads summary.json beside the recording if present. "
         "An encrypted session's report is sealed; --plaintext -o FILE writes a readable copy.",
     )
-    p.add_argument("recording", type=Path, help="recording of a session, or its folder")
+    p.add_argument("recording", type=cli_types.path, help="recording of a session, or its folder")
     p.add_argument(
         "-o",
         "--output",
-        type=Path,
+        type=cli_types.out_path,
         default=None,
         help="HTML file to write (default: report.html, or report.html.sealed for an "
         "encrypted session, in the session folder when it has none)",

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from engine import cli_types
 from engine.privacy.keys import SiteKey
 from engine.review.folder import ReviewError, find_sessions
 
@@ -57,11 +58,13 @@ def _add_outcomes(sub: Any) -> None:
         "reactivity per step (columns and units: docs/outcomes.md). Bad folders get a row "
         "whose status says what is wrong.",
     )
-    o.add_argument("sessions", type=Path, metavar="SESSIONS_DIR", help="the sessions folder")
+    o.add_argument(
+        "sessions", type=cli_types.path, metavar="SESSIONS_DIR", help="the sessions folder"
+    )
     o.add_argument(
         "-o",
         "--output",
-        type=Path,
+        type=cli_types.out_path,
         required=True,
         metavar="FILE",
         help="outcomes.csv or outcomes.parquet (outside the sessions folder)",
@@ -91,15 +94,19 @@ def _add_serve(sub: Any) -> None:
         "user). Sealed sessions are decrypted in memory only. Every view is audited in "
         "SESSIONS_DIR/audit.log. Any address but loopback needs TLS.",
     )
-    s.add_argument("sessions", type=Path, metavar="SESSIONS_DIR", help="the sessions folder")
+    s.add_argument(
+        "sessions", type=cli_types.path, metavar="SESSIONS_DIR", help="the sessions folder"
+    )
     s.add_argument(
         "--bind",
         default="127.0.0.1:8766",
         metavar="HOST:PORT",
         help="address to serve (default 127.0.0.1:8766; port 0: any free port)",
     )
-    s.add_argument("--tls-cert", type=Path, metavar="FILE", help="PEM certificate (with --tls-key)")
-    s.add_argument("--tls-key", type=Path, metavar="FILE", help="PEM private key")
+    s.add_argument(
+        "--tls-cert", type=cli_types.path, metavar="FILE", help="PEM certificate (with --tls-key)"
+    )
+    s.add_argument("--tls-key", type=cli_types.path, metavar="FILE", help="PEM private key")
     s.add_argument(
         "--tls-self-signed",
         action="store_true",
@@ -107,7 +114,7 @@ def _add_serve(sub: Any) -> None:
     )
     s.add_argument(
         "--index",
-        type=Path,
+        type=cli_types.path,
         metavar="FILE",
         help="the session index (default SESSIONS_DIR/.vrtherapy-index.sqlite)",
     )
@@ -120,7 +127,7 @@ def _add_serve(sub: Any) -> None:
     )
     s.add_argument(
         "--twins",
-        type=Path,
+        type=cli_types.path,
         metavar="DIR",
         help="fitted twins (`vrtherapy twin fit -o DIR/PARTICIPANT.yaml [--next PROTOCOL]`): "
         "a participant's course page shows the twin over sessions and its stored forecast",

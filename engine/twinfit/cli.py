@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from engine import cli_types
 from engine.export.recording import load_session
 from engine.privacy.review_cli import Review, add_review_options, open_review
 from engine.protocol import Protocol, load_protocol, resolve_seed
@@ -54,14 +55,14 @@ def add_fit_parser(twin: argparse.ArgumentParser) -> None:
     p.add_argument(
         "sessions",
         nargs="+",
-        type=Path,
+        type=cli_types.path,
         metavar="SESSION",
         help="recording or session folder (several: one participant's course)",
     )
     p.add_argument(
         "-o",
         "--output",
-        type=Path,
+        type=cli_types.out_path,
         required=True,
         metavar="PROFILE.yaml",
         help="fitted profile to write (and PROFILE.fit.json beside it)",

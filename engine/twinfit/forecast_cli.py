@@ -13,8 +13,8 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
+from engine.cli_types import out_file
 from engine.errors import ProtocolError
 from engine.protocol import Protocol, load_protocol, resolve_seed
 from engine.twin_profiles import load_patient
@@ -63,7 +63,7 @@ def add_forecast_options(sim: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--forecast",
-        type=Path,
+        type=out_file,
         metavar="HTML",
         help="with --runs: write the forecast as a self-contained HTML page",
     )
