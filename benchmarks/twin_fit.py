@@ -71,7 +71,7 @@ def _recovery(results: list[CaseResult]) -> bool:
          f"{'identified':>10s}")  # fmt: skip
     ok = True
     for name in RANGES:
-        rel, covered, identified = [], [], 0
+        rel, covered, identified, missed = [], [], 0, []
         for r in results:
             value, low, high, status = r.estimates[name]
             if status != "fitted":
@@ -80,6 +80,9 @@ def _recovery(results: list[CaseResult]) -> bool:
             truth = r.truth[name]
             rel.append(abs(value - truth) / abs(truth))
             covered.append(low is not None and high is not None and low <= truth <= high)
+            if not covered[-1]:
+                span = "no interval" if low is None or high is None else f"{low:.4g}..{high:.4g}"
+                missed.append(f"{r.index} ({r.fault}) {value:.4g} [{span}] truth {truth:.4g}")
         if not rel:
             _say(f"  {name:22s} {'--':>10s} {'--':>8s} {'--':>8s} {0:>7d}/{len(results)}")
             continue
@@ -92,6 +95,8 @@ def _recovery(results: list[CaseResult]) -> bool:
         ok &= good
         _say(f"  {name:22s} {med:>10.1%} {p90:>8.1%} {cover:>8.0%} {identified:>7d}/{len(results)}"
              f"  {'ok' if good else 'FAIL'}")  # fmt: skip
+        for line in missed:
+            _say(f"      not covered: course {line}")
     _say(f"  targets: median error <= {_MAX_REL:.0%}, "
          f"95% intervals cover the truth in >= {_MIN_COVER:.0%}")  # fmt: skip
     by_fault: dict[str, list[float]] = {}

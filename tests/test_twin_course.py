@@ -12,7 +12,8 @@ import numpy as np
 import pydantic
 import pytest
 
-from biosignals.twin_mean import IntensityCourse, MeanParams, mean_response
+from biosignals.eda import EdaExtractor
+from biosignals.twin_mean import SCL_NOISE_MIN, IntensityCourse, MeanParams, mean_response
 from biosignals.twin_model import TwinChunk, TwinPhysiology, TwinProfile
 
 FIELDS = ("ecg", "ecg_t", "eda", "eda_t", "beat_times", "scr_onsets", "ectopic_times")
@@ -117,3 +118,21 @@ def test_mean_features_follow_the_extractors_windows() -> None:
     assert scr[0] == pytest.approx(0.5, rel=0.02)  # half a minute of 1/min so far
     assert scr[1] == pytest.approx(1.0, rel=0.02) and scr[2] > 4.5  # 1 + 7 * 0.6, less merged
     assert m.suds(np.asarray([200.0]))[0] == pytest.approx(60.0, rel=1e-3)
+
+
+def test_the_scl_envelope_lies_below_the_tonic_level_by_the_noises_share() -> None:
+    """The EDA extractor's SCL (a 10 s minimum of the low-passed signal) of a constant level
+    with white noise lies ``SCL_NOISE_MIN`` noise SDs below it; the mean model says so."""
+    fs, sd, seconds = 32.0, 0.02, 2000
+    x = 5.0 + sd * np.random.default_rng(11).standard_normal(int(fs * seconds))
+    t = np.arange(x.size) / fs
+    extractor, scl = EdaExtractor(fs), []
+    for k in range(0, x.size, int(fs)):
+        extractor.update(x[k : k + int(fs)], t[k : k + int(fs)])
+        if t[k] > 30.0 and extractor.scl is not None:
+            scl.append(extractor.scl)
+    assert (5.0 - np.mean(scl)) / sd == pytest.approx(SCL_NOISE_MIN, rel=0.05)
+    course = IntensityCourse.from_samples(np.asarray([0.0]), np.asarray([0.0]), 120.0)
+    quiet = mean_response(course, MeanParams(eda_noise_us=0.0)).scl_feature(np.asarray([100.0]))
+    noisy = mean_response(course, MeanParams(eda_noise_us=sd)).scl_feature(np.asarray([100.0]))
+    assert quiet[0] - noisy[0] == pytest.approx(SCL_NOISE_MIN * sd)

@@ -12,7 +12,7 @@ from twinfit_helpers import record_course, traces
 from biosignals.twin_model import TwinProfile
 from engine.twinfit.params import GLOBAL_PARAMS, PARAMS, population_default
 from engine.twinfit.problem import FitProblem
-from engine.twinfit.uncertainty import widen_by_jackknife
+from engine.twinfit.uncertainty import interval, widen_by_jackknife
 
 
 def _samples(values: list[float]) -> list[dict[str, float]]:
@@ -27,8 +27,10 @@ def test_the_jackknife_widens_where_the_sessions_disagree_more() -> None:
     n, theta = 6, np.asarray([j["reactivity"] for j in jack])
     sd_jack = np.sqrt((n - 1) / n * np.sum((theta - theta.mean()) ** 2))
     sd_boot = np.std([s["reactivity"] for s in samples], ddof=1)
-    t_over_z = stats.t.ppf(0.975, n - 1) / stats.norm.ppf(0.975)  # 6 sessions: 2.57 / 1.96
-    assert factors["reactivity"] == pytest.approx(t_over_z * sd_jack / sd_boot)
+    # 95 % half-widths: t(0.975, n - 1) jackknife sds (6 sessions: 2.57), the interval's
+    # t(0.975, B - 1) bootstrap sds (4 samples: 3.18)
+    t_ratio = stats.t.ppf(0.975, n - 1) / stats.t.ppf(0.975, len(samples) - 1)
+    assert factors["reactivity"] == pytest.approx(t_ratio * sd_jack / sd_boot)
     for before, after in zip(samples, widened, strict=True):
         assert after["reactivity"] - 1.0 == pytest.approx(
             factors["reactivity"] * (before["reactivity"] - 1.0)
@@ -68,3 +70,33 @@ def test_a_session_left_out_keeps_the_others_places(tmp_path: Path) -> None:
     for signal in ("hr", "scl", "suds"):
         np.testing.assert_allclose(part[1][signal], full[2][signal])
         np.testing.assert_allclose(part[0][signal], full[0][signal])
+
+
+def test_the_interval_covers_a_further_draw_95_percent_of_the_time() -> None:
+    """Of 20 replicates drawn from the estimate's own distribution, the estimate plus and
+    minus t(0.975, 19) standard deviations covers the truth 95 % of the time; the
+    replicates' 2.5..97.5 percentiles cover it only 87 % of the time."""
+    rng = np.random.default_rng(5)
+    truth, hits, percentile_hits, trials = 70.0, 0, 0, 4000
+    for _ in range(trials):
+        estimate = truth + rng.normal()
+        replicates = list(estimate + rng.normal(size=20))
+        bounds = interval("resting_hr", estimate, replicates)
+        assert bounds is not None
+        hits += bounds[0] <= truth <= bounds[1]
+        low, high = np.percentile(replicates, [2.5, 97.5])
+        percentile_hits += low <= truth <= high
+    assert 0.94 < hits / trials < 0.96
+    assert 0.85 < percentile_hits / trials < 0.89
+
+
+def test_the_interval_of_a_time_constant_is_taken_on_its_log_scale_within_range() -> None:
+    lag = [5.0 * float(np.exp(v)) for v in (-0.2, -0.1, 0.0, 0.1, 0.2)]
+    bounds = interval("response_lag", 5.0, lag)
+    assert bounds is not None
+    half = stats.t.ppf(0.975, 4) * np.std(np.log(lag), ddof=1)
+    assert bounds == pytest.approx((5.0 * np.exp(-half), 5.0 * np.exp(half)))
+    assert 5.0 - bounds[0] < bounds[1] - 5.0  # wider upwards, as the log scale is
+    floor = interval("habituation_floor", 0.02, [0.0, 0.05, 0.01, 0.03])
+    assert floor is not None and floor[0] == PARAMS["habituation_floor"].lower
+    assert interval("reactivity", 1.0, [1.1]) is None  # one sample: no spread

@@ -12,10 +12,11 @@ soft-L1 loss) on the recorded feature trajectories driven by the recorded intens
    parameters that lean on it are reported as weakly identified
    (:func:`~engine.twinfit.uncertainty.weak_parameters`);
 4. a moving-block residual bootstrap (centred residuals, the prior resampled around the
-   fit) gives 95 % intervals and the samples a forecast draws from; on a course of three
-   or more sessions with exposure, a delete-one-session jackknife widens them where the
-   sessions disagree more than the bootstrap says
-   (:func:`~engine.twinfit.uncertainty.widen_by_jackknife`).
+   fit) gives the samples a forecast draws from; on a course of three or more sessions
+   with exposure, a delete-one-session jackknife widens them where the sessions disagree
+   more than the bootstrap says (:func:`~engine.twinfit.uncertainty.widen_by_jackknife`);
+   each 95 % interval is the estimate plus and minus ``t(0.975, B - 1)`` of the ``B``
+   samples' standard deviations (:func:`~engine.twinfit.uncertainty.interval`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from engine.twinfit.uncertainty import (
     MIN_JACKKNIFE_SESSIONS,
     autocorrelation_inflation,
     block_bootstrap,
+    interval,
     session_jackknife,
     structural_holds,
     weak_parameters,
@@ -163,10 +165,8 @@ def _estimates(
         if name in held:
             out[name] = Estimate(name, value, None, None, Status.NOT_IDENTIFIABLE, held[name])
             continue
-        boot = np.asarray([s[name] for s in samples])
-        low, high = (
-            (float(v) for v in np.percentile(boot, [2.5, 97.5])) if boot.size else (None, None)
-        )
+        bounds = interval(name, value, [s[name] for s in samples])
+        low, high = bounds if bounds is not None else (None, None)
         status = Status.WEAK if name in weak else Status.FITTED
         out[name] = Estimate(name, value, low, high, status, weak.get(name, ""))
     out["max_hr_gain"] = Estimate(

@@ -27,6 +27,7 @@ __all__ = ["GRID_DT", "SIGNALS", "FitProblem", "Observed", "observed"]
 SIGNALS = ("hr", "scl", "scr", "suds")
 GRID_DT = 0.25
 """Grid step of the mean model in fits, s."""
+_DEFAULT_EDA_NOISE = MeanParams.eda_noise_us
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,11 @@ class FitProblem:
     course_index: tuple[int, ...] | None = None
     """Each session's place in the course (``None``: 0, 1, 2, ...); a problem that leaves
     a session out keeps the others' places (:meth:`without_session`)."""
+    eda_noise: tuple[float, ...] | None = None
+    """Each session's white noise on the raw EDA, µS, as its recording shows it
+    (:attr:`~engine.twinfit.sensors.SensorCounts.eda_noise_us`): it lowers the SCL the
+    features report (:data:`~biosignals.twin_mean.SCL_NOISE_MIN`). ``None``: the
+    twin's default noise in every session."""
 
     @classmethod
     def build(
@@ -89,7 +95,12 @@ class FitProblem:
             IntensityCourse.from_samples(tr.intensity_t, tr.intensity, tr.duration, GRID_DT)
             for tr in traces
         )
-        return cls(courses, tuple(observed(tr, eda) for tr in traces), free, dict(fixed), eda)
+        noise = tuple(
+            _DEFAULT_EDA_NOISE if tr.sensors.eda_noise_us is None else tr.sensors.eda_noise_us
+            for tr in traces
+        )
+        data = tuple(observed(tr, eda) for tr in traces)
+        return cls(courses, data, free, dict(fixed), eda, eda_noise=noise)
 
     @property
     def sessions(self) -> int:
@@ -124,6 +135,7 @@ class FitProblem:
             courses=tuple(self.courses[i] for i in keep),
             data=tuple(self.data[i] for i in keep),
             course_index=tuple(places[i] for i in keep),
+            eda_noise=None if self.eda_noise is None else tuple(self.eda_noise[i] for i in keep),
         )
         return smaller, np.delete(x, drop)
 
@@ -154,9 +166,14 @@ class FitProblem:
         return np.asarray(lo), np.asarray(hi)
 
     def session_params(
-        self, shared: Mapping[str, float], hr0: float, scl0: float, session: int
+        self,
+        shared: Mapping[str, float],
+        hr0: float,
+        scl0: float,
+        session: int,
+        eda_noise: float = _DEFAULT_EDA_NOISE,
     ) -> MeanParams:
-        """The mean-model parameters of session ``session``."""
+        """The mean-model parameters of session ``session`` (its place in the course)."""
         decay = (1.0 - shared["between_session_rate"]) ** session
         return MeanParams(
             resting_hr=hr0,
@@ -171,14 +188,16 @@ class FitProblem:
             habituation_tau=shared["habituation_tau"],
             habituation_floor=shared["habituation_floor"],
             suds_scale=shared["suds_scale"],
+            eda_noise_us=eda_noise,
         )
 
     # ------------------------------------------------------------------ model
     def traces(self, x: np.ndarray) -> list[MeanTrace]:
         """The mean response of every session under ``x``."""
         shared, hr0, scl0 = self.unpack(x)
+        noise = self.eda_noise or (_DEFAULT_EDA_NOISE,) * self.sessions
         return [
-            mean_response(course, self.session_params(shared, hr0[s], scl0[s], place))
+            mean_response(course, self.session_params(shared, hr0[s], scl0[s], place, noise[s]))
             for s, (course, place) in enumerate(zip(self.courses, self._places(), strict=True))
         ]
 
