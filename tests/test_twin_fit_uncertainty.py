@@ -10,9 +10,15 @@ from scipy import stats
 from twinfit_helpers import record_course, traces
 
 from biosignals.twin_model import TwinProfile
+from engine.twinfit.fit import _sigma
 from engine.twinfit.params import GLOBAL_PARAMS, PARAMS, population_default
-from engine.twinfit.problem import FitProblem
-from engine.twinfit.uncertainty import interval, widen_by_jackknife
+from engine.twinfit.problem import FitProblem, Observed
+from engine.twinfit.uncertainty import (
+    autocorrelation_inflation,
+    batch_means_inflation,
+    interval,
+    widen_by_jackknife,
+)
 
 
 def _samples(values: list[float]) -> list[dict[str, float]]:
@@ -100,3 +106,62 @@ def test_the_interval_of_a_time_constant_is_taken_on_its_log_scale_within_range(
     floor = interval("habituation_floor", 0.02, [0.0, 0.05, 0.01, 0.03])
     assert floor is not None and floor[0] == PARAMS["habituation_floor"].lower
     assert interval("reactivity", 1.0, [1.1]) is None  # one sample: no spread
+
+
+def _drifting(rng: np.random.Generator, n: int, phi: float, drift_var: float) -> np.ndarray:
+    """White noise (variance 1) plus a slow AR(1) drift of variance ``drift_var``."""
+    shocks = rng.normal(0.0, np.sqrt(drift_var * (1.0 - phi**2)), n)
+    drift = np.empty(n)
+    drift[0] = rng.normal(0.0, np.sqrt(drift_var))
+    for k in range(1, n):
+        drift[k] = phi * drift[k - 1] + shocks[k]
+    return rng.normal(0.0, 1.0, n) + drift
+
+
+def test_the_weight_of_residuals_with_a_slow_drift_reflects_their_long_run_variance() -> None:
+    # Fast noise plus a slow drift (a 20 s time constant, a fifth of the variance): the
+    # lag-1 autocorrelation is small (0.19), yet the mean of n values varies ~8.6 times
+    # as much as n independent ones would (long-run / marginal variance).
+    phi, drift_var = 0.95, 0.25
+    long_run = (1.0 + drift_var * (1.0 + phi) / (1.0 - phi)) / (1.0 + drift_var)
+    rng = np.random.default_rng(3)
+    sessions = [_drifting(rng, 1200, phi, drift_var) for _ in range(6)]  # 6 x 20 min at 1 Hz
+    lag1 = autocorrelation_inflation(sessions)
+    batch = batch_means_inflation(sessions)
+    assert lag1 < 1.6  # the lag-1 rule sees almost independent values
+    # 60 s batches recover most of it (low by ~30 % on average at a 20 s time constant:
+    # the autocovariances beyond a batch are cut off)
+    assert 0.4 * long_run < batch < 1.2 * long_run
+    # the empirical variance of a session's mean, against the two weights' predictions
+    means = [_drifting(rng, 1200, phi, drift_var).mean() for _ in range(400)]
+    measured = float(np.var(means)) * 1200 / (1.0 + drift_var)
+    assert abs(np.log(batch / measured)) < abs(np.log(lag1 / measured)) / 2
+
+
+def test_batch_means_leave_independent_residuals_at_weight_one() -> None:
+    rng = np.random.default_rng(4)
+    white = [rng.normal(0.0, 2.0, 1200) for _ in range(6)]
+    assert batch_means_inflation(white) == pytest.approx(1.0, abs=0.35)
+    assert batch_means_inflation([rng.normal(0.0, 1.0, 30)]) >= 1.0  # too short: lag-1 rule
+    assert batch_means_inflation([]) == 1.0
+
+
+def test_the_fit_weights_a_drifting_signal_by_its_long_run_variance(tmp_path: Path) -> None:
+    """The fit's residual scale of a signal whose residuals drift (white noise plus a 10 s
+    AR(1) drift: lag-1 autocorrelation 0.18, long-run / marginal variance 4.6) is widened
+    by ~sqrt(4), not by the lag-1 rule's sqrt(1.44)."""
+    course = traces(record_course(tmp_path, TwinProfile(), 3))
+    free = tuple(s.name for s in GLOBAL_PARAMS)
+    problem = FitProblem.build(course, free, {}, eda=True)
+    shared = {s.name: population_default(s.name) for s in GLOBAL_PARAMS}
+    x = problem.pack(shared, np.full(3, 70.0), np.full(3, 4.0))
+    rng = np.random.default_rng(5)
+    data, predicted = [], problem.predict(x)
+    for pred, obs in zip(predicted, problem.data, strict=True):
+        y = dict(obs.y)
+        y["hr"] = pred["hr"] + _drifting(rng, pred["hr"].size, 0.9, 0.25)
+        data.append(Observed(obs.t, y))
+    sigma = _sigma(problem.with_data(tuple(data)), x)
+    resid = np.concatenate([d.y["hr"] - p["hr"] for d, p in zip(data, predicted, strict=True)])
+    widening = (sigma["hr"] / float(np.sqrt(np.mean(resid**2)))) ** 2
+    assert 2.5 < widening < 8.0

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.stats import t as student_t
 
 from engine.atomic import write_text_atomic
 from engine.protocol import Protocol
@@ -77,7 +78,13 @@ class CourseTwin:
     estimates: dict[str, dict[str, Any]]
 
 
-def _reactivity(samples: list[dict[str, float]], session: int) -> tuple[float | None, float | None]:
+def _reactivity(
+    samples: list[dict[str, float]], session: int, point: float
+) -> tuple[float | None, float | None]:
+    """95 % interval of the session's reactivity ``point``: the estimate +- Student's
+    ``t(0.975, B - 1)`` standard deviations of the ``B`` samples' values for the session,
+    the rule of :func:`~engine.twinfit.uncertainty.interval` (percentiles of a few samples
+    can miss the estimate); ``None`` below two samples."""
     values = []
     for i, s in enumerate(samples):
         if not isinstance(s, dict):
@@ -86,10 +93,10 @@ def _reactivity(samples: list[dict[str, float]], session: int) -> tuple[float | 
             r = _number(s["reactivity"], f"samples[{i}].reactivity")
             rate = _number(s.get("between_session_rate", 0.0), f"samples[{i}].between_session_rate")
             values.append(float(r or 0.0) * (1.0 - float(rate or 0.0)) ** session)
-    if not values:
+    if len(values) < 2:
         return None, None
-    low, high = np.percentile(values, [2.5, 97.5])
-    return float(low), float(high)
+    half = float(student_t.ppf(0.975, len(values) - 1)) * float(np.std(values, ddof=1))
+    return max(point - half, 0.0), point + half
 
 
 def course_twin(profile: Path) -> CourseTwin:
@@ -131,7 +138,7 @@ def _number(value: Any, where: str, *, optional: bool = False) -> float | None:
 def _session(k: int, s: Any, reactivity: float, samples: Any) -> CourseSession:
     if not isinstance(s, dict) or not isinstance(s.get("rmse"), dict):
         raise ValueError(f"sessions[{k}] is not an object with an 'rmse' object")
-    low, high = _reactivity(samples, k)
+    low, high = _reactivity(samples, k, reactivity)
     hr = _number(s["resting_hr"], f"sessions[{k}].resting_hr")
     return CourseSession(
         k, str(s["recorded"]), str(s["protocol"]), float(hr or 0.0),

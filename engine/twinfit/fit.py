@@ -35,7 +35,7 @@ from engine.twinfit.sensors import estimate_sensors
 from engine.twinfit.trace import SessionTrace, TwinFitError, check_one_participant
 from engine.twinfit.uncertainty import (
     MIN_JACKKNIFE_SESSIONS,
-    autocorrelation_inflation,
+    batch_means_inflation,
     block_bootstrap,
     interval,
     session_jackknife,
@@ -89,7 +89,10 @@ def _solve(problem: FitProblem, x0: np.ndarray, max_nfev: int | None = None) -> 
 def _sigma(problem: FitProblem, x: np.ndarray) -> dict[str, float]:
     """Each signal's residual scale, widened by the square root of its autocorrelation
     inflation: a signal whose residuals wander slowly (the SCL envelope, the 60 s SCR
-    count) holds fewer independent values than ticks, and must not outweigh the others."""
+    count) holds fewer independent values than ticks, and must not outweigh the others.
+    The inflation is the long-run variance of each session's residuals (60 s batch means,
+    :func:`~engine.twinfit.uncertainty.batch_means_inflation`), not their lag-1
+    autocorrelation, which misses a slow drift under fast noise."""
     pred = problem.predict(x)
     out = {}
     for signal in SIGNALS:
@@ -99,7 +102,7 @@ def _sigma(problem: FitProblem, x: np.ndarray) -> dict[str, float]:
             out[signal] = problem.sigma[signal]
             continue
         rms = max(_SIGMA_FLOOR[signal], float(np.sqrt(np.mean(resid**2))))
-        kappa = 1.0 if signal == "suds" else autocorrelation_inflation(parts)
+        kappa = 1.0 if signal == "suds" else batch_means_inflation(parts)
         out[signal] = rms * float(np.sqrt(kappa))
     return out
 

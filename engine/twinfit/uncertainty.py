@@ -32,6 +32,7 @@ from engine.twinfit.trace import SessionTrace
 
 __all__ = [
     "autocorrelation_inflation",
+    "batch_means_inflation",
     "block_bootstrap",
     "interval",
     "session_jackknife",
@@ -84,6 +85,55 @@ def autocorrelation_inflation(series: list[np.ndarray]) -> float:
         den += float(r @ r)
     rho = min(max(num / den if den > 0 else 0.0, 0.0), 0.999)
     return min(MAX_INFLATION, (1.0 + rho) / (1.0 - rho))
+
+
+def batch_means_inflation(series: list[np.ndarray], batch: int = BLOCK_S) -> float:
+    """Variance inflation of autocorrelated residuals from the variance of their batch means.
+
+    The variance of the mean of ``n`` autocorrelated values is ``sigma_LR^2 / n``, with
+    ``sigma_LR^2`` their long-run variance (the sum of all their autocovariances). The
+    lag-1 rule ``(1 + r1) / (1 - r1)`` of :func:`autocorrelation_inflation` assumes the
+    autocorrelation dies out geometrically and undercounts a slow drift on top of fast
+    noise (a misfit that wanders over minutes): such residuals have a small ``r1`` but
+    wander far.
+    The batch-means estimator measures the long-run variance directly: each series (one
+    session's residuals of one signal) is centred and cut into non-overlapping batches of
+    ``batch`` values (the last, shorter one dropped); ``batch * mean(batch mean ** 2)``
+    estimates ``sigma_LR^2``. Pooled over ``series``, divided by the residuals' variance,
+    within 1..:data:`MAX_INFLATION`; series with fewer than two batches fall back to the
+    lag-1 rule (1.0 if there is nothing to pool).
+
+    Parameters
+    ----------
+    series
+        Residual series, one per session (1 Hz features: ``batch`` = 60 s; the values
+        left out as invalid close up, so a batch can span a sensor's gap).
+    batch
+        Batch length in samples.
+
+    Returns
+    -------
+    float
+        ``sigma_LR^2 / sigma^2``, the number of ticks worth one independent value.
+    """
+    long_run = variance = 0.0
+    batches = values = 0
+    short = []
+    for resid in series:
+        n_batches = resid.size // batch
+        if n_batches < 2:
+            short.append(resid)
+            continue
+        r = resid - resid.mean()
+        means = r[: n_batches * batch].reshape(n_batches, batch).mean(axis=1)
+        long_run += batch * float(means @ means)
+        batches += n_batches
+        variance += float(r @ r)
+        values += r.size
+    if batches == 0 or variance <= 0.0:
+        return autocorrelation_inflation(short) if short else 1.0
+    kappa = (long_run / batches) / (variance / values)
+    return min(MAX_INFLATION, max(1.0, kappa))
 
 
 def _inflation(residuals: np.ndarray) -> float:
