@@ -11,25 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from ecg_synth import beat as _beat
+from ecg_synth import gauss as _gauss
 
 from biosignals.ecg import detect_r_peaks
 
 FS = 360.0
 RR = 0.8
-
-
-def _gauss(u: np.ndarray, sigma: float) -> np.ndarray:
-    return np.exp(-0.5 * (u / sigma) ** 2)
-
-
-def _beat(u: np.ndarray) -> np.ndarray:
-    """Q, R, S and a T wave, R at ``u = 0`` (1 mV)."""
-    return (
-        _gauss(u, 0.010)
-        - 0.25 * _gauss(u + 0.025, 0.008)
-        - 0.3 * _gauss(u - 0.025, 0.010)
-        + 0.2 * _gauss(u - 0.25, 0.04)
-    )
 
 
 def _record(after: float, amp: float, sigma: float) -> tuple[np.ndarray, np.ndarray]:
