@@ -69,9 +69,8 @@ def member_path(folder: Path, name: str) -> Path | None:
         real, base = path.resolve(strict=True), folder.resolve(strict=True)
     except (OSError, RuntimeError):
         return None
-    if real.parent != base and base not in real.parents:
-        return None
-    return path if path.is_file() and not path.is_symlink() else None
+    inside = real != base and real.is_relative_to(base)
+    return path if inside and path.is_file() and not path.is_symlink() else None
 
 
 def _hash_folder(folder: Path) -> dict[str, str]:
