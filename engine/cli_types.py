@@ -12,6 +12,9 @@ from pathlib import Path
 
 from biosignals.units import parse_duration
 
+EXIT_OK, EXIT_ABORTED, EXIT_BAD_INPUT = 0, 1, 2
+"""The command's exit codes: ok; session aborted (safety, stop key, interrupted); bad input."""
+
 
 def duration(text: str) -> float:
     """A duration such as ``90s`` or ``2min``, in seconds."""

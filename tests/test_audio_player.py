@@ -19,13 +19,14 @@ from waiting import wait_for
 from biosignals.twin import TwinPhysiology, TwinProfile
 from engine.audio import AudioPlayer, AudioUnavailableError, SoundBank
 from engine.audio.synth import SAMPLE_RATE
-from engine.cli import _options, build_parser
+from engine.cli import build_parser
 from engine.clock import ManualClock
 from engine.display.null import NullDisplay
 from engine.live import RunOptions, audio_wanted, open_audio
 from engine.protocol import load_protocol, resolve_seed
 from engine.record import XdfRecorder
 from engine.session import Session
+from engine.session_cli import run_options
 from engine.session_record import SessionRecording
 from engine.twinfeed import TwinFeed
 from therapies.scenes import create_scene
@@ -195,9 +196,9 @@ def test_audio_is_on_where_a_person_listens() -> None:
 def test_cli_audio_options() -> None:
     parser = build_parser()
     args = parser.parse_args(["demo", "--display", "window", "--no-audio", "--volume", "0.3"])
-    opts = _options(args, "auto")
+    opts = run_options(args, "auto")
     assert opts.audio is False and opts.volume == 0.3
-    opts = _options(parser.parse_args(["run", "p.yaml", "--display", "openxr"]), "auto")
+    opts = run_options(parser.parse_args(["run", "p.yaml", "--display", "openxr"]), "auto")
     assert opts.audio is None and audio_wanted(opts) and opts.volume == 0.8
     with pytest.raises(SystemExit):
         parser.parse_args(["demo", "--volume", "1.5"])
