@@ -25,13 +25,13 @@ import contextlib
 import ctypes
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from engine.display._xr_frames import NO_POSE, FramePose, XrFrameInfo, XrFrameStats, frame_pose
 from engine.display._xr_gl import GlxContext, choose_graphics, import_xr, require_pyopenxr
 from engine.display._xr_math import tracked_eye_view
 from engine.display._xr_session import pose_is_valid
@@ -48,83 +48,6 @@ if TYPE_CHECKING:
 _NS_PER_MS = 1_000_000
 MIRROR_SIZE = (960, 720)
 """Initial size of the therapist's mirror window (resizable; the eye is letterboxed)."""
-
-
-@dataclass(frozen=True)
-class XrFrameInfo:
-    """What happened in one OpenXR frame (one :meth:`OpenXRDisplay.present`).
-
-    Parameters
-    ----------
-    index
-        Frame index, as :attr:`FrameTiming.frame_index`.
-    predicted_display_time_ns
-        ``XrTime`` (ns, the runtime's clock) at which this frame is expected on the display.
-    predicted_display_period_ns
-        The runtime's frame period in ns (e.g. 50 ms at 20 Hz, 11.1 ms at 90 Hz).
-    display_time_monotonic_s
-        The predicted display time on ``CLOCK_MONOTONIC`` in seconds: the clock
-        ``pylsl.local_clock()`` reads on Linux, so it can be recorded beside LSL samples.
-        None without ``XR_KHR_convert_timespec_time``.
-    should_render
-        The runtime asked for pixels; if False no layer was submitted.
-    submitted
-        A projection layer was submitted (should_render and a valid head pose).
-    head_pose_valid
-        Position and orientation were both tracked at the predicted display time (located
-        every frame, also when nothing is rendered).
-    head_position
-        Head (view space origin, between the eyes) in the reference space, metres.
-    head_orientation
-        Head orientation quaternion ``(x, y, z, w)`` in the reference space.
-    wait_ms
-        Wall time blocked in ``xrWaitFrame`` (the pacing).
-    margin_ms
-        Predicted display time minus the time ``xrEndFrame`` returned, ms; negative means
-        the frame was submitted after it should already have been on the display. None when
-        the runtime lacks ``XR_KHR_convert_timespec_time``.
-    late
-        ``margin_ms < 0``.
-    skipped_periods
-        Display periods the runtime skipped between the previous frame and this one (its
-        predicted display times jumped by more than one period): frames the runtime dropped.
-    """
-
-    index: int
-    predicted_display_time_ns: int
-    predicted_display_period_ns: int
-    display_time_monotonic_s: float | None
-    should_render: bool
-    submitted: bool
-    head_pose_valid: bool
-    head_position: tuple[float, float, float]
-    head_orientation: tuple[float, float, float, float]
-    wait_ms: float
-    margin_ms: float | None
-    late: bool
-    skipped_periods: int
-
-
-@dataclass(frozen=True)
-class XrFrameStats:
-    """Totals since the display opened.
-
-    Parameters
-    ----------
-    frames
-        ``xrWaitFrame``/``xrEndFrame`` pairs completed.
-    submitted
-        Frames that submitted a projection layer.
-    late
-        Frames whose ``xrEndFrame`` returned after their predicted display time.
-    skipped_periods
-        Display periods the runtime skipped (dropped frames).
-    """
-
-    frames: int = 0
-    submitted: int = 0
-    late: int = 0
-    skipped_periods: int = 0
 
 
 class OpenXRDisplay:
@@ -376,12 +299,12 @@ class OpenXRDisplay:
             with contextlib.suppress(xr.FrameDiscarded):
                 xr.begin_frame(session)
             layers: list[Any] = []
-            head = _NO_POSE
+            head = NO_POSE
             try:
                 loc = xr.locate_space(
                     self._rt.view_space, self._rt.space, state.predicted_display_time
                 )
-                head = _pose(loc.pose, pose_is_valid(loc.location_flags))
+                head = frame_pose(loc.pose, pose_is_valid(loc.location_flags))
                 if state.should_render and head.valid:
                     layers = self._render(draw_list, state.predicted_display_time, head, loc.pose)
             finally:
@@ -404,7 +327,7 @@ class OpenXRDisplay:
         self._record(index, state, bool(layers), head, wait_ms)
 
     def _render(
-        self, draw_list: DrawList, display_time: int, head: _Pose, head_pose: Any
+        self, draw_list: DrawList, display_time: int, head: FramePose, head_pose: Any
     ) -> list[Any]:
         """Locate the eyes and draw both; return the layers to submit (none if untracked)."""
         xr, rt = self._xr, self._rt
@@ -453,7 +376,9 @@ class OpenXRDisplay:
             pv.sub_image.image_rect.extent.height = h
         return [xr.CompositionLayerProjection(space=rt.space, views=proj)]
 
-    def _record(self, index: int, state: Any, submitted: bool, head: _Pose, wait_ms: float) -> None:
+    def _record(
+        self, index: int, state: Any, submitted: bool, head: FramePose, wait_ms: float
+    ) -> None:
         clock = self._rt.now()
         display_ns = int(state.predicted_display_time)
         period_ns = int(state.predicted_display_period)
@@ -502,19 +427,3 @@ class OpenXRDisplay:
             return
         self._closed = True
         self._rt.destroy()
-
-
-@dataclass(frozen=True)
-class _Pose:
-    valid: bool
-    position: tuple[float, float, float]
-    orientation: tuple[float, float, float, float]
-
-
-_NO_POSE = _Pose(False, (0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 1.0))
-
-
-def _pose(pose: Any, valid: bool) -> _Pose:
-    p, q = pose.position, pose.orientation
-    return _Pose(valid, (float(p.x), float(p.y), float(p.z)),
-                 (float(q.x), float(q.y), float(q.z), float(q.w)))  # fmt: skip
