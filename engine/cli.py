@@ -12,6 +12,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -51,6 +52,32 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="check protocol files; errors name file:line:field")
     val.add_argument("files", nargs="+", type=cli_types.path, metavar="PROTOCOL")
 
+    _add_twin_parser(sub)
+    _add_scenes_parser(sub)
+    _add_bench_parser(sub)
+
+    from engine.export.cli import add_export_parser, add_replay_parser
+    from engine.report.cli import add_report_parser
+
+    add_report_parser(sub)
+    add_export_parser(sub)
+    add_replay_parser(sub)
+    from engine.streams_cli import add_streams_parser
+
+    add_streams_parser(sub)
+    privacy_cli.add_verify_parser(sub)
+    privacy_cli.add_purge_parser(sub)
+    privacy_cli.add_keygen_parser(sub)
+    privacy_cli.add_pseudonym_parser(sub)
+    from console.cli import add_parsers  # the console is a layer above; parsers only
+    from engine.review.cli import add_parsers as add_review_parsers
+
+    add_parsers(sub)
+    add_review_parsers(sub)
+    return parser
+
+
+def _add_twin_parser(sub: Any) -> None:
     twin = sub.add_parser(
         "twin",
         help="publish a simulated patient's ECG and EDA on LSL",
@@ -71,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_fit_parser(twin)  # `vrtherapy twin fit SESSION... -o patient.yaml`
 
+
+def _add_scenes_parser(sub: Any) -> None:
     scenes = sub.add_parser(
         "scenes",
         help="render a PNG of every scene at two intensities",
@@ -95,9 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="X",
         help="intensity 0..1 (repeatable; default: 0.2 and 0.8)",
     )
+
+
+def _add_bench_parser(sub: Any) -> None:
     from engine.bench import describe
-    from engine.export.cli import add_export_parser, add_replay_parser
-    from engine.report.cli import add_report_parser
 
     bench = sub.add_parser(
         "bench",
@@ -109,22 +139,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("name", metavar="NAME", help="which benchmark (see below)")
     bench.add_argument("bench_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-    add_report_parser(sub)
-    add_export_parser(sub)
-    add_replay_parser(sub)
-    from engine.streams_cli import add_streams_parser
-
-    add_streams_parser(sub)
-    privacy_cli.add_verify_parser(sub)
-    privacy_cli.add_purge_parser(sub)
-    privacy_cli.add_keygen_parser(sub)
-    privacy_cli.add_pseudonym_parser(sub)
-    from console.cli import add_parsers  # the console is a layer above; parsers only
-    from engine.review.cli import add_parsers as add_review_parsers
-
-    add_parsers(sub)
-    add_review_parsers(sub)
-    return parser
 
 
 def _cmd_scenes(args: argparse.Namespace) -> int:
