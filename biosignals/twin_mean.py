@@ -269,11 +269,16 @@ class MeanTrace:
         low = low - self.scl_noise
         return np.interp(np.asarray(at, dtype=np.float64) - SCL_DELAY, self.t, low)
 
-    def scr_feature(self, at: np.ndarray) -> np.ndarray:
-        """The features' SCR rate at times ``at``: expected onsets in the last 60 s."""
+    def scr_feature(self, at: np.ndarray, live: np.ndarray | None = None) -> np.ndarray:
+        """The features' SCR rate at times ``at``: expected onsets in the last 60 s.
+
+        ``live``: per grid step, the share of it in which the extractor could count SCRs
+        (0 where a motion artefact or a dropout hid them); ``None``: all of it.
+        """
         at = np.asarray(at, dtype=np.float64)
+        rate = self.scr_per_min if live is None else self.scr_per_min * live
         lo = np.maximum(at - SCR_WINDOW, 0.0)
-        return (self._integral(self.scr_per_min, at) - self._integral(self.scr_per_min, lo)) / 60.0
+        return (self._integral(rate, at) - self._integral(rate, lo)) / 60.0
 
     def suds(self, at: np.ndarray) -> np.ndarray:
         """SUDS (0-100) the twin would answer at times ``at``."""
