@@ -72,7 +72,17 @@ from biosignals._eda_scan import IndexArray, first_hit, first_hit_one
 from biosignals._stream import as_chunk, check_rate, fill_nonfinite, offline_indices
 from biosignals.errors import SignalError
 
-__all__ = ["ArtifactEvent", "EdaExtractor", "SkinResponse", "detect_scr"]
+__all__ = [
+    "SCR_DROP_BEFORE_ARTIFACT",
+    "ArtifactEvent",
+    "EdaExtractor",
+    "SkinResponse",
+    "detect_scr",
+]
+
+SCR_DROP_BEFORE_ARTIFACT = MARGIN_S
+"""Seconds before a motion artefact's start from which SCR onsets are dropped (with those
+inside it: the artefact's own rise is no response)."""
 
 _ONSET_WINDOW_S = 0.75  # onsets are searched in the last 0.75 s ...
 _ONSET_GRID_HZ = 32.0  # onsets are searched on a grid of at most 32 Hz

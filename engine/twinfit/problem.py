@@ -22,7 +22,7 @@ from biosignals.twin_mean import IntensityCourse, MeanParams, MeanTrace, mean_re
 from engine.twinfit.params import HR_GAIN_ANCHOR, PARAMS, resting_bounds
 from engine.twinfit.trace import SessionTrace
 
-__all__ = ["GRID_DT", "SIGNALS", "FitProblem", "Observed", "observed"]
+__all__ = ["GRID_DT", "SIGNALS", "FitProblem", "Observed", "live_share", "observed"]
 
 SIGNALS = ("hr", "scl", "scr", "suds")
 GRID_DT = 0.25
@@ -57,6 +57,18 @@ def observed(trace: SessionTrace, eda: bool) -> Observed:
     return Observed(t, y)
 
 
+def live_share(course: IntensityCourse, dead: tuple[tuple[float, float], ...]) -> np.ndarray | None:
+    """Per step of ``course``'s grid, the share outside the ``dead`` spans (s from the
+    start, merged and sorted); ``None`` when there are none."""
+    if not dead:
+        return None
+    edges = np.concatenate(([0.0], course.end_times))
+    covered = np.zeros(edges.size)  # dead seconds before each edge
+    for a, b in dead:
+        covered += np.clip(edges, a, b) - a
+    return np.asarray(1.0 - np.diff(covered) / course.dt)
+
+
 @dataclass(frozen=True)
 class FitProblem:
     """Sessions, which parameters are free, and the residual scale of each signal."""
@@ -81,6 +93,11 @@ class FitProblem:
     (:attr:`~engine.twinfit.sensors.SensorCounts.eda_noise_us`): it lowers the SCL the
     features report (:data:`~biosignals.twin_mean.SCL_NOISE_MIN`). ``None``: the
     twin's default noise in every session."""
+    scr_live: tuple[np.ndarray | None, ...] | None = None
+    """Each session's share of each grid step in which its EDA could count SCRs
+    (:attr:`~engine.twinfit.sensors.SensorCounts.eda_dead`): the extractor drops the
+    onsets round a motion artefact and sees none in a dropout, so the SCR rate there is
+    predicted from the live time only. ``None``: every step live."""
 
     @classmethod
     def build(
@@ -100,7 +117,10 @@ class FitProblem:
             for tr in traces
         )
         data = tuple(observed(tr, eda) for tr in traces)
-        return cls(courses, data, free, dict(fixed), eda, eda_noise=noise)
+        live = tuple(
+            live_share(c, tr.sensors.eda_dead) for c, tr in zip(courses, traces, strict=True)
+        )
+        return cls(courses, data, free, dict(fixed), eda, eda_noise=noise, scr_live=live)
 
     @property
     def sessions(self) -> int:
@@ -136,6 +156,7 @@ class FitProblem:
             data=tuple(self.data[i] for i in keep),
             course_index=tuple(places[i] for i in keep),
             eda_noise=None if self.eda_noise is None else tuple(self.eda_noise[i] for i in keep),
+            scr_live=None if self.scr_live is None else tuple(self.scr_live[i] for i in keep),
         )
         return smaller, np.delete(x, drop)
 
@@ -207,12 +228,13 @@ class FitProblem:
     def predict(self, x: np.ndarray) -> list[dict[str, np.ndarray]]:
         """Per session, each signal's prediction at its observation times."""
         out = []
-        for trace, obs in zip(self.traces(x), self.data, strict=True):
+        live = self.scr_live or (None,) * self.sessions
+        for trace, obs, share in zip(self.traces(x), self.data, live, strict=True):
             out.append(
                 {
                     "hr": trace.hr_feature(obs.t["hr"]),
                     "scl": trace.scl_feature(obs.t["scl"]),
-                    "scr": trace.scr_feature(obs.t["scr"]),
+                    "scr": trace.scr_feature(obs.t["scr"], share),
                     "suds": trace.suds(obs.t["suds"]),
                 }
             )

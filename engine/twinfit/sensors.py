@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from biosignals.eda import SCR_DROP_BEFORE_ARTIFACT
 from biosignals.twin_profile import TwinProfile
 from engine.export.recording import Marker, SessionData
 
@@ -81,6 +82,10 @@ class SensorCounts:
     artifact_sizes_us: tuple[float, ...] = ()
     ecg_noise_mv: float | None = None
     eda_noise_us: float | None = None
+    eda_dead: tuple[tuple[float, float], ...] = ()
+    """Seconds from the session's start in which the EDA extractor could count no SCR:
+    each EDA artefact flag from :data:`~biosignals.eda.SCR_DROP_BEFORE_ARTIFACT` before
+    its start to its end (the extractor drops the onsets there), each EDA dropout."""
 
 
 @dataclass(frozen=True)
@@ -247,7 +252,31 @@ def sensor_counts(data: SessionData, origin: float, end: float) -> SensorCounts:
         artifact_sizes_us=sizes,
         ecg_noise_mv=_noise(data, "heart"),
         eda_noise_us=_noise(data, "eda"),
+        eda_dead=_eda_dead(data, dropouts, origin, end),
     )
+
+
+def _eda_dead(
+    data: SessionData, dropouts: list[tuple[str, float, float | None]], origin: float, end: float
+) -> tuple[tuple[float, float], ...]:
+    """:attr:`SensorCounts.eda_dead`: merged, clipped to the session, from its start."""
+    if "eda" not in data.roles:
+        return ()
+    stop = origin + end
+    spans = [
+        (start - SCR_DROP_BEFORE_ARTIFACT, stop if flag_end is None else flag_end)
+        for (_, start), flag_end in _artefact_flags(data).items()
+    ]
+    spans += [(a, stop if b is None else b) for role, a, b in dropouts if role == "eda"]
+    merged: list[list[float]] = []
+    for a, b in sorted((max(a, origin), min(b, stop)) for a, b in spans):
+        if b <= a:
+            continue
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return tuple((a - origin, b - origin) for a, b in merged)
 
 
 def _pooled_noise(values: list[float | None], default: float, upper: float) -> float:
