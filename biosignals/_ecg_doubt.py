@@ -38,6 +38,7 @@ ON_TIME = 1.03  # the next beat no later than this (x RR2) after the last is not
 SPLIT_BIG = 1.0  # a held beat smaller than it (x its amplitude), or any if it is on time, ...
 SPLIT_HF = 0.5  # ... with less than half its QRS edges ...
 SPLIT_COR = 0.3  # ... or this much less like the recent beats' shape is no beat
+NOISY_COR = 0.05  # ... (in noise that hides the shape: this much less like them)
 STRAY_COR = 0.4  # a premature beat less like the recent beats' shape than this ...
 NOISY_HF = 0.08  # ... in this much QRS-edge-band noise (x their QRS edges) is noise
 TYPICAL_COR = 0.85  # a candidate this like a recent beat's shape is typical of the beats
@@ -53,6 +54,7 @@ def splits(
     held: Held,
     c: int,
     placed: Placed,
+    noisy: bool = False,
 ) -> bool:
     """True if ``c`` is the regular next beat after the last beat ``last_c`` (RR2
     ``rr2``) and ``held``, smaller, sits between them, too close to either to be a beat
@@ -60,7 +62,8 @@ def splits(
     by the regular beat). Smaller: under SPLIT_AMP of ``c``'s amplitude; or, where ``c``
     comes where the rhythm predicts (REGULAR), any smaller one that is less like a beat
     (:func:`less_like`). An interpolated ectopic beat, as large as the regular beats, is
-    kept."""
+    kept, except in noise (``noisy``: noise that hides the shape and makes large bumps),
+    where any held complex NOISY_COR less like the recent beats than ``c`` is dropped."""
     if last_c is None or rr2 is None:
         return False
     lo, hi = SPLIT_WINDOW
@@ -71,7 +74,8 @@ def splits(
     if not REGULAR[0] * rr2 <= c - last_c <= REGULAR[1] * rr2:
         return False
     on_time = c - last_c <= ON_TIME * rr2
-    return less_like(placer, hist, look, shapes, held, c, placed, on_time)
+    margin = NOISY_COR if noisy else SPLIT_COR
+    return less_like(placer, hist, look, shapes, held, c, placed, on_time or noisy, margin)
 
 
 def less_like(
@@ -83,18 +87,19 @@ def less_like(
     c: int,
     placed: Placed,
     on_time: bool = False,
+    margin: float = SPLIT_COR,
 ) -> bool:
     """True if ``held`` is smaller than candidate ``c`` (placement ``placed``), or ``c``
     is ``on_time``, and ``held`` is less like a beat: under SPLIT_HF of its QRS edges, or
-    a correlation with the recent ``shapes`` SPLIT_COR below its (``look``: samples known
-    after a candidate)."""
+    a correlation with the recent ``shapes`` ``margin`` (SPLIT_COR) below its (``look``:
+    samples known after a candidate)."""
     if held[3][1] >= SPLIT_BIG * placed[1] and not on_time:
         return False
     if held[3][2] < SPLIT_HF * placed[2]:
         return True
     a = placer.correlation(hist, held[3][0], held[0] + look, shapes)
     b = placer.correlation(hist, placed[0], c + look, shapes)
-    return a is not None and b is not None and b - a >= SPLIT_COR
+    return a is not None and b is not None and b - a >= margin
 
 
 def noise_burst(
@@ -124,6 +129,7 @@ def too_fast(
     held: Held,
     c: int,
     placed: Placed,
+    margin: float = 0.0,
 ) -> bool:
     """True if candidate ``c`` (placement ``placed``) follows ``held`` closer than
     ``rr_min`` (faster than a heart beats: one of the two is no beat) and is more like
@@ -132,7 +138,7 @@ def too_fast(
         return False
     a = placer.correlation(hist, held[3][0], held[0] + look, shapes)
     b = placer.correlation(hist, placed[0], c + look, shapes)
-    return a is not None and b is not None and b > a
+    return a is not None and b is not None and b > a + margin
 
 
 def typical(

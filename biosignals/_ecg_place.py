@@ -33,6 +33,7 @@ RIVAL_PRE_S = 0.450  # within this before the candidate,
 RIVAL_GAP_S = 0.100  # at least this far from R,
 RIVAL_AMP = 0.5  # at least this large (x the recent beats' amplitude),
 RIVAL_COR = 0.15  # and this much more like the recent beats' shape
+UNLIKE_COR = 0.5  # in noise, a peak less like the recent beats' shape also seeks a rival
 
 
 def _zero_phase_kernel(fs: float, half: int, band: tuple[float, float] = (5.0, 25.0)) -> FloatArray:
@@ -83,22 +84,35 @@ class QrsPlacer:
         c: int,
         last_r: int | None,
         recent: tuple[Sequence[FloatArray], float, float] | None = None,
+        noisy: bool = False,
     ) -> Placed:
         """R sample of candidate ``c``, its amplitude (largest |zero-phase 5-25 Hz
         band-pass|) and its high-frequency content: the largest |zero-phase 15-40 Hz
         band-pass| within 25 ms of R (QRS edges have it; T and P waves, baseline shifts
         and slow electrode motion have little). With the ``recent`` beats' shapes,
         amplitude and high-frequency content, a peak with too few edges for its size
-        gives way to a rival much more like them (:meth:`rival`)."""
+        gives way to a rival much more like them (:meth:`rival`); in noise (``noisy``),
+        so does a peak unlike them (:meth:`unlike`: a noise spike next to the QRS)."""
         r, amp = self.refine(hist, c, last_r)
         hf = self.edges(hist, c, r)
         if recent is not None and amp > 0.0:
             shapes, amp_ref, hf_ref = recent
-            if shapes and amp_ref > 0.0 and hf * amp_ref < RIVAL_EDGES * amp * hf_ref:
+            few_edges = hf * amp_ref < RIVAL_EDGES * amp * hf_ref
+            if (
+                shapes
+                and amp_ref > 0.0
+                and (few_edges or (noisy and self.unlike(hist, c, r, shapes)))
+            ):
                 better = self.rival(hist, c, r, last_r, recent)
                 if better is not None:
                     r, amp, hf = better
         return r, amp, hf
+
+    def unlike(self, hist: History, c: int, r: int, shapes: Sequence[FloatArray]) -> bool:
+        """True if the shape at ``r`` (candidate ``c``) correlates under UNLIKE_COR with
+        the recent ``shapes``, or is not known."""
+        cor = self.correlation(hist, r, c + self._look, shapes)
+        return cor is None or cor < UNLIKE_COR
 
     def edges(self, hist: History, c: int, r: int) -> float:
         """The largest |zero-phase 15-40 Hz band-pass| within 25 ms of ``r`` (samples
@@ -160,7 +174,9 @@ class QrsPlacer:
         known = c + self._look
         mine = self.correlation(hist, r, known, shapes)
         theirs = self.correlation(hist, lo + at, known, shapes)
-        if mine is None or theirs is None or theirs < mine:
+        if mine is None:
+            mine = -1.0  # R too late for its shape to be known: an odd place for one
+        if theirs is None or theirs < mine:
             return None
         amp, hf = y.item(at), self.edges(hist, c, lo + at)
         if theirs < mine + RIVAL_COR and hf * amp_ref < RIVAL_EDGES * amp * hf_ref:

@@ -4,7 +4,8 @@
 thresholds are adaptive) and returns :class:`HeartBeat` events as soon as each beat is
 decided, 60 ms after the QRS energy peak (~180-220 ms after the R peak); beats found by
 search-back (after a missed beat) and doubtful beats held until they can be told from
-noise or a P/T wave (at most 1 s) come later. Results do not depend on how the signal is
+noise or a P/T wave (at most 1 s; in strong noise, a beat not like the recent ones waits
+330 ms for a rival) come later. Results do not depend on how the signal is
 cut into chunks. See :mod:`biosignals._ecg_qrs` for the detector and its literature.
 
 RR artifact/ectopic handling for the heart rate: an RR outside 0.27-2.0 s (30-220 bpm) or

@@ -16,6 +16,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+from ecg_synth import beat, gauss
 from mitbih import REPO, record
 from scipy.signal import welch
 
@@ -121,17 +122,63 @@ def test_abnormal_variants_change_what_they_claim() -> None:
 
 @pytest.mark.parametrize(
     ("kind", "snr", "f1_min"),
-    [("bw", 12.0, 0.995), ("ma", 12.0, 0.99), ("em", 12.0, 0.984), ("em", 6.0, 0.955)],
+    [("bw", 12.0, 0.995), ("ma", 12.0, 0.994), ("em", 12.0, 0.988), ("em", 6.0, 0.974)],
 )
 def test_detector_holds_up_in_noise(kind: str, snr: float, f1_min: float) -> None:
     """F1 floors on record 100's first 10 min, about one beat below what the detector
-    reaches (em: 0.987 at 12 dB and 0.966 at 6 dB; 0.983 and 0.949 before R placement
-    weighed rival peaks and typical beats under THR1 were counted)."""
+    reaches (ma 12 dB: 0.998; em: 0.991 at 12 dB and 0.979 at 6 dB; 0.994, 0.987 and
+    0.966 before its decisions weighed rivals and the rhythm more in noise)."""
     x, beats = _first("100", 600.0)
     noisy, mask = stress().add_noise(x, beats, FS, kind, snr, seed=7)
     score = stress().score(detect_r_peaks(noisy, FS), beats, FS, mask)
     assert score["TP"] + score["FN"] > 200  # the noisy segments (3 min) hold many beats
     assert score["F1"] >= f1_min
+
+
+@pytest.mark.parametrize(
+    ("name", "seconds", "kind", "f1_min"),
+    [("100", 900.0, "ma", 0.983), ("106", 900.0, "em", 0.964)],
+)
+def test_noise_aware_decisions_hold_up_at_6_db(
+    name: str, seconds: float, kind: str, f1_min: float
+) -> None:
+    """6 dB muscle noise (record 100, 15 min: 0.987; 0.977 before) and electrode motion
+    with frequent PVCs (record 106, 15 min: 0.968; 0.956 before): in noise a doubtful beat
+    waits for a rival, the rhythm decides between a held complex and the next beat, and a
+    candidate under THR1 where the next beat is due counts if it is shaped like the beats."""
+    x, beats = _first(name, seconds)
+    noisy, mask = stress().add_noise(x, beats, FS, kind, 6.0, seed=7)
+    score = stress().score(detect_r_peaks(noisy, FS), beats, FS, mask)
+    assert score["TP"] + score["FN"] > 200
+    assert score["F1"] >= f1_min
+
+
+@pytest.mark.parametrize("kind", ["ma", "em"])
+def test_wide_ectopic_beats_are_kept_in_noise(kind: str) -> None:
+    """A wide premature beat with a pause after it (every fourth beat), at 12 dB: noise
+    makes the detector weigh edges and the rhythm more, yet a blunt premature complex
+    followed by a pause is an ectopic beat as often as a bump (a rule that dropped blunt
+    premature complexes in noise kept 16 % of them in electrode motion, 84 % in muscle
+    noise)."""
+    rr, u = 0.8, np.arange(-round(0.5 * FS), round(0.5 * FS) + 1) / FS
+    x = np.zeros(round(660.0 * FS))  # 5 clean minutes, then 2 noisy segments
+    sinus = np.arange(1.0, 659.0, rr)
+    sinus[11:-1:4] += 0.3 * rr  # the pause after each ectopic beat
+    ectopic = sinus[10:-2:4] + 0.45 * rr
+    wide = -1.3 * (gauss(u, 0.03) - 0.5 * gauss(u - 0.06, 0.03))  # opposite polarity
+    for times, shape in ((sinus, beat(u)), (ectopic, wide)):
+        for i in np.round(times * FS).astype(int).tolist():
+            x[i - u.size // 2 : i + u.size // 2 + 1] += shape
+    s_idx, e_idx = np.round(sinus * FS).astype(int), np.round(ectopic * FS).astype(int)
+    noisy, mask = stress().add_noise(x, np.sort(np.r_[s_idx, e_idx]), FS, kind, 12.0, seed=3)
+    det = detect_r_peaks(noisy, FS)
+
+    def found(at: np.ndarray) -> float:
+        at = at[mask[at]]
+        return float(np.mean([np.min(np.abs(det - i)) <= 0.05 * FS for i in at]))
+
+    assert found(e_idx) >= 0.93  # 1.0 (ma) and 0.96 (em), as before the noise rules
+    assert found(s_idx) >= 0.98
 
 
 def test_beat_confidence_is_higher_for_true_beats() -> None:
