@@ -62,10 +62,7 @@ from biosignals._ecg_front import DER, MWI, RAW, ROWS, TIME, QrsFrontEnd
 from biosignals._ecg_peaks import MwiPeaks
 from biosignals._ecg_place import Placed, QrsPlacer, likeness
 from biosignals._ecg_recent import RecentBeats, RrAverage
-from biosignals._stream import (
-    FloatArray,
-    History,
-)
+from biosignals._stream import FloatArray, History
 
 LOOK_AHEAD_S = 0.060
 TWAVE_SLOPE = 0.5
