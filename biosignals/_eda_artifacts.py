@@ -10,7 +10,15 @@ in 0.5-5 s and recovers with a time constant of 2 s or more, so the signal never
 * falls back, within 0.5 s of a peak, by more than 40 % of the rise to that peak from
   the 0.5 s before: a response rises for 0.5 s or more and then recovers by at most a
   fifth of its amplitude in 0.5 s; a pressure spike rises within 0.25 s and falls back
-  within a second (falls under 0.1 µS do not count: noise).
+  within a second (falls under 0.1 µS do not count: noise);
+* rises by more than 0.25 µS within 0.25 s (most of its rise over 0.5 s, so it began
+  abruptly) and then, for the next 0.15 s, stays below the level it reached: a response
+  that starts that steeply keeps rising for 0.5 s or more (with a rise time constant of
+  0.5 s or more it gains about another third of that rise in the next 0.15 s), while a
+  pressure spike turns down at once.
+  This flags a spike within 0.5 s even when its fall back is slow or hidden by a
+  response that starts with it. Not across a gap in the samples (a level that moved
+  while no samples came is no spike).
 
 (Rules after Kleckner et al. 2018, "Simple, transparent, and flexible automated quality
 assessment procedures for ambulatory electrodermal activity data", and Taylor et al. 2015,
@@ -43,6 +51,9 @@ WINDOW_S = 0.25
 SPIKE_S = 0.5  # the fall window; the rise is measured from the 0.5 s before it
 SPIKE_FRACTION = 0.4
 SPIKE_MIN_US = 0.15
+STALL_S = 0.15
+STALL_MIN_US = 0.25
+STALL_SHARE = 0.7
 SETTLE_S = 0.5
 MAX_S = 20.0
 BACK_FRACTION = 0.05
@@ -91,6 +102,8 @@ class EdaArtifacts:
         self._jump = max(1, round(0.75 * fs))
         self._base = self._jump + self._w + 2  # samples the rules look back over
         self._settle = max(1, round(SETTLE_S * fs))
+        self._stall_n = max(1, round(STALL_S * fs))
+        self._dt = 1.0 / fs
         self._max_s = MAX_S
         self._sos = butter(2, 5.0, btype="lowpass", fs=fs, output="sos") if fs >= 15.0 else None
         self.reset()
@@ -132,19 +145,19 @@ class EdaArtifacts:
         first = self._n
         self._n += x.size
         self.new = []
-        if not self.open and self._quiet(buf[0, max(col - self._base + 1, 0) : end]):
+        if not self.open and self._quiet(buf[0, max(col - self._base + 1, 0) : end], x.size):
             return x  # the usual chunk
-        hits = self._hits(buf[0], col, end)
+        hits = self._hits(buf, col, end)
         if not self.open and not hits.any():
             return x
         return self._follow(x, buf, col, hits, first - col)
 
-    @staticmethod
-    def _quiet(seg: FloatArray) -> bool:
-        """True if no rule can break over ``seg`` (the samples the rules look at): its
-        range is below the smallest rise a rule needs (a spike's 0.15 µS), or below the
-        largest (1.25 µS) while it never falls by the least a rule needs (a spike's fall
-        back, 40 % of 0.15 µS: a response's rise)."""
+    def _quiet(self, seg: FloatArray, n: int) -> bool:
+        """True if no rule can break over ``seg`` (the samples the rules look at, the
+        chunk's ``n`` last): its range is below the smallest rise a rule needs (a spike's
+        0.15 µS), or below the largest (1.25 µS) while it never falls by the least a rule
+        needs (a spike's fall back, 40 % of 0.15 µS) nor rises by more than 0.25 µS in
+        0.25 s where a stall could end (a stall's rise)."""
         lo, hi = extremes(seg)
         if hi - lo <= SPIKE_MIN_US:
             return True
@@ -152,12 +165,22 @@ class EdaArtifacts:
             return False
         drop = np.maximum.accumulate(seg)
         drop -= seg
-        return float(drop.max()) <= SPIKE_FRACTION * SPIKE_MIN_US
+        if float(drop.max()) > SPIKE_FRACTION * SPIKE_MIN_US:
+            return False
+        w = self._w  # rises over 0.25 s ending a stall's window before the chunk's samples
+        seg = seg[max(seg.size - n - self._stall_n - w, 0) :]
+        lo, hi = extremes(seg)
+        if hi - lo <= STALL_MIN_US:
+            return True
+        if float((seg[: w + 1] - seg[0]).max()) > STALL_MIN_US:  # (from the stream's start)
+            return False
+        return seg.size <= w or float((seg[w:] - seg[:-w]).max()) <= STALL_MIN_US
 
-    def _hits(self, raw: FloatArray, col: int, end: int) -> NDArray[np.bool_]:
-        """Per sample of the chunk (columns ``[col, end)``): does it break a rule?"""
+    def _hits(self, buf: FloatArray, col: int, end: int) -> NDArray[np.bool_]:
+        """Per sample of the chunk (columns ``[col, end)`` of ``buf``): does it break a
+        rule?"""
         first = max(col - self._base + 1, 0)
-        seg = raw[first:end]
+        seg = buf[0, first:end]
         off = col - first
         x = seg[off:]
 
@@ -181,7 +204,24 @@ class EdaArtifacts:
         steep = steep[off:]
         back = trailing(f + 1, True)[off:] - x
         spike = (steep > SPIKE_MIN_US) & (back > SPIKE_FRACTION * steep)
-        return (fall > FALL_US) | (rise > RISE_US) | spike
+        stall = self._stall(seg, buf[1, first:end], off)
+        return (fall > FALL_US) | (rise > RISE_US) | spike | stall
+
+    def _stall(self, seg: FloatArray, times: FloatArray, off: int) -> NDArray[np.bool_]:
+        """Per sample of ``seg[off:]`` (times ``times``): did the signal, ``STALL_S`` before
+        it, end a rise of more than ``STALL_MIN_US`` in 0.25 s that makes up most of its
+        rise over 0.5 s, and has it stayed below that top since? (Not across a gap in the
+        samples: a level that moved while no samples came is not a spike.)"""
+        k, w = self._stall_n, self._w
+        j = np.maximum(np.arange(off - k, seg.size - k), 0)  # the sample ending the rise
+        before = np.maximum(j - 2 * w, 0)
+        a = seg[j] - seg[np.maximum(j - w, 0)]
+        b = seg[j] - seg[before]
+        after = np.empty_like(seg)
+        window_extreme(seg, k, after, maximum=True, mode="nearest", origin=(k - 1) // 2)
+        span = times[off:] - times[before]
+        steady = span <= 1.5 * (k + 2 * w) * self._dt
+        return (a > STALL_MIN_US) & (a >= STALL_SHARE * b) & (after[off:] < seg[j]) & steady
 
     def _follow(
         self, x: FloatArray, buf: FloatArray, col: int, hits: NDArray[np.bool_], col0: int

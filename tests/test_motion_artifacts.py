@@ -143,6 +143,14 @@ def test_clean_ppg_raises_no_artifact() -> None:
 
 
 # ---------------------------------------------------------------------- EDA
+SPIKES = {  # pressure spikes: height (uS), rise (s), fall back (s)
+    "spike": (0.6, 0.15, 1.0),
+    "big_spike": (2.0, 0.1, 0.6),
+    "slow_spike": (0.45, 0.2, 1.5),  # small, falling back slowly
+    "short_spike": (0.45, 0.15, 1.0),  # (merged into a response below)
+}
+
+
 def _eda(kind: str) -> tuple[np.ndarray, np.ndarray, float]:
     es = _bench("eda_stress")
     truth = es.drifting_eda(UNTIL / 60.0 + 0.1, seed=4)
@@ -153,15 +161,19 @@ def _eda(kind: str) -> tuple[np.ndarray, np.ndarray, float]:
     elif kind == "loss":  # the reading falls to ~0 within 0.1 s for LENGTH seconds
         sel = (truth.t >= AT) & (truth.t < AT + LENGTH)
         x[sel] = 0.01 + (x[sel] - 0.01) * np.clip(1.0 - (truth.t[sel] - AT) / 0.1, 0.0, 1.0)
-    else:  # pressure: 0.6 uS within 0.15 s, back over ~1 s
-        height, rise, fall = (0.6, 0.15, 1.0) if kind == "spike" else (2.0, 0.1, 0.6)
+    else:  # pressure: e.g. 0.6 uS within 0.15 s, back over ~1 s
+        height, rise, fall = SPIKES[kind.removesuffix("+response")]
         u = truth.t - AT
         bump = np.where(u < rise, u / rise, np.exp(-(u - rise) / (fall / 3.0)))
         x += height * np.where(u >= 0.0, bump, 0.0)
+        if kind.endswith("+response"):  # a real 0.8-uS response begins 0.13 s later
+            v = np.clip(truth.t - AT - 0.13, 0.0, None)
+            bateman = np.exp(-v / 6.0) - np.exp(-v / 1.5)  # rise 1.5 s, recovery 6 s
+            x += 0.8 * bateman / bateman.max()
     return truth.t, np.round(x * 1000.0) / 1000.0, 1.0 / float(truth.t[1] - truth.t[0])
 
 
-@pytest.mark.parametrize("kind", ["drop", "loss", "spike", "big_spike"])
+@pytest.mark.parametrize("kind", ["drop", "loss", "spike", "big_spike", "slow_spike"])
 def test_eda_artefacts_are_flagged_and_not_responses(kind: str) -> None:
     t, x, fs = _eda(kind)
     rows = _stream("eda", x, t, fs)
@@ -177,6 +189,13 @@ def test_eda_artefacts_are_flagged_and_not_responses(kind: str) -> None:
     inside = [o for o in done if AT - 1.0 <= o <= AT + LENGTH + 1.0]
     assert inside == [], f"artefact counted as responses at {inside}"
     assert any(AT - 0.3 <= s <= AT + 0.3 for s in starts)
+
+
+def test_eda_spike_running_into_a_response_is_flagged_in_time() -> None:
+    """The response's rise hides the spike's fall back: the rise stopping at once is what
+    gives the spike away, within 0.5 s."""
+    t, x, fs = _eda("short_spike+response")
+    assert _assert_flagged(_stream("eda", x, t, fs), {"eda:artifact"}) == "eda:artifact"
 
 
 def test_clean_drifting_eda_raises_no_artifact() -> None:
@@ -204,7 +223,7 @@ def _when(item: object) -> tuple[float, str]:
     return (float(item[0]), "")
 
 
-@pytest.mark.parametrize("case", ["ecg_burst", "ppg_motion", "eda_spike"])
+@pytest.mark.parametrize("case", ["ecg_burst", "ppg_motion", "eda_spike", "eda_spike_response"])
 def test_chunk_sizes_give_identical_flags(case: str) -> None:
     if case == "ecg_burst":
         x, t, _beats, fs = _ecg()
@@ -218,7 +237,7 @@ def test_chunk_sizes_give_identical_flags(case: str) -> None:
         x[sel] += 3.0 * np.random.default_rng(4).standard_normal(int(sel.sum()))
         role = "ppg"
     else:
-        t, x, fs = _eda("spike")
+        t, x, fs = _eda("spike" if case == "eda_spike" else "short_spike+response")
         role = "eda"
     keep = t < AT + LENGTH + 5.0
     x, t = x[keep], t[keep]
