@@ -115,11 +115,7 @@ def _add_live_parsers(sub: Any) -> None:
         "loopback; the heights demo protocol adapts to it; the "
         "session is recorded.",
     )
-    live_default = f"a desktop window if a desktop is present, else {HEADLESS}"
-    _display_options(demo, live_default)
-    _audio_options(demo)
-    _mirror_option(demo)
-    _console_option(demo)
+    _live_options(demo)
     demo.add_argument(
         "--protocol",
         type=cli_types.name_or_file,
@@ -141,10 +137,15 @@ def _add_live_parsers(sub: Any) -> None:
     run.add_argument(
         "protocol", type=cli_types.name_or_file, help="protocol YAML file (or shipped name)"
     )
-    _display_options(run, live_default)
-    _audio_options(run)
-    _mirror_option(run)
-    _console_option(run)
+    _live_options(run)
+
+
+def _live_options(p: Any) -> None:
+    """The display, audio, mirror and console options of a live session (demo, run)."""
+    _display_options(p, f"a desktop window if a desktop is present, else {HEADLESS}")
+    _audio_options(p)
+    _mirror_option(p)
+    _console_option(p)
 
 
 def _add_simulate_parser(sub: Any) -> None:
