@@ -413,7 +413,7 @@ class EdaExtractor:
         new = self._artifacts.new
         while new and new[0].detected < upto:
             seg = new.pop(0)
-            edge = seg.start - MARGIN_S
+            edge = seg.start - SCR_DROP_BEFORE_ARTIFACT
             del self._onsets[bisect.bisect_left(self._onsets, edge) :]
             if self._open is not None and self._open.start.time >= edge:
                 self._open.artefact = True
